@@ -1,0 +1,411 @@
+//! Fixed-capacity, lock-free table of loaded modules.
+//!
+//! Two tables are kept. [`refresh_modules`] (normal context only) fills the inactive
+//! one and publishes it with a Release store of the active-table index. Every table also carries a
+//! sequence counter (seqlock): readers, which may run in signal handlers or fork
+//! children concurrently with a refresh on another thread, copy an entry out with
+//! Relaxed atomic loads and retry if the counter moved meanwhile. All fields are
+//! atomics, so there is no data race even while a slow reader overlaps a writer.
+
+use core::ffi::{c_char, c_int, c_void};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+
+use gimli::{BaseAddresses, EhFrameHdr, NativeEndian, Pointer};
+
+/// Maximum number of modules recorded (further modules are ignored).
+pub const MAX_MODULES: usize = 512;
+/// Maximum number of PT_LOAD segments recorded per module.
+pub const MAX_LOADS: usize = 8;
+
+const PT_LOAD: u32 = 1;
+const PT_GNU_EH_FRAME: u32 = 0x6474_e550;
+
+#[repr(C)]
+struct Elf64Phdr {
+    p_type: u32,
+    p_flags: u32,
+    p_offset: u64,
+    p_vaddr: u64,
+    p_paddr: u64,
+    p_filesz: u64,
+    p_memsz: u64,
+    p_align: u64,
+}
+
+/// glibc's `struct dl_phdr_info` (only the leading fields we use; the callback
+/// receives the real size and we never read past these).
+#[repr(C)]
+struct DlPhdrInfo {
+    dlpi_addr: usize,
+    dlpi_name: *const c_char,
+    dlpi_phdr: *const Elf64Phdr,
+    dlpi_phnum: u16,
+}
+
+type DlCallback = unsafe extern "C" fn(*mut DlPhdrInfo, usize, *mut c_void) -> c_int;
+
+unsafe extern "C" {
+    fn dl_iterate_phdr(callback: DlCallback, data: *mut c_void) -> c_int;
+}
+
+/// A module as copied out of the table (plain values, consistent snapshot).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Module {
+    pub base: usize,
+    pub nloads: usize,
+    pub loads: [(usize, usize); MAX_LOADS],
+    pub path_ptr: usize,
+    pub path_len: usize,
+    pub eh_hdr: usize,
+    pub eh_hdr_len: usize,
+    pub eh_frame: usize,
+    pub eh_frame_len: usize,
+}
+
+impl Module {
+    fn contains(&self, addr: usize) -> bool {
+        self.loads[..self.nloads.min(MAX_LOADS)]
+            .iter()
+            .any(|&(s, e)| addr >= s && addr < e)
+    }
+}
+
+struct Slot {
+    base: AtomicUsize,
+    lo: AtomicUsize,
+    hi: AtomicUsize,
+    nloads: AtomicUsize,
+    loads: [(AtomicUsize, AtomicUsize); MAX_LOADS],
+    path_ptr: AtomicUsize,
+    path_len: AtomicUsize,
+    eh_hdr: AtomicUsize,
+    eh_hdr_len: AtomicUsize,
+    eh_frame: AtomicUsize,
+    eh_frame_len: AtomicUsize,
+}
+
+impl Slot {
+    const fn new() -> Self {
+        Slot {
+            base: AtomicUsize::new(0),
+            lo: AtomicUsize::new(0),
+            hi: AtomicUsize::new(0),
+            nloads: AtomicUsize::new(0),
+            loads: [const { (AtomicUsize::new(0), AtomicUsize::new(0)) }; MAX_LOADS],
+            path_ptr: AtomicUsize::new(0),
+            path_len: AtomicUsize::new(0),
+            eh_hdr: AtomicUsize::new(0),
+            eh_hdr_len: AtomicUsize::new(0),
+            eh_frame: AtomicUsize::new(0),
+            eh_frame_len: AtomicUsize::new(0),
+        }
+    }
+
+    fn store(&self, m: &Module) {
+        let r = Ordering::Relaxed;
+        let n = m.nloads.min(MAX_LOADS);
+        let lo = m.loads[..n].iter().map(|l| l.0).min().unwrap_or(0);
+        let hi = m.loads[..n].iter().map(|l| l.1).max().unwrap_or(0);
+        self.base.store(m.base, r);
+        self.lo.store(lo, r);
+        self.hi.store(hi, r);
+        self.nloads.store(n, r);
+        for (dst, src) in self.loads.iter().zip(m.loads.iter()) {
+            dst.0.store(src.0, r);
+            dst.1.store(src.1, r);
+        }
+        self.path_ptr.store(m.path_ptr, r);
+        self.path_len.store(m.path_len, r);
+        self.eh_hdr.store(m.eh_hdr, r);
+        self.eh_hdr_len.store(m.eh_hdr_len, r);
+        self.eh_frame.store(m.eh_frame, r);
+        self.eh_frame_len.store(m.eh_frame_len, r);
+    }
+
+    fn load(&self) -> Module {
+        let r = Ordering::Relaxed;
+        let mut m = Module {
+            base: self.base.load(r),
+            nloads: self.nloads.load(r).min(MAX_LOADS),
+            path_ptr: self.path_ptr.load(r),
+            path_len: self.path_len.load(r),
+            eh_hdr: self.eh_hdr.load(r),
+            eh_hdr_len: self.eh_hdr_len.load(r),
+            eh_frame: self.eh_frame.load(r),
+            eh_frame_len: self.eh_frame_len.load(r),
+            ..Module::default()
+        };
+        for (dst, src) in m.loads.iter_mut().zip(self.loads.iter()) {
+            *dst = (src.0.load(r), src.1.load(r));
+        }
+        m
+    }
+}
+
+struct Table {
+    /// Seqlock counter: odd while a writer is filling this table.
+    seq: AtomicUsize,
+    count: AtomicUsize,
+    slots: [Slot; MAX_MODULES],
+}
+
+impl Table {
+    const fn new() -> Self {
+        Table {
+            seq: AtomicUsize::new(0),
+            count: AtomicUsize::new(0),
+            slots: [const { Slot::new() }; MAX_MODULES],
+        }
+    }
+}
+
+static TABLES: [Table; 2] = [Table::new(), Table::new()];
+/// Index of the published table.
+static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+/// Held by the one refreshing writer.
+static WRITER: AtomicBool = AtomicBool::new(false);
+/// Set by every refresh request; the writer loops until it is clear.
+static PENDING: AtomicBool = AtomicBool::new(false);
+/// Number of completed refreshes.
+static GENERATION: AtomicUsize = AtomicUsize::new(0);
+
+/// Static buffer holding `/proc/self/exe`'s target, written once by the first refresh
+/// (under the writer flag) before any table referencing it is published.
+struct ExeBuf(core::cell::UnsafeCell<[u8; 4096]>);
+// SAFETY: the buffer is written only by the single refresh writer (excluded by WRITER),
+// exactly once (EXE_LEN == usize::MAX means unwritten), before any pointer into it is
+// published with Release; afterwards it is only read.
+unsafe impl Sync for ExeBuf {}
+static EXE_BUF: ExeBuf = ExeBuf(core::cell::UnsafeCell::new([0; 4096]));
+static EXE_LEN: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+fn exe_path() -> (usize, usize) {
+    let mut len = EXE_LEN.load(Ordering::Acquire);
+    if len == usize::MAX {
+        // SAFETY: only the refresh writer (we hold WRITER) gets here, and nothing has
+        // published a reference into the buffer yet, so this is the only access.
+        let buf = unsafe { &mut *EXE_BUF.0.get() };
+        len = crate::sys::readlink(b"/proc/self/exe\0", &mut buf[..]).unwrap_or(0);
+        EXE_LEN.store(len, Ordering::Release);
+    }
+    (EXE_BUF.0.get() as usize, len)
+}
+
+struct Fill<'a> {
+    table: &'a Table,
+    n: usize,
+    first: bool,
+}
+
+/// Builds a [`Module`] from one `dl_phdr_info`.
+///
+/// # Safety
+/// `info` must be a valid `dl_phdr_info` as passed by `dl_iterate_phdr`.
+unsafe fn module_from_info(info: &DlPhdrInfo, first: bool) -> Option<Module> {
+    let mut m = Module {
+        base: info.dlpi_addr,
+        ..Module::default()
+    };
+    if info.dlpi_phdr.is_null() {
+        return None;
+    }
+    // SAFETY: dl_iterate_phdr guarantees dlpi_phdr points to dlpi_phnum program headers
+    // that stay mapped while the module is loaded.
+    let phdrs = unsafe { core::slice::from_raw_parts(info.dlpi_phdr, info.dlpi_phnum as usize) };
+    for ph in phdrs {
+        let start = info.dlpi_addr.wrapping_add(ph.p_vaddr as usize);
+        let end = start.wrapping_add(ph.p_memsz as usize);
+        if ph.p_type == PT_LOAD && ph.p_memsz > 0 && m.nloads < MAX_LOADS {
+            m.loads[m.nloads] = (start, end);
+            m.nloads += 1;
+        } else if ph.p_type == PT_GNU_EH_FRAME && ph.p_memsz > 0 {
+            m.eh_hdr = start;
+            m.eh_hdr_len = ph.p_memsz as usize;
+        }
+    }
+    if m.nloads == 0 {
+        return None;
+    }
+    // Path bytes (without NUL).
+    let name = info.dlpi_name;
+    let name_len = if name.is_null() {
+        0
+    } else {
+        // SAFETY: a non-null dlpi_name is a NUL-terminated string owned by the dynamic
+        // linker's link_map, valid until the module is unloaded.
+        unsafe { strlen(name) }
+    };
+    if name_len == 0 && first {
+        (m.path_ptr, m.path_len) = exe_path();
+    } else {
+        m.path_ptr = name as usize;
+        m.path_len = name_len;
+    }
+    // Locate .eh_frame from the header; bound it by the end of its PT_LOAD segment.
+    if m.eh_hdr != 0 && m.contains(m.eh_hdr) {
+        // SAFETY: PT_GNU_EH_FRAME lies inside a mapped PT_LOAD segment of a loaded module.
+        let hdr = unsafe { core::slice::from_raw_parts(m.eh_hdr as *const u8, m.eh_hdr_len) };
+        let bases = BaseAddresses::default().set_eh_frame_hdr(m.eh_hdr as u64);
+        if let Ok(parsed) = EhFrameHdr::new(hdr, NativeEndian).parse(&bases, 8)
+            && let Pointer::Direct(p) = parsed.eh_frame_ptr()
+        {
+            let p = p as usize;
+            if let Some(&(_, end)) = m.loads[..m.nloads].iter().find(|l| p >= l.0 && p < l.1) {
+                m.eh_frame = p;
+                m.eh_frame_len = end - p;
+            }
+        }
+    }
+    if m.eh_frame == 0 {
+        m.eh_hdr = 0;
+        m.eh_hdr_len = 0;
+    }
+    Some(m)
+}
+
+/// # Safety
+/// `s` must be a valid NUL-terminated string.
+unsafe fn strlen(s: *const c_char) -> usize {
+    let mut n = 0;
+    // SAFETY: the string is NUL-terminated (caller's contract), so every byte up to
+    // and including the terminator is readable.
+    while unsafe { *s.add(n) } != 0 {
+        n += 1;
+    }
+    n
+}
+
+unsafe extern "C" fn callback(info: *mut DlPhdrInfo, _size: usize, data: *mut c_void) -> c_int {
+    // SAFETY: `data` is the `&mut Fill` passed to dl_iterate_phdr by `do_refresh`, alive
+    // for the whole iteration, and only this callback uses it.
+    let fill = unsafe { &mut *(data as *mut Fill<'_>) };
+    let first = fill.first;
+    fill.first = false;
+    if info.is_null() || fill.n >= MAX_MODULES {
+        return 0;
+    }
+    // SAFETY: dl_iterate_phdr passes a valid info pointer for the callback's duration.
+    if let Some(m) = unsafe { module_from_info(&*info, first) } {
+        fill.table.slots[fill.n].store(&m);
+        fill.n += 1;
+    }
+    0
+}
+
+fn do_refresh() {
+    let inactive = 1 - (ACTIVE.load(Ordering::Relaxed) & 1);
+    let table = &TABLES[inactive];
+    // Seqlock write side: odd counter, then (fenced) data stores.
+    table.seq.fetch_add(1, Ordering::Relaxed);
+    fence(Ordering::Release);
+    let mut fill = Fill {
+        table,
+        n: 0,
+        first: true,
+    };
+    // SAFETY: the callback matches dl_iterate_phdr's expected signature and `fill`
+    // outlives the call. We are in normal context (caller's contract).
+    unsafe { dl_iterate_phdr(callback, &mut fill as *mut Fill<'_> as *mut c_void) };
+    table.count.store(fill.n, Ordering::Relaxed);
+    table.seq.fetch_add(1, Ordering::Release);
+    ACTIVE.store(inactive, Ordering::Release);
+    GENERATION.fetch_add(1, Ordering::Release);
+}
+
+/// Re-reads the list of loaded modules into the table.
+///
+/// Concurrent refreshes are coalesced: if another thread is refreshing, this call
+/// returns at once and that thread re-runs the refresh so this request's state is
+/// captured too.
+///
+/// # Safety
+/// Must be called from normal context only (not from a signal handler nor a fork or
+/// vfork child): it calls `dl_iterate_phdr`, which takes the dynamic linker's lock.
+pub unsafe fn refresh_modules() {
+    loop {
+        PENDING.store(true, Ordering::SeqCst);
+        if WRITER
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            return; // The current writer will see PENDING and refresh again.
+        }
+        while PENDING.swap(false, Ordering::SeqCst) {
+            do_refresh();
+        }
+        WRITER.store(false, Ordering::Release);
+        if !PENDING.load(Ordering::SeqCst) {
+            return;
+        }
+    }
+}
+
+/// Number of completed refreshes (0: the table was never filled).
+pub fn generation() -> usize {
+    GENERATION.load(Ordering::Acquire)
+}
+
+/// Number of modules in the published table.
+pub fn module_count() -> usize {
+    let t = &TABLES[ACTIVE.load(Ordering::Acquire) & 1];
+    t.count.load(Ordering::Relaxed).min(MAX_MODULES)
+}
+
+/// Finds the module whose PT_LOAD segments contain `addr` (consistent snapshot).
+pub(crate) fn lookup(addr: usize) -> Option<Module> {
+    for _ in 0..16 {
+        let t = &TABLES[ACTIVE.load(Ordering::Acquire) & 1];
+        let s1 = t.seq.load(Ordering::Acquire);
+        if s1 & 1 == 1 {
+            core::hint::spin_loop();
+            continue;
+        }
+        let n = t.count.load(Ordering::Relaxed).min(MAX_MODULES);
+        let mut found = None;
+        for slot in &t.slots[..n] {
+            if addr >= slot.lo.load(Ordering::Relaxed) && addr < slot.hi.load(Ordering::Relaxed) {
+                let m = slot.load();
+                if m.contains(addr) {
+                    found = Some(m);
+                    break;
+                }
+            }
+        }
+        fence(Ordering::Acquire);
+        if t.seq.load(Ordering::Relaxed) == s1 {
+            return found;
+        }
+    }
+    None
+}
+
+/// A module containing some address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ModuleRef {
+    /// Load base (`dlpi_addr`): 0 for non-PIE executables.
+    pub base: usize,
+    /// Path bytes without the NUL (the executable's `/proc/self/exe` target for the main
+    /// program; `linux-vdso.so.1` for the vdso). Valid while the module stays loaded.
+    pub path: &'static [u8],
+    /// `addr - base`.
+    pub offset: usize,
+}
+
+/// Which loaded module contains `addr`? Async-signal-safe, lock-free, no allocation.
+/// Returns `None` for unknown addresses or before the first [`refresh_modules`].
+pub fn module_of(addr: usize) -> Option<ModuleRef> {
+    let m = lookup(addr)?;
+    let path: &'static [u8] = if m.path_ptr == 0 || m.path_len == 0 {
+        &[]
+    } else {
+        // SAFETY: path_ptr/path_len describe either the static EXE_BUF contents (written
+        // once, never modified afterwards) or the dynamic linker's NUL-terminated name
+        // of a module that is still loaded (table is refreshed after every dlclose).
+        unsafe { core::slice::from_raw_parts(m.path_ptr as *const u8, m.path_len) }
+    };
+    Some(ModuleRef {
+        base: m.base,
+        path,
+        offset: addr.wrapping_sub(m.base),
+    })
+}
