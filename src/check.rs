@@ -1,0 +1,106 @@
+//! What the slow path does with a call: decide whether it is a violation, count it, report it, and
+//! write the summary when a process that made unsafe calls execs or exits.
+
+use crate::options::SafeList;
+use crate::report::{self, Context, End};
+use crate::stubs::{self, CLASS, Class, F_GLIBC_UNSAFE, F_POSIX_UNSAFE, FLAGS, Frame};
+use crate::{dedup, init, sys, tls};
+
+/// Is symbol `idx` unsafe under the active `safe_list`?
+pub fn is_unsafe(idx: usize) -> bool {
+    let f = FLAGS[idx];
+    match init::options().safe_list {
+        SafeList::Posix => f & F_POSIX_UNSAFE != 0,
+        SafeList::Glibc => f & F_GLIBC_UNSAFE != 0,
+        SafeList::Strict => f & (F_POSIX_UNSAFE | F_GLIBC_UNSAFE) != 0,
+    }
+}
+
+/// The most specific context among `ctx`'s bits: a handler running in a fork child is reported
+/// as a handler.
+pub fn innermost(ctx: u8) -> u8 {
+    for bit in [tls::IN_HANDLER, tls::VFORK_CHILD, tls::FORK_CHILD, tls::ASYNC_CANCEL] {
+        if ctx & bit != 0 {
+            return bit;
+        }
+    }
+    0
+}
+
+pub fn call(idx: usize, ctx: u8, f: &Frame) {
+    match CLASS[idx] {
+        Class::Exec => {
+            let mut path = [0u8; 512];
+            let p = exec_path(idx, f, &mut path);
+            report::summary(End::Exec(p), innermost(ctx | tls::FORK_CHILD));
+        }
+        Class::UExit => report::summary(End::Exit(f.rdi as i32), innermost(ctx | tls::FORK_CHILD)),
+        Class::Exit => {
+            if ctx != 0 {
+                violation(idx, ctx, f);
+            }
+            report::summary(End::Exit(f.rdi as i32), innermost(ctx | tls::FORK_CHILD));
+        }
+        _ => {
+            if ctx != 0 {
+                violation(idx, ctx, f);
+            }
+        }
+    }
+}
+
+/// An interposed call in a restricted context: report it if the verdict says unsafe.
+pub fn violation(idx: usize, ctx: u8, f: &Frame) {
+    if !is_unsafe(idx) {
+        return;
+    }
+    if crate::init::in_libc(f.ret) {
+        // libc calling its own interposable functions (printf → malloc): the program's call into
+        // libc already went through a stub and was judged there.
+        return;
+    }
+    let bit = innermost(ctx);
+    let o = init::options();
+    if bit == tls::IN_HANDLER && !o.report_signal_unsafe {
+        return;
+    }
+    let c = Context { bit, signal: 0, signal_origin: "async", definite: false, depth: 0 };
+    let c = crate::signal::describe(c);
+    match dedup::hit(sys::getpid(), idx, f.ret) {
+        dedup::Hit::Again => return,
+        dedup::Hit::First | dedup::Hit::Full => report::unsafe_call(idx, &c, f),
+    }
+    if o.halt_on_error {
+        sys::abort();
+    }
+}
+
+/// The path (or a description) an exec-family call was given.
+fn exec_path<'a>(idx: usize, f: &Frame, buf: &'a mut [u8]) -> &'a [u8] {
+    let name = stubs::name(idx);
+    let p = match name {
+        b"fexecve" => {
+            let mut b = crate::fmt::Buf::new(buf);
+            b.s("fd:").u(f.rdi as u64);
+            let n = b.len();
+            return &buf[..n];
+        }
+        b"execveat" => f.rsi,
+        _ => f.rdi,
+    };
+    if p == 0 {
+        return b"";
+    }
+    let mut n = 0;
+    while n < buf.len() {
+        // SAFETY: the program passed this pointer to exec as a C string; we read it up to its NUL
+        // (bounded by buf), exactly as the real exec function is about to.
+        let c = unsafe { *(p as *const u8).add(n) };
+        if c == 0 {
+            break;
+        }
+        buf[n] = c;
+        n += 1;
+    }
+    &buf[..n]
+}

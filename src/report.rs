@@ -1,0 +1,411 @@
+//! Writing records: sanitizer-style text or one JSON object per line (see docs/log-format.md).
+//!
+//! Each record is formatted into a fresh anonymous mapping (a raw `mmap`, so nothing is allocated
+//! and a signal handler on a small `sigaltstack` has stack to spare), then written with a single
+//! `write` so concurrent writers never interleave. With `log_path` the file `PATH.<pid>` is opened
+//! by path for every record, so a child that closed its fds or repointed fd 2 still reports.
+
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use crate::fmt::Buf;
+use crate::options::Problems;
+use crate::{init, state, stubs, sys};
+
+const MAP_LEN: usize = 64 * 1024;
+pub const MAX_FRAMES: usize = 48;
+
+/// "Could not write the log" has been said in this process.
+static SINK_WARNED: AtomicBool = AtomicBool::new(false);
+
+/// Formats one record with `f` and writes it to the sink.
+pub fn emit(f: impl FnOnce(&mut Buf)) {
+    match sys::mmap_anon(MAP_LEN) {
+        Some(p) => {
+            // SAFETY: p is a fresh private mapping of MAP_LEN bytes that only we use.
+            let mem = unsafe { core::slice::from_raw_parts_mut(p, MAP_LEN) };
+            {
+                let mut b = Buf::new(mem);
+                f(&mut b);
+                write_record(&mut b);
+            }
+            // SAFETY: the mapping came from mmap_anon and the borrow above has ended.
+            unsafe { sys::munmap(p, MAP_LEN) };
+        }
+        None => {
+            let mut mem = [0u8; 1024];
+            let mut b = Buf::new(&mut mem);
+            f(&mut b);
+            write_record(&mut b);
+        }
+    }
+}
+
+fn write_record(b: &mut Buf) {
+    if b.room() == 0 {
+        // Truncated: keep the line a line.
+        let l = b.len();
+        b.truncate(l - 1);
+    }
+    b.c(b'\n');
+    let o = init::options();
+    let path = o.log_path();
+    if path.is_empty() {
+        let _ = sys::write_all(2, b.as_bytes());
+        return;
+    }
+    let mut name = [0u8; crate::options::PATH_MAX + 16];
+    let n = {
+        let mut nb = Buf::new(&mut name);
+        nb.bytes(path).c(b'.').u(sys::getpid() as u64).c(0);
+        nb.len()
+    };
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    match sys::open(&name[..n], flags, 0o600) {
+        Ok(fd) => {
+            let r = sys::write_all(fd, b.as_bytes());
+            sys::close(fd);
+            if let Err(e) = r {
+                sink_failed(&name[..n - 1], e, b.as_bytes());
+            }
+        }
+        Err(e) => sink_failed(&name[..n - 1], e, b.as_bytes()),
+    }
+}
+
+/// The log file could not be written: say so once on stderr, then put the record there.
+fn sink_failed(name: &[u8], err: i32, record: &[u8]) {
+    if !SINK_WARNED.swap(true, Ordering::Relaxed) {
+        let mut mem = [0u8; 1400];
+        let mut b = Buf::new(&mut mem);
+        prefix(&mut b);
+        b.s("warning: cannot write log file '").printable(name).s("' (errno ").u(err as u64);
+        b.s("); writing reports to stderr instead\n");
+        let _ = sys::write_all(2, b.as_bytes());
+    }
+    let _ = sys::write_all(2, record);
+}
+
+fn prefix(b: &mut Buf) {
+    b.s("==").u(sys::getpid() as u64).s("==ASSAFE: ");
+}
+
+/// Warning for a malformed `ASSAFE_OPTIONS`, and the `help=1` text. Always on stderr.
+pub fn options_feedback(p: &Problems) {
+    let o = init::options();
+    if p.count > 0 {
+        let mut mem = [0u8; 512];
+        let mut b = Buf::new(&mut mem);
+        prefix(&mut b);
+        b.s("warning: ");
+        crate::options::warning(p, &mut b);
+        b.c(b'\n');
+        let _ = sys::write_all(2, b.as_bytes());
+    }
+    if o.help {
+        emit_stderr(|b| crate::options::help(b));
+    }
+    if o.verbosity >= 1 {
+        emit_stderr(|b| {
+            prefix(b);
+            b.s("libassafe loaded (safe_list=");
+            b.s(match o.safe_list {
+                crate::options::SafeList::Posix => "posix",
+                crate::options::SafeList::Glibc => "glibc",
+                crate::options::SafeList::Strict => "strict",
+            });
+            b.s(", ").u(stubs::NSYMS as u64).s(" functions interposed)");
+        });
+    }
+}
+
+fn emit_stderr(f: impl FnOnce(&mut Buf)) {
+    if let Some(p) = sys::mmap_anon(MAP_LEN) {
+        // SAFETY: fresh private mapping used only here.
+        let mem = unsafe { core::slice::from_raw_parts_mut(p, MAP_LEN) };
+        {
+            let mut b = Buf::new(mem);
+            f(&mut b);
+            b.c(b'\n');
+            let _ = sys::write_all(2, b.as_bytes());
+        }
+        // SAFETY: mapping from mmap_anon, no longer borrowed.
+        unsafe { sys::munmap(p, MAP_LEN) };
+    }
+}
+
+fn exe(buf: &mut [u8]) -> &[u8] {
+    match sys::readlink(b"/proc/self/exe\0", buf) {
+        Ok(n) => &buf[..n],
+        Err(_) => b"",
+    }
+}
+
+/// The `"start"` record: one per process that loaded the library (only with `log_path` + json,
+/// so that `assafe run` can count the processes it checked).
+pub fn start_record() {
+    let o = init::options();
+    if !o.json || o.log_path().is_empty() {
+        return;
+    }
+    emit(|b| {
+        let mut e = [0u8; 512];
+        b.s("{\"event\":\"start\",\"pid\":").u(sys::getpid() as u64);
+        b.s(",\"ppid\":").u(sys::getppid() as u64);
+        b.s(",\"exe\":").json_str(exe(&mut e));
+        b.s(",\"version\":\"").s(env!("CARGO_PKG_VERSION")).s("\"}");
+    });
+}
+
+/// What a report is about, beyond the function and the frame.
+pub struct Context {
+    /// One of the tls context bits (the most specific one).
+    pub bit: u8,
+    pub signal: i32,
+    pub signal_origin: &'static str,
+    pub definite: bool,
+    pub depth: u32,
+}
+
+pub fn context_name(bit: u8) -> &'static str {
+    match bit {
+        crate::tls::FORK_CHILD => "fork-child",
+        crate::tls::VFORK_CHILD => "vfork-child",
+        crate::tls::IN_HANDLER => "signal-handler",
+        _ => "async-cancel",
+    }
+}
+
+/// One sentence on why a call of this reason class is dangerous.
+fn explain(reason: &str) -> &'static str {
+    match reason {
+        "heap" => "the heap lock may be held by a thread that no longer exists (deadlock) or the heap may be mid-update (corruption)",
+        "lock" => "a lock may be held forever by a thread that no longer exists or by the interrupted code",
+        "stdio" => "stdio takes the stream lock and may allocate; the stream may be mid-update",
+        "syslog" => "syslog takes a global lock and allocates",
+        "env" => "the environment is guarded by a lock and may be mid-update",
+        "tz" => "time zone data is guarded by a lock and loaded with malloc",
+        "dl" => "the dynamic loader lock may be held by another thread",
+        "nss" => "NSS lookups load modules, allocate and take locks",
+        "locale" | "i18n" => "locale data is guarded by a lock and may be loaded with malloc",
+        "atexit" => "exit handlers are guarded by a lock and may run arbitrary code",
+        "fork" => "fork runs atfork handlers and takes locks (POSIX.1-2024 no longer lists it as safe)",
+        "thread" => "creating threads needs the heap and the stack cache lock",
+        "random" => "random() keeps its state behind a lock",
+        "dir" => "directory streams are allocated with malloc",
+        "corrupt" => "it updates shared state that an interrupted call may have left inconsistent",
+        _ => "it is not async-signal-safe",
+    }
+}
+
+fn frames_of(f: &stubs::Frame, out: &mut [usize; MAX_FRAMES]) -> usize {
+    let regs = f.regs();
+    // SAFETY: the unwinder reads the stack only through fault-proof reads and the module table
+    // only through its lock-free published copy.
+    let n = unsafe { assafe_unwind::walk(&regs, false, &mut out[..]) };
+    if n == 0 {
+        out[0] = f.ret;
+        return 1;
+    }
+    n
+}
+
+fn json_stack(b: &mut Buf, frames: &[usize]) {
+    b.s(",\"frames\":[");
+    for (i, &a) in frames.iter().enumerate() {
+        if i > 0 {
+            b.c(b',');
+        }
+        b.c(b'"').hex(a as u64).c(b'"');
+    }
+    b.s("],\"stack\":[");
+    for (i, &a) in frames.iter().enumerate() {
+        if i > 0 {
+            b.c(b',');
+        }
+        json_frame(b, a);
+    }
+    b.c(b']');
+}
+
+fn json_frame(b: &mut Buf, a: usize) {
+    b.s("{\"addr\":\"").hex(a as u64).s("\",\"module\":");
+    match assafe_unwind::module_of(a) {
+        Some(m) => {
+            b.json_str(m.path).s(",\"offset\":\"").hex(m.offset as u64).s("\"}");
+        }
+        None => {
+            b.s("\"\",\"offset\":\"").hex(a as u64).s("\"}");
+        }
+    }
+}
+
+fn text_frame(b: &mut Buf, i: usize, a: usize) {
+    b.s("    #").u(i as u64).s(" ").hex(a as u64).s(" (");
+    match assafe_unwind::module_of(a) {
+        Some(m) => {
+            b.printable(m.path).s("+").hex(m.offset as u64);
+        }
+        None => {
+            b.s("<unknown module>");
+        }
+    }
+    b.s(")\n");
+}
+
+/// Writes the report for an unsafe call.
+pub fn unsafe_call(idx: usize, ctx: &Context, f: &stubs::Frame) {
+    let o = init::options();
+    let mut frames = [0usize; MAX_FRAMES];
+    let n = frames_of(f, &mut frames);
+    let frames = &frames[..n];
+    let name = stubs::name(idx);
+    let reason = stubs::REASONS[idx];
+    let pid = sys::getpid();
+    let threads = state::PARENT_THREADS.load(Ordering::Relaxed);
+    let strict_only = state::STRICT_ONLY.load(Ordering::Relaxed) != 0;
+    emit(|b| {
+        let mut e = [0u8; 512];
+        let exe = exe(&mut e);
+        if o.json {
+            b.s("{\"event\":\"report\",\"context\":\"").s(context_name(ctx.bit));
+            b.s("\",\"function\":").json_str(name);
+            b.s(",\"reason\":").json_str(reason.as_bytes());
+            b.s(",\"pid\":").u(pid as u64).s(",\"ppid\":").u(sys::getppid() as u64);
+            b.s(",\"tid\":").u(sys::gettid() as u64);
+            b.s(",\"exe\":").json_str(exe);
+            if ctx.bit == crate::tls::FORK_CHILD {
+                b.s(",\"parent_threads\":").u(threads as u64);
+                if strict_only {
+                    b.s(",\"strict\":true");
+                }
+            }
+            if ctx.bit == crate::tls::IN_HANDLER {
+                b.s(",\"signal\":").u(ctx.signal as u64);
+                b.s(",\"signal_name\":\"").s(crate::signame(ctx.signal)).c(b'"');
+                b.s(",\"signal_origin\":\"").s(ctx.signal_origin).c(b'"');
+                b.s(",\"certainty\":\"").s(if ctx.definite { "definite" } else { "latent" }).c(b'"');
+                b.s(",\"handler_depth\":").u(ctx.depth as u64);
+            }
+            b.s(",\"site\":\"").hex(f.ret as u64).c(b'"');
+            json_stack(b, frames);
+            b.c(b'}');
+        } else {
+            prefix(b);
+            b.s("async-signal-unsafe call to ").printable(name).s("() ");
+            match ctx.bit {
+                crate::tls::FORK_CHILD => {
+                    if strict_only {
+                        b.s("in the child of a fork (reported because strict=1; the parent had ");
+                        b.u(threads as u64).s(" thread)");
+                    } else if threads == 0 {
+                        b.s("in the child of a multi-threaded fork (made without fork(); parent thread count unknown)");
+                    } else {
+                        b.s("in the child of a multi-threaded fork (parent ");
+                        b.u(state::FORK_PARENT.load(Ordering::Relaxed) as u64);
+                        b.s(" had ").u(threads as u64).s(" threads)");
+                    }
+                }
+                crate::tls::VFORK_CHILD => {
+                    b.s("in a vfork child (it shares the parent's memory)");
+                }
+                crate::tls::IN_HANDLER => {
+                    b.s("in a handler for ").s(crate::signame(ctx.signal));
+                    b.s(" (").s(ctx.signal_origin).s(" signal, ");
+                    b.s(if ctx.definite { "definite: the handler interrupted this thread inside an unsafe function" } else { "latent" });
+                    b.s(")");
+                }
+                _ => {
+                    b.s("while the thread's cancel type is asynchronous");
+                }
+            }
+            b.s("\n");
+            prefix(b);
+            b.s("  ").printable(name).s(": ").s(reason).s(" - ").s(explain(reason)).s("\n");
+            for (i, &a) in frames.iter().enumerate() {
+                text_frame(b, i, a);
+            }
+            prefix(b);
+            b.s("  in process ").u(pid as u64).s(" (").printable(exe).s("), parent ");
+            b.u(sys::getppid() as u64);
+        }
+    });
+}
+
+/// How a process that made unsafe calls ended.
+pub enum End<'a> {
+    Exec(&'a [u8]),
+    Exit(i32),
+}
+
+/// The summary record, written when a process that made unsafe calls execs or exits.
+pub fn summary(end: End, ctx_bit: u8) {
+    let pid = sys::getpid();
+    let (calls, distinct, dropped) = crate::dedup::totals(pid);
+    if calls == 0 {
+        return;
+    }
+    let o = init::options();
+    emit(|b| {
+        let mut e = [0u8; 512];
+        let exe = exe(&mut e);
+        if o.json {
+            match end {
+                End::Exec(p) => {
+                    b.s("{\"event\":\"exec\",\"path\":").json_str(p);
+                }
+                End::Exit(s) => {
+                    b.s("{\"event\":\"exit\",\"status\":").i(s as i64);
+                }
+            }
+            b.s(",\"context\":\"").s(context_name(ctx_bit)).c(b'"');
+            b.s(",\"pid\":").u(pid as u64).s(",\"ppid\":").u(sys::getppid() as u64);
+            b.s(",\"exe\":").json_str(exe);
+            b.s(",\"unsafe_calls\":").u(calls).s(",\"distinct\":").u(distinct);
+            b.s(",\"dropped\":").u(dropped).s(",\"sites\":[");
+            let mut first = true;
+            crate::dedup::each(pid, |s| {
+                if !first {
+                    b.c(b',');
+                }
+                first = false;
+                b.s("{\"function\":").json_str(stubs::name(s.idx));
+                b.s(",\"site\":\"").hex(s.site as u64).s("\",\"module\":");
+                match assafe_unwind::module_of(s.site) {
+                    Some(m) => {
+                        b.json_str(m.path).s(",\"offset\":\"").hex(m.offset as u64).c(b'"');
+                    }
+                    None => {
+                        b.s("\"\",\"offset\":\"").hex(s.site as u64).c(b'"');
+                    }
+                }
+                b.s(",\"count\":").u(s.count).c(b'}');
+            });
+            b.s("]}");
+        } else {
+            prefix(b);
+            match end {
+                End::Exec(p) => {
+                    b.s("process ").u(pid as u64).s(" calls exec(\"").printable(p).s("\")");
+                }
+                End::Exit(s) => {
+                    b.s("process ").u(pid as u64).s(" exits with status ").i(s as i64);
+                }
+            }
+            b.s(" after ").u(calls).s(" async-signal-unsafe calls at ").u(distinct).s(" call sites");
+            if dropped > 0 {
+                b.s(" (").u(dropped).s(" not attributed: table full)");
+            }
+            b.s(":\n");
+            crate::dedup::each(pid, |s| {
+                b.s("    ").u(s.count).s(" x ").printable(stubs::name(s.idx)).s(" from ");
+                b.hex(s.site as u64);
+                if let Some(m) = assafe_unwind::module_of(s.site) {
+                    b.s(" (").printable(m.path).s("+").hex(m.offset as u64).s(")");
+                }
+                b.s("\n");
+            });
+            let l = b.len();
+            b.truncate(l - 1);
+        }
+    });
+}

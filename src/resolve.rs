@@ -1,0 +1,344 @@
+//! Finds the "next" definition of a symbol (what `dlsym(RTLD_NEXT, …)` / `dlvsym` would return)
+//! by walking the loader's list of loaded objects and their ELF dynamic symbol tables directly.
+//!
+//! Why not `dlsym`: it may call `calloc` (which is this library's own `calloc`, so resolving the
+//! malloc family through it needs a bootstrap arena), `dlsym`/`dlvsym` are themselves interposed
+//! (a call from here would come back to our own stub), and it takes the loader lock. This walk
+//! allocates nothing, takes no lock and picks the exact symbol version `symbols.txt` names, so an
+//! unversioned interposer never hands a caller the wrong version of a function.
+//!
+//! It runs once, at load (or at the first interposed call, if another library's constructor calls
+//! e.g. `malloc` before ours runs), never in a fork child or a signal handler.
+
+use core::ffi::c_char;
+
+#[repr(C)]
+struct LinkMap {
+    l_addr: usize,
+    l_name: *const c_char,
+    l_ld: *const Dyn,
+    l_next: *const LinkMap,
+    l_prev: *const LinkMap,
+}
+
+#[repr(C)]
+struct RDebug {
+    r_version: i32,
+    r_map: *const LinkMap,
+    r_brk: usize,
+    r_state: i32,
+    r_ldbase: usize,
+}
+
+#[repr(C)]
+struct Dyn {
+    d_tag: i64,
+    d_val: usize,
+}
+
+#[repr(C)]
+struct Sym {
+    st_name: u32,
+    st_info: u8,
+    st_other: u8,
+    st_shndx: u16,
+    st_value: u64,
+    st_size: u64,
+}
+
+#[repr(C)]
+struct Verdef {
+    vd_version: u16,
+    vd_flags: u16,
+    vd_ndx: u16,
+    vd_cnt: u16,
+    vd_hash: u32,
+    vd_aux: u32,
+    vd_next: u32,
+}
+
+#[repr(C)]
+struct Verdaux {
+    vda_name: u32,
+    vda_next: u32,
+}
+
+unsafe extern "C" {
+    static _r_debug: RDebug;
+    /// Start of this library's own ELF header (defined by the linker): its load base.
+    static __ehdr_start: u8;
+}
+
+const DT_NULL: i64 = 0;
+const DT_HASH: i64 = 4;
+const DT_STRTAB: i64 = 5;
+const DT_SYMTAB: i64 = 6;
+const DT_GNU_HASH: i64 = 0x6fff_fef5;
+const DT_VERSYM: i64 = 0x6fff_fff0;
+const DT_VERDEF: i64 = 0x6fff_fffc;
+const DT_VERDEFNUM: i64 = 0x6fff_fffd;
+
+const STT_FUNC: u8 = 2;
+const STT_GNU_IFUNC: u8 = 10;
+
+/// One object's dynamic symbol table.
+struct Object {
+    base: usize,
+    symtab: *const Sym,
+    strtab: *const u8,
+    gnu_hash: *const u32,
+    hash: *const u32,
+    versym: *const u16,
+    verdef: *const u8,
+    verdefnum: usize,
+}
+
+fn gnu_hash(name: &[u8]) -> u32 {
+    let mut h: u32 = 5381;
+    for &c in name {
+        h = h.wrapping_mul(33).wrapping_add(c as u32);
+    }
+    h
+}
+
+fn sysv_hash(name: &[u8]) -> u32 {
+    let mut h: u32 = 0;
+    for &c in name {
+        h = (h << 4).wrapping_add(c as u32);
+        let g = h & 0xf000_0000;
+        if g != 0 {
+            h ^= g >> 24;
+        }
+        h &= !g;
+    }
+    h
+}
+
+/// Compares a NUL-terminated C string with `name` (no NUL).
+///
+/// # Safety
+/// `s` must point to a NUL-terminated string.
+unsafe fn cstr_eq(s: *const u8, name: &[u8]) -> bool {
+    for (i, &c) in name.iter().enumerate() {
+        // SAFETY: we stop at the first mismatch, so we never read past s's NUL.
+        if unsafe { *s.add(i) } != c {
+            return false;
+        }
+    }
+    // SAFETY: all of name matched, so s has at least name.len() more bytes before its NUL.
+    unsafe { *s.add(name.len()) == 0 }
+}
+
+impl Object {
+    /// # Safety
+    /// `lm` must be a live entry of the loader's link map list.
+    unsafe fn new(lm: &LinkMap) -> Option<Object> {
+        let base = lm.l_addr;
+        // glibc relocates most d_ptr entries in place; the vdso and some objects keep them as
+        // virtual addresses. Either way the result must be an absolute address.
+        let abs = |p: usize| if p < base { p + base } else { p };
+        let mut o = Object {
+            base,
+            symtab: core::ptr::null(),
+            strtab: core::ptr::null(),
+            gnu_hash: core::ptr::null(),
+            hash: core::ptr::null(),
+            versym: core::ptr::null(),
+            verdef: core::ptr::null(),
+            verdefnum: 0,
+        };
+        let mut d = lm.l_ld;
+        if d.is_null() {
+            return None;
+        }
+        loop {
+            // SAFETY: the dynamic section is an array terminated by DT_NULL.
+            let e = unsafe { &*d };
+            match e.d_tag {
+                DT_NULL => break,
+                DT_SYMTAB => o.symtab = abs(e.d_val) as *const Sym,
+                DT_STRTAB => o.strtab = abs(e.d_val) as *const u8,
+                DT_GNU_HASH => o.gnu_hash = abs(e.d_val) as *const u32,
+                DT_HASH => o.hash = abs(e.d_val) as *const u32,
+                DT_VERSYM => o.versym = abs(e.d_val) as *const u16,
+                DT_VERDEF => o.verdef = abs(e.d_val) as *const u8,
+                DT_VERDEFNUM => o.verdefnum = e.d_val,
+                _ => {}
+            }
+            // SAFETY: not past DT_NULL yet.
+            d = unsafe { d.add(1) };
+        }
+        if o.symtab.is_null() || o.strtab.is_null() || (o.gnu_hash.is_null() && o.hash.is_null()) {
+            return None;
+        }
+        Some(o)
+    }
+
+    /// Name of version index `ndx` from the version definitions.
+    ///
+    /// # Safety
+    /// The object's tables must be valid (they come from a loaded object).
+    unsafe fn version_name(&self, ndx: u16) -> *const u8 {
+        if self.verdef.is_null() {
+            return core::ptr::null();
+        }
+        let mut p = self.verdef;
+        for _ in 0..self.verdefnum {
+            // SAFETY: p walks the verdef chain of a loaded object, at most verdefnum entries.
+            let vd = unsafe { &*(p as *const Verdef) };
+            if vd.vd_ndx == ndx {
+                // SAFETY: vd_aux is the offset of the first Verdaux, whose name is the version.
+                let aux = unsafe { &*(p.add(vd.vd_aux as usize) as *const Verdaux) };
+                // SAFETY: vda_name is a string table offset.
+                return unsafe { self.strtab.add(aux.vda_name as usize) };
+            }
+            if vd.vd_next == 0 {
+                break;
+            }
+            // SAFETY: vd_next is the offset to the next entry.
+            p = unsafe { p.add(vd.vd_next as usize) };
+        }
+        core::ptr::null()
+    }
+
+    /// Does symbol `i` define `name` with version `version` (or the default version, or no version
+    /// information at all, as the loader would accept)?
+    ///
+    /// # Safety
+    /// `i` must be a valid symbol index of this object.
+    unsafe fn matches(&self, i: usize, name: &[u8], version: &[u8]) -> Option<usize> {
+        // SAFETY: i is a valid symbol index.
+        let s = unsafe { &*self.symtab.add(i) };
+        let ty = s.st_info & 0xf;
+        let bind = s.st_info >> 4;
+        if s.st_shndx == 0 || (ty != STT_FUNC && ty != STT_GNU_IFUNC) || (bind != 1 && bind != 2) {
+            return None;
+        }
+        // SAFETY: st_name is a string table offset.
+        if !unsafe { cstr_eq(self.strtab.add(s.st_name as usize), name) } {
+            return None;
+        }
+        if !self.versym.is_null() {
+            // SAFETY: versym has one entry per symbol.
+            let v = unsafe { *self.versym.add(i) };
+            let ndx = v & 0x7fff;
+            if ndx >= 2 {
+                // SAFETY: tables of a loaded object.
+                let vn = unsafe { self.version_name(ndx) };
+                // SAFETY: vn is null or a NUL-terminated string in strtab.
+                let exact = !vn.is_null() && unsafe { cstr_eq(vn, version) };
+                let default = v & 0x8000 == 0;
+                // Another version of the name: keep looking (libc may define several).
+                if !exact && !(default && version.is_empty()) {
+                    return None;
+                }
+            }
+        }
+        let mut addr = self.base + s.st_value as usize;
+        if ty == STT_GNU_IFUNC {
+            // SAFETY: an IFUNC symbol's value is its resolver, `fn() -> address`; the loader has
+            // already run the same resolvers for relocations, so the CPU feature data is ready.
+            let resolver: extern "C" fn() -> usize = unsafe { core::mem::transmute(addr) };
+            addr = resolver();
+        }
+        Some(addr)
+    }
+
+    /// # Safety
+    /// The object's tables must be valid.
+    unsafe fn lookup(&self, name: &[u8], version: &[u8]) -> Option<usize> {
+        if !self.gnu_hash.is_null() {
+            let t = self.gnu_hash;
+            // SAFETY: GNU hash table layout: nbuckets, symoffset, bloom_size, bloom_shift,
+            // bloom[bloom_size] (u64), buckets[nbuckets] (u32), chain[] (u32).
+            unsafe {
+                let nbuckets = *t as usize;
+                let symoffset = *t.add(1) as usize;
+                let bloom_size = *t.add(2) as usize;
+                if nbuckets == 0 {
+                    return None;
+                }
+                let buckets = t.add(4 + bloom_size * 2);
+                let chain = buckets.add(nbuckets);
+                let h = gnu_hash(name);
+                let mut i = *buckets.add(h as usize % nbuckets) as usize;
+                if i < symoffset {
+                    return None;
+                }
+                loop {
+                    let ch = *chain.add(i - symoffset);
+                    if (ch | 1) == (h | 1) {
+                        if let Some(a) = self.matches(i, name, version) {
+                            return Some(a);
+                        }
+                    }
+                    if ch & 1 != 0 {
+                        return None;
+                    }
+                    i += 1;
+                }
+            }
+        }
+        // SAFETY: SysV hash layout: nbucket, nchain, bucket[nbucket], chain[nchain].
+        unsafe {
+            let t = self.hash;
+            let nbucket = *t as usize;
+            if nbucket == 0 {
+                return None;
+            }
+            let bucket = t.add(2);
+            let chain = bucket.add(nbucket);
+            let mut i = *bucket.add(sysv_hash(name) as usize % nbucket) as usize;
+            let mut guard = 0;
+            while i != 0 && guard < 1 << 20 {
+                if let Some(a) = self.matches(i, name, version) {
+                    return Some(a);
+                }
+                i = *chain.add(i) as usize;
+                guard += 1;
+            }
+        }
+        None
+    }
+}
+
+/// Looks up `name` (without NUL) at `version` (without NUL; empty = default) in the objects loaded
+/// after this library, in the loader's search order: the `RTLD_NEXT` definition.
+///
+/// # Safety
+/// Must run in normal context (not concurrently with `dlclose` of the objects it walks).
+pub unsafe fn next(name: &[u8], version: &[u8]) -> Option<usize> {
+    // SAFETY: the linker defines __ehdr_start at our load base; _r_debug is the loader's.
+    let (me, mut lm) = unsafe { (&__ehdr_start as *const u8 as usize, _r_debug.r_map) };
+    // Skip up to and including ourselves; if we are not in the list, search all but ourselves.
+    let first = lm;
+    let mut found_me = false;
+    while !lm.is_null() {
+        // SAFETY: a live link map entry.
+        let l = unsafe { &*lm };
+        lm = l.l_next;
+        if l.l_addr == me {
+            found_me = true;
+            break;
+        }
+    }
+    if !found_me {
+        lm = first;
+    }
+    while !lm.is_null() {
+        // SAFETY: a live link map entry.
+        let l = unsafe { &*lm };
+        lm = l.l_next;
+        if l.l_addr == me {
+            continue;
+        }
+        // SAFETY: a live object's dynamic section.
+        if let Some(o) = unsafe { Object::new(l) } {
+            // SAFETY: tables of a live object.
+            if let Some(a) = unsafe { o.lookup(name, version) } {
+                return Some(a);
+            }
+        }
+    }
+    None
+}

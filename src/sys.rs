@@ -1,0 +1,226 @@
+//! Raw Linux x86_64 system calls.
+//!
+//! Everything the library does inside a fork child, a vfork child or a signal handler goes through
+//! these: no libc function is called (libc's wrappers are safe too, but several of the names are
+//! exported by this very library, and going straight to the kernel keeps `errno` untouched).
+
+use core::arch::asm;
+
+pub const SYS_READ: usize = 0;
+pub const SYS_WRITE: usize = 1;
+pub const SYS_CLOSE: usize = 3;
+pub const SYS_MMAP: usize = 9;
+pub const SYS_MUNMAP: usize = 11;
+pub const SYS_RT_SIGACTION: usize = 13;
+pub const SYS_RT_SIGPROCMASK: usize = 14;
+pub const SYS_PREAD64: usize = 17;
+pub const SYS_SCHED_YIELD: usize = 24;
+pub const SYS_MADVISE: usize = 28;
+pub const SYS_GETPID: usize = 39;
+pub const SYS_KILL: usize = 62;
+pub const SYS_READLINK: usize = 89;
+pub const SYS_GETPPID: usize = 110;
+pub const SYS_GETTID: usize = 186;
+pub const SYS_EXIT_GROUP: usize = 231;
+pub const SYS_TGKILL: usize = 234;
+pub const SYS_OPENAT: usize = 257;
+
+pub const AT_FDCWD: isize = -100;
+
+/// Result of a raw system call: `Err(errno)` for the kernel's -4095..-1 range.
+pub type SysResult = Result<usize, i32>;
+
+#[inline(always)]
+fn check(ret: usize) -> SysResult {
+    if ret > (-4096isize) as usize {
+        Err(-(ret as isize) as i32)
+    } else {
+        Ok(ret)
+    }
+}
+
+/// # Safety
+/// The arguments must be valid for system call `n`.
+#[inline(always)]
+pub unsafe fn syscall6(n: usize, a: [usize; 6]) -> SysResult {
+    let ret: usize;
+    // SAFETY: the `syscall` instruction clobbers only rax (return), rcx and r11; the caller
+    // guarantees the arguments are valid for this system call.
+    unsafe {
+        asm!(
+            "syscall",
+            inlateout("rax") n => ret,
+            in("rdi") a[0], in("rsi") a[1], in("rdx") a[2],
+            in("r10") a[3], in("r8") a[4], in("r9") a[5],
+            lateout("rcx") _, lateout("r11") _,
+            options(nostack)
+        );
+    }
+    check(ret)
+}
+
+/// # Safety
+/// The arguments must be valid for system call `n`.
+#[inline(always)]
+pub unsafe fn syscall3(n: usize, a0: usize, a1: usize, a2: usize) -> SysResult {
+    // SAFETY: forwarded contract.
+    unsafe { syscall6(n, [a0, a1, a2, 0, 0, 0]) }
+}
+
+pub fn getpid() -> i32 {
+    // SAFETY: getpid takes no arguments and cannot fail.
+    unsafe { syscall3(SYS_GETPID, 0, 0, 0).unwrap_or(0) as i32 }
+}
+
+pub fn getppid() -> i32 {
+    // SAFETY: getppid takes no arguments and cannot fail.
+    unsafe { syscall3(SYS_GETPPID, 0, 0, 0).unwrap_or(0) as i32 }
+}
+
+pub fn gettid() -> i32 {
+    // SAFETY: gettid takes no arguments and cannot fail.
+    unsafe { syscall3(SYS_GETTID, 0, 0, 0).unwrap_or(0) as i32 }
+}
+
+pub fn sched_yield() {
+    // SAFETY: sched_yield takes no arguments.
+    let _ = unsafe { syscall3(SYS_SCHED_YIELD, 0, 0, 0) };
+}
+
+/// Writes all of `buf` to `fd`, retrying on EINTR and short writes.
+pub fn write_all(fd: i32, mut buf: &[u8]) -> Result<(), i32> {
+    while !buf.is_empty() {
+        // SAFETY: buf is a valid readable slice of buf.len() bytes.
+        match unsafe { syscall3(SYS_WRITE, fd as usize, buf.as_ptr() as usize, buf.len()) } {
+            Ok(0) => return Err(libc::EIO),
+            Ok(n) => buf = &buf[n.min(buf.len())..],
+            Err(libc::EINTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// `openat(AT_FDCWD, path, flags, mode)`; `path` must be NUL-terminated.
+pub fn open(path: &[u8], flags: i32, mode: u32) -> Result<i32, i32> {
+    if path.last() != Some(&0) {
+        return Err(libc::EINVAL);
+    }
+    loop {
+        // SAFETY: path is a NUL-terminated byte string that outlives the call.
+        match unsafe {
+            syscall6(
+                SYS_OPENAT,
+                [AT_FDCWD as usize, path.as_ptr() as usize, flags as usize, mode as usize, 0, 0],
+            )
+        } {
+            Ok(fd) => return Ok(fd as i32),
+            Err(libc::EINTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+pub fn close(fd: i32) {
+    // SAFETY: closing an fd we opened ourselves; no memory is passed.
+    let _ = unsafe { syscall3(SYS_CLOSE, fd as usize, 0, 0) };
+}
+
+/// `pread64` into `buf`; returns the number of bytes read.
+pub fn pread(fd: i32, buf: &mut [u8], off: usize) -> Result<usize, i32> {
+    // SAFETY: buf is a valid writable slice of buf.len() bytes.
+    unsafe { syscall6(SYS_PREAD64, [fd as usize, buf.as_mut_ptr() as usize, buf.len(), off, 0, 0]) }
+}
+
+/// `readlink(path)` into `buf`; returns the length (not NUL-terminated).
+pub fn readlink(path: &[u8], buf: &mut [u8]) -> Result<usize, i32> {
+    // SAFETY: path is NUL-terminated (checked), buf is a valid writable slice.
+    if path.last() != Some(&0) {
+        return Err(libc::EINVAL);
+    }
+    unsafe { syscall3(SYS_READLINK, path.as_ptr() as usize, buf.as_mut_ptr() as usize, buf.len()) }
+}
+
+/// Anonymous private read-write mapping of `len` bytes.
+pub fn mmap_anon(len: usize) -> Option<*mut u8> {
+    // SAFETY: an anonymous mapping at a kernel-chosen address touches no existing memory.
+    let r = unsafe {
+        syscall6(
+            SYS_MMAP,
+            [
+                0,
+                len,
+                (libc::PROT_READ | libc::PROT_WRITE) as usize,
+                (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as usize,
+                usize::MAX,
+                0,
+            ],
+        )
+    };
+    r.ok().map(|a| a as *mut u8)
+}
+
+/// # Safety
+/// `[p, p+len)` must be a mapping obtained from [`mmap_anon`] that nothing uses any more.
+pub unsafe fn munmap(p: *mut u8, len: usize) {
+    // SAFETY: forwarded contract.
+    let _ = unsafe { syscall3(SYS_MUNMAP, p as usize, len, 0) };
+}
+
+/// # Safety
+/// `[p, p+len)` must be a mapping owned by the library.
+pub unsafe fn madvise(p: *mut u8, len: usize, advice: i32) -> SysResult {
+    // SAFETY: forwarded contract.
+    unsafe { syscall3(SYS_MADVISE, p as usize, len, advice as usize) }
+}
+
+pub fn exit_group(code: i32) -> ! {
+    loop {
+        // SAFETY: exit_group ends the process; it does not return.
+        let _ = unsafe { syscall3(SYS_EXIT_GROUP, code as usize, 0, 0) };
+    }
+}
+
+/// Sends `sig` to the calling thread.
+pub fn raise(sig: i32) {
+    // SAFETY: tgkill on our own pid/tid with a valid signal number.
+    let _ = unsafe { syscall3(SYS_TGKILL, getpid() as usize, gettid() as usize, sig as usize) };
+}
+
+/// Kernel `struct sigaction` layout for x86_64 `rt_sigaction`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct KSigaction {
+    pub handler: usize,
+    pub flags: u64,
+    pub restorer: usize,
+    pub mask: u64,
+}
+
+/// # Safety
+/// `act`/`old` must be null or valid kernel sigaction structs.
+pub unsafe fn rt_sigaction(sig: i32, act: *const KSigaction, old: *mut KSigaction) -> SysResult {
+    // SAFETY: forwarded contract; sigsetsize is 8 on x86_64.
+    unsafe { syscall6(SYS_RT_SIGACTION, [sig as usize, act as usize, old as usize, 8, 0, 0]) }
+}
+
+/// # Safety
+/// `set`/`old` must be null or point to 8-byte kernel signal masks.
+pub unsafe fn rt_sigprocmask(how: i32, set: *const u64, old: *mut u64) -> SysResult {
+    // SAFETY: forwarded contract.
+    unsafe { syscall6(SYS_RT_SIGPROCMASK, [how as usize, set as usize, old as usize, 8, 0, 0]) }
+}
+
+/// Aborts the process the way `abort()` would, without calling libc: restore the default
+/// SIGABRT action, unblock it, raise it; fall back to `exit_group(134)`.
+pub fn abort() -> ! {
+    let dfl = KSigaction { handler: 0, flags: 0, restorer: 0, mask: 0 };
+    let unblock: u64 = 1 << (libc::SIGABRT - 1);
+    // SAFETY: valid structs on our stack.
+    unsafe {
+        let _ = rt_sigaction(libc::SIGABRT, &dfl, core::ptr::null_mut());
+        let _ = rt_sigprocmask(libc::SIG_UNBLOCK, &unblock, core::ptr::null_mut());
+    }
+    raise(libc::SIGABRT);
+    exit_group(134)
+}

@@ -1,0 +1,125 @@
+//! The per-thread state word.
+//!
+//! Defined in assembly in `.tdata` so that every access is initial-exec TLS (`fs:`-relative through
+//! a GOT slot filled at load): stable Rust cannot choose a TLS model, and `thread_local!` in a cdylib
+//! compiles to `__tls_get_addr` calls (about 29 extra instructions per interposed call).
+//!
+//! Layout of `assafe_tls` (16 bytes per thread):
+//! - byte 0: context flags, see the constants below. The interposition stubs test this one byte:
+//!   zero means "nothing to check, jump to the real function".
+//! - bytes 4..8: signal handler nesting depth (u32).
+//! - bytes 8..12: errno-spoil/definite bookkeeping for the innermost handler (u32).
+//!
+//! Every update of byte 0 is a single `or`/`and`/`mov` instruction, so a signal arriving on the same
+//! thread can never lose an update (the handler wrapper saves and restores what it changes).
+
+use core::arch::{asm, global_asm};
+
+/// In the child of a fork whose parent had more than one thread (or any fork with `strict=1`).
+pub const FORK_CHILD: u8 = 0x01;
+/// In a vfork child (shares the parent's memory, stack and this TLS block).
+pub const VFORK_CHILD: u8 = 0x02;
+/// Inside a signal handler (depth > 0).
+pub const IN_HANDLER: u8 = 0x04;
+/// Cancel type is PTHREAD_CANCEL_ASYNCHRONOUS.
+pub const ASYNC_CANCEL: u8 = 0x08;
+/// Set in the initial image of every thread: the first interposed call on a new thread takes the
+/// slow path once, which finishes load-time resolution if needed and adopts the process context.
+pub const UNINIT: u8 = 0x40;
+/// The library's own code is running on this thread: pass every call straight through.
+pub const BUSY: u8 = 0x80;
+
+/// Bits that describe a restricted context.
+pub const CONTEXT_MASK: u8 = FORK_CHILD | VFORK_CHILD | IN_HANDLER | ASYNC_CANCEL;
+
+global_asm!(
+    ".pushsection .tdata.assafe_tls,\"awT\",@progbits",
+    ".balign 16",
+    ".globl assafe_tls",
+    ".hidden assafe_tls",
+    ".type assafe_tls, @object",
+    ".size assafe_tls, 16",
+    "assafe_tls:",
+    ".byte 0x40",
+    ".zero 15",
+    ".popsection",
+);
+
+#[inline(always)]
+fn tp_offset() -> usize {
+    let off: usize;
+    // SAFETY: reads the GOT slot holding assafe_tls's offset from the thread pointer; the dynamic
+    // loader filled it (R_X86_64_TPOFF64) before any code of this library runs.
+    unsafe {
+        asm!("mov {}, qword ptr [rip + assafe_tls@GOTTPOFF]", out(reg) off, options(nostack, pure, readonly, preserves_flags));
+    }
+    off
+}
+
+/// The context flags of the calling thread.
+#[inline(always)]
+pub fn state() -> u8 {
+    let off = tp_offset();
+    let v: u8;
+    // SAFETY: fs:[off] is this thread's assafe_tls byte 0 (static TLS, always mapped).
+    unsafe { asm!("mov {v}, byte ptr fs:[{o}]", o = in(reg) off, v = out(reg_byte) v, options(nostack, readonly, preserves_flags)) };
+    v
+}
+
+/// Sets bits in the state byte with one instruction.
+#[inline(always)]
+pub fn set(bits: u8) {
+    let off = tp_offset();
+    // SAFETY: single read-modify-write of this thread's own TLS byte.
+    unsafe { asm!("or byte ptr fs:[{o}], {b}", o = in(reg) off, b = in(reg_byte) bits, options(nostack)) };
+}
+
+/// Clears bits in the state byte with one instruction.
+#[inline(always)]
+pub fn clear(bits: u8) {
+    let off = tp_offset();
+    let mask = !bits;
+    // SAFETY: single read-modify-write of this thread's own TLS byte.
+    unsafe { asm!("and byte ptr fs:[{o}], {b}", o = in(reg) off, b = in(reg_byte) mask, options(nostack)) };
+}
+
+/// Stores the whole state byte with one instruction.
+#[inline(always)]
+pub fn store(v: u8) {
+    let off = tp_offset();
+    // SAFETY: single store to this thread's own TLS byte.
+    unsafe { asm!("mov byte ptr fs:[{o}], {v}", o = in(reg) off, v = in(reg_byte) v, options(nostack)) };
+}
+
+/// Reads the u32 at byte offset `at` (4 or 8) of this thread's block.
+#[inline(always)]
+pub fn load_u32(at: usize) -> u32 {
+    let off = tp_offset() + at;
+    let v: u32;
+    // SAFETY: `at` is 4 or 8, inside the 16-byte static TLS block.
+    unsafe { asm!("mov {v:e}, dword ptr fs:[{o}]", o = in(reg) off, v = out(reg) v, options(nostack, readonly, preserves_flags)) };
+    v
+}
+
+/// Stores the u32 at byte offset `at` (4 or 8) of this thread's block.
+#[inline(always)]
+pub fn store_u32(at: usize, v: u32) {
+    let off = tp_offset() + at;
+    // SAFETY: `at` is 4 or 8, inside the 16-byte static TLS block.
+    unsafe { asm!("mov dword ptr fs:[{o}], {v:e}", o = in(reg) off, v = in(reg) v, options(nostack)) };
+}
+
+pub const DEPTH: usize = 4;
+pub const AUX: usize = 8;
+
+/// Runs `f` with BUSY set, so that anything the library itself calls passes straight through.
+#[inline(always)]
+pub fn busy<R>(f: impl FnOnce() -> R) -> R {
+    let was = state() & BUSY;
+    set(BUSY);
+    let r = f();
+    if was == 0 {
+        clear(BUSY);
+    }
+    r
+}
