@@ -1,0 +1,423 @@
+//! Reading the JSON-lines log files that `libassafe.so` writes (`<prefix>.<pid>`).
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// One stack frame as the library recorded it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawFrame {
+    pub addr: u64,
+    /// Absolute path of the module, or empty when unknown.
+    pub module: String,
+    /// Address minus the module's load base (equals `addr` when the module is unknown).
+    pub offset: u64,
+}
+
+/// Which kind of record an [`Occurrence`] comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `"event":"report"`: an unsafe call; frames are return addresses.
+    Report,
+    /// `"event":"errno"`: a handler changed errno; the single frame is the handler's address.
+    Errno,
+}
+
+/// An unsafe call (or errno change) at one call site in one process, with how often it happened.
+#[derive(Clone, Debug)]
+pub struct Occurrence {
+    pub kind: Kind,
+    /// Index of the log directory (or file) this came from, so pids of merged runs stay apart.
+    pub run: usize,
+    pub pid: i64,
+    pub exe: String,
+    /// `fork-child`, `vfork-child`, `signal-handler`, `async-cancel`, or `errno` for errno records.
+    pub context: String,
+    pub function: String,
+    pub reason: String,
+    pub count: u64,
+    pub strict: bool,
+    pub signal_name: Option<String>,
+    pub certainty: Option<String>,
+    pub parent_threads: Option<u64>,
+    pub errno_before: Option<i64>,
+    pub errno_after: Option<i64>,
+    pub stack: Vec<RawFrame>,
+}
+
+/// What the logs tell about one process.
+#[derive(Clone, Debug, Default)]
+pub struct ProcessInfo {
+    pub run: usize,
+    pub pid: i64,
+    pub ppid: Option<i64>,
+    /// Every program image the process ran with the library loaded (`start` records), or that it
+    /// reported from.
+    pub exes: Vec<String>,
+    /// Whether the process wrote a `start` record.
+    pub started: bool,
+    /// The path of an exec the process made after which no `start` record came: the new image
+    /// may have run without the library.
+    pub exec_without_start: Option<String>,
+}
+
+/// Everything read from a set of log directories.
+#[derive(Clone, Debug, Default)]
+pub struct Logs {
+    pub sources: Vec<PathBuf>,
+    pub occurrences: Vec<Occurrence>,
+    pub processes: BTreeMap<(usize, i64), ProcessInfo>,
+    /// `warning` records from the library and problems found while reading.
+    pub warnings: Vec<String>,
+    pub unparsable_lines: usize,
+}
+
+/// Parses `"0x1234"` (or a JSON number) as an address.
+pub fn parse_hex(v: &Value) -> Option<u64> {
+    match v {
+        Value::String(s) => {
+            let s = s.trim();
+            let h = s
+                .strip_prefix("0x")
+                .or_else(|| s.strip_prefix("0X"))
+                .unwrap_or(s);
+            u64::from_str_radix(h, 16).ok()
+        }
+        Value::Number(n) => n.as_u64(),
+        _ => None,
+    }
+}
+
+fn s(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn n(v: &Value, key: &str) -> Option<i64> {
+    v.get(key).and_then(Value::as_i64)
+}
+
+fn parse_stack(v: &Value) -> Vec<RawFrame> {
+    if let Some(stack) = v.get("stack").and_then(Value::as_array) {
+        let frames: Vec<RawFrame> = stack
+            .iter()
+            .filter_map(|f| {
+                let addr = f.get("addr").and_then(parse_hex)?;
+                let module = s(f, "module").unwrap_or_default();
+                let offset = f.get("offset").and_then(parse_hex).unwrap_or(addr);
+                Some(RawFrame {
+                    addr,
+                    module,
+                    offset,
+                })
+            })
+            .collect();
+        if !frames.is_empty() {
+            return frames;
+        }
+    }
+    // No `stack`: fall back to bare addresses (`frames`, else `site`), unsymbolizable.
+    let addrs: Vec<u64> = match v.get("frames").and_then(Value::as_array) {
+        Some(a) => a.iter().filter_map(parse_hex).collect(),
+        None => v.get("site").and_then(parse_hex).into_iter().collect(),
+    };
+    addrs
+        .into_iter()
+        .map(|addr| RawFrame {
+            addr,
+            module: String::new(),
+            offset: addr,
+        })
+        .collect()
+}
+
+/// One summary site: `(function, site address)` → count, plus where it is.
+#[derive(Clone, Debug)]
+struct SummarySite {
+    function: String,
+    site: Option<u64>,
+    frame: Option<RawFrame>,
+    count: u64,
+}
+
+#[derive(Clone, Debug)]
+struct Summary {
+    context: Option<String>,
+    exe: Option<String>,
+    sites: Vec<SummarySite>,
+}
+
+/// Records of one program image (from one `start` record to the next) of one pid.
+#[derive(Default)]
+struct Segment {
+    reports: Vec<Occurrence>,
+    summary: Option<Summary>,
+}
+
+impl Logs {
+    /// Reads log directories (every file named `<prefix>.<pid>`) or single log files.
+    pub fn read(paths: &[PathBuf]) -> io::Result<Logs> {
+        let mut logs = Logs::default();
+        for p in paths {
+            logs.add_source(p)?;
+        }
+        Ok(logs)
+    }
+
+    /// Adds one directory or file as a new run.
+    pub fn add_source(&mut self, path: &Path) -> io::Result<()> {
+        let run = self.sources.len();
+        self.sources.push(path.to_path_buf());
+        let meta = fs::metadata(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        if meta.is_dir() {
+            let mut files: Vec<PathBuf> = fs::read_dir(path)?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.is_file() && is_log_name(p))
+                .collect();
+            files.sort();
+            for f in files {
+                self.read_file(run, &f)?;
+            }
+        } else {
+            self.read_file(run, path)?;
+        }
+        Ok(())
+    }
+
+    fn read_file(&mut self, run: usize, path: &Path) -> io::Result<()> {
+        let bytes = fs::read(path)?;
+        let text = String::from_utf8_lossy(&bytes);
+        // Per pid: the segments (program images) in file order.
+        let mut segments: BTreeMap<i64, Vec<Segment>> = BTreeMap::new();
+        let file_pid = pid_from_name(path);
+        for line in text.lines() {
+            let line = line.trim();
+            if line.is_empty() {
+                continue;
+            }
+            let v: Value = match serde_json::from_str(line) {
+                Ok(v @ Value::Object(_)) => v,
+                _ => {
+                    self.unparsable_lines += 1;
+                    continue;
+                }
+            };
+            let event = s(&v, "event").unwrap_or_default();
+            let pid = n(&v, "pid").or(file_pid).unwrap_or(-1);
+            let proc_ = self
+                .processes
+                .entry((run, pid))
+                .or_insert_with(|| ProcessInfo {
+                    run,
+                    pid,
+                    ..Default::default()
+                });
+            if proc_.ppid.is_none() {
+                proc_.ppid = n(&v, "ppid");
+            }
+            let exe = s(&v, "exe");
+            if let Some(e) = &exe
+                && !proc_.exes.contains(e)
+            {
+                proc_.exes.push(e.clone());
+            }
+            let segs = segments.entry(pid).or_default();
+            if segs.is_empty() {
+                segs.push(Segment::default());
+            }
+            match event.as_str() {
+                "start" => {
+                    proc_.started = true;
+                    proc_.exec_without_start = None;
+                    if !segs
+                        .last()
+                        .is_some_and(|s| s.reports.is_empty() && s.summary.is_none())
+                    {
+                        segs.push(Segment::default());
+                    }
+                }
+                "report" | "errno" => {
+                    let kind = if event == "report" {
+                        Kind::Report
+                    } else {
+                        Kind::Errno
+                    };
+                    let context = if kind == Kind::Errno {
+                        "errno".to_owned()
+                    } else {
+                        s(&v, "context").unwrap_or_else(|| "unknown".to_owned())
+                    };
+                    let occ = Occurrence {
+                        kind,
+                        run,
+                        pid,
+                        exe: exe.unwrap_or_default(),
+                        context,
+                        function: s(&v, "function").unwrap_or_default(),
+                        reason: s(&v, "reason").unwrap_or_else(|| {
+                            if kind == Kind::Errno {
+                                "errno".to_owned()
+                            } else {
+                                String::new()
+                            }
+                        }),
+                        count: 1,
+                        strict: v.get("strict").and_then(Value::as_bool).unwrap_or(false),
+                        signal_name: s(&v, "signal_name")
+                            .or_else(|| n(&v, "signal").map(|n| format!("signal {n}"))),
+                        certainty: s(&v, "certainty"),
+                        parent_threads: v.get("parent_threads").and_then(Value::as_u64),
+                        errno_before: n(&v, "errno_before"),
+                        errno_after: n(&v, "errno_after"),
+                        stack: parse_stack(&v),
+                    };
+                    segs.last_mut().expect("pushed above").reports.push(occ);
+                }
+                "exec" | "exit" => {
+                    if event == "exec" {
+                        proc_.exec_without_start = Some(s(&v, "path").unwrap_or_default());
+                    }
+                    let sites = v
+                        .get("sites")
+                        .and_then(Value::as_array)
+                        .map(|a| {
+                            a.iter()
+                                .map(|site| {
+                                    let addr = site.get("site").and_then(parse_hex);
+                                    SummarySite {
+                                        function: s(site, "function").unwrap_or_default(),
+                                        site: addr,
+                                        frame: addr.map(|addr| RawFrame {
+                                            addr,
+                                            module: s(site, "module").unwrap_or_default(),
+                                            offset: site
+                                                .get("offset")
+                                                .and_then(parse_hex)
+                                                .unwrap_or(addr),
+                                        }),
+                                        count: site
+                                            .get("count")
+                                            .and_then(Value::as_u64)
+                                            .unwrap_or(1),
+                                    }
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    // Counts are cumulative: the last summary of the image wins.
+                    segs.last_mut().expect("pushed above").summary = Some(Summary {
+                        context: s(&v, "context"),
+                        exe,
+                        sites,
+                    });
+                    if n(&v, "dropped").is_some_and(|d| d > 0) {
+                        self.warnings.push(format!(
+                            "pid {pid}: {} unsafe calls were not counted (the library's table was full)",
+                            n(&v, "dropped").unwrap_or(0)
+                        ));
+                    }
+                }
+                "warning" => {
+                    self.warnings.push(format!(
+                        "library warning from pid {pid}: {}",
+                        s(&v, "message").unwrap_or_default()
+                    ));
+                }
+                _ => {}
+            }
+        }
+        for (pid, segs) in segments {
+            for seg in segs {
+                self.finish_segment(run, pid, seg);
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives each report its count from the image's last summary, and turns summary sites that
+    /// have no report record into occurrences of their own.
+    fn finish_segment(&mut self, run: usize, pid: i64, seg: Segment) {
+        let Segment {
+            mut reports,
+            summary,
+        } = seg;
+        if let Some(summary) = &summary {
+            let mut used = vec![false; summary.sites.len()];
+            for occ in reports.iter_mut().filter(|o| o.kind == Kind::Report) {
+                let site = occ.stack.first().map(|f| f.addr);
+                let mut total = 0;
+                let mut found = false;
+                for (i, s) in summary.sites.iter().enumerate() {
+                    if s.function == occ.function && s.site.is_some() && s.site == site {
+                        total += s.count;
+                        found = true;
+                        used[i] = true;
+                    }
+                }
+                if found {
+                    occ.count = total.max(1);
+                }
+            }
+            let first = reports.first().cloned();
+            for (i, site) in summary.sites.iter().enumerate() {
+                if used[i] {
+                    continue;
+                }
+                let Some(template) = first.as_ref() else {
+                    // A summary with no report at all in this image.
+                    reports.push(Occurrence {
+                        kind: Kind::Report,
+                        run,
+                        pid,
+                        exe: summary.exe.clone().unwrap_or_default(),
+                        context: summary.context.clone().unwrap_or_else(|| "unknown".into()),
+                        function: site.function.clone(),
+                        reason: String::new(),
+                        count: site.count,
+                        strict: false,
+                        signal_name: None,
+                        certainty: None,
+                        parent_threads: None,
+                        errno_before: None,
+                        errno_after: None,
+                        stack: site.frame.clone().into_iter().collect(),
+                    });
+                    continue;
+                };
+                let mut occ = template.clone();
+                occ.kind = Kind::Report;
+                occ.function = site.function.clone();
+                occ.reason = String::new();
+                occ.count = site.count;
+                if let Some(c) = &summary.context {
+                    occ.context = c.clone();
+                }
+                occ.stack = site.frame.clone().into_iter().collect();
+                reports.push(occ);
+            }
+        }
+        self.occurrences.extend(reports);
+    }
+
+    /// Processes that wrote anything at all (and so ran with the library loaded).
+    pub fn processes_checked(&self) -> usize {
+        self.processes.len()
+    }
+}
+
+fn is_log_name(p: &Path) -> bool {
+    pid_from_name(p).is_some()
+}
+
+/// `assafe.1234` → 1234.
+fn pid_from_name(p: &Path) -> Option<i64> {
+    let name = p.file_name()?.to_str()?;
+    let (_, pid) = name.rsplit_once('.')?;
+    if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    pid.parse().ok()
+}

@@ -1,0 +1,312 @@
+//! `assafe`: run a program under libassafe.so and report async-signal-unsafe calls.
+
+use assafe_cli::analyze::{self, CommandInfo, Report};
+use assafe_cli::logs::Logs;
+use assafe_cli::run::{self, RunConfig};
+use assafe_cli::symbolize::Symbolizer;
+use assafe_cli::{preflight, render, sarif, suppress};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::ffi::OsString;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Status when assafe itself fails (bad options, library not found, CMD cannot be started).
+const TOOL_ERROR: u8 = 125;
+
+#[derive(Parser)]
+#[command(
+    name = "assafe",
+    version,
+    about = "Find async-signal-unsafe calls in fork children, vfork children and signal handlers"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run CMD (and every process it starts) under libassafe.so and report what it found.
+    Run(RunArgs),
+    /// Report from log directories kept earlier (--keep-logs); merges many runs.
+    Report(ReportArgs),
+    /// Like run, for autopkgtest: keeps CMD's exit status, never writes to stderr, writes
+    /// assafe.json, assafe.sarif and assafe.txt into $AUTOPKGTEST_ARTIFACTS or --output-dir.
+    Audit(AuditArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+    Sarif,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// Also report calls that are unsafe only in theory (passes strict=1).
+    #[arg(long)]
+    strict: bool,
+    /// Suppression file (`context:pattern` lines); repeatable.
+    #[arg(long = "suppressions", value_name = "FILE")]
+    suppressions: Vec<PathBuf>,
+    /// Extra key=value for ASSAFE_OPTIONS; repeatable.
+    #[arg(long = "option", value_name = "KEY=VALUE")]
+    options: Vec<String>,
+    /// The library to preload (default: $ASSAFE_LIB, next to this binary, ../lib, target/*).
+    #[arg(long, value_name = "PATH")]
+    lib: Option<PathBuf>,
+    /// Do not re-add the library when a process execs with a cleaned environment (follow_exec=0).
+    #[arg(long)]
+    no_follow_exec: bool,
+    /// Write the logs into DIR and keep them (for `assafe report`).
+    #[arg(long, value_name = "DIR")]
+    keep_logs: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct OutputArgs {
+    /// Report format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// Write the report to FILE instead of stderr.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Exit status when there are unsuppressed findings (0: keep the normal status).
+    #[arg(long, value_name = "N", default_value_t = 66)]
+    error_exitcode: u8,
+    /// Repository root for relative SARIF URIs (default: git toplevel of the working directory).
+    #[arg(long, value_name = "DIR")]
+    repo_root: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    check: CheckArgs,
+    #[command(flatten)]
+    out: OutputArgs,
+    /// The command to run, after `--`.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        required = true,
+        value_name = "CMD"
+    )]
+    cmd: Vec<OsString>,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// Suppression file; repeatable.
+    #[arg(long = "suppressions", value_name = "FILE")]
+    suppressions: Vec<PathBuf>,
+    #[command(flatten)]
+    out: OutputArgs,
+    /// Log directories (or single log files) written with --keep-logs or log_path.
+    #[arg(required = true, value_name = "DIR")]
+    dirs: Vec<PathBuf>,
+}
+
+#[derive(Args)]
+struct AuditArgs {
+    #[command(flatten)]
+    check: CheckArgs,
+    /// Where to write assafe.json/assafe.sarif/assafe.txt (default: $AUTOPKGTEST_ARTIFACTS).
+    #[arg(long, value_name = "DIR")]
+    output_dir: Option<PathBuf>,
+    /// Repository root for relative SARIF URIs.
+    #[arg(long, value_name = "DIR")]
+    repo_root: Option<PathBuf>,
+    /// The command to run, after `--`.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        required = true,
+        value_name = "CMD"
+    )]
+    cmd: Vec<OsString>,
+}
+
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("assafe: {msg}");
+    ExitCode::from(TOOL_ERROR)
+}
+
+fn render(report: &Report, format: Format, repo_root: Option<&Path>) -> String {
+    match format {
+        Format::Text => render::text(report),
+        Format::Json => render::json(report),
+        Format::Sarif => sarif::sarif(report, sarif::repo_root(repo_root).as_deref()),
+    }
+}
+
+fn emit(text: &str, output: Option<&Path>) -> Result<(), String> {
+    match output {
+        Some(p) => fs::write(p, text).map_err(|e| format!("--output {}: {e}", p.display())),
+        None => {
+            let mut e = std::io::stderr().lock();
+            e.write_all(text.as_bytes())
+                .and_then(|()| e.flush())
+                .map_err(|e| format!("writing the report: {e}"))
+        }
+    }
+}
+
+fn run_config(check: &CheckArgs, lib: Option<PathBuf>) -> Result<RunConfig, String> {
+    for o in &check.options {
+        run::validate_option(o)?;
+    }
+    Ok(RunConfig {
+        lib,
+        strict: check.strict,
+        follow_exec: !check.no_follow_exec,
+        options: check.options.clone(),
+        suppressions: check.suppressions.clone(),
+        keep_logs: check.keep_logs.clone(),
+    })
+}
+
+fn argv_strings(cmd: &[OsString]) -> Vec<String> {
+    cmd.iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect()
+}
+
+fn cmd_run(a: RunArgs) -> ExitCode {
+    let supps = match suppress::load(&a.check.suppressions) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let lib = match run::find_library(a.check.lib.as_deref()) {
+        Ok(l) => l,
+        Err(e) => return fail(e),
+    };
+    let cfg = match run_config(&a.check, Some(lib)) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let resolved = preflight::resolve(&a.cmd[0], std::env::var_os("PATH").as_deref());
+    if let Some(why) = resolved.as_deref().and_then(preflight::why_unchecked) {
+        eprintln!("assafe: cannot check this program: {why}; it runs unchecked");
+    }
+    let outcome = match run::run(&a.cmd, &cfg) {
+        Ok(o) => o,
+        Err(e) => return fail(e),
+    };
+    let mut sym = Symbolizer::new();
+    let mut report = analyze::analyze(&outcome.logs, &supps, &mut sym, outcome.unchecked.clone());
+    report.command = Some(CommandInfo {
+        argv: argv_strings(&a.cmd),
+        status: outcome.status,
+    });
+    if let Err(e) = emit(
+        &render(&report, a.out.format, a.out.repo_root.as_deref()),
+        a.out.output.as_deref(),
+    ) {
+        return fail(e);
+    }
+    if !report.findings.is_empty() && a.out.error_exitcode != 0 {
+        ExitCode::from(a.out.error_exitcode)
+    } else {
+        ExitCode::from(outcome.status.clamp(0, 255) as u8)
+    }
+}
+
+fn cmd_report(a: ReportArgs) -> ExitCode {
+    let supps = match suppress::load(&a.suppressions) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let logs = match Logs::read(&a.dirs) {
+        Ok(l) => l,
+        Err(e) => return fail(e),
+    };
+    let mut sym = Symbolizer::new();
+    let report = analyze::analyze(&logs, &supps, &mut sym, run::exec_unchecked(&logs));
+    if let Err(e) = emit(
+        &render(&report, a.out.format, a.out.repo_root.as_deref()),
+        a.out.output.as_deref(),
+    ) {
+        return fail(e);
+    }
+    if !report.findings.is_empty() && a.out.error_exitcode != 0 {
+        ExitCode::from(a.out.error_exitcode)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn cmd_audit(a: AuditArgs) -> ExitCode {
+    // Never write to stderr (autopkgtest fails a test that does); problems go into the files.
+    let Some(out_dir) = a.output_dir.clone().or_else(|| {
+        std::env::var_os("AUTOPKGTEST_ARTIFACTS")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    }) else {
+        // A usage error, before anything ran: say so (this is not a test's output).
+        return fail("audit needs --output-dir DIR or $AUTOPKGTEST_ARTIFACTS");
+    };
+    let mut notes = Vec::new();
+    let supps = suppress::load(&a.check.suppressions).unwrap_or_else(|e| {
+        notes.push(format!("suppressions ignored: {e}"));
+        Vec::new()
+    });
+    let lib = run::find_library(a.check.lib.as_deref())
+        .map_err(|e| notes.push(e))
+        .ok();
+    let mut check = a.check;
+    check.options.retain(|o| match run::validate_option(o) {
+        Ok(()) => true,
+        Err(e) => {
+            notes.push(format!("ignored: {e}"));
+            false
+        }
+    });
+    let cfg = run_config(&check, lib).expect("options were validated");
+    let resolved = preflight::resolve(&a.cmd[0], std::env::var_os("PATH").as_deref());
+    if let Some(why) = resolved.as_deref().and_then(preflight::why_unchecked) {
+        notes.push(format!("cannot check this program: {why}"));
+    }
+    let (status, mut report) = match run::run(&a.cmd, &cfg) {
+        Ok(o) => {
+            let mut sym = Symbolizer::new();
+            let r = analyze::analyze(&o.logs, &supps, &mut sym, o.unchecked.clone());
+            (o.status, r)
+        }
+        Err(e) => {
+            notes.push(e);
+            let mut sym = Symbolizer::new();
+            (
+                127,
+                analyze::analyze(&Logs::default(), &supps, &mut sym, Vec::new()),
+            )
+        }
+    };
+    report.warnings.splice(0..0, notes);
+    report.command = Some(CommandInfo {
+        argv: argv_strings(&a.cmd),
+        status,
+    });
+    if fs::create_dir_all(&out_dir).is_ok() {
+        let root = sarif::repo_root(a.repo_root.as_deref());
+        let _ = fs::write(out_dir.join("assafe.json"), render::json(&report));
+        let _ = fs::write(
+            out_dir.join("assafe.sarif"),
+            sarif::sarif(&report, root.as_deref()),
+        );
+        let _ = fs::write(out_dir.join("assafe.txt"), render::text(&report));
+    }
+    ExitCode::from(status.clamp(0, 255) as u8)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Cmd::Run(a) => cmd_run(a),
+        Cmd::Report(a) => cmd_report(a),
+        Cmd::Audit(a) => cmd_audit(a),
+    }
+}

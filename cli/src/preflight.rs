@@ -1,0 +1,170 @@
+//! Tells, before running, when a program cannot be checked by an LD_PRELOAD library.
+
+use object::elf;
+use object::read::elf::{FileHeader, ProgramHeader};
+use object::{Endianness, FileKind};
+use std::ffi::{CString, OsStr};
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// Resolves a command name the way `execvp` does: through `PATH` unless it contains a `/`.
+pub fn resolve(cmd: &OsStr, path_env: Option<&OsStr>) -> Option<PathBuf> {
+    let p = Path::new(cmd);
+    if cmd.as_bytes().contains(&b'/') {
+        return Some(p.to_path_buf());
+    }
+    let path_env = path_env
+        .map(|s| s.to_os_string())
+        .unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    for dir in std::env::split_paths(&path_env) {
+        let dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
+        let cand = dir.join(p);
+        if let Ok(m) = fs::metadata(&cand)
+            && m.is_file()
+            && m.permissions().mode() & 0o111 != 0
+        {
+            return Some(cand);
+        }
+    }
+    None
+}
+
+#[cfg(target_arch = "x86_64")]
+const HOST_MACHINE: elf::Machine = elf::EM_X86_64;
+#[cfg(target_arch = "aarch64")]
+const HOST_MACHINE: elf::Machine = elf::EM_AARCH64;
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+const HOST_MACHINE: elf::Machine = elf::EM_NONE;
+
+fn has_file_capabilities(path: &Path) -> bool {
+    let Ok(cpath) = CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    let name = c"security.capability";
+    // SAFETY: both pointers are valid NUL-terminated strings that outlive the call; a null buffer
+    // with size 0 asks only for the attribute's size and writes nothing.
+    let n = unsafe { libc::getxattr(cpath.as_ptr(), name.as_ptr(), std::ptr::null_mut(), 0) };
+    n > 0
+}
+
+/// Why `path` (already resolved) cannot be checked, or `None` when nothing stands in the way
+/// (or it cannot tell).
+pub fn why_unchecked(path: &Path) -> Option<String> {
+    why_unchecked_depth(path, 0)
+}
+
+fn why_unchecked_depth(path: &Path, depth: usize) -> Option<String> {
+    let meta = fs::metadata(path).ok()?;
+    let mode = meta.permissions().mode();
+    // SAFETY: getuid/getgid cannot fail and have no preconditions.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    if mode & 0o4000 != 0 && meta.uid() != uid {
+        return Some(format!(
+            "{} is setuid (owner uid {}): the loader ignores LD_PRELOAD in secure mode",
+            path.display(),
+            meta.uid()
+        ));
+    }
+    if mode & 0o2000 != 0 && mode & 0o010 != 0 && meta.gid() != gid {
+        return Some(format!(
+            "{} is setgid (group {}): the loader ignores LD_PRELOAD in secure mode",
+            path.display(),
+            meta.gid()
+        ));
+    }
+    if has_file_capabilities(path) {
+        return Some(format!(
+            "{} has file capabilities (security.capability): the loader ignores LD_PRELOAD in secure mode",
+            path.display()
+        ));
+    }
+    let data = fs::read(path).ok()?;
+    if data.starts_with(b"#!") {
+        if depth > 4 {
+            return None;
+        }
+        let first = data[2..].split(|b| *b == b'\n').next().unwrap_or(&[]);
+        let first = String::from_utf8_lossy(first);
+        let mut words = first.split_whitespace();
+        let interp = words.next()?;
+        let mut interp_path = PathBuf::from(interp);
+        if interp_path.file_name() == Some(OsStr::new("env")) {
+            // `#!/usr/bin/env [-S] prog`: the program is found through PATH.
+            let prog = words.find(|w| !w.starts_with('-'))?;
+            interp_path = resolve(OsStr::new(prog), std::env::var_os("PATH").as_deref())?;
+        }
+        return why_unchecked_depth(&interp_path, depth + 1).map(|why| {
+            format!(
+                "{} is a script run by {}: {why}",
+                path.display(),
+                interp_path.display()
+            )
+        });
+    }
+    elf_why(path, &data)
+}
+
+fn elf_why(path: &Path, data: &[u8]) -> Option<String> {
+    let kind = FileKind::parse(data).ok()?;
+    match kind {
+        FileKind::Elf64 => {
+            let hdr = elf::FileHeader64::<Endianness>::parse(data).ok()?;
+            let endian = hdr.endian().ok()?;
+            let machine = hdr.e_machine(endian);
+            if machine != HOST_MACHINE {
+                return Some(format!(
+                    "{} is built for another architecture (ELF machine {}): this library cannot be loaded into it",
+                    path.display(),
+                    machine.0
+                ));
+            }
+            let phdrs = hdr.program_headers(endian, data).ok()?;
+            let interp = phdrs
+                .iter()
+                .find(|p| p.p_type(endian) == elf::PT_INTERP)
+                .and_then(|p| p.data(endian, data).ok())
+                .map(|d| {
+                    String::from_utf8_lossy(d.split(|b| *b == 0).next().unwrap_or(d)).into_owned()
+                });
+            match interp {
+                None => {
+                    if hdr.e_type(endian) == elf::ET_DYN
+                        && path
+                            .file_name()
+                            .is_some_and(|n| n.to_string_lossy().contains(".so"))
+                    {
+                        // A shared library run directly (like libc.so.6): it has no interpreter.
+                        None
+                    } else {
+                        Some(format!(
+                            "{} is a static binary (no ELF interpreter): LD_PRELOAD cannot reach it",
+                            path.display()
+                        ))
+                    }
+                }
+                Some(i) if is_glibc_loader(&i) => None,
+                Some(i) => Some(format!(
+                    "{} is built for another C library (interpreter {i}): libassafe.so works with glibc only",
+                    path.display()
+                )),
+            }
+        }
+        FileKind::Elf32 => Some(format!(
+            "{} is a 32-bit program: libassafe.so is 64-bit and cannot be loaded into it",
+            path.display()
+        )),
+        _ => None,
+    }
+}
+
+/// glibc's dynamic loaders (`/lib64/ld-linux-x86-64.so.2`, `ld-linux-aarch64.so.1`, …).
+pub fn is_glibc_loader(interp: &str) -> bool {
+    let base = interp.rsplit('/').next().unwrap_or(interp);
+    base.starts_with("ld-linux")
+}

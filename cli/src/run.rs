@@ -1,0 +1,274 @@
+//! Running a command under `libassafe.so` with a private log directory.
+
+use crate::analyze::Unchecked;
+use crate::logs::Logs;
+use crate::preflight;
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub const LIB_NAME: &str = "libassafe.so";
+
+/// Finds `libassafe.so`: `--lib`, else `$ASSAFE_LIB`, else next to the `assafe` binary, else in
+/// `../lib/` relative to it, else in `target/release` or `target/debug` of a cargo tree above it.
+pub fn find_library(explicit: Option<&Path>) -> Result<PathBuf, String> {
+    if let Some(p) = explicit {
+        return check_lib(p, "--lib");
+    }
+    if let Some(p) = std::env::var_os("ASSAFE_LIB").filter(|p| !p.is_empty()) {
+        return check_lib(Path::new(&p), "ASSAFE_LIB");
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find my own binary: {e}"))?;
+    let exe = exe.canonicalize().unwrap_or(exe);
+    let dir = exe.parent().unwrap_or(Path::new("/"));
+    let mut candidates = vec![dir.join(LIB_NAME), dir.join("../lib").join(LIB_NAME)];
+    for anc in dir.ancestors() {
+        if anc.file_name() == Some(OsStr::new("target")) {
+            candidates.push(anc.join("release").join(LIB_NAME));
+            candidates.push(anc.join("debug").join(LIB_NAME));
+        }
+        candidates.push(anc.join("target/release").join(LIB_NAME));
+        candidates.push(anc.join("target/debug").join(LIB_NAME));
+    }
+    for c in &candidates {
+        if c.is_file() {
+            return Ok(c.canonicalize().unwrap_or_else(|_| c.clone()));
+        }
+    }
+    Err(format!(
+        "cannot find {LIB_NAME} (looked next to {}, in ../lib and in target/release and target/debug above it); pass --lib PATH or set ASSAFE_LIB, or build it: cargo build --release",
+        exe.display()
+    ))
+}
+
+fn check_lib(p: &Path, what: &str) -> Result<PathBuf, String> {
+    if !p.is_file() {
+        return Err(format!("{what}: {} is not a file", p.display()));
+    }
+    p.canonicalize()
+        .map_err(|e| format!("{what}: {}: {e}", p.display()))
+}
+
+/// How to run the command.
+#[derive(Clone, Debug, Default)]
+pub struct RunConfig {
+    /// `None`: run without the library (audit mode when it is missing).
+    pub lib: Option<PathBuf>,
+    pub strict: bool,
+    pub follow_exec: bool,
+    /// `key=value` pairs for `ASSAFE_OPTIONS`.
+    pub options: Vec<String>,
+    pub suppressions: Vec<PathBuf>,
+    /// Keep the logs in this directory instead of a temporary one.
+    pub keep_logs: Option<PathBuf>,
+}
+
+/// What happened.
+pub struct Outcome {
+    /// Shell-style status: the exit code, or 128+N when killed by signal N.
+    pub status: i32,
+    pub logs: Logs,
+    pub unchecked: Vec<Unchecked>,
+    /// Kept alive until the report is written; deleted on drop.
+    _tmp: Option<tempfile::TempDir>,
+}
+
+/// Checks one `--option` value.
+pub fn validate_option(kv: &str) -> Result<(), String> {
+    let Some((k, _)) = kv.split_once('=') else {
+        return Err(format!("--option {kv:?}: expected key=value"));
+    };
+    if k.is_empty() || kv.contains(':') {
+        return Err(format!(
+            "--option {kv:?}: expected key=value without ':' (':' separates options)"
+        ));
+    }
+    if k == "log_path" || k == "log_format" {
+        return Err(format!(
+            "--option {kv:?}: the CLI sets {k} itself (use --keep-logs DIR to keep the logs)"
+        ));
+    }
+    Ok(())
+}
+
+/// Builds `ASSAFE_OPTIONS` for the child.
+pub fn assafe_options(cfg: &RunConfig, inherited: Option<&str>, log_prefix: &Path) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(inh) = inherited {
+        parts.extend(
+            inh.split(':')
+                .filter(|kv| {
+                    !kv.is_empty() && !kv.starts_with("log_path=") && !kv.starts_with("log_format=")
+                })
+                .map(str::to_owned),
+        );
+    }
+    parts.extend(cfg.options.iter().cloned());
+    if cfg.strict {
+        parts.push("strict=1".to_owned());
+    }
+    if !cfg.follow_exec {
+        parts.push("follow_exec=0".to_owned());
+    }
+    if let [one] = cfg.suppressions.as_slice() {
+        let abs = one.canonicalize().unwrap_or_else(|_| one.clone());
+        parts.push(format!("suppressions={}", abs.display()));
+    }
+    parts.push("log_format=json".to_owned());
+    parts.push(format!("log_path={}", log_prefix.display()));
+    parts.join(":")
+}
+
+fn has_logs(dir: &Path) -> bool {
+    fs::read_dir(dir).is_ok_and(|rd| {
+        rd.filter_map(Result::ok).any(|e| {
+            let n = e.file_name();
+            let n = n.to_string_lossy();
+            n.strip_prefix("assafe.")
+                .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        })
+    })
+}
+
+struct IgnoreInterrupts {
+    old_int: libc::sighandler_t,
+    old_quit: libc::sighandler_t,
+}
+
+impl IgnoreInterrupts {
+    /// Like `system(3)`: while the child runs, ^C and ^\ go to it, not to us, so the report is
+    /// still written.
+    fn new() -> Self {
+        // SAFETY: setting SIGINT/SIGQUIT to SIG_IGN installs no handler code; the old
+        // dispositions are restored in `drop`.
+        unsafe {
+            IgnoreInterrupts {
+                old_int: libc::signal(libc::SIGINT, libc::SIG_IGN),
+                old_quit: libc::signal(libc::SIGQUIT, libc::SIG_IGN),
+            }
+        }
+    }
+}
+
+impl Drop for IgnoreInterrupts {
+    fn drop(&mut self) {
+        // SAFETY: restores the dispositions that `signal` returned in `new`.
+        unsafe {
+            libc::signal(libc::SIGINT, self.old_int);
+            libc::signal(libc::SIGQUIT, self.old_quit);
+        }
+    }
+}
+
+/// Runs `argv` with the library preloaded, waits, and reads the logs.
+pub fn run(argv: &[OsString], cfg: &RunConfig) -> Result<Outcome, String> {
+    let (prog, args) = argv.split_first().ok_or("no command given")?;
+    let (tmp, dir) = match &cfg.keep_logs {
+        Some(d) => {
+            fs::create_dir_all(d).map_err(|e| format!("--keep-logs {}: {e}", d.display()))?;
+            let d = d
+                .canonicalize()
+                .map_err(|e| format!("{}: {e}", d.display()))?;
+            if has_logs(&d) {
+                return Err(format!(
+                    "--keep-logs {}: the directory already holds assafe logs; use an empty one (or `assafe report` to read them)",
+                    d.display()
+                ));
+            }
+            (None, d)
+        }
+        None => {
+            let t = tempfile::Builder::new()
+                .prefix("assafe.")
+                .tempdir()
+                .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+            let d = t.path().to_path_buf();
+            (Some(t), d)
+        }
+    };
+    let mut cmd = Command::new(prog);
+    cmd.args(args);
+    if let Some(lib) = &cfg.lib {
+        let preload = match std::env::var_os("LD_PRELOAD").filter(|p| !p.is_empty()) {
+            Some(old) => {
+                let mut s = lib.as_os_str().to_os_string();
+                s.push(":");
+                s.push(old);
+                s
+            }
+            None => lib.as_os_str().to_os_string(),
+        };
+        let inherited = std::env::var("ASSAFE_OPTIONS").ok();
+        cmd.env("LD_PRELOAD", preload).env(
+            "ASSAFE_OPTIONS",
+            assafe_options(cfg, inherited.as_deref(), &dir.join("assafe")),
+        );
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", prog.to_string_lossy()))?;
+    let pid = i64::from(child.id());
+    let status = {
+        let _guard = IgnoreInterrupts::new();
+        child
+            .wait()
+            .map_err(|e| format!("waiting for {}: {e}", prog.to_string_lossy()))?
+    };
+    use std::os::unix::process::ExitStatusExt;
+    let status = status
+        .code()
+        .or_else(|| status.signal().map(|s| 128 + s))
+        .unwrap_or(1);
+
+    let logs =
+        Logs::read(std::slice::from_ref(&dir)).map_err(|e| format!("reading the logs: {e}"))?;
+    let mut unchecked = Vec::new();
+    let resolved = preflight::resolve(prog, std::env::var_os("PATH").as_deref());
+    if !logs.processes.contains_key(&(0, pid)) {
+        let exe = resolved
+            .as_deref()
+            .unwrap_or(Path::new(prog))
+            .display()
+            .to_string();
+        let why = if cfg.lib.is_none() {
+            "ran without the library (libassafe.so was not found)".to_owned()
+        } else {
+            match resolved.as_deref().and_then(preflight::why_unchecked) {
+                Some(w) => w,
+                None => "it never loaded the library (no start record in the logs)".to_owned(),
+            }
+        };
+        unchecked.push(Unchecked {
+            pid: Some(pid),
+            exe,
+            why,
+        });
+    }
+    unchecked.extend(exec_unchecked(&logs));
+    Ok(Outcome {
+        status,
+        logs,
+        unchecked,
+        _tmp: tmp,
+    })
+}
+
+/// Processes whose exec'd program could not load the library (static, setuid, …): the exec
+/// summary is their last record and no `start` record followed.
+pub fn exec_unchecked(logs: &Logs) -> Vec<Unchecked> {
+    let mut out = Vec::new();
+    for p in logs.processes.values() {
+        if let Some(path) = &p.exec_without_start {
+            let r = preflight::resolve(OsStr::new(path), std::env::var_os("PATH").as_deref());
+            if let Some(why) = r.as_deref().and_then(preflight::why_unchecked) {
+                out.push(Unchecked {
+                    pid: Some(p.pid),
+                    exe: path.clone(),
+                    why: format!("exec'd without the library: {why}"),
+                });
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,234 @@
+//! SARIF 2.1.0 output, in the shape GitHub code scanning accepts.
+
+use crate::analyze::{Finding, Report};
+use crate::render::frame_line;
+use crate::symbolize::SymFrame;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Where the tool's documentation lives (SARIF `informationUri`).
+pub const INFORMATION_URI: &str = "https://github.com/assafe/assafe";
+
+struct Rule {
+    id: &'static str,
+    name: &'static str,
+    short: &'static str,
+    full: &'static str,
+    help: &'static str,
+}
+
+const RULES: [Rule; 5] = [
+    Rule {
+        id: "fork-child",
+        name: "AsyncSignalUnsafeCallInForkChild",
+        short: "Async-signal-unsafe call in the child of a multi-threaded fork",
+        full: "After fork() in a multi-threaded process only the forking thread exists in the child; locks held by the other threads (heap, stdio, loader, locale…) stay locked forever. Until it calls exec or _exit, the child may only call async-signal-safe functions.",
+        help: "Do the work before fork (allocate, format, look up), use posix_spawn, or call only async-signal-safe functions (write, dup2, close, execve, _exit) in the child.",
+    },
+    Rule {
+        id: "vfork-child",
+        name: "AsyncSignalUnsafeCallInVforkChild",
+        short: "Async-signal-unsafe call in a vfork child",
+        full: "A vfork child shares the parent's memory and stack while the parent is suspended; anything but async-signal-safe calls followed by exec or _exit may corrupt the parent's state or deadlock on its locks.",
+        help: "In a vfork child call only async-signal-safe functions, then execve or _exit; prepare everything before vfork, or use posix_spawn.",
+    },
+    Rule {
+        id: "signal-handler",
+        name: "AsyncSignalUnsafeCallInSignalHandler",
+        short: "Async-signal-unsafe call in a signal handler",
+        full: "A signal handler may interrupt any code on its thread, including code holding the heap or stdio lock; calling a function that takes the same lock deadlocks or corrupts state.",
+        help: "Make the handler only set a volatile sig_atomic_t flag or write to a self-pipe/eventfd, and do the work outside the handler (or use signalfd/sigwait).",
+    },
+    Rule {
+        id: "async-cancel",
+        name: "AsyncCancelUnsafeCall",
+        short: "Async-cancel-unsafe call with asynchronous cancellation enabled",
+        full: "With PTHREAD_CANCEL_ASYNCHRONOUS a thread may be cancelled at any instruction; only async-cancel-safe functions may be called, or locks and resources are left held.",
+        help: "Keep asynchronous cancellation enabled only around pure computation, or use deferred cancellation.",
+    },
+    Rule {
+        id: "errno",
+        name: "SignalHandlerChangesErrno",
+        short: "Signal handler changes errno",
+        full: "A signal handler that returns with errno changed makes the interrupted code read a wrong errno after a failed call.",
+        help: "Save errno on entry to the handler and restore it before returning.",
+    },
+];
+
+/// The repository root for relative URIs: the given directory, else `git rev-parse
+/// --show-toplevel` of the working directory.
+pub fn repo_root(explicit: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = explicit {
+        return Some(p.canonicalize().unwrap_or_else(|_| p.to_path_buf()));
+    }
+    let out = Command::new("git")
+        .args(["rev-parse", "--show-toplevel"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let s = String::from_utf8(out.stdout).ok()?;
+    let s = s.trim();
+    (!s.is_empty()).then(|| PathBuf::from(s))
+}
+
+/// Percent-encodes what may not appear in a URI path.
+pub fn uri_escape(path: &str) -> String {
+    let mut out = String::new();
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=:@".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `(uri, uriBaseId)` for a source file: relative to the repository root when inside it.
+fn artifact_location(file: &str, root: Option<&Path>) -> Value {
+    let p = Path::new(file);
+    if let Some(root) = root
+        && let Ok(rel) = p.strip_prefix(root)
+    {
+        return json!({"uri": uri_escape(&rel.to_string_lossy()), "uriBaseId": "%SRCROOT%"});
+    }
+    if p.is_absolute() {
+        json!({"uri": format!("file://{}", uri_escape(file))})
+    } else {
+        json!({"uri": uri_escape(file)})
+    }
+}
+
+fn physical_location(f: &SymFrame, root: Option<&Path>) -> Option<Value> {
+    let file = f.file.as_deref()?;
+    Some(json!({
+        "artifactLocation": artifact_location(file, root),
+        "region": {"startLine": f.line.filter(|l| *l > 0).unwrap_or(1)},
+    }))
+}
+
+fn result(f: &Finding, root: Option<&Path>) -> Value {
+    let rule_index = RULES.iter().position(|r| r.id == f.context);
+    let blame = f.blame_frame();
+    let location = match blame.and_then(|b| physical_location(b, root)) {
+        Some(pl) => pl,
+        // No source file anywhere: point at the binary that made the call.
+        None => {
+            let module = blame
+                .and_then(|b| b.module.clone())
+                .or_else(|| f.programs.first().cloned())
+                .unwrap_or_else(|| "unknown".to_owned());
+            json!({
+                "artifactLocation": artifact_location(&module, root),
+                "region": {"startLine": 1},
+            })
+        }
+    };
+    let thread_locations: Vec<Value> = f
+        .stack
+        .iter()
+        .enumerate()
+        .map(|(i, fr)| {
+            let mut loc = json!({"message": {"text": frame_line(i, fr)}});
+            if let Some(pl) = physical_location(fr, root) {
+                loc["physicalLocation"] = pl;
+            }
+            json!({"location": loc, "nestingLevel": 0, "importance": if Some(i) == f.user_frame { "essential" } else { "unimportant" }})
+        })
+        .collect();
+    let text = format!(
+        "{}: {}. {} call(s) in {} process(es) ({}).",
+        f.title,
+        f.explanation,
+        f.count,
+        f.processes,
+        f.programs.join(", ")
+    );
+    let mut r = json!({
+        "ruleId": f.context,
+        "level": "error",
+        "message": {"text": text},
+        "locations": [{"physicalLocation": location}],
+        "partialFingerprints": {"assafeFingerprint/v1": f.fingerprint},
+        "codeFlows": [{"threadFlows": [{"locations": thread_locations}]}],
+        "properties": {
+            "function": f.function,
+            "reason": f.reason,
+            "count": f.count,
+            "processes": f.processes,
+            "programs": f.programs,
+            "signals": f.signals,
+            "strict": f.strict,
+        },
+    });
+    if let Some(i) = rule_index {
+        r["ruleIndex"] = json!(i);
+    }
+    r
+}
+
+/// The SARIF document.
+pub fn sarif(report: &Report, root: Option<&Path>) -> String {
+    let rules: Vec<Value> = RULES
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id,
+                "name": r.name,
+                "shortDescription": {"text": r.short},
+                "fullDescription": {"text": r.full},
+                "help": {"text": r.help, "markdown": r.help},
+                "defaultConfiguration": {"level": "error"},
+                "properties": {"tags": ["reliability", "concurrency"], "precision": "high", "problem.severity": "error"},
+            })
+        })
+        .collect();
+    let results: Vec<Value> = report.findings.iter().map(|f| result(f, root)).collect();
+    let notifications: Vec<Value> = report
+        .processes_unchecked
+        .iter()
+        .map(|u| {
+            let pid = u.pid.map(|p| format!("pid {p} ")).unwrap_or_default();
+            json!({"level": "warning", "message": {"text": format!("not checked: {pid}{}: {}", u.exe, u.why)}})
+        })
+        .chain(report.warnings.iter().map(|w| json!({"level": "warning", "message": {"text": w}})))
+        .collect();
+    let mut run = json!({
+        "tool": {"driver": {
+            "name": "assafe",
+            "informationUri": INFORMATION_URI,
+            "version": report.version,
+            "semanticVersion": report.version,
+            "rules": rules,
+        }},
+        "results": results,
+        "invocations": [{
+            "executionSuccessful": true,
+            "toolExecutionNotifications": notifications,
+            "properties": {
+                "processesChecked": report.processes_checked,
+                "processesUnchecked": report.processes_unchecked.len(),
+                "suppressed": report.suppressed.len(),
+            },
+        }],
+    });
+    if let Some(root) = root {
+        let mut uri = format!("file://{}", uri_escape(&root.to_string_lossy()));
+        if !uri.ends_with('/') {
+            uri.push('/');
+        }
+        run["originalUriBaseIds"] = json!({"%SRCROOT%": {"uri": uri}});
+    }
+    let doc = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [run],
+    });
+    let mut s = serde_json::to_string_pretty(&doc).expect("sarif serializes");
+    s.push('\n');
+    s
+}

@@ -1,0 +1,159 @@
+//! Suppression files: one `context:pattern` per line, `#` comments, `*` wildcards.
+//!
+//! Contexts: `fork:`, `vfork:`, `signal:`, `cancel:`, `errno:` and `*:` (any). A pattern matches a
+//! finding when it matches, as a whole (`*` matches any run of characters, `?` one character),
+//! the interposed function's name or any frame's function, source file (full path or base name)
+//! or module (full path or base name).
+
+use crate::symbolize::SymFrame;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug)]
+pub struct Suppression {
+    /// Report context this applies to (`fork-child` …), or `None` for `*`.
+    pub context: Option<String>,
+    pub pattern: String,
+    /// The line as written (`fork:malloc`).
+    pub text: String,
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+/// Maps a suppression-file context to the report context.
+pub fn context_of(prefix: &str) -> Option<Option<&'static str>> {
+    Some(match prefix {
+        "fork" => Some("fork-child"),
+        "vfork" => Some("vfork-child"),
+        "signal" => Some("signal-handler"),
+        "cancel" => Some("async-cancel"),
+        "errno" => Some("errno"),
+        "*" => None,
+        _ => return None,
+    })
+}
+
+/// Parses one suppression file's text.
+pub fn parse(text: &str, file: &Path) -> Result<Vec<Suppression>, String> {
+    let mut out = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((ctx, pattern)) = line.split_once(':') else {
+            return Err(format!(
+                "{}:{}: expected CONTEXT:PATTERN (fork, vfork, signal, cancel, errno or *), got {line:?}",
+                file.display(),
+                i + 1
+            ));
+        };
+        let Some(context) = context_of(ctx.trim()) else {
+            return Err(format!(
+                "{}:{}: unknown context {:?} (use fork, vfork, signal, cancel, errno or *)",
+                file.display(),
+                i + 1,
+                ctx.trim()
+            ));
+        };
+        let pattern = pattern.trim();
+        if pattern.is_empty() {
+            return Err(format!("{}:{}: empty pattern", file.display(), i + 1));
+        }
+        out.push(Suppression {
+            context: context.map(str::to_owned),
+            pattern: pattern.to_owned(),
+            text: line.to_owned(),
+            file: file.to_path_buf(),
+            line: i + 1,
+        });
+    }
+    Ok(out)
+}
+
+/// Reads and parses suppression files.
+pub fn load(files: &[PathBuf]) -> Result<Vec<Suppression>, String> {
+    let mut out = Vec::new();
+    for f in files {
+        let text = fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
+        out.extend(parse(&text, f)?);
+    }
+    Ok(out)
+}
+
+/// `*` and `?` wildcard match of the whole text.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+fn basename(p: &str) -> &str {
+    p.rsplit('/').next().unwrap_or(p)
+}
+
+impl Suppression {
+    /// Whether this suppression matches a finding.
+    pub fn matches(&self, context: &str, function: &str, stack: &[SymFrame]) -> bool {
+        if self.context.as_deref().is_some_and(|c| c != context) {
+            return false;
+        }
+        let m = |s: &str| glob_match(&self.pattern, s);
+        if m(function) {
+            return true;
+        }
+        stack.iter().any(|f| {
+            f.function.as_deref().is_some_and(m)
+                || f.file.as_deref().is_some_and(|x| m(x) || m(basename(x)))
+                || f.module.as_deref().is_some_and(|x| m(x) || m(basename(x)))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("malloc", "malloc"));
+        assert!(!glob_match("malloc", "malloc_usable_size"));
+        assert!(glob_match("*alloc", "calloc"));
+        assert!(glob_match("std::*", "std::process::Command::spawn"));
+        assert!(glob_match("*/vendor/*", "/src/vendor/x.c"));
+        assert!(glob_match("a*b*c", "aXbYbZc"));
+        assert!(!glob_match("a*b*c", "aXbYbZ"));
+        assert!(glob_match("f?o", "foo"));
+    }
+
+    #[test]
+    fn parsing() {
+        let s = parse("# c\n\nfork:malloc\n*: libfoo.so \n", Path::new("x")).unwrap();
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].context.as_deref(), Some("fork-child"));
+        assert_eq!(s[1].context, None);
+        assert_eq!(s[1].pattern, "libfoo.so");
+        assert!(parse("bogus:x", Path::new("x")).is_err());
+        assert!(parse("nocolon", Path::new("x")).is_err());
+    }
+}

@@ -1,0 +1,295 @@
+//! Offline symbolization of `(module, offset)` frames: DWARF through `addr2line` (with inlined
+//! frames), then the ELF symbol tables through `object`, then `module+0xoffset`.
+
+use crate::logs::RawFrame;
+use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// One symbolized frame. An address may give several (inlined functions first).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct SymFrame {
+    pub function: Option<String>,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    pub module: Option<String>,
+    /// Offset in the module (ELF virtual address), as `0x…`.
+    #[serde(serialize_with = "ser_hex")]
+    pub offset: Option<u64>,
+    /// The run-time address recorded (varies between processes).
+    #[serde(serialize_with = "ser_hex")]
+    pub addr: Option<u64>,
+    /// This frame was inlined into the next one.
+    pub inlined: bool,
+    /// The interposed libc function itself (frame #0), not a real frame of the stack.
+    #[serde(skip)]
+    pub synthetic: bool,
+}
+
+fn ser_hex<S: serde::Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.serialize_str(&format!("{v:#x}")),
+        None => s.serialize_none(),
+    }
+}
+
+impl SymFrame {
+    /// The part of a frame that identifies it across processes (no run-time address).
+    pub fn key(&self) -> String {
+        match (&self.function, &self.file) {
+            (Some(f), Some(file)) => format!("{f}@{file}:{}", self.line.unwrap_or(0)),
+            (Some(f), None) => format!("{f}@{}", self.module.as_deref().unwrap_or("")),
+            _ => format!(
+                "{}+{:#x}",
+                self.module.as_deref().unwrap_or(""),
+                self.offset.unwrap_or(0)
+            ),
+        }
+    }
+
+    /// Whether this frame is in the user's own code rather than libc, ld.so, the C++/gcc runtime
+    /// or the Rust standard library.
+    pub fn is_user_code(&self) -> bool {
+        if self.synthetic {
+            return false;
+        }
+        let Some(module) = self.module.as_deref().filter(|m| !m.is_empty()) else {
+            return false;
+        };
+        if is_system_module(module) {
+            return false;
+        }
+        if let Some(file) = &self.file
+            && is_rust_std_path(file)
+        {
+            return false;
+        }
+        if let Some(f) = &self.function {
+            let f = f.trim_start_matches('<');
+            const STD: [&str; 6] = ["std::", "core::", "alloc::", "__rust_", "__rdl_", "__rg_"];
+            if STD.iter().any(|p| f.starts_with(p)) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// libc, ld.so, libstdc++, libgcc and the other parts of glibc.
+pub fn is_system_module(module: &str) -> bool {
+    let base = module.rsplit('/').next().unwrap_or(module);
+    const PREFIXES: [&str; 12] = [
+        "libc.so",
+        "libc-",
+        "ld-linux",
+        "ld-2.",
+        "ld.so",
+        "libstdc++.so",
+        "libgcc_s.so",
+        "libpthread.so",
+        "libpthread-",
+        "libm.so",
+        "libdl.so",
+        "librt.so",
+    ];
+    PREFIXES.iter().any(|p| base.starts_with(p)) || base.starts_with("linux-vdso")
+}
+
+/// Sources of the Rust standard library as rustc records them.
+pub fn is_rust_std_path(file: &str) -> bool {
+    file.contains("/rustc/")
+        || file.contains("library/std/")
+        || file.contains("library/alloc/")
+        || file.contains("library/core/")
+}
+
+/// Whether a frame comes from libassafe itself (never shown or blamed).
+pub fn is_assafe_module(module: &str) -> bool {
+    module.ends_with("libassafe.so")
+}
+
+/// Demangles Rust (without the hash) and C++ names; returns other names unchanged.
+pub fn demangle(name: &str) -> String {
+    if let Ok(d) = rustc_demangle::try_demangle(name) {
+        return format!("{d:#}");
+    }
+    if name.starts_with("_Z")
+        && let Ok(sym) = cpp_demangle::Symbol::new(name)
+        && let Ok(d) = sym.demangle()
+    {
+        return d;
+    }
+    name.to_owned()
+}
+
+struct Module {
+    /// DWARF from the module itself or its separate debug file.
+    dwarf: Option<addr2line::Loader>,
+    /// `(address, size, name)` from `.symtab` and `.dynsym`, sorted by address.
+    symbols: Vec<(u64, u64, String)>,
+}
+
+impl Module {
+    fn load(path: &Path) -> Option<Module> {
+        let data = fs::read(path).ok()?;
+        let file = object::File::parse(&*data).ok()?;
+        let mut symbols: Vec<(u64, u64, String)> = file
+            .symbols()
+            .chain(file.dynamic_symbols())
+            .filter(|s| s.kind() == SymbolKind::Text && s.address() != 0)
+            .filter_map(|s| Some((s.address(), s.size(), s.name().ok()?.to_owned())))
+            .filter(|(_, _, n)| !n.is_empty())
+            .collect();
+        symbols.sort();
+        symbols.dedup_by_key(|s| s.0);
+        let has_dwarf = file
+            .section_by_name(".debug_info")
+            .is_some_and(|s| s.size() > 0);
+        let dwarf_path = if has_dwarf {
+            Some(path.to_path_buf())
+        } else {
+            separate_debug_file(path, &file)
+        };
+        let dwarf = dwarf_path.and_then(|p| addr2line::Loader::new(p).ok());
+        Some(Module { dwarf, symbols })
+    }
+
+    fn symbol(&self, probe: u64) -> Option<&str> {
+        let i = self.symbols.partition_point(|s| s.0 <= probe);
+        let (addr, size, name) = self.symbols.get(i.checked_sub(1)?)?;
+        if *size != 0 && probe >= addr + size {
+            return None;
+        }
+        Some(name)
+    }
+}
+
+/// Debian-style separate debug info: `/usr/lib/debug/.build-id/xx/yyyy.debug`, or the
+/// `.gnu_debuglink` name next to the module, in `.debug/`, or under `/usr/lib/debug`.
+fn separate_debug_file(path: &Path, file: &object::File) -> Option<PathBuf> {
+    if let Ok(Some(id)) = file.build_id()
+        && id.len() > 1
+    {
+        let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+        let p = PathBuf::from(format!(
+            "/usr/lib/debug/.build-id/{}/{}.debug",
+            &hex[..2],
+            &hex[2..]
+        ));
+        if p.is_file() {
+            return Some(p);
+        }
+    }
+    if let Ok(Some((name, _crc))) = file.gnu_debuglink() {
+        let name = String::from_utf8_lossy(name).into_owned();
+        let dir = path.parent().unwrap_or(Path::new("/"));
+        let candidates = [
+            dir.join(&name),
+            dir.join(".debug").join(&name),
+            Path::new("/usr/lib/debug")
+                .join(dir.strip_prefix("/").unwrap_or(dir))
+                .join(&name),
+        ];
+        return candidates.into_iter().find(|c| c.is_file() && c != path);
+    }
+    None
+}
+
+/// Symbolizes frames, caching every module it opens (and every module it could not open).
+#[derive(Default)]
+pub struct Symbolizer {
+    modules: HashMap<String, Option<Module>>,
+    /// Modules that could not be opened (deleted since the run, unreadable, not ELF).
+    pub missing: Vec<String>,
+}
+
+impl Symbolizer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn module(&mut self, path: &str) -> Option<&Module> {
+        if !self.modules.contains_key(path) {
+            let m = Module::load(Path::new(path));
+            if m.is_none() {
+                self.missing.push(path.to_owned());
+            }
+            self.modules.insert(path.to_owned(), m);
+        }
+        self.modules.get(path).and_then(Option::as_ref)
+    }
+
+    /// Symbolizes one frame. `return_address`: the frame holds the address after a call, so look
+    /// up the byte before it.
+    pub fn frame(&mut self, raw: &RawFrame, return_address: bool) -> Vec<SymFrame> {
+        let base = SymFrame {
+            module: (!raw.module.is_empty()).then(|| raw.module.clone()),
+            offset: Some(raw.offset),
+            addr: Some(raw.addr),
+            ..Default::default()
+        };
+        if raw.module.is_empty() {
+            return vec![base];
+        }
+        let probe = if return_address {
+            raw.offset.saturating_sub(1)
+        } else {
+            raw.offset
+        };
+        let Some(module) = self.module(&raw.module) else {
+            return vec![base];
+        };
+        let mut out: Vec<SymFrame> = Vec::new();
+        if let Some(dwarf) = &module.dwarf {
+            if let Ok(mut frames) = dwarf.find_frames(probe) {
+                while let Ok(Some(f)) = frames.next() {
+                    let function = f
+                        .function
+                        .as_ref()
+                        .and_then(|n| n.raw_name().ok())
+                        .map(|n| demangle(&n));
+                    let (file, line) = match &f.location {
+                        Some(l) => (l.file.map(str::to_owned), l.line),
+                        None => (None, None),
+                    };
+                    out.push(SymFrame {
+                        function,
+                        file,
+                        line,
+                        inlined: true,
+                        ..base.clone()
+                    });
+                }
+            }
+            if out.is_empty()
+                && let Ok(Some(l)) = dwarf.find_location(probe)
+            {
+                out.push(SymFrame {
+                    file: l.file.map(str::to_owned),
+                    line: l.line,
+                    ..base.clone()
+                });
+            }
+        }
+        if out.is_empty() {
+            out.push(base);
+        }
+        if let Some(last) = out.last_mut() {
+            last.inlined = false;
+            if last.function.is_none() {
+                last.function = module.symbol(probe).map(demangle);
+            }
+        }
+        out
+    }
+
+    /// Symbolizes a whole stack, dropping libassafe's own frames.
+    pub fn stack(&mut self, raw: &[RawFrame], return_addresses: bool) -> Vec<SymFrame> {
+        raw.iter()
+            .filter(|f| !is_assafe_module(&f.module))
+            .flat_map(|f| self.frame(f, return_addresses))
+            .collect()
+    }
+}
