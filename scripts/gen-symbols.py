@@ -1,0 +1,916 @@
+#!/usr/bin/env python3
+"""Generate symbols.txt (and docs/symbols.md) from the reference data.
+
+    python3 scripts/gen-symbols.py                  rewrite symbols.txt and docs/symbols.md
+    python3 scripts/gen-symbols.py --check          exit 1 if either file is stale
+    python3 scripts/gen-symbols.py --check-libc     also parse --libc (ELF .dynsym and
+                                                    version tables) and fail if it exports
+                                                    a public function symbols.txt lacks
+
+Inputs (--reference DIR, default ../shared/reference next to the repo root):
+libc-exports.tsv, glibc-as-annotations.tsv, posix-as-safe.txt,
+posix-as-safe-issue8-unverified.txt, variadic-exports.tsv.  The output depends only
+on those files and on the tables in this script; the libc ELF is only read by
+--check-libc, which also verifies the ELF-derived tables below (SAME_CODE,
+DISTINCT_VERSIONED) against the real libc.
+
+Python 3 standard library only.
+"""
+
+import argparse
+import os
+import re
+import struct
+import sys
+from collections import Counter, defaultdict
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_REFERENCE = os.path.join(os.path.dirname(REPO), "shared", "reference")
+DEFAULT_LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
+SYMBOLS = os.path.join(REPO, "symbols.txt")
+DOC = os.path.join(REPO, "docs", "symbols.md")
+
+HOT_PATHS = {"malloc", "pthread-sync", "tls/errno/ctype-accessor"}
+
+# --------------------------------------------------------------------------
+# Tables (the judgement lives here)
+# --------------------------------------------------------------------------
+
+# Names whose special handling in the library gives them their own class.
+SPECIAL = {
+    "fork": "fork", "__fork": "fork",
+    "_Fork": "_fork",
+    "vfork": "vfork", "__vfork": "vfork",
+    "execve": "exec", "execv": "exec", "execvp": "exec", "execvpe": "exec",
+    "execl": "exec", "execle": "exec", "execlp": "exec", "fexecve": "exec",
+    "execveat": "exec",
+    "exit": "exit", "quick_exit": "exit",
+    "_exit": "_exit", "_Exit": "_exit",
+    "sigaction": "sigaction", "__sigaction": "sigaction", "signal": "sigaction",
+    "sysv_signal": "sigaction", "__sysv_signal": "sigaction",
+    "bsd_signal": "sigaction", "ssignal": "sigaction", "sigset": "sigaction",
+    "longjmp": "jmp", "_longjmp": "jmp", "siglongjmp": "jmp", "__longjmp_chk": "jmp",
+    "pthread_setcanceltype": "cancel",
+}
+
+# Never interposed: called before the library can run, or with a non-C ABI.
+LOADER = {
+    "__libc_start_main": "process startup; runs before any interposer could be initialised",
+    "__libc_start_call_main": "process startup",
+    "__libc_init_first": "process startup",
+    "mcount": "profiling hook with a register-preserving ABI, called on every function entry",
+    "_mcount": "profiling hook with a register-preserving ABI, called on every function entry",
+    "__fentry__": "profiling hook with a register-preserving ABI, called on every function entry",
+}
+LOADER_RE = re.compile(r"^_dl_")  # dynamic-loader interfaces re-exported by libc
+
+# Names that are the same code as another, documented name in glibc 2.36 x86_64
+# (same st_value in .dynsym; --check-libc verifies this).
+SAME_CODE = {
+    "_longjmp": "longjmp", "bsd_signal": "signal", "__strsep_g": "strsep",
+    "_obstack_free": "obstack_free", "_IO_flush_all_linebuffered": "_flushlbf",
+    "__toascii_l": "toascii", "__isascii_l": "isascii",
+    "strtof32": "strtof", "strtof32x": "strtod", "strtof64x": "strtold",
+    "wcstof32": "wcstof", "wcstof32x": "wcstod", "wcstof64x": "wcstold",
+    "strfromf32": "strfromf", "strfromf32x": "strfromd", "strfromf64x": "strfroml",
+}
+
+# Thin entry points that behave like another name (fortify/ABI wrappers,
+# compatibility entry points); not the same code, so not address-checked.
+WRAPPERS = {
+    "__open_2": "open", "__open64_2": "open", "__openat_2": "openat",
+    "__openat64_2": "openat", "__xstat": "stat", "__xstat64": "stat",
+    "__fxstat": "fstat", "__fxstat64": "fstat", "__lxstat": "lstat",
+    "__lxstat64": "lstat", "__fxstatat": "fstatat", "__fxstatat64": "fstatat",
+    "__xmknod": "mknod", "__xmknodat": "mknodat", "__xpg_sigpause": "sigpause",
+    "__ppoll_chk": "ppoll", "__mq_open_2": "mq_open", "__bsd_getpgrp": "getpgrp",
+    "__posix_getopt": "getopt", "__xpg_strerror_r": "strerror_r",
+    "__assert_fail": "assert", "__assert_perror_fail": "assert_perror",
+    "__xpg_basename": "basename", "__statfs": "statfs",
+}
+
+# Undocumented names whose glibc verdict follows a documented sibling with the
+# same implementation strategy (the POSIX verdict is not inherited).
+LIKE = {"sem_clockwait": "sem_timedwait", "pthread_mutex_clocklock": "pthread_mutex_timedlock"}
+
+# Names exported with several versions whose versions are DISTINCT code in
+# glibc 2.36 x86_64 (different st_value; --check-libc verifies the list).  An
+# unversioned interposer binds references to every version of the name and can
+# only forward to the default one, so it would send old binaries to the new
+# implementation: such names are never interposed (class skip when unsafe).
+DISTINCT_VERSIONED = {
+    "fmemopen", "glob", "glob64", "lio_listio", "lio_listio64", "memcpy", "nftw",
+    "nftw64", "posix_spawn", "posix_spawnp", "pthread_attr_getaffinity_np",
+    "pthread_attr_setaffinity_np", "pthread_cond_broadcast", "pthread_cond_destroy",
+    "pthread_cond_init", "pthread_cond_signal", "pthread_cond_timedwait",
+    "pthread_cond_wait", "pthread_getaffinity_np", "pthread_kill",
+    "pthread_setaffinity_np", "quick_exit", "realpath", "regexec",
+    "sched_getaffinity", "sched_setaffinity", "timer_create", "timer_delete",
+    "timer_getoverrun", "timer_gettime", "timer_settime",
+}
+
+# Family rules, first match wins, matched against the base name (alias target)
+# and then the name itself.  kind:
+#   family  - the function belongs to a family with shared libc state; when the
+#             glibc manual is silent it is judged AS-unsafe for that reason
+#   pure    - touches no shared state (string, memory, ctype, math, parsing of
+#             caller-owned data): not interposed unless the manual says unsafe
+#   syscall - thin system-call wrapper: not interposed unless the manual says unsafe
+R = re.compile
+RULES = [
+    # ---- pure or syscall functions that a family pattern below would catch
+    (R(r"^pthread_(mutex|rwlock|cond|barrier|condattr|mutexattr|rwlockattr|barrierattr|spin)_(init|destroy)$"), "pure", "pure"),
+    (R(r"^pthread_(attr|mutexattr|rwlockattr|condattr|barrierattr|spawnattr)_"), "pure", "pure"),
+    (R(r"^posix_spawnattr_"), "pure", "pure"),
+    (R(r"^pthread_mutex_(consistent|getprioceiling)$"), "pure", "pure"),
+    (R(r"^(pthread_equal|pthread_getconcurrency|pthread_setconcurrency|pthread_getcpuclockid|pthread_setcancelstate)$"), "pure", "pure"),
+    (R(r"^(__pthread_register_cancel|__pthread_register_cancel_defer|__pthread_unregister_cancel|__pthread_unregister_cancel_restore|__pthread_cleanup_routine|_pthread_cleanup_push|_pthread_cleanup_pop)$"), "pure", "pure"),
+    (R(r"^(pthread_setname_np|pthread_getname_np|pthread_sigqueue|pthread_setaffinity_np|pthread_getaffinity_np)$"), "syscall", "syscall"),
+    (R(r"^(mtx_init|mtx_destroy|cnd_init|cnd_destroy|tss_get|thrd_current|thrd_equal|pthread_spin_trylock|pthread_spin_unlock)$"), "pure", "pure"),
+    (R(r"^(thrd_sleep|thrd_yield|execveat)$"), "syscall", "syscall"),
+    (R(r"^(_obstack_allocated_p|_obstack_memory_used)$"), "pure", "pure"),
+    (R(r"^(uselocale|__uselocale|nl_langinfo_l|__nl_langinfo_l)$"), "pure", "pure"),
+    (R(r"^(__cyg_profile_func_enter|__cyg_profile_func_exit)$"), "pure", "pure"),
+    (R(r"^(__stack_chk_fail|__chk_fail|__fdelt_chk|__fdelt_warn)$"), "pure", "pure"),
+    (R(r"^(sem_init|sem_destroy|sem_getvalue)$"), "pure", "pure"),
+    (R(r"^(res_dnok|res_hnok|res_mailok|res_ownok|dn_comp|dn_expand|dn_skipname|ns_name_\w+|__res_randomid|__res_state|inet_nsap_addr)$"), "pure", "pure"),
+    (R(r"^(ether_aton_r|ether_ntoa_r|sgetspent_r|sgetsgent_r)$"), "pure", "pure"),
+    (R(r"^(rand_r|\w+48_r|random_r|srandom_r|initstate_r|setstate_r)$"), "pure", "pure"),
+    (R(r"^(rresvport|rresvport_af|bindresvport)$"), "syscall", "syscall"),
+    (R(r"^(getdirentries|getdirentries64|dirfd|alphasort|alphasort64|versionsort|versionsort64)$"), "syscall", "syscall"),
+    (R(r"^(asctime_r|dysize|difftime|ftime|timespec_get|timespec_getres|getutmp|getutmpx|hasmntopt|strerrordesc_np|strerrorname_np|pthread_getspecific)$"), "pure", "pure"),
+    (R(r"^(gethostname|__gethostname_chk|settimeofday|sigaltstack|sigblock|sigsetmask|sigstack|sigvec|posix_fallocate\w*|ptsname_r|unlockpt|getdents64)$"), "syscall", "syscall"),
+
+    # ---- families with shared libc state (judged unsafe when undocumented)
+    (R(r"^(__libc_)?(malloc|calloc|realloc|reallocarray|free|cfree|memalign|posix_memalign|aligned_alloc|valloc|pvalloc)$"), "heap", "family"),
+    (R(r"^(__libc_)?(malloc_\w+|mallinfo2?|mallopt|mtrace|muntrace|mcheck\w*|mprobe|__libc_freeres)$"), "heap", "family"),
+    (R(r"^(__)?(strdup|strndup|wcsdup|strdupa|strndupa)$"), "heap", "family"),
+    (R(r"^(qsort|qsort_r|tsearch|tdelete|tdestroy|hcreate|hdestroy|hsearch|hcreate_r|hdestroy_r|__sched_cpualloc|__sched_cpufree|_obstack_\w+|obstack_free|freeaddrinfo|freeifaddrs|getifaddrs|sgetspent|sgetsgent|re_\w+|regcomp|regfree|__printf_fp|register_printf_\w+|setsourcefilter|getsourcefilter|setipv4sourcefilter|getipv4sourcefilter|sprofil|monstartup|__monstartup|_mcleanup|posix_spawn_file_actions_\w+)$"), "heap", "family"),
+    (R(r"^(fgetpwent\w*|fgetgrent\w*|fgetspent\w*|fgetsgent\w*|putpwent|putgrent|putspent|putsgent)$"), "stdio", "family"),
+    (R(r"^(syslog|vsyslog|openlog|closelog|setlogmask|__syslog_chk|__vsyslog_chk)$"), "syslog", "family"),
+    (R(r"^(__)?(getenv|secure_getenv|setenv|putenv|unsetenv|clearenv)$"), "env", "family"),
+    (R(r"^(localtime|localtime_r|gmtime|gmtime_r|mktime|timelocal|timegm|tzset|ctime|ctime_r|asctime|strftime|__strftime_l|strftime_l|wcsftime|__wcsftime_l|wcsftime_l|getdate|getdate_r|strptime|strptime_l|stime|settimeofday)$"), "tz", "family"),
+    (R(r"^(dlopen|dlmopen|dlsym|dlvsym|dlclose|dlerror|dladdr|dladdr1|dlinfo|dl_iterate_phdr|backtrace|backtrace_symbols)$"), "dl", "family"),
+    (R(r"^(pthread_create|thrd_create|pthread_join|thrd_join|pthread_tryjoin_np|pthread_timedjoin_np|pthread_clockjoin_np|pthread_detach|thrd_detach|pthread_exit|thrd_exit|pthread_testcancel|__pthread_unwind_next|pthread_getattr_np|pthread_getattr_default_np|pthread_setattr_default_np|pthread_setschedparam|pthread_getschedparam|pthread_setschedprio|getaddrinfo_a|gai_cancel|gai_error|gai_suspend|mq_notify|timer_create|timer_delete)$"), "thread", "family"),
+    (R(r"^(pthread_cancel)$"), "dl", "family"),
+    (R(r"^(exit|quick_exit|atexit|on_exit|at_quick_exit|__cxa_atexit|__cxa_at_quick_exit|__cxa_thread_atexit_impl|__cxa_finalize|pthread_atfork|__register_atfork)$"), "atexit", "family"),
+    (R(r"^(daemon|forkpty|system|popen)$"), "fork", "family"),
+    (R(r"^(pthread_(mutex|rwlock|cond|spin|barrier)_\w+|pthread_once|call_once|mtx_\w+|cnd_\w+|sem_\w+|lckpwdf|ulckpwdf|pthread_key_\w+|__pthread_key_create|tss_create|tss_delete|pthread_setspecific|tss_set|pthread_getspecific)$"), "lock", "family"),
+    (R(r"^(opendir|fdopendir|closedir|readdir|readdir64|readdir_r|readdir64_r|rewinddir|seekdir|telldir|scandir|scandir64|scandirat|scandirat64|ftw|ftw64|nftw|nftw64|fts\w*|glob|glob64|globfree|globfree64|getcwd|get_current_dir_name|realpath|canonicalize_file_name)$"), "dir", "family"),
+    (R(r"^(getpw\w*|setpwent|endpwent|getgr\w*|setgrent|endgrent|initgroups|setgroups_nss|getsp\w*|setspent|endspent|getsg\w*|setsgent|endsgent|getaddrinfo|getnameinfo|gethost\w*|sethostent|endhostent|getserv\w*|setservent|endservent|getproto\w*|setprotoent|endprotoent|getnet\w*|setnetent|endnetent|getrpc\w*|setrpcent|endrpcent|getalias\w*|setaliasent|endaliasent|\w*netgrent\w*|innetgr|ether_hostton|ether_ntohost|ether_line|getlogin|getlogin_r|__getlogin_r_chk|cuserid|rcmd|rcmd_af|rexec|rexec_af|ruserok|ruserok_af|iruserok|iruserok_af|__ivaliduser|ruserpass|res_\w+|__res_\w+|__nss_\w+|__h_errno_location_unused|getusershell|setusershell|endusershell|getttyent|getttynam|setttyent|endttyent|ttyslot|getpw|openpty|grantpt|ptsname)$"), "nss", "family"),
+    (R(r"^(setlocale|newlocale|__newlocale|duplocale|__duplocale|freelocale|__freelocale|localeconv|strcoll_l|__strcoll_l|strxfrm_l|__strxfrm_l|wcscoll_l|__wcscoll_l|wcsxfrm_l|__wcsxfrm_l|strfmon|strfmon_l|__strfmon_l)$"), "locale", "family"),
+    (R(r"^((__)?(d|dc|n|dn|dcn)?gettext|textdomain|bindtextdomain|bind_textdomain_codeset|catopen|catclose|iconv_open|iconv_close|strerror\w*|__xpg_strerror_r|strsignal|psignal|psiginfo|perror|herror|hstrerror|gai_strerror|c8rtomb|c16rtomb|c32rtomb|mbrtoc8|mbrtoc16|mbrtoc32)$"), "i18n", "family"),
+    (R(r"^(__)?(mblen|mbrlen|mbrtowc|mbsnrtowcs|mbsrtowcs|mbstowcs|mbtowc|btowc|wctob|wcrtomb|wcsnrtombs|wcsrtombs|wcstombs|wctomb)(_chk)?$"), "i18n", "family"),
+    (R(r"^(rand|random|srand|srandom|initstate|setstate|drand48|erand48|lrand48|nrand48|mrand48|jrand48|srand48|seed48|lcong48)$"), "random", "family"),
+    (R(r"^(_IO_\w+|__(w)?(overflow|underflow|uflow)|open_memstream|open_wmemstream|flockfile|ftrylockfile|funlockfile|_flushlbf|__f(bufsize|lbf|pending|purge|readable|reading|setlocking|writable|writing))$"), "stdio", "family"),
+    (R(r"^(__)?(v)?(f|s|sn|as|d|obstack_)?printf(_chk)?$"), "stdio", "family"),
+    (R(r"^(__)?(v)?(f|s)?wprintf(_chk)?$"), "stdio", "family"),
+    (R(r"^(__isoc99_)?(v)?(f|s)?w?scanf$"), "stdio", "family"),
+    (R(r"^f(open|open64|close|closeall|dopen|reopen|reopen64|memopen|opencookie|flush|flush_unlocked|read|read_unlocked|write|write_unlocked|gets|gets_unlocked|puts|puts_unlocked|getc|getc_unlocked|putc|putc_unlocked|getwc|getwc_unlocked|putwc|putwc_unlocked|getws|getws_unlocked|putws|putws_unlocked|seek|seeko|seeko64|tell|tello|tello64|getpos|getpos64|setpos|setpos64|eof|eof_unlocked|error|error_unlocked|ileno|ileno_unlocked|purge|wide)$"), "stdio", "family"),
+    (R(r"^(getc|putc|getchar|putchar|getwc|putwc|getwchar|putwchar|getw|putw|gets|puts|getline|getdelim|__getdelim|ungetc|ungetwc|setvbuf|setbuf|setbuffer|setlinebuf|clearerr|tmpfile|tmpfile64|pclose)(_unlocked)?$"), "stdio", "family"),
+    (R(r"^(ether_aton|ether_ntoa|inet_nsap_ntoa|l64a)$"), "corrupt", "family"),
+    (R(r"^(setresuid|setresgid|seteuid|setegid|setreuid|setregid|setgroups)$"), "lock", "family"),
+    (R(r"^(updwtmpx|updwtmp|login|logout|logwtmp|\w*utx?ent\w*|utmpname|utmpxname|getutmpx?)$"), "lock", "family"),
+
+    # ---- pure functions
+    (R(r"^(__)?(mem|str|wcs|wmem|stp|wcp)\w*$"), "pure", "pure"),  # string/memory (manual wins when it says unsafe)
+    (R(r"^(bcmp|bcopy|bzero|__bzero|explicit_bzero|index|rindex|rawmemchr|__rawmemchr|swab|ffs|ffsl|ffsll|__memcmpeq)$"), "pure", "pure"),
+    (R(r"^(__)?(is|to)w?\w*(_l)?$"), "pure", "pure"),  # ctype / wctype
+    (R(r"^(_tolower|_toupper|isctype|__isctype|__ctype_\w+|wctype|wctype_l|__wctype_l|wctrans|wctrans_l|__wctrans_l|towctrans|towctrans_l|__towctrans_l|__towctrans|__iswctype|__iswctype_l|wcwidth|wcswidth|mbsinit)$"), "pure", "pure"),
+    (R(r"^(__sched_cpucount|__errno_location|__h_errno_location|__libc_current_sigrtmax|__libc_current_sigrtmin|__libc_allocate_rtsig|__libc_sa_len|__cmsg_nxthdr|gnu_dev_\w+|gnu_get_libc_\w+|__x86_get_cpuid_feature_leaf|sched_getcpu|getcpu)$"), "pure", "pure"),
+    (R(r"^(__)?(frexp|ldexp|modf|scalbn|copysign|finite|isinf|isnan|signbit)[fl]?(128)?$"), "pure", "pure"),
+    (R(r"^(abs|labs|llabs|imaxabs|div|ldiv|lldiv|imaxdiv|htonl|htons|ntohl|ntohs)$"), "pure", "pure"),
+    (R(r"^(__)?(a|str|wcs)to(\w+)$"), "pure", "pure"),  # ato*, strto*, wcsto*, *_l, *_internal
+    (R(r"^(strfrom\w+|a64l|ecvt_r|fcvt_r|qecvt_r|qfcvt_r|gcvt|qgcvt|bsearch|lfind|lsearch|tfind|twalk|twalk_r|insque|remque|hsearch_r|basename|dirname|getsubopt|ctermid|glob_pattern_p|envz_\w+|argz_count|argz_next|argz_extract|argz_stringify|__argz_\w+|inet_addr|inet_aton|inet_lnaof|inet_makeaddr|inet_netof|inet_network|inet_ntop|inet_pton|inet6_\w+|setjmp|_setjmp|__sigsetjmp|sigsetjmp|getcontext|makecontext|sigandset|sigorset|sigisemptyset|siggetmask|nl_langinfo|parse_printf_format|printf_size_info|sigabbrev_np|sigdescr_np|getauxval|__getauxval|confstr|__confstr_chk|getpagesize|__getpagesize)$"), "pure", "pure"),
+    # ---- system-call wrappers
+    (R(r"^(accept4|dup3|pipe2|ppoll|epoll_\w+|eventfd\w*|inotify_\w+|fanotify_\w+|signalfd|timerfd_\w+|splice|tee|vmsplice|sendfile\w*|readahead|sync_file_range|syncfs|fallocate\w*|posix_fadvise\w*|posix_madvise|mincore|madvise|process_madvise|mlock\w*|munlock\w*|mmap\w*|munmap|mremap|msync|mprotect|remap_file_pages|pkey_\w+|memfd_create|copy_file_range|close_range|closefrom|prctl|arch_prctl|__arch_prctl|personality|capget|capset|chroot|pivot_root|mount|umount|umount2|move_mount|open_tree|fsopen|fsmount|fsconfig|fspick|mount_setattr|unshare|setns|swapon|swapoff|reboot|acct|init_module|delete_module|quotactl|klogctl|ptrace|iopl|ioperm|modify_ldt|vhangup|sysinfo|f?statfs\w*|f?statvfs\w*|statx|name_to_handle_at|open_by_handle_at|pidfd_\w+|process_\w+|\w*xattr|flock|lockf\w*|chflags|fchflags|lchmod|lchown|futimesat|lutimes|futimes|eaccess|euidaccess|group_member|getresuid|getresgid|setfsuid|setfsgid|getdtablesize|getdomainname|__getdomainname_chk|setdomainname|gethostname|__gethostname_chk|sethostname|clock_\w+|ntp_\w+|adjtimex|__adjtimex|adjtime|waitid|wait3|wait4|sigtimedwait|sigwaitinfo|sigwait|sighold|sigrelse|sigignore|siginterrupt|sigreturn|ualarm|usleep|nanosleep|__nanosleep|clone|__clone|gettid|getrandom|getentropy|getloadavg|get_nprocs\w*|get_phys_pages|get_avphys_pages|getrlimit\w*|setrlimit\w*|prlimit\w*|getrusage|getpriority|setpriority|getitimer|setitimer|getsid|getpgid|__getpgid|setpgrp|killpg|tgkill|gsignal|isatty|isfdtype|ioctl|truncate\w*|remove|sync|brk|sbrk|__sbrk|syscall|ulimit|stty|gtty|tcgetsid|cfmakeraw|cfsetspeed|sched_\w+|__sched_\w+|recvmmsg|sendmmsg|renameat2|shm(at|dt|ctl|get)|msg(ctl|get|rcv|snd)|sem(ctl|get|op|timedop)|ftok|mq_(open|close|getattr|setattr|send|receive|timedsend|timedreceive|unlink)|getpt|posix_openpt|revoke|setlogin|mkstemp\w*|mkostemp\w*|mkdtemp|mktemp|tmpnam_r|clock|profil|__profile_frequency|moncontrol|gettimeofday|__gettimeofday|getpid|getppid|__pread\w*|__pwrite\w*|pread\w*|pwrite\w*|preadv\w*|pwritev\w*|readv|writev)$"), "syscall", "syscall"),
+]
+
+# Judgements that override a documented glibc-manual verdict (or add one).
+# name -> (glibc verdict, reason, why)
+OVERRIDES = {
+    "execl": ("safe", "exec", "glibc 2.36 builds the argv array on the stack, no malloc"),
+    "execle": ("safe", "exec", "glibc 2.36 builds the argv array on the stack, no malloc"),
+    "execlp": ("safe", "exec", "argv built on the stack; PATH search on the stack since glibc 2.24"),
+    "execvp": ("safe", "exec", "PATH search on the stack (no malloc) since glibc 2.24"),
+    "execvpe": ("safe", "exec", "PATH search on the stack (no malloc) since glibc 2.24"),
+    "longjmp": ("safe", "-", "safe when leaving a signal handler, which is what POSIX allows"),
+    "siglongjmp": ("safe", "-", "safe when leaving a signal handler, which is what POSIX allows"),
+    "sleep": ("safe", "-", "a plain nanosleep in glibc 2.36 (the manual's sig:SIGCHLD note is about an older Linux sleep)"),
+    "readv": ("safe", "syscall", "a direct system call on Linux (the manual's heap note is about the generic emulation)"),
+    "writev": ("safe", "syscall", "a direct system call on Linux (the manual's heap note is about the generic emulation)"),
+    "getenv": ("unsafe", "env", "reads environ, which setenv/putenv may be reallocating"),
+    "secure_getenv": ("unsafe", "env", "reads environ, which setenv/putenv may be reallocating"),
+    "qsort": ("unsafe", "heap", "glibc 2.36 qsort mallocs a merge buffer for large arrays"),
+    "obstack_free": ("unsafe", "heap", "calls the obstack's chunk-free function, normally free()"),
+    "thrd_create": ("unsafe", "thread", "same code path as pthread_create (stack cache lock, mmap)"),
+    "thrd_join": ("unsafe", "thread", "same code path as pthread_join (stack cache lock)"),
+    "thrd_detach": ("unsafe", "thread", "same code path as pthread_detach (stack cache lock)"),
+    "thrd_exit": ("unsafe", "thread", "same code path as pthread_exit (dlopens the unwinder)"),
+    "mtx_lock": ("unsafe", "lock", "a pthread mutex: deadlocks if the interrupted code holds it"),
+    "mtx_timedlock": ("unsafe", "lock", "a pthread mutex: deadlocks if the interrupted code holds it"),
+    "mtx_trylock": ("unsafe", "lock", "a pthread mutex; consistent with pthread_mutex_trylock"),
+    "mtx_unlock": ("unsafe", "lock", "a pthread mutex; consistent with pthread_mutex_unlock"),
+    "cnd_wait": ("unsafe", "lock", "a pthread condition variable"),
+    "cnd_timedwait": ("unsafe", "lock", "a pthread condition variable"),
+    "cnd_signal": ("unsafe", "lock", "a pthread condition variable"),
+    "cnd_broadcast": ("unsafe", "lock", "a pthread condition variable"),
+    "call_once": ("unsafe", "lock", "pthread_once: waits for a concurrent initialiser"),
+    "tss_set": ("unsafe", "heap", "calls pthread_setspecific, which the manual marks AS-Unsafe heap"),
+    "pthread_cancel": ("unsafe", "dl", "dlopens libgcc_s on first use (glibc >= 2.34)"),
+    "vfork": ("unsafe", "fork", None),
+}
+
+# Must hold (asserted while generating).
+MUST_SAFE = ["memcpy", "memmove", "memset", "memcmp", "bcmp", "strlen", "__memcpy_chk",
+             "__memset_chk", "__memmove_chk", "__stack_chk_fail", "__errno_location"]
+MUST_UNSAFE = [  # class unsafe, glibc unsafe
+    # atexit and pthread_atfork live in libc_nonshared.a; their libc.so.6 entry points
+    # are __cxa_atexit and __register_atfork.
+    "__cxa_atexit", "dlerror", "gettext", "malloc", "__register_atfork", "random", "sem_open",
+    "fopen", "fclose", "syslog", "localtime", "tzset", "calloc", "realloc", "free",
+    "printf", "fprintf", "puts", "fputs", "fwrite", "fflush", "__printf_chk",
+    "__fprintf_chk", "openlog", "closelog", "__syslog_chk", "getenv", "setenv",
+    "putenv", "unsetenv", "opendir", "readdir", "closedir", "localtime_r", "gmtime",
+    "mktime", "strftime", "dlopen", "dlsym", "dlclose", "pthread_mutex_lock",
+    "pthread_mutex_unlock", "pthread_mutex_trylock", "pthread_create", "getpwnam",
+    "getpwuid", "getgrnam", "getaddrinfo", "qsort",
+]
+
+REASON_VOCAB = {"heap", "lock", "stdio", "env", "tz", "dl", "nss", "locale", "i18n",
+                "atexit", "fork", "exec", "signal", "thread", "random", "syslog", "dir",
+                "corrupt", "pure", "syscall", "undocumented", "versioned", "loader", "-"}
+
+# glibc manual AS-Unsafe notes -> reason word, in order of preference.
+MANUAL_REASONS = [("i18n", "i18n"), ("dlopen", "dl"), ("plugin", "dl"), ("heap", "heap"),
+                  ("lock", "lock"), ("init", "lock"), ("timer", "signal"), ("sig", "signal"),
+                  ("corrupt", "corrupt"), ("race", "corrupt"), ("term", "corrupt"),
+                  ("const", "corrupt")]
+
+SPECIAL_REASON = {"fork": "fork", "vfork": "fork", "exec": "exec", "exit": "atexit",
+                  "sigaction": "signal", "jmp": "signal", "cancel": "thread", "_fork": "-",
+                  "_exit": "-"}
+
+# Reason words for documented-AS-Safe functions that POSIX does not list and that
+# touch shared state (so they stay interposed for the posix verdict).
+REASON_HINTS = {"backtrace_symbols_fd": "dl", "catgets": "i18n", "iconv": "i18n",
+                "pthread_setcanceltype": "thread"}
+
+
+# --------------------------------------------------------------------------
+# Reading the reference data
+# --------------------------------------------------------------------------
+
+
+def read_tsv(path, header=True):
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        lines = [l.rstrip("\n") for l in f if l.strip() and not l.startswith("#")]
+    if not header:
+        return [l.split("\t") for l in lines]
+    cols = lines[0].split("\t")
+    for l in lines[1:]:
+        rows.append(dict(zip(cols, l.split("\t"))))
+    return rows
+
+
+class Reference:
+    def __init__(self, d):
+        self.dir = d
+        self.exports = read_tsv(os.path.join(d, "libc-exports.tsv"))
+        self.annotations = {r["function"]: r for r in read_tsv(os.path.join(d, "glibc-as-annotations.tsv"))}
+        self.variadic = {r["symbol"] for r in read_tsv(os.path.join(d, "variadic-exports.tsv"))}
+        self.posix = {}  # name -> (since, removed)
+        for name, since, removed in read_tsv(os.path.join(d, "posix-as-safe.txt"), header=False):
+            self.posix[name] = (since, removed)
+        self.issue8 = {}  # name -> (change, confidence)
+        for row in read_tsv(os.path.join(d, "posix-as-safe-issue8-unverified.txt"), header=False):
+            self.issue8[row[0]] = (row[1], row[2])
+        self.public = {}  # name -> default-version export row
+        self.versions = defaultdict(set)
+        for r in self.exports:
+            if r["private"] == "yes" or r["version"] == "GLIBC_PRIVATE":
+                continue
+            if r["elf_type"] not in ("FUNC", "IFUNC"):
+                continue
+            self.versions[r["symbol"]].add(r["version"])
+            if r["default_version"] == "yes":
+                if r["symbol"] in self.public:
+                    sys.exit("gen-symbols: two default versions for " + r["symbol"])
+                self.public[r["symbol"]] = r
+
+    def posix_2017(self, name):
+        p = self.posix.get(name)
+        return bool(p) and p[0] != "2024" and p[1] in ("-", "2024")
+
+    def posix_2024(self, name):
+        p = self.posix.get(name)
+        return bool(p) and p[1] == "-"
+
+
+# --------------------------------------------------------------------------
+# Classification
+# --------------------------------------------------------------------------
+
+
+def base_of(ref, name):
+    """(base name, how) for verdict inheritance, following alias chains."""
+    how = None
+    for _ in range(4):
+        b, h = base_step(ref, name)
+        if h is None:
+            break
+        name, how = b, how or h
+    return name, how
+
+
+def base_step(ref, name):
+    if name in SAME_CODE:
+        return SAME_CODE[name], "same code as"
+    if name in WRAPPERS:
+        return WRAPPERS[name], "wrapper of"
+    if name in LIKE:
+        return LIKE[name], "like"
+    row = ref.public.get(name)
+    if row and row["base_function"] != "-":
+        return row["base_function"], "alias of"
+    if row and row["posix_base"] != "-":
+        return row["posix_base"], "alias of"
+    known = lambda n: n in ref.public or n in ref.annotations or n in ref.posix
+    for pat in (r"^__(\w+)_l$", r"^(\w+)_l$", r"^__(\w+)_internal$", r"^__(\w+)$", r"^(\w+)64$"):
+        m = re.match(pat, name)
+        if m and known(m.group(1)) and m.group(1) != name:
+            return m.group(1), "alias of"
+    return name, None
+
+
+def rule_for(*names):
+    for n in names:
+        for rx, reason, kind in RULES:
+            if rx.match(n):
+                return reason, kind
+    return None, None
+
+
+def manual_reason(reasons):
+    """Most meaningful reason word among the Linux-relevant manual notes."""
+    notes = []
+    for r in reasons.split(","):
+        r = r.strip()
+        if not r or r == "-":
+            continue
+        if "/" in r:
+            cond = r.rsplit("/", 1)[1]
+            if cond in ("hurd", "bsd") or "!linux" in cond:
+                continue
+        notes.append(r)
+    for key, word in MANUAL_REASONS:
+        if any(n == key or n.startswith(key + ":") or n.startswith(key + "/") for n in notes):
+            return word
+    return "corrupt" if notes else None
+
+
+def classify(ref, name):
+    row = ref.public[name]
+    base, how = base_of(ref, name)
+    src = []
+    judged = []          # assafe judgements made on this row
+    if how:
+        src.append("%s %s" % (how, base))
+
+    # ---- POSIX verdict
+    pname = base if how != "like" and (ref.posix.get(base) or not ref.posix.get(name)) else name
+    reason_rule, kind = rule_for(base, name)
+    pure = kind in ("pure", "syscall")
+    if ref.posix_2024(pname):
+        posix = "safe"
+        tag = "POSIX.1-2017 list" if ref.posix_2017(pname) else "POSIX.1-2024 list"
+        u = ref.issue8.get(pname)
+        if u and u[0] == "removed":
+            tag += " (Issue 8 removal unverified, %s confidence)" % u[1]
+        src.append(tag)
+        posix_src = "posix"
+    elif pname in ref.posix:
+        posix = "unsafe"
+        since, removed = ref.posix[pname]
+        src.append("POSIX.1-%s: removed from the list" % removed if removed == "2024"
+                   else "POSIX.%s list only (removed %s)" % (since, removed))
+        posix_src = "posix"
+    elif ref.issue8.get(base, ("", ""))[0] == "added" and ref.issue8[base][1] in ("high", "medium") and pure:
+        posix = "safe"
+        src.append("POSIX.1-2024 addition (unverified, %s confidence; accepted for %s functions)"
+                   % (ref.issue8[base][1], kind))
+        posix_src = "assafe"
+    else:
+        posix = "unsafe"
+        src.append("not on the POSIX list")
+        posix_src = "posix"
+
+    # ---- glibc verdict
+    ann = ref.annotations.get(name) or ref.annotations.get(base)
+    eff = row["effective_glibc_as_safe"]
+    if ann:
+        documented = True
+        manual_unsafe = ann["as_unsafe_on_linux"] in ("yes", "conditional")
+        manual_reasons = ann["reasons"]
+        loc = ann["locations"].split(",")[0].strip()
+        if manual_unsafe:
+            src.append("glibc manual: AS-Unsafe %s (%s)" % (manual_reasons, loc))
+        elif ann["as_safe"] == "no":
+            src.append("glibc manual: AS-Unsafe only off Linux: %s (%s)" % (manual_reasons, loc))
+        else:
+            src.append("glibc manual: AS-Safe (%s)" % loc)
+    elif eff != "undocumented":
+        documented = True
+        manual_unsafe = row["effective_glibc_unsafe_on_linux"] in ("yes", "conditional")
+        manual_reasons = row["glibc_as_reasons"]
+        src.append("glibc manual: AS-%s via %s" % ("Unsafe" if manual_unsafe else "Safe", base))
+    else:
+        documented = False
+        manual_unsafe = False
+        manual_reasons = "-"
+        src.append("glibc manual: undocumented")
+
+    glibc_src = "manual" if documented else "undocumented"
+    glibc = "unsafe" if manual_unsafe else "safe"
+    reason = None
+    over = OVERRIDES.get(name) or (OVERRIDES.get(base) if how else None)
+    if over:
+        g, r, why = over
+        if why:
+            judged.append(why)
+        if g != glibc or not documented:
+            glibc_src = "assafe"
+        glibc = g
+        reason = r
+    elif not documented and kind == "family":
+        glibc = "unsafe"
+        glibc_src = "assafe"
+        judged.append("%s family" % reason_rule)
+    elif not documented and pure:
+        glibc_src = "assafe"
+        judged.append("%s, not interposed" % ("pure function" if kind == "pure" else "system-call wrapper"))
+
+    # ---- reason word
+    if reason is None:
+        if posix == "safe" and glibc == "safe":
+            reason = reason_rule if (pure and posix_src == "assafe") else "-"
+        elif glibc == "unsafe":
+            if kind == "family":
+                reason = reason_rule
+            else:
+                reason = manual_reason(manual_reasons) if documented else "undocumented"
+        else:  # only POSIX calls it unsafe
+            if pure:
+                reason = reason_rule
+            elif kind == "family":
+                reason = reason_rule
+            elif not documented:
+                reason = "undocumented"
+                judged.append("not documented: no known shared state")
+            elif name in REASON_HINTS or base in REASON_HINTS:
+                reason = REASON_HINTS.get(name) or REASON_HINTS[base]
+            else:
+                reason = None  # filled in below
+    if reason is None and name.startswith("sig"):
+        reason = "signal"
+
+    # ---- class
+    special = SPECIAL.get(name) or SPECIAL.get(base) if how in (None, "alias of", "same code as") else SPECIAL.get(name)
+    interposed_verdict = posix == "unsafe" or glibc == "unsafe"
+    if name in LOADER or LOADER_RE.match(name):
+        cls, reason = "skip", "loader"
+        judged.append("never interposed: " + LOADER.get(name, "dynamic-loader interface"))
+    elif name in DISTINCT_VERSIONED and interposed_verdict:
+        cls = "skip"
+        if reason in ("-", None):
+            reason = "versioned"
+        reason = "versioned"
+        judged.append("never interposed: versions %s are distinct code, and an unversioned "
+                      "interposer would send old binaries to the new implementation"
+                      % "/".join(sorted(ref.versions[name])))
+    elif special:
+        cls = special
+        if posix == "safe" and glibc == "safe":
+            reason = "-" if posix_src == "posix" else kind
+        elif pure and glibc == "safe":
+            reason = kind
+        else:
+            reason = SPECIAL_REASON[special]
+    elif pure and not (glibc == "unsafe"):
+        cls = "safe"
+        if posix == "unsafe" or posix_src == "assafe":
+            reason = kind
+        if posix == "unsafe" and glibc_src != "assafe":
+            judged.append("not interposed: %s" % ("pure function" if kind == "pure" else "system-call wrapper"))
+    elif not interposed_verdict:
+        cls = "safe"
+    else:
+        cls = "unsafe"
+    if reason is None:
+        reason = "undocumented"
+
+    if judged:
+        src.append("assafe: " + "; ".join(dict.fromkeys(judged)))
+    source = "; ".join(src).replace("\t", " ")
+    hot = "hot" if row["hot_path"] in HOT_PATHS else "-"
+    return {
+        "name": name, "version": row["version"], "class": cls, "reason": reason,
+        "posix": posix, "glibc": glibc, "hot": hot, "source": source,
+        "posix_src": posix_src, "glibc_src": glibc_src, "base": base,
+    }
+
+
+def build(ref):
+    rows = [classify(ref, n) for n in sorted(ref.public)]
+    check_invariants(rows)
+    return rows
+
+
+def check_invariants(rows):
+    by = {r["name"]: r for r in rows}
+    errs = []
+    for r in rows:
+        if r["reason"] not in REASON_VOCAB:
+            errs.append("%s: reason %r not in vocabulary" % (r["name"], r["reason"]))
+        if r["posix"] == "safe" and r["glibc"] == "safe" and r["class"] in ("unsafe", "skip"):
+            errs.append("%s: safe under both verdicts but class %s" % (r["name"], r["class"]))
+        if r["class"] == "safe" and r["glibc"] == "unsafe":
+            errs.append("%s: class safe but glibc unsafe" % r["name"])
+    for n in MUST_SAFE:
+        if n in by and by[n]["class"] != "safe":
+            errs.append("%s must be class safe, is %s" % (n, by[n]["class"]))
+    for n in MUST_UNSAFE:
+        if n not in by:
+            errs.append("%s missing" % n)
+        elif by[n]["class"] != "unsafe" or by[n]["glibc"] != "unsafe":
+            errs.append("%s must be class unsafe/glibc unsafe, is %s/%s" % (n, by[n]["class"], by[n]["glibc"]))
+    if errs:
+        sys.exit("gen-symbols: invariant violated:\n  " + "\n  ".join(errs))
+
+
+# --------------------------------------------------------------------------
+# Output
+# --------------------------------------------------------------------------
+
+CLASS_DOC = [
+    ("safe", "not interposed: no stub, no cost. POSIX- and glibc-safe functions, plus pure functions (string, memory, ctype, math, parsing of caller-owned data) and thin system-call wrappers even when POSIX does not list them (the posix column then still says unsafe)."),
+    ("unsafe", "interposed with a jump stub; reported in an unsafe context when the active verdict (posix or glibc column) says unsafe."),
+    ("fork", "fork and its aliases: interposed (the library tracks fork children). POSIX.1-2024 removed fork from the list; glibc runs atfork handlers."),
+    ("_fork", "_Fork: interposed, async-signal-safe (POSIX.1-2024)."),
+    ("vfork", "vfork: interposed (the library tracks vfork children)."),
+    ("exec", "the exec family: interposed (an exec ends the unsafe context)."),
+    ("exit", "exit: interposed; runs atexit handlers and flushes stdio, so unsafe."),
+    ("_exit", "_exit/_Exit: interposed (ends the context), safe."),
+    ("sigaction", "sigaction and the signal() family: interposed (the library wraps handlers)."),
+    ("jmp", "longjmp family: interposed (leaving a handler ends the context); safe when leaving a handler."),
+    ("cancel", "pthread_setcanceltype: interposed (asynchronous cancellation is tracked)."),
+    ("skip", "not interposed although not safe; reason versioned (several versions are distinct code: an unversioned interposer would send old binaries to the new implementation) or loader (startup/loader/profiling internals that must never be wrapped)."),
+]
+
+REASON_DOC = """\
+# reason (one word):
+#   -            on the POSIX list and safe
+#   pure         touches no shared state; syscall: thin system-call wrapper
+#   heap         malloc family (malloc, free, strdup, ..., and glibc "heap")
+#   stdio        FILE streams, printf/scanf families and their _IO_*, __*_chk, *64 twins
+#   lock         libc or pthread locks (pthread_mutex_*, rwlock, cond, sem_*, once, keys;
+#                glibc "lock" and "init")
+#   thread       thread creation/join/exit/cancel; dl: dlopen/dlsym/... or the
+#                glibc "dlopen"/"plugin" notes (pthread_cancel dlopens libgcc_s)
+#   nss          name-service lookups (passwd, group, hosts, services, resolver, ...)
+#   env          environ (getenv, setenv, ...); tz: time zone (localtime, tzset, strftime, ...)
+#   locale       setlocale/newlocale/...; i18n: gettext, strerror, iconv, glibc "i18n"
+#   atexit       atexit/on_exit/__cxa_atexit/pthread_atfork handler lists
+#   fork         creates a process through fork (runs atfork handlers); exec: exec family
+#   signal       signal disposition / glibc "sig:" and "timer" notes
+#   random       random/rand/drand48 shared state; syslog: syslog/openlog/closelog
+#   dir          DIR streams, scandir, ftw, fts, glob, getcwd
+#   corrupt      glibc "corrupt" or "race" (static buffers, unlocked shared data)
+#   undocumented not POSIX-listed and the glibc manual is silent: glibc verdict safe
+#   versioned    see class skip; loader: see class skip
+"""
+
+
+def header(rows, ref):
+    cls = Counter(r["class"] for r in rows)
+    pairs = Counter((r["posix"], r["glibc"]) for r in rows)
+    psrc = Counter(r["posix_src"] for r in rows)
+    gsrc = Counter(r["glibc_src"] for r in rows)
+    out = []
+    w = out.append
+    w("# symbols.txt -- every public function libc.so.6 (glibc 2.36, x86_64) exports, with")
+    w("# its async-signal-safety verdicts and how assafe handles it.")
+    w("#")
+    w("# GENERATED by scripts/gen-symbols.py from the reference data in ../shared/reference")
+    w("# (libc-exports.tsv, glibc-as-annotations.tsv, posix-as-safe*.txt); do not edit.")
+    w("# Regenerate: python3 scripts/gen-symbols.py   Check: python3 scripts/gen-symbols.py --check --check-libc")
+    w("#")
+    w("# One row per exported name (default version only; GLIBC_PRIVATE names, data objects")
+    w("# and names exported only as compatibility versions are not listed), sorted by name.")
+    w("# Columns, tab-separated:")
+    w("#   name     the symbol")
+    w("#   version  its default version node in libc (name@@version)")
+    w("#   class    how the library handles it (below)")
+    w("#   reason   one word: why it is unsafe, or why it is safe without being POSIX-listed")
+    w("#   posix    safe|unsafe: POSIX.1-2024 async-signal-safe list (XSH 2.4.3), after mapping")
+    w("#            aliases (__printf_chk -> printf, __isoc99_scanf -> scanf, _IO_puts -> puts,")
+    w("#            fopen64 -> fopen, ...) to their base function. 'unsafe' = not on the list.")
+    w("#            fork is unsafe (removed in 2024), _Fork safe. Unverified Issue 8 additions")
+    w("#            (medium/high confidence: accept4, dup3, pipe2, ppoll, memmem, ...) count as")
+    w("#            safe only for pure/syscall functions; unverified removals are not applied.")
+    w("#   glibc    safe|unsafe: the glibc 2.36 manual's AS-Safe/AS-Unsafe note as it applies on")
+    w("#            Linux, overridden by assafe's judgement where the manual is silent or wrong:")
+    w("#            silent + member of a family with shared state (heap, stdio, lock, nss, env,")
+    w("#            tz, dl, atexit, thread, ...) -> unsafe; silent + pure/syscall -> safe;")
+    w("#            silent otherwise -> safe with reason 'undocumented' (posix still unsafe).")
+    w("#   hot      'hot' if called on a per-call hot path (malloc, pthread sync, errno/ctype")
+    w("#            accessors): the stub must stay cheap. Otherwise '-'.")
+    w("#   source   where the verdicts come from: POSIX list, glibc manual (file:line), and")
+    w("#            'assafe:' judgements")
+    w("#")
+    w("# class:")
+    for c, doc in CLASS_DOC:
+        first = True
+        for line in wrap(doc, 78):
+            w("#   %-10s%s" % (c if first else "", line))
+            first = False
+    w("# Every class other than safe and skip is interposed.")
+    w("#")
+    out.extend(REASON_DOC.rstrip("\n").split("\n"))
+    w("#")
+    w("# Judgements that replace the glibc manual's verdict (all judgements are marked")
+    w("# 'assafe:' in the source column; undocumented functions get family judgements):")
+    for n in sorted(OVERRIDES):
+        g, r, why = OVERRIDES[n]
+        if why and n in ref.public:
+            w("#   %-14s glibc %-6s %s" % (n, g, why))
+    w("#   Kept as the manual says although POSIX lists them: setuid/setgid (glibc broadcasts")
+    w("#   setxid to all threads with signals), abort (corrupt), aio_suspend (lock).")
+    w("#")
+    w("# Musl's survey of libc-internal locks that break a multi-threaded fork child is covered")
+    w("# by unsafe rows: __cxa_atexit and __register_atfork (atexit and pthread_atfork are not in")
+    w("# libc.so.6; libc_nonshared.a turns them into these calls), dlerror, gettext, malloc,")
+    w("# random, sem_open, fopen/fclose (open-file list), syslog, localtime/tzset.")
+    w("# Names exported with several versions that are distinct code are class skip when")
+    w("# unsafe (quick_exit, pthread_cond_*, timer_create/delete, posix_spawn, glob, realpath...).")
+    w("#")
+    w("# Counts (%d names):" % len(rows))
+    w("#   class: " + ", ".join("%s %d" % (c, cls[c]) for c, _ in CLASS_DOC if cls[c]))
+    w("#   posix/glibc: " + ", ".join("%s/%s %d" % (p, g, pairs[(p, g)])
+                                       for p, g in sorted(pairs)))
+    w("#   posix verdict from: POSIX list (listed or absent) %d, assafe judgement %d" % (psrc["posix"], psrc["assafe"]))
+    w("#   glibc verdict from: glibc manual %d, assafe judgement %d, undocumented (default safe) %d"
+      % (gsrc["manual"], gsrc["assafe"], gsrc["undocumented"]))
+    w("#")
+    w("# name\tversion\tclass\treason\tposix\tglibc\thot\tsource")
+    return out
+
+
+def wrap(text, width):
+    lines, cur = [], ""
+    for word in text.split():
+        if cur and len(cur) + 1 + len(word) > width - 14:
+            lines.append(cur)
+            cur = word
+        else:
+            cur = (cur + " " + word).strip()
+    if cur:
+        lines.append(cur)
+    return lines
+
+
+def render_symbols(rows, ref):
+    out = header(rows, ref)
+    for r in rows:
+        out.append("\t".join(r[k] for k in ("name", "version", "class", "reason", "posix",
+                                              "glibc", "hot", "source")))
+    return "\n".join(out) + "\n"
+
+
+def render_doc(rows):
+    cls = Counter(r["class"] for r in rows)
+    pairs = Counter((r["posix"], r["glibc"]) for r in rows)
+    psrc = Counter(r["posix_src"] for r in rows)
+    gsrc = Counter(r["glibc_src"] for r in rows)
+    reasons = Counter(r["reason"] for r in rows if r["class"] not in ("safe",))
+    o = []
+    w = o.append
+    w("# Symbol table")
+    w("")
+    w("<!-- generated by scripts/gen-symbols.py; do not edit -->")
+    w("")
+    w("[`symbols.txt`](../symbols.txt) lists every public function that libc.so.6 (glibc 2.36,")
+    w("x86_64) exports, %d names, with two async-signal-safety verdicts and the way the" % len(rows))
+    w("library handles it. Its header comment documents the columns, classes and reasons.")
+    w("")
+    w("## Classes")
+    w("")
+    w("| class | names | meaning |")
+    w("|---|---:|---|")
+    for c, doc in CLASS_DOC:
+        w("| `%s` | %d | %s |" % (c, cls[c], doc))
+    w("")
+    w("## Verdicts")
+    w("")
+    w("| posix | glibc | names |")
+    w("|---|---|---:|")
+    for p, g in sorted(pairs):
+        w("| %s | %s | %d |" % (p, g, pairs[(p, g)]))
+    w("")
+    w("## Where the verdicts come from")
+    w("")
+    w("| verdict | source | names |")
+    w("|---|---|---:|")
+    w("| posix | POSIX.1-2024 list (XSH 2.4.3; aliases mapped to their base function) | %d |" % psrc["posix"])
+    w("| posix | assafe judgement: unverified Issue 8 addition of a pure/syscall function | %d |" % psrc["assafe"])
+    w("| glibc | glibc 2.36 manual `@safety` note (AS-Unsafe on Linux or AS-Safe) | %d |" % gsrc["manual"])
+    w("| glibc | assafe judgement (manual silent or overridden; see `symbols.txt` header) | %d |" % gsrc["assafe"])
+    w("| glibc | manual silent and no family rule: safe (POSIX-listed ones keep reason `-`) | %d |" % gsrc["undocumented"])
+    w("")
+    w("Reference data: `libc-exports.tsv`, `glibc-as-annotations.tsv`, `posix-as-safe.txt`,")
+    w("`posix-as-safe-issue8-unverified.txt` (see its README). `--check-libc` additionally parses")
+    w("the installed libc's `.dynsym` and version tables and fails if a public function is missing.")
+    w("")
+    w("## Reasons of interposed and skipped names")
+    w("")
+    w("| reason | names |")
+    w("|---|---:|")
+    for r, n in sorted(reasons.items(), key=lambda x: (-x[1], x[0])):
+        w("| `%s` | %d |" % (r, n))
+    return "\n".join(o) + "\n"
+
+
+# --------------------------------------------------------------------------
+# ELF reading (--check-libc)
+# --------------------------------------------------------------------------
+
+SHT_DYNSYM, SHT_GNU_VERDEF, SHT_GNU_VERSYM = 11, 0x6FFFFFFD, 0x6FFFFFFF
+STT_FUNC, STT_GNU_IFUNC = 2, 10
+
+
+def read_elf_dynsym(path):
+    """[(name, type, bind, shndx, value, version, hidden)] from .dynsym."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        raise ValueError("%s: not a little-endian ELF64 file" % path)
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
+    secs = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
+    # (name, type, flags, addr, offset, size, link, info, align, entsize)
+    by_type = {s[1]: s for s in secs}
+    dynsym, versym, verdef = by_type.get(SHT_DYNSYM), by_type.get(SHT_GNU_VERSYM), by_type.get(SHT_GNU_VERDEF)
+    if not dynsym:
+        raise ValueError("%s: no .dynsym" % path)
+
+    def cstr(strsec, off):
+        start = strsec[4] + off
+        return data[start:data.index(b"\0", start)].decode()
+
+    vnames = {}
+    if verdef:
+        off = verdef[4]
+        for _ in range(verdef[7]):
+            _v, _fl, ndx, _cnt, _h, aux, nxt = struct.unpack_from("<HHHHIII", data, off)
+            vda_name, = struct.unpack_from("<I", data, off + aux)
+            vnames[ndx] = cstr(secs[verdef[6]], vda_name)
+            if not nxt:
+                break
+            off += nxt
+    strtab = secs[dynsym[6]]
+    out = []
+    for i in range(1, dynsym[5] // dynsym[9]):
+        st_name, st_info, _other, shndx, value, _size = struct.unpack_from("<IBBHQQ", data, dynsym[4] + i * dynsym[9])
+        vs = struct.unpack_from("<H", data, versym[4] + 2 * i)[0] if versym else 1
+        out.append((cstr(strtab, st_name), st_info & 0xF, st_info >> 4, shndx, value,
+                    vnames.get(vs & 0x7FFF, ""), bool(vs & 0x8000)))
+    return out
+
+
+def read_symbols_file(path):
+    """Rows of symbols.txt as written on disk (what the Rust build consumes)."""
+    rows = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("#") or not line.strip():
+                    continue
+                cols = line.rstrip("\n").split("\t")
+                if len(cols) != 8:
+                    sys.exit("gen-symbols: %s: malformed row: %r" % (path, line))
+                rows.append(dict(zip(("name", "version", "class", "reason", "posix", "glibc",
+                                      "hot", "source"), cols)))
+    except FileNotFoundError:
+        pass
+    return rows
+
+
+def check_libc(path, rows):
+    try:
+        syms = read_elf_dynsym(path)
+    except (OSError, ValueError) as e:
+        print("gen-symbols: --check-libc: %s" % e, file=sys.stderr)
+        return False
+    funcs = [s for s in syms if s[1] in (STT_FUNC, STT_GNU_IFUNC) and s[3] != 0
+             and s[5] != "GLIBC_PRIVATE"]
+    exported = {}  # name -> default version (non-hidden)
+    addrs = defaultdict(set)
+    for name, _t, _b, _sh, value, ver, hidden in funcs:
+        addrs[name].add(value)
+        if not hidden:
+            exported[name] = ver
+    listed = {r["name"]: r for r in rows}
+    ok = True
+
+    def fail(title, items):
+        nonlocal ok
+        if items:
+            ok = False
+            print("gen-symbols: --check-libc: %s (%d): %s" % (title, len(items), " ".join(sorted(items))),
+                  file=sys.stderr)
+
+    fail("%s exports public functions symbols.txt does not classify" % path,
+         [n for n in exported if n not in listed])
+    fail("symbols.txt lists names %s does not export" % path, [n for n in listed if n not in exported])
+    fail("default version differs from %s" % path,
+         ["%s(%s!=%s)" % (n, listed[n]["version"], v) for n, v in exported.items()
+          if n in listed and listed[n]["version"] != v])
+    multi = {n for n in exported if len(addrs[n]) > 1}
+    fail("DISTINCT_VERSIONED is stale (should be exactly the names with distinct-code versions)",
+         multi ^ DISTINCT_VERSIONED)
+    fail("SAME_CODE entries that are not the same code",
+         ["%s/%s" % (a, b) for a, b in SAME_CODE.items() if a in exported and addrs[a] & addrs[b] != addrs[a]])
+    compat_only = {s[0] for s in funcs} - set(exported)
+    if ok:
+        print("gen-symbols: %s: %d public functions, all classified (%d compat-only names not listed)"
+              % (path, len(exported), len(compat_only)))
+    return ok
+
+
+# --------------------------------------------------------------------------
+
+
+def diff_summary(old, new, label):
+    o = {l.split("\t")[0]: l for l in old.splitlines() if l and not l.startswith("#")}
+    n = {l.split("\t")[0]: l for l in new.splitlines() if l and not l.startswith("#")}
+    lines = []
+    for k in sorted(set(o) | set(n)):
+        if k not in n:
+            lines.append("  - " + o[k])
+        elif k not in o:
+            lines.append("  + " + n[k])
+        elif o[k] != n[k]:
+            lines.append("  - " + o[k] + "\n  + " + n[k])
+    hdr = [l for l in old.splitlines() if l.startswith("#")] != [l for l in new.splitlines() if l.startswith("#")]
+    msg = "%s is stale: %d rows differ%s" % (label, len(lines), ", header differs" if hdr else "")
+    return msg, lines
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--reference", default=DEFAULT_REFERENCE, help="reference data directory")
+    ap.add_argument("--check", action="store_true", help="do not write; exit 1 if the files are stale")
+    ap.add_argument("--libc", default=DEFAULT_LIBC, help="libc.so.6 to check with --check-libc")
+    ap.add_argument("--check-libc", action="store_true",
+                    help="fail if --libc exports a public function symbols.txt does not classify")
+    args = ap.parse_args()
+
+    if not os.path.isfile(os.path.join(args.reference, "libc-exports.tsv")):
+        print("gen-symbols: no reference data in %s (use --reference DIR)" % args.reference,
+              file=sys.stderr)
+        return 2
+    ref = Reference(args.reference)
+    rows = build(ref)
+    outputs = [(SYMBOLS, render_symbols(rows, ref)), (DOC, render_doc(rows))]
+    status = 0
+    for path, text in outputs:
+        try:
+            with open(path, encoding="utf-8") as f:
+                old = f.read()
+        except FileNotFoundError:
+            old = ""
+        if old == text:
+            continue
+        if args.check:
+            status = 1
+            msg, lines = diff_summary(old, text, os.path.relpath(path, REPO))
+            print("gen-symbols: " + msg, file=sys.stderr)
+            for l in lines[:40]:
+                print(l, file=sys.stderr)
+            if len(lines) > 40:
+                print("  ... %d more" % (len(lines) - 40), file=sys.stderr)
+        else:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+            print("gen-symbols: wrote %s" % os.path.relpath(path, REPO))
+    if args.check and status:
+        print("gen-symbols: run python3 scripts/gen-symbols.py to regenerate", file=sys.stderr)
+    if args.check_libc:
+        if not check_libc(args.libc, read_symbols_file(SYMBOLS)):
+            status = 1
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
