@@ -1,1 +1,296 @@
-//! Test helpers (filled in below).
+//! Shared helpers for the integration tests: locate `libassafe.so`, compile small C programs into a
+//! per-test temp dir, run them with or without the preload (always under a timeout), and read back
+//! the JSON log records (see docs/log-format.md).
+
+use std::ffi::OsStr;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+pub use serde_json::Value;
+
+/// How long any single program may run before the test fails.
+pub const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The workspace root (the parent of `tests/`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// `target/release/libassafe.so` (respects `CARGO_TARGET_DIR`).
+pub fn library() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"));
+    let target = if target.is_absolute() { target } else { repo_root().join(target) };
+    let lib = target.join("release").join("libassafe.so");
+    if !lib.is_file() {
+        panic!("build the library first: cargo build --release ({} is missing)", lib.display());
+    }
+    lib
+}
+
+/// A per-test scratch directory; created fresh (emptied) by [`Env::new`].
+pub struct Env {
+    pub name: String,
+    pub dir: PathBuf,
+    pub lib: PathBuf,
+    runs: std::cell::Cell<u32>,
+}
+
+/// What one run of a program produced.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The pid of the program that was started.
+    pub pid: u32,
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    /// Every JSON line of every log file, each with an extra `"_file_pid"` key (the pid in the
+    /// file name). In file order within a file, files sorted by pid.
+    pub records: Vec<Value>,
+    pub log_files: Vec<PathBuf>,
+    /// Log lines that were not valid JSON (should always be empty).
+    pub bad_lines: Vec<String>,
+}
+
+impl Env {
+    pub fn new(name: &str) -> Env {
+        let dir = std::env::temp_dir().join("assafe-tests").join(format!("{}-{}", name, std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        Env { name: name.to_string(), dir, lib: library(), runs: std::cell::Cell::new(0) }
+    }
+
+    /// Compiles `source` (C) into `<dir>/<name>` with `cc -g -O1 -pthread <extra_flags>`.
+    pub fn compile_c(&self, name: &str, source: &str, extra_flags: &[&str]) -> PathBuf {
+        let src = self.dir.join(format!("{name}.c"));
+        std::fs::write(&src, source).expect("write C source");
+        let exe = self.dir.join(name);
+        let out = Command::new("cc")
+            .args(["-g", "-O1", "-pthread", "-Wall"])
+            .arg(format!("-I{}", Path::new(env!("CARGO_MANIFEST_DIR")).join("c").display()))
+            .args(extra_flags)
+            .arg("-o")
+            .arg(&exe)
+            .arg(&src)
+            .output()
+            .expect("run cc");
+        assert!(
+            out.status.success(),
+            "cc failed for {name}: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        exe
+    }
+
+    /// Compiles `tests/c/<file>.c` into `<dir>/<file>`.
+    pub fn compile_file(&self, file: &str, extra_flags: &[&str]) -> PathBuf {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("c").join(format!("{file}.c"));
+        let src = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        self.compile_c(file, &src, extra_flags)
+    }
+
+    /// Runs `cmd` (program + args) with `ASSAFE_OPTIONS=log_format=json:log_path=<fresh prefix>:<options>`
+    /// and `LD_PRELOAD` when `preload`. Each run gets its own log prefix.
+    pub fn run<S: AsRef<OsStr>>(&self, cmd: &[S], preload: bool, options: &str) -> Outcome {
+        let n = self.runs.get() + 1;
+        self.runs.set(n);
+        let logdir = self.dir.join(format!("run{n}"));
+        std::fs::create_dir_all(&logdir).expect("create log dir");
+        let prefix = logdir.join("log");
+        let mut opts = format!("log_format=json:log_path={}", prefix.display());
+        if !options.is_empty() {
+            opts.push(':');
+            opts.push_str(options);
+        }
+        let mut env: Vec<(String, String)> = vec![("ASSAFE_OPTIONS".into(), opts)];
+        if preload {
+            env.push(("LD_PRELOAD".into(), self.lib.display().to_string()));
+        }
+        let (pid, status, stdout, stderr) = run_raw(cmd, &env, &["LD_PRELOAD", "ASSAFE_OPTIONS"]);
+        let (records, log_files, bad_lines) = read_logs(&logdir);
+        Outcome { pid, status, stdout, stderr, records, log_files, bad_lines }
+    }
+
+    /// Runs `cmd` with exactly the given `ASSAFE_OPTIONS` (`None`: unset) and the preload, with
+    /// no log_path added: for text-mode and option-parsing tests.
+    /// Returns (pid, status, stdout, stderr).
+    pub fn run_raw_options<S: AsRef<OsStr>>(&self, cmd: &[S], options: Option<&str>) -> (u32, ExitStatus, String, String) {
+        let mut env: Vec<(String, String)> = vec![("LD_PRELOAD".into(), self.lib.display().to_string())];
+        if let Some(o) = options {
+            env.push(("ASSAFE_OPTIONS".into(), o.to_string()));
+        }
+        run_raw(cmd, &env, &["LD_PRELOAD", "ASSAFE_OPTIONS"])
+    }
+
+    /// Runs `cmd` with and without the preload and asserts equal exit status and stdout, and
+    /// byte-identical stderr (log_path is set, so the library must not write to stderr).
+    pub fn assert_transparent<S: AsRef<OsStr>>(&self, cmd: &[S]) -> (Outcome, Outcome) {
+        let with = self.run(cmd, true, "");
+        let without = self.run(cmd, false, "");
+        let shown = cmd.iter().map(|s| s.as_ref().to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ");
+        assert_eq!(with.status, without.status, "exit status differs with the preload: {shown}\nwith: {with:#?}\nwithout: {without:#?}");
+        assert_eq!(with.stdout, without.stdout, "stdout differs with the preload: {shown}");
+        assert_eq!(with.stderr, without.stderr, "stderr differs with the preload (log_path set): {shown}");
+        assert!(without.records.is_empty(), "log records without the preload?");
+        (with, without)
+    }
+}
+
+/// Spawns `cmd` with `env` added (after removing `clear`), with a [`TIMEOUT`]. Panics on timeout.
+/// Returns (pid, status, stdout, stderr).
+pub fn run_raw<S: AsRef<OsStr>>(cmd: &[S], env: &[(String, String)], clear: &[&str]) -> (u32, ExitStatus, String, String) {
+    assert!(!cmd.is_empty(), "empty command");
+    let mut c = Command::new(cmd[0].as_ref());
+    c.args(&cmd[1..]);
+    for k in clear {
+        c.env_remove(k);
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    // Own process group, so that on timeout the whole tree can be killed.
+    use std::os::unix::process::CommandExt;
+    c.process_group(0);
+    let mut child = c.spawn().unwrap_or_else(|e| panic!("spawn {:?}: {e}", cmd[0].as_ref()));
+    let pid = child.id() as i32;
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let to = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let te = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if start.elapsed() > TIMEOUT {
+            // Kill the process group (only our own child's group, by id).
+            let _ = Command::new("kill").args(["-KILL", "--", &format!("-{pid}")]).status();
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("timeout: {:?} ran longer than {:?}", cmd[0].as_ref(), TIMEOUT);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    // Grandchildren may hold the pipes open (e.g. a daemon thread child); don't wait forever.
+    let stdout = join_with_deadline(to, start);
+    let stderr = join_with_deadline(te, start);
+    (pid as u32, status, String::from_utf8_lossy(&stdout).into_owned(), String::from_utf8_lossy(&stderr).into_owned())
+}
+
+fn join_with_deadline(h: std::thread::JoinHandle<Vec<u8>>, start: Instant) -> Vec<u8> {
+    while !h.is_finished() {
+        if start.elapsed() > TIMEOUT {
+            panic!("timeout: output pipe still open after {:?} (a leftover process?)", TIMEOUT);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    h.join().unwrap()
+}
+
+/// Reads `<logdir>/log.<pid>` files.
+fn read_logs(logdir: &Path) -> (Vec<Value>, Vec<PathBuf>, Vec<String>) {
+    let mut files: Vec<(u64, PathBuf)> = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(logdir) {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix("log.").and_then(|p| p.parse::<u64>().ok()) {
+                files.push((pid, e.path()));
+            }
+        }
+    }
+    files.sort();
+    let mut records = Vec::new();
+    let mut bad = Vec::new();
+    for (pid, path) in &files {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        for line in text.lines() {
+            match serde_json::from_str::<Value>(line) {
+                Ok(Value::Object(mut m)) => {
+                    m.insert("_file_pid".into(), Value::from(*pid));
+                    records.push(Value::Object(m));
+                }
+                _ => bad.push(line.to_string()),
+            }
+        }
+    }
+    (records, files.into_iter().map(|(_, p)| p).collect(), bad)
+}
+
+impl Outcome {
+    fn events<'a>(&'a self, ev: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+        self.records.iter().filter(move |r| r["event"] == ev)
+    }
+
+    /// All `"event":"report"` records.
+    pub fn reports(&self) -> Vec<&Value> {
+        self.events("report").collect()
+    }
+
+    /// Reports whose `function` is `f`.
+    pub fn reports_for(&self, f: &str) -> Vec<&Value> {
+        self.events("report").filter(|r| r["function"] == f).collect()
+    }
+
+    /// Reports with the given `context`.
+    pub fn reports_in(&self, ctx: &str) -> Vec<&Value> {
+        self.events("report").filter(|r| r["context"] == ctx).collect()
+    }
+
+    /// `"exit"` and `"exec"` summaries.
+    pub fn summaries(&self) -> Vec<&Value> {
+        self.records.iter().filter(|r| r["event"] == "exit" || r["event"] == "exec").collect()
+    }
+
+    /// Records of one event kind (`"start"`, `"warning"`, …).
+    pub fn records_of<'a>(&'a self, ev: &'a str) -> Vec<&'a Value> {
+        self.events(ev).collect()
+    }
+
+    /// A readable dump for assertion messages.
+    pub fn dump(&self) -> String {
+        let mut s = format!("status: {}\nstdout:\n{}\nstderr:\n{}\nrecords:\n", self.status, self.stdout, self.stderr);
+        for r in &self.records {
+            s.push_str(&r.to_string());
+            s.push('\n');
+        }
+        if !self.bad_lines.is_empty() {
+            s.push_str(&format!("non-JSON log lines: {:?}\n", self.bad_lines));
+        }
+        s
+    }
+
+    /// Asserts the program exited with status 0 and that every log line was valid JSON.
+    pub fn assert_ok(&self) {
+        assert!(self.status.success(), "program failed:\n{}", self.dump());
+        assert!(self.bad_lines.is_empty(), "non-JSON log lines:\n{}", self.dump());
+    }
+}
+
+/// Parses a `"0x…"` address string.
+pub fn hex(v: &Value) -> u64 {
+    let s = v.as_str().unwrap_or_else(|| panic!("not a string: {v}"));
+    u64::from_str_radix(s.strip_prefix("0x").unwrap_or_else(|| panic!("no 0x: {s}")), 16).unwrap_or_else(|e| panic!("bad hex {s}: {e}"))
+}
+
+/// Parses `KEY=value` lines of the programs' stdout (`parent_pid=123`).
+pub fn stdout_value(out: &Outcome, key: &str) -> Option<String> {
+    out.stdout.lines().find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')).map(|v| v.trim().to_string()))
+}
+
+/// Runs `nm <args> <file>` and returns its stdout.
+pub fn nm(args: &[&str], file: &Path) -> String {
+    let out = Command::new("nm").args(args).arg(file).output().expect("run nm");
+    assert!(out.status.success(), "nm failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
