@@ -66,7 +66,7 @@ pub fn violation(idx: usize, ctx: u8, f: &Frame) {
     }
     let c = Context { bit, signal: 0, signal_origin: "async", definite: false, depth: 0 };
     let c = crate::signal::describe(c);
-    match dedup::hit(sys::getpid(), idx, f.ret) {
+    match dedup::hit(sys::getpid(), idx, f.ret, c.definite as u8) {
         dedup::Hit::Again => return,
         dedup::Hit::First | dedup::Hit::Full => report::unsafe_call(idx, &c, f),
     }

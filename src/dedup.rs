@@ -32,8 +32,8 @@ static TABLE: [Entry; SIZE] = [const {
 /// Calls that found the table full (per process image; a vfork child shares it).
 static DROPPED: AtomicU64 = AtomicU64::new(0);
 
-fn mix(pid: i32, idx: usize, site: usize) -> u64 {
-    let mut h = (pid as u64) ^ ((idx as u64) << 32) ^ (site as u64).rotate_left(17);
+fn mix(pid: i32, idx: usize, site: usize, variant: u8) -> u64 {
+    let mut h = (pid as u64) ^ ((idx as u64) << 32) ^ ((variant as u64) << 48) ^ (site as u64).rotate_left(17);
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^= h >> 33;
@@ -51,8 +51,10 @@ pub enum Hit {
     Full,
 }
 
-pub fn hit(pid: i32, idx: usize, site: usize) -> Hit {
-    let key = mix(pid, idx, site);
+/// `variant` separates reports that differ in more than the site (a definite vs a latent signal
+/// handler report from the same call).
+pub fn hit(pid: i32, idx: usize, site: usize, variant: u8) -> Hit {
+    let key = mix(pid, idx, site, variant);
     let start = key as usize % SIZE;
     for probe in 0..SIZE {
         let e = &TABLE[(start + probe) % SIZE];

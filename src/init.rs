@@ -93,6 +93,18 @@ pub fn in_libc(addr: usize) -> bool {
     base != 0 && assafe_unwind::module_of(addr).is_some_and(|m| m.base == base)
 }
 
+unsafe extern "C" {
+    /// Start of this library's ELF header (defined by the linker): its load base.
+    static __ehdr_start: u8;
+}
+
+/// Is `addr` inside libassafe itself?
+pub fn in_self(addr: usize) -> bool {
+    // SAFETY: only the address of the linker-defined symbol is taken.
+    let me = unsafe { &raw const __ehdr_start } as usize;
+    assafe_unwind::module_of(addr).is_some_and(|m| m.base == me)
+}
+
 /// Work that may call interposed functions (they pass through: this thread is BUSY).
 fn after() {
     // SAFETY: normal context, at load.
@@ -101,6 +113,7 @@ fn after() {
     if let Some(m) = assafe_unwind::module_of(errno_fn) {
         LIBC_BASE.store(m.base, Ordering::Relaxed);
     }
+    crate::signal::wrap_existing();
     report::start_record();
 }
 

@@ -18,18 +18,24 @@ pub const MAX_FRAMES: usize = 48;
 static SINK_WARNED: AtomicBool = AtomicBool::new(false);
 
 /// Formats one record with `f` and writes it to the sink.
+///
+/// `f` runs on a private stack inside a fresh anonymous mapping (the record buffer below it), so
+/// that unwinding and formatting never overflow a small `sigaltstack` a handler may be running on.
 pub fn emit(f: impl FnOnce(&mut Buf)) {
-    match sys::mmap_anon(MAP_LEN) {
+    match sys::mmap_anon(MAP_LEN + STACK_LEN) {
         Some(p) => {
-            // SAFETY: p is a fresh private mapping of MAP_LEN bytes that only we use.
-            let mem = unsafe { core::slice::from_raw_parts_mut(p, MAP_LEN) };
-            {
+            let mut job = Some(|| {
+                // SAFETY: the first MAP_LEN bytes of our fresh private mapping; the stack we run on
+                // is the part above them.
+                let mem = unsafe { core::slice::from_raw_parts_mut(p, MAP_LEN) };
                 let mut b = Buf::new(mem);
                 f(&mut b);
                 write_record(&mut b);
-            }
-            // SAFETY: the mapping came from mmap_anon and the borrow above has ended.
-            unsafe { sys::munmap(p, MAP_LEN) };
+            });
+            // SAFETY: the top of the mapping is 16-byte aligned and STACK_LEN bytes are free below it.
+            unsafe { on_stack(&mut job, p.add(MAP_LEN + STACK_LEN)) };
+            // SAFETY: the mapping came from mmap_anon and nothing refers to it any more.
+            unsafe { sys::munmap(p, MAP_LEN + STACK_LEN) };
         }
         None => {
             let mut mem = [0u8; 1024];
@@ -38,6 +44,38 @@ pub fn emit(f: impl FnOnce(&mut Buf)) {
             write_record(&mut b);
         }
     }
+}
+
+const STACK_LEN: usize = 64 * 1024;
+
+/// Runs `job` with the stack pointer at `top`.
+///
+/// # Safety
+/// `top` must be 16-byte aligned with enough writable memory below it.
+unsafe fn on_stack<F: FnOnce()>(job: &mut Option<F>, top: *mut u8) {
+    extern "C" fn trampoline<F: FnOnce()>(job: *mut u8) {
+        // SAFETY: `job` is the `&mut Option<F>` passed to on_stack, alive for the whole call.
+        let job = unsafe { &mut *(job as *mut Option<F>) };
+        if let Some(f) = job.take() {
+            f();
+        }
+    }
+    // SAFETY: switch_stack saves rsp in rbp (callee-saved), calls the trampoline on the new stack
+    // and switches back; the trampoline is a normal extern "C" function.
+    unsafe { switch_stack(job as *mut Option<F> as *mut u8, trampoline::<F> as *const () as usize, top) };
+}
+
+#[unsafe(naked)]
+unsafe extern "C" fn switch_stack(arg: *mut u8, f: usize, top: *mut u8) {
+    core::arch::naked_asm!(
+        "push rbp",
+        "mov rbp, rsp",
+        "mov rsp, rdx",
+        "call rsi",
+        "mov rsp, rbp",
+        "pop rbp",
+        "ret",
+    );
 }
 
 fn write_record(b: &mut Buf) {
@@ -206,7 +244,15 @@ fn frames_of(f: &stubs::Frame, out: &mut [usize; MAX_FRAMES]) -> usize {
         out[0] = f.ret;
         return 1;
     }
-    n
+    // Frames inside this library (the signal handler wrapper) are never shown or blamed.
+    let mut kept = 0;
+    for i in 0..n {
+        if !crate::init::in_self(out[i]) {
+            out[kept] = out[i];
+            kept += 1;
+        }
+    }
+    kept
 }
 
 fn json_stack(b: &mut Buf, frames: &[usize]) {
@@ -255,15 +301,15 @@ fn text_frame(b: &mut Buf, i: usize, a: usize) {
 /// Writes the report for an unsafe call.
 pub fn unsafe_call(idx: usize, ctx: &Context, f: &stubs::Frame) {
     let o = init::options();
-    let mut frames = [0usize; MAX_FRAMES];
-    let n = frames_of(f, &mut frames);
-    let frames = &frames[..n];
     let name = stubs::name(idx);
     let reason = stubs::REASONS[idx];
     let pid = sys::getpid();
     let threads = state::PARENT_THREADS.load(Ordering::Relaxed);
     let strict_only = state::STRICT_ONLY.load(Ordering::Relaxed) != 0;
     emit(|b| {
+        let mut frames = [0usize; MAX_FRAMES];
+        let n = frames_of(f, &mut frames);
+        let frames = &frames[..n];
         let mut e = [0u8; 512];
         let exe = exe(&mut e);
         if o.json {
@@ -404,6 +450,32 @@ pub fn summary(end: End, ctx_bit: u8) {
                 }
                 b.s("\n");
             });
+            let l = b.len();
+            b.truncate(l - 1);
+        }
+    });
+}
+
+/// A signal handler returned with `errno` changed.
+pub fn errno_spoil(sig: i32, handler: usize, before: i32, after: i32) {
+    let o = init::options();
+    emit(|b| {
+        let mut e = [0u8; 512];
+        let exe = exe(&mut e);
+        if o.json {
+            b.s("{\"event\":\"errno\",\"context\":\"signal-handler\",\"pid\":").u(sys::getpid() as u64);
+            b.s(",\"ppid\":").u(sys::getppid() as u64).s(",\"tid\":").u(sys::gettid() as u64);
+            b.s(",\"exe\":").json_str(exe);
+            b.s(",\"signal\":").u(sig as u64).s(",\"signal_name\":\"").s(crate::signame(sig)).c(b'"');
+            b.s(",\"errno_before\":").i(before as i64).s(",\"errno_after\":").i(after as i64);
+            b.s(",\"site\":\"").hex(handler as u64).c(b'"');
+            json_stack(b, &[handler]);
+            b.c(b'}');
+        } else {
+            prefix(b);
+            b.s("signal handler for ").s(crate::signame(sig)).s(" changed errno from ").i(before as i64);
+            b.s(" to ").i(after as i64).s(" and did not restore it (the interrupted code may misread its error)\n");
+            text_frame(b, 0, handler);
             let l = b.len();
             b.truncate(l - 1);
         }

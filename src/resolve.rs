@@ -206,7 +206,7 @@ impl Object {
     ///
     /// # Safety
     /// `i` must be a valid symbol index of this object.
-    unsafe fn matches(&self, i: usize, name: &[u8], version: &[u8]) -> Option<usize> {
+    unsafe fn matches(&self, i: usize, name: &[u8], version: &[u8]) -> Option<(usize, usize)> {
         // SAFETY: i is a valid symbol index.
         let s = unsafe { &*self.symtab.add(i) };
         let ty = s.st_info & 0xf;
@@ -235,18 +235,20 @@ impl Object {
             }
         }
         let mut addr = self.base + s.st_value as usize;
+        let mut size = s.st_size as usize;
         if ty == STT_GNU_IFUNC {
+            size = 0;
             // SAFETY: an IFUNC symbol's value is its resolver, `fn() -> address`; the loader has
             // already run the same resolvers for relocations, so the CPU feature data is ready.
             let resolver: extern "C" fn() -> usize = unsafe { core::mem::transmute(addr) };
             addr = resolver();
         }
-        Some(addr)
+        Some((addr, size))
     }
 
     /// # Safety
     /// The object's tables must be valid.
-    unsafe fn lookup(&self, name: &[u8], version: &[u8]) -> Option<usize> {
+    unsafe fn lookup(&self, name: &[u8], version: &[u8]) -> Option<(usize, usize)> {
         if !self.gnu_hash.is_null() {
             let t = self.gnu_hash;
             // SAFETY: GNU hash table layout: nbuckets, symoffset, bloom_size, bloom_shift,
@@ -303,11 +305,12 @@ impl Object {
 }
 
 /// Looks up `name` (without NUL) at `version` (without NUL; empty = default) in the objects loaded
-/// after this library, in the loader's search order: the `RTLD_NEXT` definition.
+/// after this library, in the loader's search order: the `RTLD_NEXT` definition. Returns the
+/// address and the symbol's size (0 when unknown, e.g. for an IFUNC).
 ///
 /// # Safety
 /// Must run in normal context (not concurrently with `dlclose` of the objects it walks).
-pub unsafe fn next(name: &[u8], version: &[u8]) -> Option<usize> {
+pub unsafe fn next(name: &[u8], version: &[u8]) -> Option<(usize, usize)> {
     // SAFETY: the linker defines __ehdr_start at our load base; _r_debug is the loader's.
     let (me, mut lm) = unsafe { (&__ehdr_start as *const u8 as usize, _r_debug.r_map) };
     // Skip up to and including ourselves; if we are not in the list, search all but ourselves.

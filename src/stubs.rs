@@ -36,7 +36,7 @@ pub enum Class {
 }
 
 pub mod generated {
-    #![allow(clippy::all)]
+    #![allow(clippy::all, non_snake_case)]
     use super::Class;
     include!(concat!(env!("OUT_DIR"), "/generated.rs"));
 }
@@ -197,6 +197,8 @@ fn wrapper_or_real(idx: usize) -> usize {
     match CLASS[idx] {
         Class::Fork | Class::UFork => crate::fork::wrapper(idx),
         Class::Vfork => crate::fork::vfork_wrapper as *const () as usize,
+        Class::Sigaction => crate::signal::wrapper(idx),
+        Class::Jmp => crate::signal::jmp_wrapper(idx),
         _ => real(idx),
     }
 }
@@ -207,9 +209,22 @@ pub fn resolve_all() {
         let name = NAMES[i];
         let ver = generated::VERSIONS[i];
         // SAFETY: called at load time in normal context; names are NUL-terminated literals.
-        let a = unsafe { crate::resolve::next(&name[..name.len() - 1], &ver[..ver.len() - 1]) };
-        SLOTS[i].store(a.unwrap_or(0), Ordering::Relaxed);
+        let (a, size) = unsafe { crate::resolve::next(&name[..name.len() - 1], &ver[..ver.len() - 1]) }.unwrap_or((0, 0));
+        SLOTS[i].store(a, Ordering::Relaxed);
+        if size != 0 && FLAGS[i] & (F_POSIX_UNSAFE | F_GLIBC_UNSAFE) != 0 && CLASS[i] == Class::Unsafe {
+            // SAFETY: RANGES is written only here, before initialisation is published as done.
+            unsafe { (*(&raw mut RANGES))[i] = (a, a + size) };
+        }
     }
+}
+
+/// Code ranges of the real unsafe functions (empty where unknown), to tell whether a signal
+/// interrupted one of them.
+static mut RANGES: [(usize, usize); NSYMS] = [(0, 0); NSYMS];
+
+pub fn ranges() -> &'static [(usize, usize)] {
+    // SAFETY: written only during initialisation, read-only afterwards.
+    unsafe { &*(&raw const RANGES) }
 }
 
 /// The symbol's name without NUL.

@@ -6,7 +6,6 @@
 
 use core::arch::asm;
 
-pub const SYS_READ: usize = 0;
 pub const SYS_WRITE: usize = 1;
 pub const SYS_CLOSE: usize = 3;
 pub const SYS_MMAP: usize = 9;
@@ -17,7 +16,6 @@ pub const SYS_PREAD64: usize = 17;
 pub const SYS_SCHED_YIELD: usize = 24;
 pub const SYS_MADVISE: usize = 28;
 pub const SYS_GETPID: usize = 39;
-pub const SYS_KILL: usize = 62;
 pub const SYS_READLINK: usize = 89;
 pub const SYS_GETPPID: usize = 110;
 pub const SYS_GETTID: usize = 186;

@@ -4,11 +4,9 @@
 //! a GOT slot filled at load): stable Rust cannot choose a TLS model, and `thread_local!` in a cdylib
 //! compiles to `__tls_get_addr` calls (about 29 extra instructions per interposed call).
 //!
-//! Layout of `assafe_tls` (16 bytes per thread):
-//! - byte 0: context flags, see the constants below. The interposition stubs test this one byte:
-//!   zero means "nothing to check, jump to the real function".
-//! - bytes 4..8: signal handler nesting depth (u32).
-//! - bytes 8..12: errno-spoil/definite bookkeeping for the innermost handler (u32).
+//! Layout of `assafe_tls` ([`Block`], 320 bytes per thread): byte 0 holds the context flags (the
+//! constants below); the interposition stubs test this one byte: zero means "nothing to check, jump
+//! to the real function". The rest is signal-handler bookkeeping, reached through [`block`].
 //!
 //! Every update of byte 0 is a single `or`/`and`/`mov` instruction, so a signal arriving on the same
 //! thread can never lose an update (the handler wrapper saves and restores what it changes).
@@ -38,10 +36,10 @@ global_asm!(
     ".globl assafe_tls",
     ".hidden assafe_tls",
     ".type assafe_tls, @object",
-    ".size assafe_tls, 16",
+    ".size assafe_tls, 320",
     "assafe_tls:",
     ".byte 0x40",
-    ".zero 15",
+    ".zero 319",
     ".popsection",
 );
 
@@ -91,35 +89,49 @@ pub fn store(v: u8) {
     unsafe { asm!("mov byte ptr fs:[{o}], {v}", o = in(reg) off, v = in(reg_byte) v, options(nostack)) };
 }
 
-/// Reads the u32 at byte offset `at` (4 or 8) of this thread's block.
-#[inline(always)]
-pub fn load_u32(at: usize) -> u32 {
-    let off = tp_offset() + at;
-    let v: u32;
-    // SAFETY: `at` is 4 or 8, inside the 16-byte static TLS block.
-    unsafe { asm!("mov {v:e}, dword ptr fs:[{o}]", o = in(reg) off, v = out(reg) v, options(nostack, readonly, preserves_flags)) };
-    v
+/// Nesting levels of signal handlers that keep their own record (deeper ones are counted only).
+pub const LEVELS: usize = 8;
+
+/// One running signal handler.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Level {
+    /// Stack pointer at entry to the handler wrapper (to tell whether a longjmp leaves it).
+    pub entry_sp: usize,
+    /// The interrupted context (`ucontext_t *`).
+    pub uc: usize,
+    pub signal: u32,
+    /// Context byte to restore when the handler returns or is left by longjmp.
+    pub saved_state: u8,
+    /// `b's'` synchronous, `b'u'` self-sent, `b'a'` asynchronous.
+    pub origin: u8,
+    pub _pad: [u8; 10],
 }
 
-/// Stores the u32 at byte offset `at` (4 or 8) of this thread's block.
-#[inline(always)]
-pub fn store_u32(at: usize, v: u32) {
-    let off = tp_offset() + at;
-    // SAFETY: `at` is 4 or 8, inside the 16-byte static TLS block.
-    unsafe { asm!("mov dword ptr fs:[{o}], {v:e}", o = in(reg) off, v = in(reg) v, options(nostack)) };
+impl Level {
+    pub const ZERO: Level = Level { entry_sp: 0, uc: 0, signal: 0, saved_state: 0, origin: 0, _pad: [0; 10] };
 }
 
-pub const DEPTH: usize = 4;
-pub const AUX: usize = 8;
+/// The per-thread block behind `assafe_tls`.
+#[repr(C)]
+pub struct Block {
+    pub state: u8,
+    _pad: [u8; 3],
+    /// Signal handler nesting depth.
+    pub depth: u32,
+    _pad2: [u8; 56],
+    pub levels: [Level; LEVELS],
+}
 
-/// Runs `f` with BUSY set, so that anything the library itself calls passes straight through.
+const _: () = assert!(core::mem::size_of::<Block>() == 320);
+
+/// This thread's block. Only this thread (and signal handlers running on it) touch it; callers
+/// access fields with volatile reads/writes through the raw pointer, never through references
+/// that a handler could invalidate.
 #[inline(always)]
-pub fn busy<R>(f: impl FnOnce() -> R) -> R {
-    let was = state() & BUSY;
-    set(BUSY);
-    let r = f();
-    if was == 0 {
-        clear(BUSY);
-    }
-    r
+pub fn block() -> *mut Block {
+    let tp: usize;
+    // SAFETY: on x86_64 glibc, fs:0 holds the thread pointer itself (TCB self-pointer).
+    unsafe { asm!("mov {}, qword ptr fs:[0]", out(reg) tp, options(nostack, readonly, preserves_flags)) };
+    tp.wrapping_add(tp_offset()) as *mut Block
 }
