@@ -100,9 +100,12 @@ unsafe extern "C" {
 
 /// Is `addr` inside libassafe itself?
 pub fn in_self(addr: usize) -> bool {
-    // SAFETY: only the address of the linker-defined symbol is taken.
-    let me = unsafe { &raw const __ehdr_start } as usize;
-    assafe_unwind::module_of(addr).is_some_and(|m| m.base == me)
+    assafe_unwind::module_of(addr).is_some_and(|m| m.base == self_base())
+}
+
+/// This library's load base (the linker-defined `__ehdr_start`; taking its address reads nothing).
+pub fn self_base() -> usize {
+    (&raw const __ehdr_start) as usize
 }
 
 /// Work that may call interposed functions (they pass through: this thread is BUSY).

@@ -65,8 +65,6 @@ struct Verdaux {
 
 unsafe extern "C" {
     static _r_debug: RDebug;
-    /// Start of this library's own ELF header (defined by the linker): its load base.
-    static __ehdr_start: u8;
 }
 
 const DT_NULL: i64 = 0;
@@ -311,8 +309,9 @@ impl Object {
 /// # Safety
 /// Must run in normal context (not concurrently with `dlclose` of the objects it walks).
 pub unsafe fn next(name: &[u8], version: &[u8]) -> Option<(usize, usize)> {
-    // SAFETY: the linker defines __ehdr_start at our load base; _r_debug is the loader's.
-    let (me, mut lm) = unsafe { (&__ehdr_start as *const u8 as usize, _r_debug.r_map) };
+    let me = crate::init::self_base();
+    // SAFETY: _r_debug is the loader's debug structure; r_map heads its list of loaded objects.
+    let mut lm = unsafe { _r_debug.r_map };
     // Skip up to and including ourselves; if we are not in the list, search all but ourselves.
     let first = lm;
     let mut found_me = false;
