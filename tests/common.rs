@@ -138,6 +138,40 @@ impl Env {
     }
 }
 
+/// Removes the library's text-mode lines from `stderr`: lines starting with `==<digits>==` and
+/// the indented lines (frames, summary sites) that follow them.
+pub fn strip_assafe_lines(stderr: &str) -> String {
+    let mut out = String::new();
+    let mut in_block = false;
+    for line in stderr.split_inclusive('\n') {
+        let is_head = line.strip_prefix("==").and_then(|r| r.split_once("==")).is_some_and(|(d, _)| !d.is_empty() && d.bytes().all(|c| c.is_ascii_digit()));
+        if is_head {
+            in_block = true;
+            continue;
+        }
+        if in_block && line.starts_with("    ") {
+            continue;
+        }
+        in_block = false;
+        out.push_str(line);
+    }
+    out
+}
+
+impl Env {
+    /// Text mode transparency: runs `cmd` with the preload and `ASSAFE_OPTIONS` = `options` (no
+    /// log_path: reports go to stderr) and without the preload; asserts equal status and stdout,
+    /// and stderr equal once the assafe lines are removed. Returns the preloaded stderr.
+    pub fn assert_transparent_text<S: AsRef<OsStr>>(&self, cmd: &[S], options: Option<&str>) -> String {
+        let (_, st1, out1, err1) = self.run_raw_options(cmd, options);
+        let (_, st2, out2, err2) = run_raw(cmd, &[], &["LD_PRELOAD", "ASSAFE_OPTIONS"]);
+        assert_eq!(st1, st2, "exit status differs with the preload\nstderr:\n{err1}");
+        assert_eq!(out1, out2, "stdout differs with the preload");
+        assert_eq!(strip_assafe_lines(&err1), err2, "stderr differs beyond assafe lines");
+        err1
+    }
+}
+
 /// Spawns `cmd` with `env` added (after removing `clear`), with a [`TIMEOUT`]. Panics on timeout.
 /// Returns (pid, status, stdout, stderr).
 pub fn run_raw<S: AsRef<OsStr>>(cmd: &[S], env: &[(String, String)], clear: &[&str]) -> (u32, ExitStatus, String, String) {
@@ -293,4 +327,18 @@ pub fn nm(args: &[&str], file: &Path) -> String {
     let out = Command::new("nm").args(args).arg(file).output().expect("run nm");
     assert!(out.status.success(), "nm failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The real Python interpreter (`sys.executable`), so that a `python3` wrapper script on PATH
+/// (pyenv shims run several processes) does not end up under the preload.
+pub fn python() -> PathBuf {
+    static PY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PY.get_or_init(|| {
+        let out = Command::new("python3").args(["-c", "import sys; print(sys.executable)"]).output().expect("python3 on PATH");
+        assert!(out.status.success(), "python3 failed: {}", String::from_utf8_lossy(&out.stderr));
+        let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        assert!(p.is_file(), "sys.executable {} is not a file", p.display());
+        p
+    })
+    .clone()
 }

@@ -284,6 +284,14 @@ fn text_mode_report_on_stderr() {
     for l in stderr.lines() {
         assert!(l.starts_with(&format!("=={child}==")) || l.starts_with("    "), "unexpected stderr line: {l}");
     }
+    let err = env.assert_transparent_text(&[prog.as_os_str(), "mt".as_ref()], None);
+    assert!(err.contains("async-signal-unsafe call to malloc()"), "{err}");
+}
+
+#[test]
+fn strip_assafe_lines_keeps_program_output() {
+    let e = "hello\n==12==ASSAFE: x\n    #0 0x1 (a+0x1)\n==12==ASSAFE:   in process\nworld\n    indented program line\n==x== not ours\n";
+    assert_eq!(strip_assafe_lines(e), "hello\nworld\n    indented program line\n==x== not ours\n");
 }
 
 // 12a.
@@ -358,7 +366,8 @@ print("rc", r.returncode)
 #[test]
 fn python_preexec_fn_child_is_reported() {
     let env = Env::new("py_preexec");
-    let out = env.run(&["python3", "-c", PY_PREEXEC], true, "");
+    let py = python();
+    let out = env.run(&[py.as_os_str(), "-c".as_ref(), PY_PREEXEC.as_ref()], true, "");
     out.assert_ok();
     assert_eq!(out.stdout, "rc 0\n");
     let r = out.reports_in("fork-child");
@@ -367,14 +376,28 @@ fn python_preexec_fn_child_is_reported() {
         assert!(s(&x["exe"]).contains("python"), "{x}");
         assert!(n(&x["parent_threads"]) >= 2, "{x}");
     }
+    // The child then execs /bin/true: its summary says so.
+    let child = &r[0]["pid"];
+    assert!(
+        out.summaries().iter().any(|e| e["event"] == "exec" && &e["pid"] == child && e["context"] == "fork-child" && e["path"] == "/bin/true"),
+        "exec summary for the preexec child:\n{}",
+        out.dump()
+    );
 }
 
 #[test]
 fn python_subprocess_without_preexec_is_clean() {
     let env = Env::new("py_plain");
-    let out = env.run(&["python3", "-c", PY_PLAIN], true, "");
+    let py = python();
+    let out = env.run(&[py.as_os_str(), "-c".as_ref(), PY_PLAIN.as_ref()], true, "");
     out.assert_ok();
     assert_eq!(out.stdout, "rc 0\n");
+    // /bin/true ran under the library in its own process (so the child was observed at all).
+    assert!(
+        out.records_of("start").iter().any(|x| x["pid"] != out.pid && s(&x["exe"]).ends_with("true")),
+        "no start record from the /bin/true child:\n{}",
+        out.dump()
+    );
     let bad: Vec<_> = out.reports().into_iter().filter(|r| r["context"] == "fork-child" || r["context"] == "vfork-child").collect();
     assert!(
         bad.is_empty(),
