@@ -29,7 +29,8 @@ pub fn library() -> PathBuf {
     lib
 }
 
-/// A per-test scratch directory; created fresh (emptied) by [`Env::new`].
+/// A per-test scratch directory; created fresh (emptied) by [`Env::new`], removed on drop unless
+/// the test failed.
 pub struct Env {
     pub name: String,
     pub dir: PathBuf,
@@ -135,6 +136,16 @@ impl Env {
         assert_eq!(with.stderr, without.stderr, "stderr differs with the preload (log_path set): {shown}");
         assert!(without.records.is_empty(), "log records without the preload?");
         (with, without)
+    }
+}
+
+impl Drop for Env {
+    /// Removes the scratch directory when the test passed; keeps it (for inspection) when the
+    /// test failed or `ASSAFE_KEEP_TEMP` is set.
+    fn drop(&mut self) {
+        if !std::thread::panicking() && std::env::var_os("ASSAFE_KEEP_TEMP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 

@@ -212,6 +212,7 @@ fn nested_fork_grandchild_is_fork_child() {
     assert_eq!(r.len(), 1, "grandchild {g}'s malloc reported:\n{}", out.dump());
     check_report_shape(r[0], "fork_nested");
     assert_eq!(r[0]["context"], "fork-child", "context persists through nested forks: {}", r[0]);
+    assert!(n(&r[0]["parent_threads"]) >= 2, "the multi-threaded ancestor is remembered: {}", r[0]);
     let mid = n(&r[0]["ppid"]);
     assert_ne!(mid, out.pid as u64, "the grandchild's parent is the middle child");
     env.assert_transparent(&[&prog]);
