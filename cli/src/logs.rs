@@ -44,6 +44,8 @@ pub struct Occurrence {
     pub parent_threads: Option<u64>,
     pub errno_before: Option<i64>,
     pub errno_after: Option<i64>,
+    /// The call site (`site`): the return address of the call into the interposed function.
+    pub site: Option<u64>,
     pub stack: Vec<RawFrame>,
 }
 
@@ -272,6 +274,7 @@ impl Logs {
                         parent_threads: v.get("parent_threads").and_then(Value::as_u64),
                         errno_before: n(&v, "errno_before"),
                         errno_after: n(&v, "errno_after"),
+                        site: v.get("site").and_then(parse_hex),
                         stack: parse_stack(&v),
                     };
                     segs.last_mut().expect("pushed above").reports.push(occ);
@@ -347,7 +350,12 @@ impl Logs {
         if let Some(summary) = &summary {
             let mut used = vec![false; summary.sites.len()];
             for occ in reports.iter_mut().filter(|o| o.kind == Kind::Report) {
-                let site = occ.stack.first().map(|f| f.addr);
+                let site = occ.site.or_else(|| {
+                    occ.stack
+                        .iter()
+                        .find(|f| !crate::symbolize::is_assafe_module(&f.module))
+                        .map(|f| f.addr)
+                });
                 let mut total = 0;
                 let mut found = false;
                 for (i, s) in summary.sites.iter().enumerate() {
@@ -383,14 +391,20 @@ impl Logs {
                         parent_threads: None,
                         errno_before: None,
                         errno_after: None,
+                        site: site.site,
                         stack: site.frame.clone().into_iter().collect(),
                     });
                     continue;
                 };
                 let mut occ = template.clone();
                 occ.kind = Kind::Report;
+                occ.reason = reports
+                    .iter()
+                    .find(|r| r.function == site.function)
+                    .map(|r| r.reason.clone())
+                    .unwrap_or_default();
                 occ.function = site.function.clone();
-                occ.reason = String::new();
+                occ.site = site.site;
                 occ.count = site.count;
                 if let Some(c) = &summary.context {
                     occ.context = c.clone();
