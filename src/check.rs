@@ -19,7 +19,12 @@ pub fn is_unsafe(idx: usize) -> bool {
 /// The most specific context among `ctx`'s bits: a handler running in a fork child is reported
 /// as a handler.
 pub fn innermost(ctx: u8) -> u8 {
-    for bit in [tls::IN_HANDLER, tls::VFORK_CHILD, tls::FORK_CHILD, tls::ASYNC_CANCEL] {
+    for bit in [
+        tls::IN_HANDLER,
+        tls::VFORK_CHILD,
+        tls::FORK_CHILD,
+        tls::ASYNC_CANCEL,
+    ] {
         if ctx & bit != 0 {
             return bit;
         }
@@ -64,7 +69,13 @@ pub fn violation(idx: usize, ctx: u8, f: &Frame) {
     if bit == tls::IN_HANDLER && !o.report_signal_unsafe {
         return;
     }
-    let c = Context { bit, signal: 0, signal_origin: "async", definite: false, depth: 0 };
+    let c = Context {
+        bit,
+        signal: 0,
+        signal_origin: "async",
+        definite: false,
+        depth: 0,
+    };
     let c = crate::signal::describe(c);
     match dedup::hit(sys::getpid(), idx, f.ret, c.definite as u8) {
         dedup::Hit::Again => return,

@@ -33,7 +33,10 @@ static TABLE: [Entry; SIZE] = [const {
 static DROPPED: AtomicU64 = AtomicU64::new(0);
 
 fn mix(pid: i32, idx: usize, site: usize, variant: u8) -> u64 {
-    let mut h = (pid as u64) ^ ((idx as u64) << 32) ^ ((variant as u64) << 48) ^ (site as u64).rotate_left(17);
+    let mut h = (pid as u64)
+        ^ ((idx as u64) << 32)
+        ^ ((variant as u64) << 48)
+        ^ (site as u64).rotate_left(17);
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^= h >> 33;
@@ -64,7 +67,10 @@ pub fn hit(pid: i32, idx: usize, site: usize, variant: u8) -> Hit {
             return Hit::Again;
         }
         if k == 0 {
-            match e.key.compare_exchange(0, key, Ordering::AcqRel, Ordering::Acquire) {
+            match e
+                .key
+                .compare_exchange(0, key, Ordering::AcqRel, Ordering::Acquire)
+            {
                 Ok(_) => {
                     e.count.store(1, Ordering::Relaxed);
                     e.site.store(site, Ordering::Relaxed);
@@ -111,7 +117,11 @@ pub fn each(pid: i32, mut f: impl FnMut(Site)) {
         if idx == 0 || e.pid.load(Ordering::Relaxed) != pid as u32 {
             continue;
         }
-        f(Site { idx: idx as usize - 1, site: e.site.load(Ordering::Relaxed), count: e.count.load(Ordering::Relaxed) });
+        f(Site {
+            idx: idx as usize - 1,
+            site: e.site.load(Ordering::Relaxed),
+            count: e.count.load(Ordering::Relaxed),
+        });
     }
 }
 

@@ -90,7 +90,9 @@ impl<'a> Buf<'a> {
             if (0x20..0x7f).contains(&c) {
                 self.c(c);
             } else {
-                self.s("\\x").c(HEX[(c >> 4) as usize]).c(HEX[(c & 15) as usize]);
+                self.s("\\x")
+                    .c(HEX[(c >> 4) as usize])
+                    .c(HEX[(c & 15) as usize]);
             }
         }
         self
@@ -125,10 +127,14 @@ impl<'a> Buf<'a> {
                         i += w;
                         continue;
                     }
-                    self.s("\\u00").c(HEX[(c >> 4) as usize]).c(HEX[(c & 15) as usize]);
+                    self.s("\\u00")
+                        .c(HEX[(c >> 4) as usize])
+                        .c(HEX[(c & 15) as usize]);
                 }
                 _ => {
-                    self.s("\\u00").c(HEX[(c >> 4) as usize]).c(HEX[(c & 15) as usize]);
+                    self.s("\\u00")
+                        .c(HEX[(c >> 4) as usize])
+                        .c(HEX[(c & 15) as usize]);
                 }
             }
             i += 1;

@@ -29,7 +29,9 @@ pub fn count_threads() -> u32 {
 /// Field 20 (num_threads) of a /proc/PID/stat line; the command name (field 2) may contain spaces
 /// and parentheses, so count from the last ')'.
 fn parse_threads(s: &[u8]) -> u32 {
-    let Some(close) = s.iter().rposition(|&c| c == b')') else { return 0 };
+    let Some(close) = s.iter().rposition(|&c| c == b')') else {
+        return 0;
+    };
     // Fields after ") " start at field 3; num_threads is field 20.
     let mut field = 2;
     let mut n: u32 = 0;
@@ -63,7 +65,9 @@ pub fn arm() {
         unsafe { core::ptr::write_volatile(p, 1) };
         return;
     }
-    let Some(page) = sys::mmap_anon(4096) else { return };
+    let Some(page) = sys::mmap_anon(4096) else {
+        return;
+    };
     // SAFETY: page is our own fresh mapping.
     match unsafe { sys::madvise(page, 4096, libc::MADV_WIPEONFORK) } {
         Ok(_) => {
@@ -150,7 +154,11 @@ unsafe extern "C" fn underscore_fork_impl() -> libc::pid_t {
 
 /// The wrapper the slow path sends a fork-class call to.
 pub fn wrapper(idx: usize) -> usize {
-    if idx == stubs::generated::IDX_fork { fork_impl as *const () as usize } else { underscore_fork_impl as *const () as usize }
+    if idx == stubs::generated::IDX_fork {
+        fork_impl as *const () as usize
+    } else {
+        underscore_fork_impl as *const () as usize
+    }
 }
 
 /// `vfork` for real: the child runs on the parent's stack until it execs or exits, so this

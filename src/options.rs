@@ -110,7 +110,12 @@ fn copy_path(dst: &mut [u8; PATH_MAX], len: &mut usize, v: &[u8]) -> Result<(), 
 }
 
 static SPECS: &[Spec] = &[
-    Spec { name: "strict", default: "0", help: "treat every fork as if the parent were multi-threaded", set: |o, v| parse_bool(v).map(|b| o.strict = b) },
+    Spec {
+        name: "strict",
+        default: "0",
+        help: "treat every fork as if the parent were multi-threaded",
+        set: |o, v| parse_bool(v).map(|b| o.strict = b),
+    },
     Spec {
         name: "log_path",
         default: "stderr",
@@ -133,9 +138,24 @@ static SPECS: &[Spec] = &[
             _ => Err("expects text or json"),
         },
     },
-    Spec { name: "halt_on_error", default: "0", help: "abort the process after the first report", set: |o, v| parse_bool(v).map(|b| o.halt_on_error = b) },
-    Spec { name: "verbosity", default: "0", help: "0 quiet, 1 say when the library loads, 2 also log forks", set: |o, v| parse_u32(v).map(|n| o.verbosity = n) },
-    Spec { name: "help", default: "0", help: "print the options with their defaults and continue", set: |o, v| parse_bool(v).map(|b| o.help = b) },
+    Spec {
+        name: "halt_on_error",
+        default: "0",
+        help: "abort the process after the first report",
+        set: |o, v| parse_bool(v).map(|b| o.halt_on_error = b),
+    },
+    Spec {
+        name: "verbosity",
+        default: "0",
+        help: "0 quiet, 1 say when the library loads, 2 also log forks",
+        set: |o, v| parse_u32(v).map(|n| o.verbosity = n),
+    },
+    Spec {
+        name: "help",
+        default: "0",
+        help: "print the options with their defaults and continue",
+        set: |o, v| parse_bool(v).map(|b| o.help = b),
+    },
     Spec {
         name: "follow_exec",
         default: "1",
@@ -153,9 +173,24 @@ static SPECS: &[Spec] = &[
             _ => Err("expects posix, glibc or strict"),
         },
     },
-    Spec { name: "report_signal_unsafe", default: "1", help: "report unsafe calls inside signal handlers", set: |o, v| parse_bool(v).map(|b| o.report_signal_unsafe = b) },
-    Spec { name: "report_errno_spoil", default: "1", help: "report signal handlers that return with errno changed", set: |o, v| parse_bool(v).map(|b| o.report_errno_spoil = b) },
-    Spec { name: "suppressions", default: "", help: "file of context:pattern lines; matching reports are not written", set: |o, v| copy_path(&mut o.suppressions, &mut o.suppressions_len, v) },
+    Spec {
+        name: "report_signal_unsafe",
+        default: "1",
+        help: "report unsafe calls inside signal handlers",
+        set: |o, v| parse_bool(v).map(|b| o.report_signal_unsafe = b),
+    },
+    Spec {
+        name: "report_errno_spoil",
+        default: "1",
+        help: "report signal handlers that return with errno changed",
+        set: |o, v| parse_bool(v).map(|b| o.report_errno_spoil = b),
+    },
+    Spec {
+        name: "suppressions",
+        default: "",
+        help: "file of context:pattern lines; matching reports are not written",
+        set: |o, v| copy_path(&mut o.suppressions, &mut o.suppressions_len, v),
+    },
 ];
 
 /// What went wrong while parsing, for the single warning line.
@@ -180,10 +215,18 @@ impl Problems {
 
 /// Parses `s` into `o` (which holds the defaults). Never fails; returns the problems found.
 pub fn parse(o: &mut Options, s: &[u8]) -> Problems {
-    let mut p = Problems { count: 0, first_what: "", first_item: [0; 64], first_item_len: 0 };
+    let mut p = Problems {
+        count: 0,
+        first_what: "",
+        first_item: [0; 64],
+        first_item_len: 0,
+    };
     let n = s.len().min(o.raw.len() - 1);
     if n < s.len() {
-        p.note("option string too long, ignored entirely", &s[..s.len().min(32)]);
+        p.note(
+            "option string too long, ignored entirely",
+            &s[..s.len().min(32)],
+        );
         return p;
     }
     o.raw[..n].copy_from_slice(&s[..n]);
@@ -254,10 +297,13 @@ pub fn help(b: &mut Buf) {
         b.s("    ");
         b.s(sp.name);
         b.s(" (default: ");
-        b.s(if sp.default.is_empty() { "none" } else { sp.default });
+        b.s(if sp.default.is_empty() {
+            "none"
+        } else {
+            sp.default
+        });
         b.s(")\n        ");
         b.s(sp.help);
         b.s("\n");
     }
 }
-

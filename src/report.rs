@@ -62,7 +62,13 @@ unsafe fn on_stack<F: FnOnce()>(job: &mut Option<F>, top: *mut u8) {
     }
     // SAFETY: switch_stack saves rsp in rbp (callee-saved), calls the trampoline on the new stack
     // and switches back; the trampoline is a normal extern "C" function.
-    unsafe { switch_stack(job as *mut Option<F> as *mut u8, trampoline::<F> as *const () as usize, top) };
+    unsafe {
+        switch_stack(
+            job as *mut Option<F> as *mut u8,
+            trampoline::<F> as *const () as usize,
+            top,
+        )
+    };
 }
 
 #[unsafe(naked)]
@@ -97,7 +103,8 @@ fn write_record(b: &mut Buf) {
         nb.bytes(path).c(b'.').u(sys::getpid() as u64).c(0);
         nb.len()
     };
-    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    let flags =
+        libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_NOFOLLOW | libc::O_CLOEXEC;
     match sys::open(&name[..n], flags, 0o600) {
         Ok(fd) => {
             let r = sys::write_all(fd, b.as_bytes());
@@ -116,7 +123,10 @@ fn sink_failed(name: &[u8], err: i32, record: &[u8]) {
         let mut mem = [0u8; 1400];
         let mut b = Buf::new(&mut mem);
         prefix(&mut b);
-        b.s("warning: cannot write log file '").printable(name).s("' (errno ").u(err as u64);
+        b.s("warning: cannot write log file '")
+            .printable(name)
+            .s("' (errno ")
+            .u(err as u64);
         b.s("); writing reports to stderr instead\n");
         let _ = sys::write_all(2, b.as_bytes());
     }
@@ -216,8 +226,12 @@ pub fn context_name(bit: u8) -> &'static str {
 /// One sentence on why a call of this reason class is dangerous.
 fn explain(reason: &str) -> &'static str {
     match reason {
-        "heap" => "the heap lock may be held by a thread that no longer exists (deadlock) or the heap may be mid-update (corruption)",
-        "lock" => "a lock may be held forever by a thread that no longer exists or by the interrupted code",
+        "heap" => {
+            "the heap lock may be held by a thread that no longer exists (deadlock) or the heap may be mid-update (corruption)"
+        }
+        "lock" => {
+            "a lock may be held forever by a thread that no longer exists or by the interrupted code"
+        }
         "stdio" => "stdio takes the stream lock and may allocate; the stream may be mid-update",
         "syslog" => "syslog takes a global lock and allocates",
         "env" => "the environment is guarded by a lock and may be mid-update",
@@ -226,7 +240,9 @@ fn explain(reason: &str) -> &'static str {
         "nss" => "NSS lookups load modules, allocate and take locks",
         "locale" | "i18n" => "locale data is guarded by a lock and may be loaded with malloc",
         "atexit" => "exit handlers are guarded by a lock and may run arbitrary code",
-        "fork" => "fork runs atfork handlers and takes locks (POSIX.1-2024 no longer lists it as safe)",
+        "fork" => {
+            "fork runs atfork handlers and takes locks (POSIX.1-2024 no longer lists it as safe)"
+        }
         "thread" => "creating threads needs the heap and the stack cache lock",
         "random" => "random() keeps its state behind a lock",
         "dir" => "directory streams are allocated with malloc",
@@ -277,7 +293,10 @@ fn json_frame(b: &mut Buf, a: usize) {
     b.s("{\"addr\":\"").hex(a as u64).s("\",\"module\":");
     match assafe_unwind::module_of(a) {
         Some(m) => {
-            b.json_str(m.path).s(",\"offset\":\"").hex(m.offset as u64).s("\"}");
+            b.json_str(m.path)
+                .s(",\"offset\":\"")
+                .hex(m.offset as u64)
+                .s("\"}");
         }
         None => {
             b.s("\"\",\"offset\":\"").hex(a as u64).s("\"}");
@@ -313,10 +332,14 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &stubs::Frame) {
         let mut e = [0u8; 512];
         let exe = exe(&mut e);
         if o.json {
-            b.s("{\"event\":\"report\",\"context\":\"").s(context_name(ctx.bit));
+            b.s("{\"event\":\"report\",\"context\":\"")
+                .s(context_name(ctx.bit));
             b.s("\",\"function\":").json_str(name);
             b.s(",\"reason\":").json_str(reason.as_bytes());
-            b.s(",\"pid\":").u(pid as u64).s(",\"ppid\":").u(sys::getppid() as u64);
+            b.s(",\"pid\":")
+                .u(pid as u64)
+                .s(",\"ppid\":")
+                .u(sys::getppid() as u64);
             b.s(",\"tid\":").u(sys::gettid() as u64);
             b.s(",\"exe\":").json_str(exe);
             if ctx.bit == crate::tls::FORK_CHILD {
@@ -327,9 +350,13 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &stubs::Frame) {
             }
             if ctx.bit == crate::tls::IN_HANDLER {
                 b.s(",\"signal\":").u(ctx.signal as u64);
-                b.s(",\"signal_name\":\"").s(crate::signame(ctx.signal)).c(b'"');
+                b.s(",\"signal_name\":\"")
+                    .s(crate::signame(ctx.signal))
+                    .c(b'"');
                 b.s(",\"signal_origin\":\"").s(ctx.signal_origin).c(b'"');
-                b.s(",\"certainty\":\"").s(if ctx.definite { "definite" } else { "latent" }).c(b'"');
+                b.s(",\"certainty\":\"")
+                    .s(if ctx.definite { "definite" } else { "latent" })
+                    .c(b'"');
                 b.s(",\"handler_depth\":").u(ctx.depth as u64);
             }
             b.s(",\"site\":\"").hex(f.ret as u64).c(b'"');
@@ -357,7 +384,11 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &stubs::Frame) {
                 crate::tls::IN_HANDLER => {
                     b.s("in a handler for ").s(crate::signame(ctx.signal));
                     b.s(" (").s(ctx.signal_origin).s(" signal, ");
-                    b.s(if ctx.definite { "definite: the handler interrupted this thread inside an unsafe function" } else { "latent" });
+                    b.s(if ctx.definite {
+                        "definite: the handler interrupted this thread inside an unsafe function"
+                    } else {
+                        "latent"
+                    });
                     b.s(")");
                 }
                 _ => {
@@ -366,12 +397,22 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &stubs::Frame) {
             }
             b.s("\n");
             prefix(b);
-            b.s("  ").printable(name).s(": ").s(reason).s(" - ").s(explain(reason)).s("\n");
+            b.s("  ")
+                .printable(name)
+                .s(": ")
+                .s(reason)
+                .s(" - ")
+                .s(explain(reason))
+                .s("\n");
             for (i, &a) in frames.iter().enumerate() {
                 text_frame(b, i, a);
             }
             prefix(b);
-            b.s("  in process ").u(pid as u64).s(" (").printable(exe).s("), parent ");
+            b.s("  in process ")
+                .u(pid as u64)
+                .s(" (")
+                .printable(exe)
+                .s("), parent ");
             b.u(sys::getppid() as u64);
         }
     });
@@ -404,9 +445,15 @@ pub fn summary(end: End, ctx_bit: u8) {
                 }
             }
             b.s(",\"context\":\"").s(context_name(ctx_bit)).c(b'"');
-            b.s(",\"pid\":").u(pid as u64).s(",\"ppid\":").u(sys::getppid() as u64);
+            b.s(",\"pid\":")
+                .u(pid as u64)
+                .s(",\"ppid\":")
+                .u(sys::getppid() as u64);
             b.s(",\"exe\":").json_str(exe);
-            b.s(",\"unsafe_calls\":").u(calls).s(",\"distinct\":").u(distinct);
+            b.s(",\"unsafe_calls\":")
+                .u(calls)
+                .s(",\"distinct\":")
+                .u(distinct);
             b.s(",\"dropped\":").u(dropped).s(",\"sites\":[");
             let mut first = true;
             crate::dedup::each(pid, |s| {
@@ -418,7 +465,10 @@ pub fn summary(end: End, ctx_bit: u8) {
                 b.s(",\"site\":\"").hex(s.site as u64).s("\",\"module\":");
                 match assafe_unwind::module_of(s.site) {
                     Some(m) => {
-                        b.json_str(m.path).s(",\"offset\":\"").hex(m.offset as u64).c(b'"');
+                        b.json_str(m.path)
+                            .s(",\"offset\":\"")
+                            .hex(m.offset as u64)
+                            .c(b'"');
                     }
                     None => {
                         b.s("\"\",\"offset\":\"").hex(s.site as u64).c(b'"');
@@ -431,22 +481,41 @@ pub fn summary(end: End, ctx_bit: u8) {
             prefix(b);
             match end {
                 End::Exec(p) => {
-                    b.s("process ").u(pid as u64).s(" calls exec(\"").printable(p).s("\")");
+                    b.s("process ")
+                        .u(pid as u64)
+                        .s(" calls exec(\"")
+                        .printable(p)
+                        .s("\")");
                 }
                 End::Exit(s) => {
-                    b.s("process ").u(pid as u64).s(" exits with status ").i(s as i64);
+                    b.s("process ")
+                        .u(pid as u64)
+                        .s(" exits with status ")
+                        .i(s as i64);
                 }
             }
-            b.s(" after ").u(calls).s(" async-signal-unsafe calls at ").u(distinct).s(" call sites");
+            b.s(" after ")
+                .u(calls)
+                .s(" async-signal-unsafe calls at ")
+                .u(distinct)
+                .s(" call sites");
             if dropped > 0 {
                 b.s(" (").u(dropped).s(" not attributed: table full)");
             }
             b.s(":\n");
             crate::dedup::each(pid, |s| {
-                b.s("    ").u(s.count).s(" x ").printable(stubs::name(s.idx)).s(" from ");
+                b.s("    ")
+                    .u(s.count)
+                    .s(" x ")
+                    .printable(stubs::name(s.idx))
+                    .s(" from ");
                 b.hex(s.site as u64);
                 if let Some(m) = assafe_unwind::module_of(s.site) {
-                    b.s(" (").printable(m.path).s("+").hex(m.offset as u64).s(")");
+                    b.s(" (")
+                        .printable(m.path)
+                        .s("+")
+                        .hex(m.offset as u64)
+                        .s(")");
                 }
                 b.s("\n");
             });
@@ -463,18 +532,34 @@ pub fn errno_spoil(sig: i32, handler: usize, before: i32, after: i32) {
         let mut e = [0u8; 512];
         let exe = exe(&mut e);
         if o.json {
-            b.s("{\"event\":\"errno\",\"context\":\"signal-handler\",\"pid\":").u(sys::getpid() as u64);
-            b.s(",\"ppid\":").u(sys::getppid() as u64).s(",\"tid\":").u(sys::gettid() as u64);
+            b.s("{\"event\":\"errno\",\"context\":\"signal-handler\",\"pid\":")
+                .u(sys::getpid() as u64);
+            b.s(",\"ppid\":")
+                .u(sys::getppid() as u64)
+                .s(",\"tid\":")
+                .u(sys::gettid() as u64);
             b.s(",\"exe\":").json_str(exe);
-            b.s(",\"signal\":").u(sig as u64).s(",\"signal_name\":\"").s(crate::signame(sig)).c(b'"');
-            b.s(",\"errno_before\":").i(before as i64).s(",\"errno_after\":").i(after as i64);
+            b.s(",\"signal\":")
+                .u(sig as u64)
+                .s(",\"signal_name\":\"")
+                .s(crate::signame(sig))
+                .c(b'"');
+            b.s(",\"errno_before\":")
+                .i(before as i64)
+                .s(",\"errno_after\":")
+                .i(after as i64);
             b.s(",\"site\":\"").hex(handler as u64).c(b'"');
             json_stack(b, &[handler]);
             b.c(b'}');
         } else {
             prefix(b);
-            b.s("signal handler for ").s(crate::signame(sig)).s(" changed errno from ").i(before as i64);
-            b.s(" to ").i(after as i64).s(" and did not restore it (the interrupted code may misread its error)\n");
+            b.s("signal handler for ")
+                .s(crate::signame(sig))
+                .s(" changed errno from ")
+                .i(before as i64);
+            b.s(" to ")
+                .i(after as i64)
+                .s(" and did not restore it (the interrupted code may misread its error)\n");
             text_frame(b, 0, handler);
             let l = b.len();
             b.truncate(l - 1);

@@ -89,6 +89,8 @@ struct Object {
     versym: *const u16,
     verdef: *const u8,
     verdefnum: usize,
+    /// Version index of each version id asked for so far (u16::MAX: not looked up yet).
+    vcache: [core::cell::Cell<u16>; 64],
 }
 
 fn gnu_hash(name: &[u8]) -> u32 {
@@ -144,6 +146,7 @@ impl Object {
             versym: core::ptr::null(),
             verdef: core::ptr::null(),
             verdefnum: 0,
+            vcache: [const { core::cell::Cell::new(u16::MAX) }; 64],
         };
         let mut d = lm.l_ld;
         if d.is_null() {
@@ -170,6 +173,34 @@ impl Object {
             return None;
         }
         Some(o)
+    }
+
+    /// The version index (in this object) of the version named `version`, whose id is `vid`
+    /// (0 if the object does not define it), cached per id.
+    ///
+    /// # Safety
+    /// The object's tables must be valid.
+    unsafe fn version_index(&self, vid: usize, version: &[u8]) -> u16 {
+        if let Some(c) = self.vcache.get(vid) {
+            let v = c.get();
+            if v != u16::MAX {
+                return v;
+            }
+        }
+        let mut found = 0;
+        for ndx in 2..=(self.verdefnum as u16 + 1) {
+            // SAFETY: tables of a loaded object.
+            let vn = unsafe { self.version_name(ndx) };
+            // SAFETY: vn is null or a NUL-terminated string in strtab.
+            if !vn.is_null() && unsafe { cstr_eq(vn, version) } {
+                found = ndx;
+                break;
+            }
+        }
+        if let Some(c) = self.vcache.get(vid) {
+            c.set(found);
+        }
+        found
     }
 
     /// Name of version index `ndx` from the version definitions.
@@ -204,7 +235,13 @@ impl Object {
     ///
     /// # Safety
     /// `i` must be a valid symbol index of this object.
-    unsafe fn matches(&self, i: usize, name: &[u8], version: &[u8]) -> Option<(usize, usize)> {
+    unsafe fn matches(
+        &self,
+        i: usize,
+        name: &[u8],
+        vid: usize,
+        version: &[u8],
+    ) -> Option<(usize, usize)> {
         // SAFETY: i is a valid symbol index.
         let s = unsafe { &*self.symtab.add(i) };
         let ty = s.st_info & 0xf;
@@ -222,9 +259,8 @@ impl Object {
             let ndx = v & 0x7fff;
             if ndx >= 2 {
                 // SAFETY: tables of a loaded object.
-                let vn = unsafe { self.version_name(ndx) };
-                // SAFETY: vn is null or a NUL-terminated string in strtab.
-                let exact = !vn.is_null() && unsafe { cstr_eq(vn, version) };
+                let exact =
+                    !version.is_empty() && unsafe { self.version_index(vid, version) } == ndx;
                 let default = v & 0x8000 == 0;
                 // Another version of the name: keep looking (libc may define several).
                 if !exact && !(default && version.is_empty()) {
@@ -246,7 +282,7 @@ impl Object {
 
     /// # Safety
     /// The object's tables must be valid.
-    unsafe fn lookup(&self, name: &[u8], version: &[u8]) -> Option<(usize, usize)> {
+    unsafe fn lookup(&self, name: &[u8], vid: usize, version: &[u8]) -> Option<(usize, usize)> {
         if !self.gnu_hash.is_null() {
             let t = self.gnu_hash;
             // SAFETY: GNU hash table layout: nbuckets, symoffset, bloom_size, bloom_shift,
@@ -268,7 +304,7 @@ impl Object {
                 loop {
                     let ch = *chain.add(i - symoffset);
                     if (ch | 1) == (h | 1) {
-                        if let Some(a) = self.matches(i, name, version) {
+                        if let Some(a) = self.matches(i, name, vid, version) {
                             return Some(a);
                         }
                     }
@@ -291,7 +327,7 @@ impl Object {
             let mut i = *bucket.add(sysv_hash(name) as usize % nbucket) as usize;
             let mut guard = 0;
             while i != 0 && guard < 1 << 20 {
-                if let Some(a) = self.matches(i, name, version) {
+                if let Some(a) = self.matches(i, name, vid, version) {
                     return Some(a);
                 }
                 i = *chain.add(i) as usize;
@@ -302,45 +338,65 @@ impl Object {
     }
 }
 
-/// Looks up `name` (without NUL) at `version` (without NUL; empty = default) in the objects loaded
-/// after this library, in the loader's search order: the `RTLD_NEXT` definition. Returns the
-/// address and the symbol's size (0 when unknown, e.g. for an IFUNC).
-///
-/// # Safety
-/// Must run in normal context (not concurrently with `dlclose` of the objects it walks).
-pub unsafe fn next(name: &[u8], version: &[u8]) -> Option<(usize, usize)> {
-    let me = crate::init::self_base();
-    // SAFETY: _r_debug is the loader's debug structure; r_map heads its list of loaded objects.
-    let mut lm = unsafe { _r_debug.r_map };
-    // Skip up to and including ourselves; if we are not in the list, search all but ourselves.
-    let first = lm;
-    let mut found_me = false;
-    while !lm.is_null() {
-        // SAFETY: a live link map entry.
-        let l = unsafe { &*lm };
-        lm = l.l_next;
-        if l.l_addr == me {
-            found_me = true;
-            break;
+/// The objects loaded after this library, in the loader's search order, with their tables parsed
+/// once: lookups in them give the `RTLD_NEXT` definition of a name.
+pub struct Next {
+    objects: [Option<Object>; 64],
+    n: usize,
+}
+
+impl Next {
+    /// # Safety
+    /// Must run in normal context (not concurrently with `dlclose` of the objects it walks).
+    pub unsafe fn new() -> Next {
+        let me = crate::init::self_base();
+        let mut next = Next {
+            objects: [const { None }; 64],
+            n: 0,
+        };
+        // SAFETY: _r_debug is the loader's debug structure; r_map heads its list of loaded objects.
+        let first = unsafe { _r_debug.r_map };
+        // Skip up to and including ourselves; if we are not in the list, search all but ourselves.
+        let mut lm = first;
+        let mut found_me = false;
+        while !lm.is_null() {
+            // SAFETY: a live link map entry.
+            let l = unsafe { &*lm };
+            lm = l.l_next;
+            if l.l_addr == me {
+                found_me = true;
+                break;
+            }
         }
-    }
-    if !found_me {
-        lm = first;
-    }
-    while !lm.is_null() {
-        // SAFETY: a live link map entry.
-        let l = unsafe { &*lm };
-        lm = l.l_next;
-        if l.l_addr == me {
-            continue;
+        if !found_me {
+            lm = first;
         }
-        // SAFETY: a live object's dynamic section.
-        if let Some(o) = unsafe { Object::new(l) } {
-            // SAFETY: tables of a live object.
-            if let Some(a) = unsafe { o.lookup(name, version) } {
+        while !lm.is_null() && next.n < next.objects.len() {
+            // SAFETY: a live link map entry.
+            let l = unsafe { &*lm };
+            lm = l.l_next;
+            if l.l_addr == me {
+                continue;
+            }
+            // SAFETY: a live object's dynamic section.
+            if let Some(o) = unsafe { Object::new(l) } {
+                next.objects[next.n] = Some(o);
+                next.n += 1;
+            }
+        }
+        next
+    }
+
+    /// Looks up `name` (without NUL) at `version` (empty = default), whose id (a small number
+    /// unique to the version string) is `vid`. Returns the address and the symbol's size (0 when
+    /// unknown, e.g. for an IFUNC).
+    pub fn lookup(&self, name: &[u8], vid: usize, version: &[u8]) -> Option<(usize, usize)> {
+        for o in self.objects[..self.n].iter().flatten() {
+            // SAFETY: tables of a live object, parsed in `new`.
+            if let Some(a) = unsafe { o.lookup(name, vid, version) } {
                 return Some(a);
             }
         }
+        None
     }
-    None
 }

@@ -32,7 +32,8 @@ static WRITING: [AtomicBool; NSIG] = [const { AtomicBool::new(false) }; NSIG];
 /// Handler address already reported for spoiling errno, per signal.
 static ERRNO_REPORTED: [AtomicUsize; NSIG] = [const { AtomicUsize::new(0) }; NSIG];
 
-type SigactionFn = unsafe extern "C" fn(c_int, *const libc::sigaction, *mut libc::sigaction) -> c_int;
+type SigactionFn =
+    unsafe extern "C" fn(c_int, *const libc::sigaction, *mut libc::sigaction) -> c_int;
 
 fn real_sigaction() -> SigactionFn {
     // SAFETY: the slot holds libc's sigaction, resolved at load.
@@ -51,7 +52,10 @@ impl WriterGuard {
         let mut mask = 0u64;
         // SAFETY: valid 8-byte masks on our stack.
         let _ = unsafe { sys::rt_sigprocmask(libc::SIG_SETMASK, &all, &mut mask) };
-        while WRITING[sig].compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+        while WRITING[sig]
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
             // Another thread is between two system calls; it cannot be interrupted by a handler
             // of its own (it blocked them), so it finishes shortly.
             sys::sched_yield();
@@ -64,12 +68,17 @@ impl Drop for WriterGuard {
     fn drop(&mut self) {
         WRITING[self.sig].store(false, Ordering::Release);
         // SAFETY: restores the mask saved in `new`.
-        let _ = unsafe { sys::rt_sigprocmask(libc::SIG_SETMASK, &self.mask, core::ptr::null_mut()) };
+        let _ =
+            unsafe { sys::rt_sigprocmask(libc::SIG_SETMASK, &self.mask, core::ptr::null_mut()) };
     }
 }
 
 /// `sigaction` as the program sees it.
-unsafe extern "C" fn sigaction_impl(sig: c_int, act: *const libc::sigaction, old: *mut libc::sigaction) -> c_int {
+unsafe extern "C" fn sigaction_impl(
+    sig: c_int,
+    act: *const libc::sigaction,
+    old: *mut libc::sigaction,
+) -> c_int {
     let real = real_sigaction();
     if !(1..NSIG as c_int).contains(&sig) || sig == libc::SIGKILL || sig == libc::SIGSTOP {
         // SAFETY: pass-through with the program's own arguments.
@@ -137,8 +146,9 @@ fn act_of(handler: usize, flags: i32, mask_sig: c_int) -> libc::sigaction {
     a.sa_sigaction = handler;
     a.sa_flags = flags;
     if mask_sig > 0 {
-        // SAFETY: a valid sigset_t and signal number.
-        unsafe { libc::sigaddset(&mut a.sa_mask, mask_sig) };
+        // glibc's sigset_t is an array of u64 words, bit (sig - 1) for signal sig (1..=64 here).
+        // SAFETY: sa_mask is at least 8 bytes and suitably aligned for u64.
+        unsafe { *(&raw mut a.sa_mask as *mut u64) |= 1u64 << (mask_sig - 1) };
     }
     a
 }
@@ -147,7 +157,11 @@ fn install(sig: c_int, a: &libc::sigaction) -> usize {
     // SAFETY: all-zero is a valid sigaction.
     let mut old: libc::sigaction = unsafe { core::mem::zeroed() };
     // SAFETY: valid pointers.
-    if unsafe { sigaction_impl(sig, a, &mut old) } < 0 { usize::MAX } else { old.sa_sigaction }
+    if unsafe { sigaction_impl(sig, a, &mut old) } < 0 {
+        usize::MAX
+    } else {
+        old.sa_sigaction
+    }
 }
 
 /// `signal`, `bsd_signal`, `ssignal`: BSD semantics, as glibc's own implementation.
@@ -186,7 +200,11 @@ unsafe extern "C" fn sigset_impl(sig: c_int, h: usize) -> usize {
         let mut old: libc::sigaction = unsafe { core::mem::zeroed() };
         // SAFETY: query only.
         unsafe { sigaction_impl(sig, core::ptr::null(), &mut old) };
-        return if oset & bit != 0 { SIG_HOLD } else { old.sa_sigaction };
+        return if oset & bit != 0 {
+            SIG_HOLD
+        } else {
+            old.sa_sigaction
+        };
     }
     let prev = install(sig, &act_of(h, 0, 0));
     if prev == usize::MAX {
@@ -232,7 +250,9 @@ pub fn wrap_existing() {
 fn current_sp() -> usize {
     let sp: usize;
     // SAFETY: reads rsp.
-    unsafe { core::arch::asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags))
+    };
     sp
 }
 
@@ -242,7 +262,10 @@ fn origin_of(sig: c_int, info: *const libc::siginfo_t) -> u8 {
     }
     // SAFETY: the kernel filled siginfo (we always install with SA_SIGINFO).
     let code = unsafe { (*info).si_code };
-    let synchronous = matches!(sig, libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP | libc::SIGSYS);
+    let synchronous = matches!(
+        sig,
+        libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP | libc::SIGSYS
+    );
     if synchronous && code > 0 {
         return b's';
     }
@@ -263,7 +286,14 @@ unsafe extern "C" fn handler_wrapper(sig: c_int, info: *mut libc::siginfo_t, uc:
     // SAFETY: b is this thread's TLS block; fields are accessed with volatile operations only.
     let depth = unsafe { core::ptr::read_volatile(&raw const (*b).depth) };
     if (depth as usize) < tls::LEVELS {
-        let l = tls::Level { entry_sp: current_sp(), uc: uc as usize, signal: sig as u32, saved_state: saved, origin: origin_of(sig, info), ..tls::Level::ZERO };
+        let l = tls::Level {
+            entry_sp: current_sp(),
+            uc: uc as usize,
+            signal: sig as u32,
+            saved_state: saved,
+            origin: origin_of(sig, info),
+            ..tls::Level::ZERO
+        };
         // SAFETY: index checked; this thread's block.
         unsafe { core::ptr::write_volatile(&raw mut (*b).levels[depth as usize], l) };
     }
@@ -272,7 +302,9 @@ unsafe extern "C" fn handler_wrapper(sig: c_int, info: *mut libc::siginfo_t, uc:
     tls::store((saved & !tls::BUSY) | tls::IN_HANDLER);
 
     let s = sig as usize;
-    let h = HANDLER.get(s).map_or(SIG_DFL, |h| h.load(Ordering::Acquire));
+    let h = HANDLER
+        .get(s)
+        .map_or(SIG_DFL, |h| h.load(Ordering::Acquire));
     let flags = UFLAGS.get(s).map_or(0, |f| f.load(Ordering::Acquire)) as i32;
     if flags & libc::SA_RESETHAND != 0 {
         // The kernel has reset the action to SIG_DFL; so does the table.
@@ -285,7 +317,8 @@ unsafe extern "C" fn handler_wrapper(sig: c_int, info: *mut libc::siginfo_t, uc:
     if h > SIG_IGN {
         if flags & SA_SIGINFO != 0 {
             // SAFETY: the program installed this handler as a sa_sigaction function.
-            let f: extern "C" fn(c_int, *mut libc::siginfo_t, *mut c_void) = unsafe { core::mem::transmute(h) };
+            let f: extern "C" fn(c_int, *mut libc::siginfo_t, *mut c_void) =
+                unsafe { core::mem::transmute(h) };
             f(sig, info, uc);
         } else {
             // SAFETY: the program installed this handler as a sa_handler function.
@@ -309,7 +342,16 @@ fn errno_spoiled(sig: c_int, h: usize, before: i32, after: i32) {
         return;
     }
     // ThreadSanitizer's rule: synchronous signals and SIGTERM are not expected to preserve errno.
-    if matches!(sig, libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP | libc::SIGSYS | libc::SIGTERM) {
+    if matches!(
+        sig,
+        libc::SIGSEGV
+            | libc::SIGBUS
+            | libc::SIGILL
+            | libc::SIGFPE
+            | libc::SIGTRAP
+            | libc::SIGSYS
+            | libc::SIGTERM
+    ) {
         return;
     }
     if ERRNO_REPORTED[sig as usize].swap(h, Ordering::Relaxed) == h {
@@ -354,7 +396,8 @@ pub fn describe(mut c: Context) -> Context {
         };
         let mut frames = [0usize; 64];
         // SAFETY: fault-proof unwinder over the interrupted context.
-        let (_, hit) = unsafe { assafe_unwind::walk_and_find(&regs, true, &mut frames, stubs::ranges()) };
+        let (_, hit) =
+            unsafe { assafe_unwind::walk_and_find(&regs, true, &mut frames, stubs::ranges()) };
         c.definite = hit.is_some();
     }
     c
@@ -370,7 +413,9 @@ fn jmp_target_sp(env: *const usize) -> usize {
     let mangled = unsafe { *env.add(6) };
     let guard: usize;
     // SAFETY: fs:0x30 is glibc's pointer guard in the TCB.
-    unsafe { core::arch::asm!("mov {}, qword ptr fs:[0x30]", out(reg) guard, options(nostack, readonly, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("mov {}, qword ptr fs:[0x30]", out(reg) guard, options(nostack, readonly, preserves_flags))
+    };
     mangled.rotate_right(0x11) ^ guard
 }
 

@@ -205,13 +205,19 @@ fn wrapper_or_real(idx: usize) -> usize {
 
 /// Fills every slot. Runs once, in normal context.
 pub fn resolve_all() {
+    // SAFETY: load time, normal context.
+    let next = unsafe { crate::resolve::Next::new() };
     for i in 0..NSYMS {
         let name = NAMES[i];
-        let ver = generated::VERSIONS[i];
-        // SAFETY: called at load time in normal context; names are NUL-terminated literals.
-        let (a, size) = unsafe { crate::resolve::next(&name[..name.len() - 1], &ver[..ver.len() - 1]) }.unwrap_or((0, 0));
+        let vid = generated::VERSIONS[i] as usize;
+        let (a, size) = next
+            .lookup(&name[..name.len() - 1], vid, generated::VERSION_NAMES[vid])
+            .unwrap_or((0, 0));
         SLOTS[i].store(a, Ordering::Relaxed);
-        if size != 0 && FLAGS[i] & (F_POSIX_UNSAFE | F_GLIBC_UNSAFE) != 0 && CLASS[i] == Class::Unsafe {
+        if size != 0
+            && FLAGS[i] & (F_POSIX_UNSAFE | F_GLIBC_UNSAFE) != 0
+            && CLASS[i] == Class::Unsafe
+        {
             // SAFETY: RANGES is written only here, before initialisation is published as done.
             unsafe { (*(&raw mut RANGES))[i] = (a, a + size) };
         }

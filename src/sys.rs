@@ -109,7 +109,14 @@ pub fn open(path: &[u8], flags: i32, mode: u32) -> Result<i32, i32> {
         match unsafe {
             syscall6(
                 SYS_OPENAT,
-                [AT_FDCWD as usize, path.as_ptr() as usize, flags as usize, mode as usize, 0, 0],
+                [
+                    AT_FDCWD as usize,
+                    path.as_ptr() as usize,
+                    flags as usize,
+                    mode as usize,
+                    0,
+                    0,
+                ],
             )
         } {
             Ok(fd) => return Ok(fd as i32),
@@ -127,7 +134,12 @@ pub fn close(fd: i32) {
 /// `pread64` into `buf`; returns the number of bytes read.
 pub fn pread(fd: i32, buf: &mut [u8], off: usize) -> Result<usize, i32> {
     // SAFETY: buf is a valid writable slice of buf.len() bytes.
-    unsafe { syscall6(SYS_PREAD64, [fd as usize, buf.as_mut_ptr() as usize, buf.len(), off, 0, 0]) }
+    unsafe {
+        syscall6(
+            SYS_PREAD64,
+            [fd as usize, buf.as_mut_ptr() as usize, buf.len(), off, 0, 0],
+        )
+    }
 }
 
 /// `readlink(path)` into `buf`; returns the length (not NUL-terminated).
@@ -136,7 +148,14 @@ pub fn readlink(path: &[u8], buf: &mut [u8]) -> Result<usize, i32> {
     if path.last() != Some(&0) {
         return Err(libc::EINVAL);
     }
-    unsafe { syscall3(SYS_READLINK, path.as_ptr() as usize, buf.as_mut_ptr() as usize, buf.len()) }
+    unsafe {
+        syscall3(
+            SYS_READLINK,
+            path.as_ptr() as usize,
+            buf.as_mut_ptr() as usize,
+            buf.len(),
+        )
+    }
 }
 
 /// Anonymous private read-write mapping of `len` bytes.
@@ -182,7 +201,14 @@ pub fn exit_group(code: i32) -> ! {
 /// Sends `sig` to the calling thread.
 pub fn raise(sig: i32) {
     // SAFETY: tgkill on our own pid/tid with a valid signal number.
-    let _ = unsafe { syscall3(SYS_TGKILL, getpid() as usize, gettid() as usize, sig as usize) };
+    let _ = unsafe {
+        syscall3(
+            SYS_TGKILL,
+            getpid() as usize,
+            gettid() as usize,
+            sig as usize,
+        )
+    };
 }
 
 /// Kernel `struct sigaction` layout for x86_64 `rt_sigaction`.
@@ -199,20 +225,35 @@ pub struct KSigaction {
 /// `act`/`old` must be null or valid kernel sigaction structs.
 pub unsafe fn rt_sigaction(sig: i32, act: *const KSigaction, old: *mut KSigaction) -> SysResult {
     // SAFETY: forwarded contract; sigsetsize is 8 on x86_64.
-    unsafe { syscall6(SYS_RT_SIGACTION, [sig as usize, act as usize, old as usize, 8, 0, 0]) }
+    unsafe {
+        syscall6(
+            SYS_RT_SIGACTION,
+            [sig as usize, act as usize, old as usize, 8, 0, 0],
+        )
+    }
 }
 
 /// # Safety
 /// `set`/`old` must be null or point to 8-byte kernel signal masks.
 pub unsafe fn rt_sigprocmask(how: i32, set: *const u64, old: *mut u64) -> SysResult {
     // SAFETY: forwarded contract.
-    unsafe { syscall6(SYS_RT_SIGPROCMASK, [how as usize, set as usize, old as usize, 8, 0, 0]) }
+    unsafe {
+        syscall6(
+            SYS_RT_SIGPROCMASK,
+            [how as usize, set as usize, old as usize, 8, 0, 0],
+        )
+    }
 }
 
 /// Aborts the process the way `abort()` would, without calling libc: restore the default
 /// SIGABRT action, unblock it, raise it; fall back to `exit_group(134)`.
 pub fn abort() -> ! {
-    let dfl = KSigaction { handler: 0, flags: 0, restorer: 0, mask: 0 };
+    let dfl = KSigaction {
+        handler: 0,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
     let unblock: u64 = 1 << (libc::SIGABRT - 1);
     // SAFETY: valid structs on our stack.
     unsafe {

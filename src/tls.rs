@@ -60,7 +60,9 @@ pub fn state() -> u8 {
     let off = tp_offset();
     let v: u8;
     // SAFETY: fs:[off] is this thread's assafe_tls byte 0 (static TLS, always mapped).
-    unsafe { asm!("mov {v}, byte ptr fs:[{o}]", o = in(reg) off, v = out(reg_byte) v, options(nostack, readonly, preserves_flags)) };
+    unsafe {
+        asm!("mov {v}, byte ptr fs:[{o}]", o = in(reg) off, v = out(reg_byte) v, options(nostack, readonly, preserves_flags))
+    };
     v
 }
 
@@ -69,7 +71,9 @@ pub fn state() -> u8 {
 pub fn set(bits: u8) {
     let off = tp_offset();
     // SAFETY: single read-modify-write of this thread's own TLS byte.
-    unsafe { asm!("or byte ptr fs:[{o}], {b}", o = in(reg) off, b = in(reg_byte) bits, options(nostack)) };
+    unsafe {
+        asm!("or byte ptr fs:[{o}], {b}", o = in(reg) off, b = in(reg_byte) bits, options(nostack))
+    };
 }
 
 /// Clears bits in the state byte with one instruction.
@@ -78,7 +82,9 @@ pub fn clear(bits: u8) {
     let off = tp_offset();
     let mask = !bits;
     // SAFETY: single read-modify-write of this thread's own TLS byte.
-    unsafe { asm!("and byte ptr fs:[{o}], {b}", o = in(reg) off, b = in(reg_byte) mask, options(nostack)) };
+    unsafe {
+        asm!("and byte ptr fs:[{o}], {b}", o = in(reg) off, b = in(reg_byte) mask, options(nostack))
+    };
 }
 
 /// Stores the whole state byte with one instruction.
@@ -86,7 +92,9 @@ pub fn clear(bits: u8) {
 pub fn store(v: u8) {
     let off = tp_offset();
     // SAFETY: single store to this thread's own TLS byte.
-    unsafe { asm!("mov byte ptr fs:[{o}], {v}", o = in(reg) off, v = in(reg_byte) v, options(nostack)) };
+    unsafe {
+        asm!("mov byte ptr fs:[{o}], {v}", o = in(reg) off, v = in(reg_byte) v, options(nostack))
+    };
 }
 
 /// Nesting levels of signal handlers that keep their own record (deeper ones are counted only).
@@ -109,7 +117,14 @@ pub struct Level {
 }
 
 impl Level {
-    pub const ZERO: Level = Level { entry_sp: 0, uc: 0, signal: 0, saved_state: 0, origin: 0, _pad: [0; 10] };
+    pub const ZERO: Level = Level {
+        entry_sp: 0,
+        uc: 0,
+        signal: 0,
+        saved_state: 0,
+        origin: 0,
+        _pad: [0; 10],
+    };
 }
 
 /// The per-thread block behind `assafe_tls`.
@@ -132,6 +147,8 @@ const _: () = assert!(core::mem::size_of::<Block>() == 320);
 pub fn block() -> *mut Block {
     let tp: usize;
     // SAFETY: on x86_64 glibc, fs:0 holds the thread pointer itself (TCB self-pointer).
-    unsafe { asm!("mov {}, qword ptr fs:[0]", out(reg) tp, options(nostack, readonly, preserves_flags)) };
+    unsafe {
+        asm!("mov {}, qword ptr fs:[0]", out(reg) tp, options(nostack, readonly, preserves_flags))
+    };
     tp.wrapping_add(tp_offset()) as *mut Block
 }
