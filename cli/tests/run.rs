@@ -1,0 +1,358 @@
+//! `assafe run` / `assafe audit` with the real library (target/release/libassafe.so).
+//! These fail with "build the library first: cargo build --release" when it is missing.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+/// A multi-threaded parent whose fork child calls malloc (a real bug).
+const MT_FORK: &str = r#"#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/wait.h>
+static void *spin(void *a) { (void)a; for (;;) pause(); return 0; }
+__attribute__((noinline)) static void child_work(void) {
+    void *m = malloc(100); /* BUG */
+    __asm__ volatile("" :: "r"(m) : "memory");
+    _exit(0);
+}
+int main(void) {
+    pthread_t t;
+    pthread_create(&t, 0, spin, 0);
+    pid_t p = fork();
+    if (p == 0)
+        child_work();
+    int st;
+    waitpid(p, &st, 0);
+    return 3;
+}
+"#;
+
+/// A handler that calls printf on a raised SIGUSR1.
+const SIGNAL: &str = r#"#include <signal.h>
+#include <stdio.h>
+static void handler(int sig) {
+    printf("got %d\n", sig); /* BUG */
+}
+int main(void) {
+    signal(SIGUSR1, handler);
+    raise(SIGUSR1);
+    return 0;
+}
+"#;
+
+/// A Rust program whose `pre_exec` closure allocates while a second thread runs.
+const PRE_EXEC: &str = r#"use std::os::unix::process::CommandExt;
+use std::process::Command;
+fn main() {
+    std::thread::spawn(|| loop {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    });
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let mut cmd = Command::new("true");
+    // SAFETY: a test of exactly this bug: the closure allocates in the fork child.
+    unsafe {
+        cmd.pre_exec(|| {
+            let v = vec![1u8; 100];
+            std::hint::black_box(&v);
+            Ok(())
+        });
+    }
+    let status = cmd.status().unwrap();
+    std::process::exit(if status.success() { 0 } else { 1 });
+}
+"#;
+
+fn run_json(dir: &Path, args: &[&str], cmd: &[&str]) -> (Value, i32) {
+    let out = dir.join("report.json");
+    let o = output(
+        assafe()
+            .arg("run")
+            .arg("--lib")
+            .arg(library())
+            .args(["--format", "json", "--output"])
+            .arg(&out)
+            .args(args)
+            .arg("--")
+            .args(cmd),
+    );
+    let text =
+        fs::read_to_string(&out).unwrap_or_else(|e| panic!("no report ({e}): {}", stderr(&o)));
+    (json(&text), o.status.code().unwrap_or(-1))
+}
+
+fn findings<'a>(r: &'a Value, function: &str) -> Vec<&'a Value> {
+    r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["function"] == function)
+        .collect()
+}
+
+#[test]
+fn run_exit_status_passthrough() {
+    let lib = library();
+    let o = output(
+        assafe()
+            .arg("run")
+            .arg("--lib")
+            .arg(&lib)
+            .args(["--", "sh", "-c", "exit 3"]),
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("SUMMARY: assafe: 0 findings"),
+        "{}",
+        stderr(&o)
+    );
+    let o = output(assafe().arg("run").arg("--lib").arg(&lib).args([
+        "--",
+        "sh",
+        "-c",
+        "kill -TERM $$",
+    ]));
+    assert_eq!(o.status.code(), Some(128 + 15));
+    // stdout of the command is untouched.
+    let o = output(
+        assafe()
+            .arg("run")
+            .arg("--lib")
+            .arg(&lib)
+            .args(["--", "echo", "hello"]),
+    );
+    assert_eq!(stdout(&o), "hello\n");
+}
+
+#[test]
+fn run_finds_malloc_in_mt_fork_child() {
+    let lib = library();
+    let dir = tempfile::tempdir().unwrap();
+    let exe = cc(dir.path(), "mt", MT_FORK, &["-g", "-O1", "-pthread"]);
+    let o = output(
+        assafe()
+            .arg("run")
+            .arg("--lib")
+            .arg(&lib)
+            .arg("--")
+            .arg(&exe),
+    );
+    let t = stderr(&o);
+    assert_eq!(o.status.code(), Some(66), "{t}");
+    assert!(
+        t.contains("async-signal-unsafe call to malloc() in the child of a multi-threaded fork"),
+        "{t}"
+    );
+    let want = format!("mt.c:{}", line_of(MT_FORK, "/* BUG */"));
+    let marked = t
+        .lines()
+        .find(|l| l.contains("<== first frame in your code"))
+        .unwrap_or_else(|| panic!("{t}"));
+    assert!(marked.contains(&want), "{marked}\n{t}");
+    // JSON: the user frame is child_work (or main when inlined) at the BUG line.
+    let (r, status) = run_json(dir.path(), &[], &[exe.to_str().unwrap()]);
+    assert_eq!(status, 66);
+    let m = findings(&r, "malloc");
+    assert_eq!(m.len(), 1, "{r:#}");
+    let uf = m[0]["user_frame"].as_u64().expect("a user frame") as usize;
+    assert_eq!(m[0]["stack"][uf]["line"], line_of(MT_FORK, "/* BUG */"));
+    assert!(r["processes_checked"].as_u64().unwrap() >= 2);
+    assert_eq!(r["command"]["status"], 3);
+    // --error-exitcode 0 keeps the command's status.
+    let (_, status) = run_json(
+        dir.path(),
+        &["--error-exitcode", "0"],
+        &[exe.to_str().unwrap()],
+    );
+    assert_eq!(status, 3);
+    // A suppression hides it: the command's status again.
+    let supp = dir.path().join("supp");
+    fs::write(&supp, "fork:child_work\n").unwrap();
+    let (r, status) = run_json(
+        dir.path(),
+        &["--suppressions", supp.to_str().unwrap()],
+        &[exe.to_str().unwrap()],
+    );
+    assert_eq!(status, 3, "{r:#}");
+    assert_eq!(r["suppressions_matched"][0]["count"], 1);
+}
+
+#[test]
+fn run_follows_env_i_grandchild() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = cc(dir.path(), "mt", MT_FORK, &["-g", "-O1", "-pthread"]);
+    // sh → env -i (clears LD_PRELOAD and ASSAFE_OPTIONS) → mt → fork child mallocs.
+    let script = format!("env -i {} ; exit 0", exe.display());
+    let (r, status) = run_json(dir.path(), &[], &["sh", "-c", &script]);
+    assert_eq!(status, 66, "{r:#}");
+    // (The shell itself may have findings of its own: dash mallocs in its vfork child.)
+    let m: Vec<&Value> = findings(&r, "malloc")
+        .into_iter()
+        .filter(|f| {
+            f["programs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p == exe.to_str().unwrap())
+        })
+        .collect();
+    assert_eq!(m.len(), 1, "no finding from the env -i grandchild:\n{r:#}");
+    assert_eq!(m[0]["context"], "fork-child");
+}
+
+#[test]
+fn run_rust_pre_exec_closure() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("pre_exec.rs");
+    fs::write(&src, PRE_EXEC).unwrap();
+    let exe = dir.path().join("pre_exec");
+    let o = output(
+        Command::new("rustc")
+            .args(["-g", "-O", "--edition", "2021", "-o"])
+            .arg(&exe)
+            .arg(&src),
+    );
+    assert!(o.status.success(), "rustc: {}", stderr(&o));
+    let (r, status) = run_json(dir.path(), &[], &[exe.to_str().unwrap()]);
+    assert_eq!(status, 66, "{r:#}");
+    let fork: Vec<&Value> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["context"] == "fork-child")
+        .collect();
+    let closure = fork.iter().find(|f| {
+        let uf = f["user_frame"].as_u64();
+        uf.is_some_and(|i| {
+            f["stack"][i as usize]["function"]
+                .as_str()
+                .is_some_and(|s| s.contains("closure") && s.contains("main"))
+        })
+    });
+    assert!(
+        closure.is_some(),
+        "no finding blaming the pre_exec closure:\n{r:#}"
+    );
+    let c = closure.unwrap();
+    let uf = c["user_frame"].as_u64().unwrap() as usize;
+    assert!(
+        c["stack"][uf]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("pre_exec.rs"),
+        "{c:#}"
+    );
+}
+
+#[test]
+fn run_signal_handler_printf() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = cc(dir.path(), "sig", SIGNAL, &["-g", "-O1"]);
+    let (r, status) = run_json(dir.path(), &[], &[exe.to_str().unwrap()]);
+    assert_eq!(status, 66, "{r:#}");
+    let f = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["context"] == "signal-handler")
+        .unwrap_or_else(|| panic!("{r:#}"));
+    assert_eq!(f["signals"][0], "SIGUSR1");
+    let uf = f["user_frame"].as_u64().unwrap() as usize;
+    assert_eq!(f["stack"][uf]["line"], line_of(SIGNAL, "/* BUG */"));
+}
+
+#[test]
+fn run_static_binary_listed_unchecked() {
+    let lib = library();
+    let dir = tempfile::tempdir().unwrap();
+    let Ok(o) = Command::new("cc").arg("-print-file-name=libc.a").output() else {
+        panic!("cc missing");
+    };
+    if !Path::new(String::from_utf8_lossy(&o.stdout).trim()).is_file() {
+        eprintln!(
+            "SKIPPED run_static_binary_listed_unchecked: no libc.a (apt-get install -y libc6-dev)"
+        );
+        return;
+    }
+    let exe = cc(
+        dir.path(),
+        "st",
+        "int main(void){return 4;}\n",
+        &["-static"],
+    );
+    let o = output(
+        assafe()
+            .arg("run")
+            .arg("--lib")
+            .arg(&lib)
+            .arg("--")
+            .arg(&exe),
+    );
+    let t = stderr(&o);
+    assert_eq!(o.status.code(), Some(4), "{t}");
+    assert!(t.contains("static binary"), "{t}");
+    assert!(t.contains("0 processes checked, 1 not checked"), "{t}");
+    assert!(!t.contains("0 not checked"), "{t}");
+}
+
+#[test]
+fn run_keep_logs_then_report() {
+    let lib = library();
+    let dir = tempfile::tempdir().unwrap();
+    let exe = cc(dir.path(), "mt", MT_FORK, &["-g", "-O1", "-pthread"]);
+    let logs = dir.path().join("logs");
+    let o = output(
+        assafe()
+            .arg("run")
+            .arg("--lib")
+            .arg(&lib)
+            .arg("--keep-logs")
+            .arg(&logs)
+            .arg("--")
+            .arg(&exe),
+    );
+    assert_eq!(o.status.code(), Some(66), "{}", stderr(&o));
+    assert!(fs::read_dir(&logs).unwrap().count() >= 2);
+    let o = output(assafe().arg("report").arg(&logs));
+    assert_eq!(o.status.code(), Some(66));
+    assert!(stderr(&o).contains("malloc()"));
+    // Reusing a directory that has logs is refused.
+    let o = output(
+        assafe()
+            .arg("run")
+            .arg("--lib")
+            .arg(&lib)
+            .arg("--keep-logs")
+            .arg(&logs)
+            .arg("--")
+            .arg("true"),
+    );
+    assert_eq!(o.status.code(), Some(125));
+}
+
+#[test]
+fn audit_keeps_status_and_writes_artifacts() {
+    let lib = library();
+    let dir = tempfile::tempdir().unwrap();
+    let exe = cc(dir.path(), "mt", MT_FORK, &["-g", "-O1", "-pthread"]);
+    let art = dir.path().join("artifacts");
+    let o = output(
+        assafe()
+            .env("AUTOPKGTEST_ARTIFACTS", &art)
+            .arg("audit")
+            .arg("--lib")
+            .arg(&lib)
+            .arg("--")
+            .arg(&exe),
+    );
+    assert_eq!(o.status.code(), Some(3), "the command's own status");
+    assert!(o.stderr.is_empty(), "audit wrote to stderr: {}", stderr(&o));
+    let r = json(&fs::read_to_string(art.join("assafe.json")).unwrap());
+    assert_eq!(findings(&r, "malloc").len(), 1);
+    let s = json(&fs::read_to_string(art.join("assafe.sarif")).unwrap());
+    assert_eq!(s["runs"][0]["results"].as_array().unwrap().len(), 1);
+}
