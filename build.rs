@@ -23,6 +23,7 @@ const ALWAYS_SLOW: &[&str] = &[
     "sigaction",
     "jmp",
     "cancel",
+    "dlopen",
 ];
 
 const CLASSES: &[&str] = &[
@@ -36,6 +37,7 @@ const CLASSES: &[&str] = &[
     "sigaction",
     "jmp",
     "cancel",
+    "dlopen",
 ];
 
 struct Row {
@@ -246,6 +248,7 @@ fn class_variant(c: &str) -> &'static str {
         "sigaction" => "Sigaction",
         "jmp" => "Jmp",
         "cancel" => "Cancel",
+        "dlopen" => "Dlopen",
         other => panic!("no variant for class {other}"),
     }
 }

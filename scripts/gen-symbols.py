@@ -51,6 +51,7 @@ SPECIAL = {
     "bsd_signal": "sigaction", "ssignal": "sigaction", "sigset": "sigaction",
     "longjmp": "jmp", "_longjmp": "jmp", "siglongjmp": "jmp", "__longjmp_chk": "jmp",
     "pthread_setcanceltype": "cancel",
+    "dlopen": "dlopen", "dlmopen": "dlopen", "dlclose": "dlopen",
 }
 
 # Never interposed: called before the library can run, or with a non-C ABI.
@@ -248,7 +249,7 @@ MANUAL_REASONS = [("i18n", "i18n"), ("dlopen", "dl"), ("plugin", "dl"), ("heap",
                   ("const", "corrupt")]
 
 SPECIAL_REASON = {"fork": "fork", "vfork": "fork", "exec": "exec", "exit": "atexit",
-                  "sigaction": "signal", "jmp": "signal", "cancel": "thread", "_fork": "-",
+                  "sigaction": "signal", "jmp": "signal", "cancel": "thread", "dlopen": "dl", "_fork": "-",
                   "_exit": "-"}
 
 # Reason words for documented-AS-Safe functions that POSIX does not list and that
@@ -543,8 +544,8 @@ def check_invariants(rows):
     for n in MUST_UNSAFE:
         if n not in by:
             errs.append("%s missing" % n)
-        elif by[n]["class"] != "unsafe" or by[n]["glibc"] != "unsafe":
-            errs.append("%s must be class unsafe/glibc unsafe, is %s/%s" % (n, by[n]["class"], by[n]["glibc"]))
+        elif by[n]["class"] not in ("unsafe", "dlopen") or by[n]["glibc"] != "unsafe":
+            errs.append("%s must be class unsafe (or dlopen)/glibc unsafe, is %s/%s" % (n, by[n]["class"], by[n]["glibc"]))
     if errs:
         sys.exit("gen-symbols: invariant violated:\n  " + "\n  ".join(errs))
 
@@ -565,6 +566,7 @@ CLASS_DOC = [
     ("sigaction", "sigaction and the signal() family: interposed (the library wraps handlers)."),
     ("jmp", "longjmp family: interposed (leaving a handler ends the context); safe when leaving a handler."),
     ("cancel", "pthread_setcanceltype: interposed (asynchronous cancellation is tracked)."),
+    ("dlopen", "dlopen/dlmopen/dlclose: interposed and unsafe (the loader lock); the library also refreshes its module table after them, for stacks."),
     ("skip", "not interposed although not safe; reason versioned (several versions are distinct code: an unversioned interposer would send old binaries to the new implementation) or loader (startup/loader/profiling internals that must never be wrapped)."),
 ]
 

@@ -32,12 +32,15 @@ pub fn innermost(ctx: u8) -> u8 {
     0
 }
 
-pub fn call(idx: usize, ctx: u8, f: &Frame) {
+/// Checks the call; returns where the stub should continue instead of the usual target, if the
+/// call was handled here (an exec performed with the library re-added to the environment).
+pub fn call(idx: usize, ctx: u8, f: &Frame) -> Option<usize> {
     match CLASS[idx] {
         Class::Exec => {
             let mut path = [0u8; 512];
             let p = exec_path(idx, f, &mut path);
             report::summary(End::Exec(p), innermost(ctx | tls::FORK_CHILD));
+            return crate::exec::follow(idx, f);
         }
         Class::UExit => report::summary(End::Exit(f.rdi as i32), innermost(ctx | tls::FORK_CHILD)),
         Class::Exit => {
@@ -52,6 +55,7 @@ pub fn call(idx: usize, ctx: u8, f: &Frame) {
             }
         }
     }
+    None
 }
 
 /// An interposed call in a restricted context: report it if the verdict says unsafe.
@@ -67,6 +71,10 @@ pub fn violation(idx: usize, ctx: u8, f: &Frame) {
     let bit = innermost(ctx);
     let o = init::options();
     if bit == tls::IN_HANDLER && !o.report_signal_unsafe {
+        return;
+    }
+    if bit == tls::ASYNC_CANCEL && matches!(stubs::name(idx), b"pthread_cancel" | b"pthread_setcancelstate" | b"pthread_setcanceltype") {
+        // The three functions POSIX allows while cancellation is asynchronous.
         return;
     }
     let c = Context {

@@ -8,6 +8,7 @@
 
 mod check;
 mod dedup;
+mod exec;
 mod fmt;
 mod fork;
 mod init;
@@ -19,6 +20,7 @@ mod state;
 mod stubs;
 mod sys;
 mod tls;
+mod wrappers;
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {

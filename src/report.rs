@@ -566,3 +566,28 @@ pub fn errno_spoil(sig: i32, handler: usize, before: i32, after: i32) {
         }
     });
 }
+
+/// A program signal handler ran inside a vfork child.
+pub fn handler_in_vfork(sig: i32, handler: usize) {
+    let o = init::options();
+    emit(|b| {
+        let mut e = [0u8; 512];
+        let exe = exe(&mut e);
+        if o.json {
+            b.s("{\"event\":\"report\",\"context\":\"vfork-child\",\"function\":\"(signal handler)\",\"reason\":\"signal\"");
+            b.s(",\"pid\":").u(sys::getpid() as u64).s(",\"ppid\":").u(sys::getppid() as u64);
+            b.s(",\"tid\":").u(sys::gettid() as u64).s(",\"exe\":").json_str(exe);
+            b.s(",\"signal\":").u(sig as u64).s(",\"signal_name\":\"").s(crate::signame(sig)).c(b'"');
+            b.s(",\"site\":\"").hex(handler as u64).c(b'"');
+            json_stack(b, &[handler]);
+            b.c(b'}');
+        } else {
+            prefix(b);
+            b.s("the program's handler for ").s(crate::signame(sig));
+            b.s(" ran in a vfork child: it shares, and can corrupt, the parent's memory and stack\n");
+            text_frame(b, 0, handler);
+            let l = b.len();
+            b.truncate(l - 1);
+        }
+    });
+}

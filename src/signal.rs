@@ -310,6 +310,14 @@ unsafe extern "C" fn handler_wrapper(sig: c_int, info: *mut libc::siginfo_t, uc:
         // The kernel has reset the action to SIG_DFL; so does the table.
         HANDLER[s].store(SIG_DFL, Ordering::Relaxed);
     }
+    if saved & tls::VFORK_CHILD != 0 && h > SIG_IGN {
+        // A handler running in a vfork child shares, and can corrupt, the parent's memory.
+        tls::set(tls::BUSY);
+        if init::done() && matches!(crate::dedup::hit(sys::getpid(), stubs::HANDLER_IN_VFORK, h, sig as u8), crate::dedup::Hit::First) {
+            report::handler_in_vfork(sig, h);
+        }
+        tls::clear(tls::BUSY);
+    }
     // SAFETY: __errno_location returns this thread's errno.
     let errno_p = unsafe { libc::__errno_location() };
     // SAFETY: valid errno pointer.

@@ -33,6 +33,7 @@ pub enum Class {
     Sigaction,
     Jmp,
     Cancel,
+    Dlopen,
 }
 
 pub mod generated {
@@ -182,11 +183,12 @@ unsafe extern "C" fn slow(idx: usize, f: *mut Frame) -> usize {
         crate::fork::check_unseen_fork();
     }
     let ctx = tls::state() & tls::CONTEXT_MASK;
+    let mut target = None;
     if ctx != 0 || CLASS[idx] != Class::Unsafe {
         // SAFETY: f points to the frame slow_entry saved on its own stack.
-        crate::check::call(idx, ctx, unsafe { &*f });
+        target = crate::check::call(idx, ctx, unsafe { &*f });
     }
-    let target = wrapper_or_real(idx);
+    let target = target.unwrap_or_else(|| wrapper_or_real(idx));
     tls::clear(tls::BUSY);
     target
 }
@@ -199,6 +201,8 @@ fn wrapper_or_real(idx: usize) -> usize {
         Class::Vfork => crate::fork::vfork_wrapper as *const () as usize,
         Class::Sigaction => crate::signal::wrapper(idx),
         Class::Jmp => crate::signal::jmp_wrapper(idx),
+        Class::Cancel => crate::wrappers::setcanceltype as *const () as usize,
+        Class::Dlopen => crate::wrappers::dl(idx),
         _ => real(idx),
     }
 }
@@ -233,8 +237,13 @@ pub fn ranges() -> &'static [(usize, usize)] {
     unsafe { &*(&raw const RANGES) }
 }
 
+/// Pseudo symbol index for "a signal handler ran in a vfork child".
+pub const HANDLER_IN_VFORK: usize = NSYMS;
+
 /// The symbol's name without NUL.
 pub fn name(idx: usize) -> &'static [u8] {
-    let n = NAMES[idx];
-    &n[..n.len() - 1]
+    match NAMES.get(idx) {
+        Some(n) => &n[..n.len() - 1],
+        None => b"(signal handler)",
+    }
 }

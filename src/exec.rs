@@ -1,0 +1,238 @@
+//! The exec family: follow every descendant (`follow_exec=1`, the default).
+//!
+//! When a program execs with an environment that dropped `LD_PRELOAD` (or dropped libassafe from
+//! it) or `ASSAFE_OPTIONS` — `env -i`, sanitised environments in daemons and test runners — the
+//! library performs the exec itself with both re-added, so the new program is checked too. The new
+//! environment is built in a fresh anonymous mapping (no allocation); nothing else is changed, and
+//! when the environment already carries both, the call goes to libc untouched.
+
+use core::ffi::c_char;
+
+use crate::stubs::{self, Frame, generated as g};
+use crate::{init, sys};
+
+unsafe extern "C" {
+    static environ: *const *const c_char;
+}
+
+/// The argv/envp of an exec-family call, read from the saved registers (and, for the variadic
+/// `execl` family, from the caller's stack).
+struct Call {
+    /// Which real function finally runs: execve, execvpe, fexecve or execveat.
+    kind: Kind,
+    path: usize,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+    dirfd: usize,
+    flags: usize,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Execve,
+    Execvpe,
+    Fexecve,
+    Execveat,
+}
+
+const MAX_LIST_ARGS: usize = 4096;
+
+/// Collects the `execl`-style argument list (arg0 in rsi) into `out` (NULL-terminated); returns
+/// the word after the terminating NULL (execle's envp).
+fn list_args(f: &Frame, out: &mut [usize]) -> Option<usize> {
+    let regs = [f.rsi, f.rdx, f.rcx, f.r8, f.r9];
+    let stack = (&f.ret as *const usize as usize) + 8;
+    let word = |i: usize| -> usize {
+        if i < regs.len() {
+            regs[i]
+        } else {
+            // SAFETY: variadic arguments beyond the sixth are on the caller's stack, right above
+            // the return address, as the program pushed them for this very call.
+            unsafe { *((stack + 8 * (i - regs.len())) as *const usize) }
+        }
+    };
+    for i in 0..out.len() {
+        let w = word(i);
+        out[i] = w;
+        if w == 0 {
+            return Some(word(i + 1));
+        }
+    }
+    None
+}
+
+fn has_prefix(s: *const c_char, prefix: &[u8]) -> bool {
+    // SAFETY: s is a NUL-terminated environment string; we stop at the first mismatch (a NUL
+    // mismatches any prefix byte).
+    prefix.iter().enumerate().all(|(i, &c)| unsafe { *(s as *const u8).add(i) } == c)
+}
+
+fn cstr<'a>(s: *const c_char) -> &'a [u8] {
+    let mut n = 0;
+    // SAFETY: s is a NUL-terminated string.
+    while unsafe { *(s as *const u8).add(n) } != 0 {
+        n += 1;
+    }
+    // SAFETY: n bytes before the NUL.
+    unsafe { core::slice::from_raw_parts(s as *const u8, n) }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Builds the new environment, or returns None when `env` already carries both variables.
+/// The result lives in a fresh mapping that the exec replaces (or that leaks if exec fails).
+fn followed_env(env: *const *const c_char) -> Option<*const *const c_char> {
+    let o = init::options();
+    let me = assafe_unwind::module_of(init::self_base())?.path;
+    let mut n = 0;
+    let mut ld: Option<&[u8]> = None;
+    let mut has_opts = false;
+    if !env.is_null() {
+        // SAFETY: env is a NULL-terminated array of C strings (the exec call's contract).
+        while !unsafe { *env.add(n) }.is_null() {
+            // SAFETY: index < count.
+            let e = unsafe { *env.add(n) };
+            if has_prefix(e, b"LD_PRELOAD=") {
+                ld = Some(&cstr(e)[11..]);
+            } else if has_prefix(e, b"ASSAFE_OPTIONS=") {
+                has_opts = true;
+            }
+            n += 1;
+        }
+    }
+    let ld_ok = ld.is_some_and(|v| contains(v, b"libassafe"));
+    if ld_ok && has_opts {
+        return None;
+    }
+    let theirs = if ld_ok { b"".as_slice() } else { ld.unwrap_or(b"") };
+    let strings = 16 + me.len() + 1 + theirs.len() + 16 + o.raw_len + 2;
+    let len = (n + 3) * 8 + strings;
+    let len = (len + 4095) & !4095;
+    let base = sys::mmap_anon(len)?;
+    // SAFETY: a fresh mapping of len bytes, large enough for n + 3 pointers and the strings.
+    let (ptrs, text) = unsafe {
+        (core::slice::from_raw_parts_mut(base as *mut usize, n + 3), core::slice::from_raw_parts_mut(base.add((n + 3) * 8), strings))
+    };
+    let mut k = 0;
+    for i in 0..n {
+        // SAFETY: i < n.
+        let e = unsafe { *env.add(i) };
+        if !ld_ok && has_prefix(e, b"LD_PRELOAD=") {
+            continue;
+        }
+        ptrs[k] = e as usize;
+        k += 1;
+    }
+    let mut b = crate::fmt::Buf::new(text);
+    if !ld_ok {
+        ptrs[k] = b.len() + text_addr(base, n);
+        k += 1;
+        b.s("LD_PRELOAD=").bytes(me);
+        if !theirs.is_empty() {
+            b.c(b':').bytes(theirs);
+        }
+        b.c(0);
+    }
+    if !has_opts {
+        ptrs[k] = b.len() + text_addr(base, n);
+        k += 1;
+        b.s("ASSAFE_OPTIONS=").bytes(&o.raw[..o.raw_len]).c(0);
+    }
+    ptrs[k] = 0;
+    Some(base as *const *const c_char)
+}
+
+fn text_addr(base: *mut u8, n: usize) -> usize {
+    base as usize + (n + 3) * 8
+}
+
+/// For an exec-family call in `f`: if the new program would run without the library, run the
+/// exec here with the library re-added. Returns where the stub should continue when it does (a
+/// function that returns -1: the exec failed and errno is set), None to let the call proceed.
+pub fn follow(idx: usize, f: &Frame) -> Option<usize> {
+    let o = init::options();
+    if !o.follow_exec || crate::secure() {
+        return None;
+    }
+    let mut list = [0usize; 64];
+    let mut big: Option<(*mut u8, usize)> = None;
+    let name = stubs::name(idx);
+    // SAFETY: environ is the process environment.
+    let cur_env = unsafe { environ };
+    let call = match name {
+        b"execve" => Call { kind: Kind::Execve, path: f.rdi, argv: f.rsi as _, envp: f.rdx as _, dirfd: 0, flags: 0 },
+        b"execv" => Call { kind: Kind::Execve, path: f.rdi, argv: f.rsi as _, envp: cur_env, dirfd: 0, flags: 0 },
+        b"execvp" => Call { kind: Kind::Execvpe, path: f.rdi, argv: f.rsi as _, envp: cur_env, dirfd: 0, flags: 0 },
+        b"execvpe" => Call { kind: Kind::Execvpe, path: f.rdi, argv: f.rsi as _, envp: f.rdx as _, dirfd: 0, flags: 0 },
+        b"fexecve" => Call { kind: Kind::Fexecve, path: f.rdi, argv: f.rsi as _, envp: f.rdx as _, dirfd: 0, flags: 0 },
+        b"execveat" => Call { kind: Kind::Execveat, path: f.rsi, argv: f.rdx as _, envp: f.rcx as _, dirfd: f.rdi, flags: f.r8 },
+        b"execl" | b"execlp" | b"execle" => {
+            // Most calls fit on the stack; long lists get a mapping.
+            let after = match list_args(f, &mut list) {
+                Some(a) => a,
+                None => {
+                    let len = MAX_LIST_ARGS * 8;
+                    let p = sys::mmap_anon(len)?;
+                    big = Some((p, len));
+                    // SAFETY: fresh mapping of MAX_LIST_ARGS words.
+                    let words = unsafe { core::slice::from_raw_parts_mut(p as *mut usize, MAX_LIST_ARGS) };
+                    list_args(f, words)?
+                }
+            };
+            let argv = big.map_or(list.as_ptr(), |(p, _)| p as *const usize) as *const *const c_char;
+            let (kind, envp) = match name {
+                b"execle" => (Kind::Execve, after as *const *const c_char),
+                b"execlp" => (Kind::Execvpe, cur_env),
+                _ => (Kind::Execve, cur_env),
+            };
+            Call { kind, path: f.rdi, argv, envp, dirfd: 0, flags: 0 }
+        }
+        _ => return None,
+    };
+    let env = followed_env(call.envp);
+    let Some(env) = env else {
+        if let Some((p, len)) = big {
+            // SAFETY: our own mapping, unused now.
+            unsafe { sys::munmap(p, len) };
+        }
+        return None;
+    };
+    // SAFETY: the real exec functions, called with the program's own arguments and our env.
+    unsafe {
+        match call.kind {
+            Kind::Execve => {
+                let real: unsafe extern "C" fn(usize, *const *const c_char, *const *const c_char) -> i32 =
+                    core::mem::transmute(stubs::real(g::IDX_execve));
+                real(call.path, call.argv, env);
+            }
+            Kind::Execvpe => {
+                let real: unsafe extern "C" fn(usize, *const *const c_char, *const *const c_char) -> i32 =
+                    core::mem::transmute(stubs::real(g::IDX_execvpe));
+                real(call.path, call.argv, env);
+            }
+            Kind::Fexecve => {
+                let real: unsafe extern "C" fn(usize, *const *const c_char, *const *const c_char) -> i32 =
+                    core::mem::transmute(stubs::real(g::IDX_fexecve));
+                real(call.path, call.argv, env);
+            }
+            Kind::Execveat => {
+                let real: unsafe extern "C" fn(usize, usize, *const *const c_char, *const *const c_char, usize) -> i32 =
+                    core::mem::transmute(stubs::real(g::IDX_execveat));
+                real(call.dirfd, call.path, call.argv, env, call.flags);
+            }
+        }
+    }
+    // The exec failed (errno is set by libc); our mappings are not needed any more.
+    if let Some((p, len)) = big {
+        // SAFETY: our own mapping.
+        unsafe { sys::munmap(p, len) };
+    }
+    Some(exec_failed as *const () as usize)
+}
+
+/// Where a failed exec that we performed returns to: -1, errno already set by libc.
+extern "C" fn exec_failed() -> i32 {
+    -1
+}
