@@ -85,9 +85,15 @@ pub fn violation(idx: usize, ctx: u8, f: &Frame) {
         depth: 0,
     };
     let c = crate::signal::describe(c);
-    match dedup::hit(sys::getpid(), idx, f.ret, c.definite as u8) {
+    let pid = sys::getpid();
+    match dedup::hit(pid, idx, f.ret, c.definite as u8) {
         dedup::Hit::Again => return,
-        dedup::Hit::First | dedup::Hit::Full => report::unsafe_call(idx, &c, f),
+        dedup::Hit::First | dedup::Hit::Full => {
+            if !report::unsafe_call(idx, &c, f) {
+                dedup::suppress(pid, idx, f.ret, c.definite as u8);
+                return;
+            }
+        }
     }
     if o.halt_on_error {
         sys::abort();

@@ -17,6 +17,8 @@ struct Entry {
     pid: AtomicU32,
     /// symbol index + 1; 0 while the entry is being filled.
     idx: AtomicU32,
+    /// A suppression matched the first report: later calls count nowhere.
+    suppressed: core::sync::atomic::AtomicBool,
 }
 
 static TABLE: [Entry; SIZE] = [const {
@@ -26,6 +28,7 @@ static TABLE: [Entry; SIZE] = [const {
         site: AtomicUsize::new(0),
         pid: AtomicU32::new(0),
         idx: AtomicU32::new(0),
+        suppressed: core::sync::atomic::AtomicBool::new(false),
     }
 }; SIZE];
 
@@ -107,14 +110,28 @@ pub fn totals(pid: i32) -> (u64, u64, u64) {
     (calls + dropped, distinct, dropped)
 }
 
-/// Calls `f` for each published entry of `pid`.
+/// Marks the entry of (pid, idx, site, variant) as suppressed.
+pub fn suppress(pid: i32, idx: usize, site: usize, variant: u8) {
+    let key = mix(pid, idx, site, variant);
+    let start = key as usize % SIZE;
+    for probe in 0..SIZE {
+        let e = &TABLE[(start + probe) % SIZE];
+        match e.key.load(Ordering::Acquire) {
+            k if k == key => return e.suppressed.store(true, Ordering::Relaxed),
+            0 => return,
+            _ => {}
+        }
+    }
+}
+
+/// Calls `f` for each published, unsuppressed entry of `pid`.
 pub fn each(pid: i32, mut f: impl FnMut(Site)) {
     for e in TABLE.iter() {
         if e.key.load(Ordering::Relaxed) == 0 {
             continue;
         }
         let idx = e.idx.load(Ordering::Acquire);
-        if idx == 0 || e.pid.load(Ordering::Relaxed) != pid as u32 {
+        if idx == 0 || e.pid.load(Ordering::Relaxed) != pid as u32 || e.suppressed.load(Ordering::Relaxed) {
             continue;
         }
         f(Site {

@@ -81,7 +81,8 @@ fn run() {
         o.suppressions_len = 0;
     }
     crate::fork::arm();
-    report::options_feedback(&problems);
+    let sup = crate::suppress::load(&o.suppressions[..o.suppressions_len]);
+    report::options_feedback(&problems, sup);
 }
 
 /// Load base of libc.so.6 (0 if unknown).

@@ -18,6 +18,7 @@ mod resolve;
 mod signal;
 mod state;
 mod stubs;
+mod suppress;
 mod sys;
 mod tls;
 mod wrappers;

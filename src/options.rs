@@ -254,7 +254,8 @@ pub fn parse(o: &mut Options, s: &[u8]) -> Problems {
     p
 }
 
-fn trim(mut s: &[u8]) -> &[u8] {
+/// `s` without leading and trailing ASCII white space.
+pub fn trim(mut s: &[u8]) -> &[u8] {
     while let [c, rest @ ..] = s {
         if c.is_ascii_whitespace() {
             s = rest;

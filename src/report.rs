@@ -30,7 +30,9 @@ pub fn emit(f: impl FnOnce(&mut Buf)) {
                 let mem = unsafe { core::slice::from_raw_parts_mut(p, MAP_LEN) };
                 let mut b = Buf::new(mem);
                 f(&mut b);
-                write_record(&mut b);
+                if b.len() > 0 {
+                    write_record(&mut b);
+                }
             });
             // SAFETY: the top of the mapping is 16-byte aligned and STACK_LEN bytes are free below it.
             unsafe { on_stack(&mut job, p.add(MAP_LEN + STACK_LEN)) };
@@ -41,7 +43,9 @@ pub fn emit(f: impl FnOnce(&mut Buf)) {
             let mut mem = [0u8; 1024];
             let mut b = Buf::new(&mut mem);
             f(&mut b);
-            write_record(&mut b);
+            if b.len() > 0 {
+                write_record(&mut b);
+            }
         }
     }
 }
@@ -137,9 +141,17 @@ fn prefix(b: &mut Buf) {
     b.s("==").u(sys::getpid() as u64).s("==ASSAFE: ");
 }
 
-/// Warning for a malformed `ASSAFE_OPTIONS`, and the `help=1` text. Always on stderr.
-pub fn options_feedback(p: &Problems) {
+/// Warning for a malformed `ASSAFE_OPTIONS` or an unreadable suppressions file, and the `help=1`
+/// text. Always on stderr.
+pub fn options_feedback(p: &Problems, suppressions: Result<(), &'static str>) {
     let o = init::options();
+    if let Err(e) = suppressions {
+        let mut mem = [0u8; 1400];
+        let mut b = Buf::new(&mut mem);
+        prefix(&mut b);
+        b.s("warning: ").s(e).s(" '").printable(&o.suppressions[..o.suppressions_len]).s("'; no suppressions in the preload\n");
+        let _ = sys::write_all(2, b.as_bytes());
+    }
     if p.count > 0 {
         let mut mem = [0u8; 512];
         let mut b = Buf::new(&mut mem);
@@ -317,8 +329,10 @@ fn text_frame(b: &mut Buf, i: usize, a: usize) {
     b.s(")\n");
 }
 
-/// Writes the report for an unsafe call.
-pub fn unsafe_call(idx: usize, ctx: &Context, f: &stubs::Frame) {
+/// Writes the report for an unsafe call; returns false (and writes nothing) when a suppression
+/// matched.
+pub fn unsafe_call(idx: usize, ctx: &Context, f: &stubs::Frame) -> bool {
+    let mut written = true;
     let o = init::options();
     let name = stubs::name(idx);
     let reason = stubs::REASONS[idx];
@@ -329,6 +343,10 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &stubs::Frame) {
         let mut frames = [0usize; MAX_FRAMES];
         let n = frames_of(f, &mut frames);
         let frames = &frames[..n];
+        if crate::suppress::suppressed(crate::suppress::context_word(ctx.bit), name, frames) {
+            written = false;
+            return;
+        }
         let mut e = [0u8; 512];
         let exe = exe(&mut e);
         if o.json {
@@ -416,6 +434,7 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &stubs::Frame) {
             b.u(sys::getppid() as u64);
         }
     });
+    written
 }
 
 /// How a process that made unsafe calls ended.
@@ -454,7 +473,9 @@ pub fn summary(end: End, ctx_bit: u8) {
                 .u(calls)
                 .s(",\"distinct\":")
                 .u(distinct);
-            b.s(",\"dropped\":").u(dropped).s(",\"sites\":[");
+            b.s(",\"dropped\":").u(dropped);
+            b.s(",\"suppressed\":").u(crate::suppress::MATCHED.load(Ordering::Relaxed) as u64);
+            b.s(",\"sites\":[");
             let mut first = true;
             crate::dedup::each(pid, |s| {
                 if !first {
@@ -529,6 +550,9 @@ pub fn summary(end: End, ctx_bit: u8) {
 pub fn errno_spoil(sig: i32, handler: usize, before: i32, after: i32) {
     let o = init::options();
     emit(|b| {
+        if crate::suppress::suppressed(b"errno", b"(signal handler)", &[handler]) {
+            return;
+        }
         let mut e = [0u8; 512];
         let exe = exe(&mut e);
         if o.json {
