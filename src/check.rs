@@ -6,6 +6,21 @@ use crate::report::{self, Context, End};
 use crate::stubs::{self, CLASS, Class, F_GLIBC_UNSAFE, F_POSIX_UNSAFE, FLAGS, Frame};
 use crate::{dedup, init, sys, tls};
 
+/// Context bits of the violations this process reported (for the summary's `context`).
+pub static SEEN: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
+
+/// The context a summary names: the one the process is in, else the one its reports were in.
+fn summary_context(ctx: u8) -> u8 {
+    let c = innermost(ctx & (tls::FORK_CHILD | tls::VFORK_CHILD));
+    if c != 0 {
+        return c;
+    }
+    match innermost(SEEN.load(core::sync::atomic::Ordering::Relaxed)) {
+        0 => innermost(ctx | tls::FORK_CHILD),
+        c => c,
+    }
+}
+
 /// Is symbol `idx` unsafe under the active `safe_list`?
 pub fn is_unsafe(idx: usize) -> bool {
     let f = FLAGS[idx];
@@ -39,15 +54,15 @@ pub fn call(idx: usize, ctx: u8, f: &Frame) -> Option<usize> {
         Class::Exec => {
             let mut path = [0u8; 512];
             let p = exec_path(idx, f, &mut path);
-            report::summary(End::Exec(p), innermost(ctx | tls::FORK_CHILD));
+            report::summary(End::Exec(p), summary_context(ctx));
             return crate::exec::follow(idx, f);
         }
-        Class::UExit => report::summary(End::Exit(f.rdi as i32), innermost(ctx | tls::FORK_CHILD)),
+        Class::UExit => report::summary(End::Exit(f.rdi as i32), summary_context(ctx)),
         Class::Exit => {
             if ctx != 0 {
                 violation(idx, ctx, f);
             }
-            report::summary(End::Exit(f.rdi as i32), innermost(ctx | tls::FORK_CHILD));
+            report::summary(End::Exit(f.rdi as i32), summary_context(ctx));
         }
         _ => {
             if ctx != 0 {
@@ -77,20 +92,21 @@ pub fn violation(idx: usize, ctx: u8, f: &Frame) {
         // The three functions POSIX allows while cancellation is asynchronous.
         return;
     }
-    let c = Context {
-        bit,
-        signal: 0,
-        signal_origin: "async",
-        definite: false,
-        depth: 0,
-    };
-    let c = crate::signal::describe(c);
     let pid = sys::getpid();
-    match dedup::hit(pid, idx, f.ret, c.definite as u8) {
+    let mut c = Context { bit, signal: 0, signal_origin: "async", definite: false, depth: 0, site: f.ret, handler: 0 };
+    crate::signal::describe(&mut c);
+    if c.handler != 0 && init::in_self(f.ret) {
+        c.site = c.handler;
+    }
+    if bit == tls::IN_HANDLER && dedup::worth_unwinding(pid, idx, c.site) {
+        crate::signal::find_definite(&mut c);
+    }
+    match dedup::hit(pid, idx, c.site, c.definite) {
         dedup::Hit::Again => return,
-        dedup::Hit::First | dedup::Hit::Full => {
+        dedup::Hit::First | dedup::Hit::Definite | dedup::Hit::Full => {
+            SEEN.fetch_or(bit, core::sync::atomic::Ordering::Relaxed);
             if !report::unsafe_call(idx, &c, f) {
-                dedup::suppress(pid, idx, f.ret, c.definite as u8);
+                dedup::suppress(pid, idx, c.site);
                 return;
             }
         }

@@ -2,13 +2,19 @@
 //!
 //! The first call from a site is reported; later ones only count, and the summary at exec/exit
 //! carries the counts, so a forked worker that calls `malloc` a million times writes a bounded log.
+//! A site first reported as a *latent* signal-handler call is reported once more the first time it
+//! turns out *definite* (the handler interrupted an unsafe function on the same thread).
 //! The key includes the pid because a vfork child shares this table with its parent.
 //! Insertion claims an empty slot with one compare-exchange on a 64-bit hash of the key; the
 //! fields are published afterwards with a release store of `idx` (readers skip unpublished slots).
 
-use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 const SIZE: usize = 4096;
+
+/// After this many latent calls from one site, stop unwinding interrupted contexts to look for a
+/// definite one (unwinding costs microseconds; a signal storm must not pay it every time).
+pub const MAX_DEFINITE_TRIES: u32 = 64;
 
 struct Entry {
     key: AtomicU64,
@@ -18,7 +24,11 @@ struct Entry {
     /// symbol index + 1; 0 while the entry is being filled.
     idx: AtomicU32,
     /// A suppression matched the first report: later calls count nowhere.
-    suppressed: core::sync::atomic::AtomicBool,
+    suppressed: AtomicBool,
+    /// A definite report has been written for this site.
+    definite: AtomicBool,
+    /// Latent calls seen (bounded by MAX_DEFINITE_TRIES for the unwinding decision).
+    tries: AtomicU32,
 }
 
 static TABLE: [Entry; SIZE] = [const {
@@ -28,18 +38,17 @@ static TABLE: [Entry; SIZE] = [const {
         site: AtomicUsize::new(0),
         pid: AtomicU32::new(0),
         idx: AtomicU32::new(0),
-        suppressed: core::sync::atomic::AtomicBool::new(false),
+        suppressed: AtomicBool::new(false),
+        definite: AtomicBool::new(false),
+        tries: AtomicU32::new(0),
     }
 }; SIZE];
 
 /// Calls that found the table full (per process image; a vfork child shares it).
 static DROPPED: AtomicU64 = AtomicU64::new(0);
 
-fn mix(pid: i32, idx: usize, site: usize, variant: u8) -> u64 {
-    let mut h = (pid as u64)
-        ^ ((idx as u64) << 32)
-        ^ ((variant as u64) << 48)
-        ^ (site as u64).rotate_left(17);
+fn mix(pid: i32, idx: usize, site: usize) -> u64 {
+    let mut h = (pid as u64) ^ ((idx as u64) << 32) ^ (site as u64).rotate_left(17);
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^= h >> 33;
@@ -53,40 +62,62 @@ pub enum Hit {
     First,
     /// Seen before: counted.
     Again,
+    /// Seen before, but this call is the first definite one: write a report.
+    Definite,
     /// The table is full: counted as dropped, and reported (we cannot tell it is a repeat).
     Full,
 }
 
-/// `variant` separates reports that differ in more than the site (a definite vs a latent signal
-/// handler report from the same call).
-pub fn hit(pid: i32, idx: usize, site: usize, variant: u8) -> Hit {
-    let key = mix(pid, idx, site, variant);
+fn find(key: u64) -> Option<&'static Entry> {
     let start = key as usize % SIZE;
     for probe in 0..SIZE {
         let e = &TABLE[(start + probe) % SIZE];
-        let k = e.key.load(Ordering::Acquire);
-        if k == key {
-            e.count.fetch_add(1, Ordering::Relaxed);
-            return Hit::Again;
+        match e.key.load(Ordering::Acquire) {
+            k if k == key => return Some(e),
+            0 => return None,
+            _ => {}
         }
+    }
+    None
+}
+
+/// Is it still worth unwinding to find out whether a call from this site is definite?
+pub fn worth_unwinding(pid: i32, idx: usize, site: usize) -> bool {
+    match find(mix(pid, idx, site)) {
+        None => true,
+        Some(e) => !e.definite.load(Ordering::Relaxed) && e.tries.load(Ordering::Relaxed) < MAX_DEFINITE_TRIES,
+    }
+}
+
+pub fn hit(pid: i32, idx: usize, site: usize, definite: bool) -> Hit {
+    let key = mix(pid, idx, site);
+    let start = key as usize % SIZE;
+    for probe in 0..SIZE {
+        let e = &TABLE[(start + probe) % SIZE];
+        let mut k = e.key.load(Ordering::Acquire);
         if k == 0 {
-            match e
-                .key
-                .compare_exchange(0, key, Ordering::AcqRel, Ordering::Acquire)
-            {
+            match e.key.compare_exchange(0, key, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => {
                     e.count.store(1, Ordering::Relaxed);
                     e.site.store(site, Ordering::Relaxed);
                     e.pid.store(pid as u32, Ordering::Relaxed);
+                    e.definite.store(definite, Ordering::Relaxed);
                     e.idx.store(idx as u32 + 1, Ordering::Release);
                     return Hit::First;
                 }
-                Err(k2) if k2 == key => {
-                    e.count.fetch_add(1, Ordering::Relaxed);
-                    return Hit::Again;
-                }
-                Err(_) => {}
+                Err(k2) => k = k2,
             }
+        }
+        if k == key {
+            e.count.fetch_add(1, Ordering::Relaxed);
+            if definite {
+                if !e.definite.swap(true, Ordering::Relaxed) {
+                    return Hit::Definite;
+                }
+            } else {
+                e.tries.fetch_add(1, Ordering::Relaxed);
+            }
+            return Hit::Again;
         }
     }
     DROPPED.fetch_add(1, Ordering::Relaxed);
@@ -110,17 +141,10 @@ pub fn totals(pid: i32) -> (u64, u64, u64) {
     (calls + dropped, distinct, dropped)
 }
 
-/// Marks the entry of (pid, idx, site, variant) as suppressed.
-pub fn suppress(pid: i32, idx: usize, site: usize, variant: u8) {
-    let key = mix(pid, idx, site, variant);
-    let start = key as usize % SIZE;
-    for probe in 0..SIZE {
-        let e = &TABLE[(start + probe) % SIZE];
-        match e.key.load(Ordering::Acquire) {
-            k if k == key => return e.suppressed.store(true, Ordering::Relaxed),
-            0 => return,
-            _ => {}
-        }
+/// Marks the entry of (pid, idx, site) as suppressed.
+pub fn suppress(pid: i32, idx: usize, site: usize) {
+    if let Some(e) = find(mix(pid, idx, site)) {
+        e.suppressed.store(true, Ordering::Relaxed);
     }
 }
 
@@ -134,11 +158,7 @@ pub fn each(pid: i32, mut f: impl FnMut(Site)) {
         if idx == 0 || e.pid.load(Ordering::Relaxed) != pid as u32 || e.suppressed.load(Ordering::Relaxed) {
             continue;
         }
-        f(Site {
-            idx: idx as usize - 1,
-            site: e.site.load(Ordering::Relaxed),
-            count: e.count.load(Ordering::Relaxed),
-        });
+        f(Site { idx: idx as usize - 1, site: e.site.load(Ordering::Relaxed), count: e.count.load(Ordering::Relaxed) });
     }
 }
 

@@ -224,6 +224,12 @@ pub struct Context {
     pub signal_origin: &'static str,
     pub definite: bool,
     pub depth: u32,
+    /// The call site reported and deduplicated on: the return address of the call, or the
+    /// program's handler when the handler tail-called the unsafe function (then the return
+    /// address points into the library's handler wrapper).
+    pub site: usize,
+    /// The program's handler (signal-handler context only).
+    pub handler: usize,
 }
 
 pub fn context_name(bit: u8) -> &'static str {
@@ -263,7 +269,16 @@ fn explain(reason: &str) -> &'static str {
     }
 }
 
-fn frames_of(f: &stubs::Frame, out: &mut [usize; MAX_FRAMES]) -> usize {
+fn frames_of(f: &stubs::Frame, site: usize, out: &mut [usize; MAX_FRAMES]) -> usize {
+    if site != f.ret {
+        // A tail call from a handler: the handler is the first frame we can name.
+        out[0] = site;
+        let mut rest = [0usize; MAX_FRAMES];
+        let n = frames_of(f, f.ret, &mut rest);
+        let n = n.min(MAX_FRAMES - 1);
+        out[1..=n].copy_from_slice(&rest[..n]);
+        return n + 1;
+    }
     let regs = f.regs();
     // SAFETY: the unwinder reads the stack only through fault-proof reads and the module table
     // only through its lock-free published copy.
@@ -341,7 +356,7 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &stubs::Frame) -> bool {
     let strict_only = state::STRICT_ONLY.load(Ordering::Relaxed) != 0;
     emit(|b| {
         let mut frames = [0usize; MAX_FRAMES];
-        let n = frames_of(f, &mut frames);
+        let n = frames_of(f, ctx.site, &mut frames);
         let frames = &frames[..n];
         if crate::suppress::suppressed(crate::suppress::context_word(ctx.bit), name, frames) {
             written = false;
@@ -377,7 +392,7 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &stubs::Frame) -> bool {
                     .c(b'"');
                 b.s(",\"handler_depth\":").u(ctx.depth as u64);
             }
-            b.s(",\"site\":\"").hex(f.ret as u64).c(b'"');
+            b.s(",\"site\":\"").hex(ctx.site as u64).c(b'"');
             json_stack(b, frames);
             b.c(b'}');
         } else {

@@ -283,6 +283,9 @@ fn origin_of(sig: c_int, info: *const libc::siginfo_t) -> u8 {
 unsafe extern "C" fn handler_wrapper(sig: c_int, info: *mut libc::siginfo_t, uc: *mut c_void) {
     let b = tls::block();
     let saved = tls::state();
+    let s = sig as usize;
+    let h = HANDLER.get(s).map_or(SIG_DFL, |h| h.load(Ordering::Acquire));
+    let flags = UFLAGS.get(s).map_or(0, |f| f.load(Ordering::Acquire)) as i32;
     // SAFETY: b is this thread's TLS block; fields are accessed with volatile operations only.
     let depth = unsafe { core::ptr::read_volatile(&raw const (*b).depth) };
     if (depth as usize) < tls::LEVELS {
@@ -292,6 +295,7 @@ unsafe extern "C" fn handler_wrapper(sig: c_int, info: *mut libc::siginfo_t, uc:
             signal: sig as u32,
             saved_state: saved,
             origin: origin_of(sig, info),
+            handler: h,
             ..tls::Level::ZERO
         };
         // SAFETY: index checked; this thread's block.
@@ -301,11 +305,6 @@ unsafe extern "C" fn handler_wrapper(sig: c_int, info: *mut libc::siginfo_t, uc:
     unsafe { core::ptr::write_volatile(&raw mut (*b).depth, depth + 1) };
     tls::store((saved & !tls::BUSY) | tls::IN_HANDLER);
 
-    let s = sig as usize;
-    let h = HANDLER
-        .get(s)
-        .map_or(SIG_DFL, |h| h.load(Ordering::Acquire));
-    let flags = UFLAGS.get(s).map_or(0, |f| f.load(Ordering::Acquire)) as i32;
     if flags & libc::SA_RESETHAND != 0 {
         // The kernel has reset the action to SIG_DFL; so does the table.
         HANDLER[s].store(SIG_DFL, Ordering::Relaxed);
@@ -313,7 +312,7 @@ unsafe extern "C" fn handler_wrapper(sig: c_int, info: *mut libc::siginfo_t, uc:
     if saved & tls::VFORK_CHILD != 0 && h > SIG_IGN {
         // A handler running in a vfork child shares, and can corrupt, the parent's memory.
         tls::set(tls::BUSY);
-        if init::done() && matches!(crate::dedup::hit(sys::getpid(), stubs::HANDLER_IN_VFORK, h, sig as u8), crate::dedup::Hit::First) {
+        if init::done() && matches!(crate::dedup::hit(sys::getpid(), stubs::HANDLER_IN_VFORK, h, false), crate::dedup::Hit::First) {
             report::handler_in_vfork(sig, h);
         }
         tls::clear(tls::BUSY);
@@ -368,47 +367,58 @@ fn errno_spoiled(sig: c_int, h: usize, before: i32, after: i32) {
     report::errno_spoil(sig, h, before, after);
 }
 
-/// Fills in the signal-specific parts of a report context.
-pub fn describe(mut c: Context) -> Context {
+/// Fills in the signal-specific parts of a report context (cheap: no unwinding).
+pub fn describe(c: &mut Context) {
     if c.bit != tls::IN_HANDLER {
-        return c;
+        return;
     }
+    if let Some(l) = innermost_level(c) {
+        c.signal = l.signal as i32;
+        c.signal_origin = match l.origin {
+            b's' => "synchronous",
+            b'u' => "self",
+            _ => "async",
+        };
+        c.handler = l.handler;
+    }
+}
+
+fn innermost_level(c: &mut Context) -> Option<tls::Level> {
     let b = tls::block();
     // SAFETY: this thread's block.
     let depth = unsafe { core::ptr::read_volatile(&raw const (*b).depth) };
     c.depth = depth;
     if depth == 0 {
-        return c;
+        return None;
     }
     let i = (depth as usize).min(tls::LEVELS) - 1;
     // SAFETY: this thread's block; i < LEVELS.
-    let l = unsafe { core::ptr::read_volatile(&raw const (*b).levels[i]) };
-    c.signal = l.signal as i32;
-    c.signal_origin = match l.origin {
-        b's' => "synchronous",
-        b'u' => "self",
-        _ => "async",
-    };
-    if l.uc != 0 {
-        // SAFETY: uc is the ucontext the kernel passed to the running handler, still on the stack.
-        let g = unsafe { &(*(l.uc as *const libc::ucontext_t)).uc_mcontext.gregs };
-        let regs = assafe_unwind::Regs {
-            rip: g[libc::REG_RIP as usize] as usize,
-            rsp: g[libc::REG_RSP as usize] as usize,
-            rbp: g[libc::REG_RBP as usize] as usize,
-            rbx: g[libc::REG_RBX as usize] as usize,
-            r12: g[libc::REG_R12 as usize] as usize,
-            r13: g[libc::REG_R13 as usize] as usize,
-            r14: g[libc::REG_R14 as usize] as usize,
-            r15: g[libc::REG_R15 as usize] as usize,
-        };
-        let mut frames = [0usize; 64];
-        // SAFETY: fault-proof unwinder over the interrupted context.
-        let (_, hit) =
-            unsafe { assafe_unwind::walk_and_find(&regs, true, &mut frames, stubs::ranges()) };
-        c.definite = hit.is_some();
+    Some(unsafe { core::ptr::read_volatile(&raw const (*b).levels[i]) })
+}
+
+/// Sets `definite` when the innermost handler interrupted this thread inside an interposed
+/// unsafe function: unwinds the interrupted context (costs microseconds).
+pub fn find_definite(c: &mut Context) {
+    let Some(l) = innermost_level(c) else { return };
+    if l.uc == 0 {
+        return;
     }
-    c
+    // SAFETY: uc is the ucontext the kernel passed to the running handler, still on the stack.
+    let g = unsafe { &(*(l.uc as *const libc::ucontext_t)).uc_mcontext.gregs };
+    let regs = assafe_unwind::Regs {
+        rip: g[libc::REG_RIP as usize] as usize,
+        rsp: g[libc::REG_RSP as usize] as usize,
+        rbp: g[libc::REG_RBP as usize] as usize,
+        rbx: g[libc::REG_RBX as usize] as usize,
+        r12: g[libc::REG_R12 as usize] as usize,
+        r13: g[libc::REG_R13 as usize] as usize,
+        r14: g[libc::REG_R14 as usize] as usize,
+        r15: g[libc::REG_R15 as usize] as usize,
+    };
+    let mut frames = [0usize; 64];
+    // SAFETY: fault-proof unwinder over the interrupted context.
+    let (_, hit) = unsafe { assafe_unwind::walk_and_find(&regs, true, &mut frames, stubs::ranges()) };
+    c.definite = hit.is_some();
 }
 
 // ---- longjmp out of a handler ----

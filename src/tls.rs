@@ -113,7 +113,9 @@ pub struct Level {
     pub saved_state: u8,
     /// `b's'` synchronous, `b'u'` self-sent, `b'a'` asynchronous.
     pub origin: u8,
-    pub _pad: [u8; 10],
+    pub _pad: [u8; 2],
+    /// The program's handler function.
+    pub handler: usize,
 }
 
 impl Level {
@@ -123,7 +125,8 @@ impl Level {
         signal: 0,
         saved_state: 0,
         origin: 0,
-        _pad: [0; 10],
+        _pad: [0; 2],
+        handler: 0,
     };
 }
 
