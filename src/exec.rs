@@ -51,9 +51,9 @@ fn list_args(f: &Frame, out: &mut [usize]) -> Option<usize> {
             unsafe { *((stack + 8 * (i - regs.len())) as *const usize) }
         }
     };
-    for i in 0..out.len() {
+    for (i, slot) in out.iter_mut().enumerate() {
         let w = word(i);
-        out[i] = w;
+        *slot = w;
         if w == 0 {
             return Some(word(i + 1));
         }

@@ -17,7 +17,7 @@ static mut OPTIONS: options::Options = options::Options::defaults();
 pub fn options() -> &'static options::Options {
     // SAFETY: OPTIONS is written only by the single thread that wins the NOT_STARTED→RUNNING
     // exchange in `ensure`, before it publishes DONE; every reader runs after `ensure` returned.
-    unsafe { &*(&raw const OPTIONS) }
+    unsafe { (&raw const OPTIONS).as_ref().unwrap_unchecked() }
 }
 
 pub fn done() -> bool {
@@ -73,7 +73,7 @@ fn env_options() -> &'static [u8] {
 fn run() {
     stubs::resolve_all();
     // SAFETY: only this thread writes OPTIONS, before publishing DONE (see `options`).
-    let o = unsafe { &mut *(&raw mut OPTIONS) };
+    let o = unsafe { (&raw mut OPTIONS).as_mut().unwrap_unchecked() };
     let problems = options::parse(o, env_options());
     if crate::secure() {
         // Under AT_SECURE (setuid), never open a path taken from the environment.

@@ -133,8 +133,10 @@ static SPECS: &[Spec] = &[
         default: "text",
         help: "text (sanitizer-style blocks) or json (one object per line)",
         set: |o, v| match v {
-            b"text" => Ok(o.json = false),
-            b"json" => Ok(o.json = true),
+            b"text" | b"json" => {
+                o.json = v == b"json";
+                Ok(())
+            }
             _ => Err("expects text or json"),
         },
     },
@@ -167,9 +169,14 @@ static SPECS: &[Spec] = &[
         default: "glibc",
         help: "which verdict decides what is unsafe: glibc (glibc 2.36 manual + assafe judgement), posix (POSIX.1-2024 list), strict (unsafe under either)",
         set: |o, v| match v {
-            b"posix" => Ok(o.safe_list = SafeList::Posix),
-            b"glibc" => Ok(o.safe_list = SafeList::Glibc),
-            b"strict" => Ok(o.safe_list = SafeList::Strict),
+            b"posix" | b"glibc" | b"strict" => {
+                o.safe_list = match v {
+                    b"posix" => SafeList::Posix,
+                    b"glibc" => SafeList::Glibc,
+                    _ => SafeList::Strict,
+                };
+                Ok(())
+            }
             _ => Err("expects posix, glibc or strict"),
         },
     },

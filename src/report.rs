@@ -162,7 +162,7 @@ pub fn options_feedback(p: &Problems, suppressions: Result<(), &'static str>) {
         let _ = sys::write_all(2, b.as_bytes());
     }
     if o.help {
-        emit_stderr(|b| crate::options::help(b));
+        emit_stderr(crate::options::help);
     }
     if o.verbosity >= 1 {
         emit_stderr(|b| {

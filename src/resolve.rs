@@ -263,7 +263,7 @@ impl Object {
                     !version.is_empty() && unsafe { self.version_index(vid, version) } == ndx;
                 let default = v & 0x8000 == 0;
                 // Another version of the name: keep looking (libc may define several).
-                if !exact && !(default && version.is_empty()) {
+                if !(exact || (default && version.is_empty())) {
                     return None;
                 }
             }
@@ -303,10 +303,10 @@ impl Object {
                 }
                 loop {
                     let ch = *chain.add(i - symoffset);
-                    if (ch | 1) == (h | 1) {
-                        if let Some(a) = self.matches(i, name, vid, version) {
-                            return Some(a);
-                        }
+                    if (ch | 1) == (h | 1)
+                        && let Some(a) = self.matches(i, name, vid, version)
+                    {
+                        return Some(a);
                     }
                     if ch & 1 != 0 {
                         return None;

@@ -223,7 +223,7 @@ pub fn resolve_all() {
             && CLASS[i] == Class::Unsafe
         {
             // SAFETY: RANGES is written only here, before initialisation is published as done.
-            unsafe { (*(&raw mut RANGES))[i] = (a, a + size) };
+            unsafe { (&raw mut RANGES).cast::<(usize, usize)>().add(i).write((a, a + size)) };
         }
     }
 }
@@ -234,7 +234,7 @@ static mut RANGES: [(usize, usize); NSYMS] = [(0, 0); NSYMS];
 
 pub fn ranges() -> &'static [(usize, usize)] {
     // SAFETY: written only during initialisation, read-only afterwards.
-    unsafe { &*(&raw const RANGES) }
+    unsafe { (&raw const RANGES).as_ref().unwrap_unchecked() }
 }
 
 /// Pseudo symbol index for "a signal handler ran in a vfork child".

@@ -27,7 +27,7 @@ pub fn load(path: &[u8]) -> Result<(), &'static str> {
     name[..path.len()].copy_from_slice(path);
     let fd = sys::open(&name[..path.len() + 1], libc::O_RDONLY | libc::O_CLOEXEC, 0).map_err(|_| "cannot open the suppressions file")?;
     // SAFETY: TEXT is written only here, at load, before any reader runs.
-    let buf = unsafe { &mut *(&raw mut TEXT) };
+    let buf = unsafe { (&raw mut TEXT).as_mut().unwrap_unchecked() };
     let mut n = 0;
     while n < MAX {
         match sys::pread(fd, &mut buf[n..], n) {
