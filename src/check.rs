@@ -52,6 +52,10 @@ pub fn innermost(ctx: u8) -> u8 {
 pub fn call(idx: usize, ctx: u8, f: &Frame) -> Option<usize> {
     match CLASS[idx] {
         Class::Exec => {
+            if ctx != 0 {
+                // Safe under the default verdict; `safe_list=posix` reports execvp & co.
+                violation(idx, ctx, f);
+            }
             let mut path = [0u8; 512];
             let p = exec_path(idx, f, &mut path);
             report::summary(End::Exec(p), summary_context(ctx));
@@ -79,8 +83,8 @@ pub fn violation(idx: usize, ctx: u8, f: &Frame) {
         return;
     }
     if crate::init::in_libc(f.ret) {
-        // libc calling its own interposable functions (printf → malloc): the program's call into
-        // libc already went through a stub and was judged there.
+        // libc or the loader calling interposable functions (printf → malloc, dlopen → calloc):
+        // the program's call into the C library already went through a stub and was judged there.
         return;
     }
     let bit = innermost(ctx);

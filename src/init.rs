@@ -88,10 +88,18 @@ fn run() {
 /// Load base of libc.so.6 (0 if unknown).
 static LIBC_BASE: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
 
-/// Is `addr` inside libc.so.6?
+/// Load base of the dynamic loader (0 if unknown).
+static LDSO_BASE: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// Is `addr` inside the C library proper: libc.so.6 or the dynamic loader?
 pub fn in_libc(addr: usize) -> bool {
-    let base = LIBC_BASE.load(Ordering::Relaxed);
-    base != 0 && assafe_unwind::module_of(addr).is_some_and(|m| m.base == base)
+    let (libc, ldso) = (LIBC_BASE.load(Ordering::Relaxed), LDSO_BASE.load(Ordering::Relaxed));
+    assafe_unwind::module_of(addr).is_some_and(|m| (libc != 0 && m.base == libc) || (ldso != 0 && m.base == ldso))
+}
+
+unsafe extern "C" {
+    /// The loader's debug structure: its address lies in ld.so.
+    static _r_debug: u8;
 }
 
 unsafe extern "C" {
@@ -116,6 +124,9 @@ fn after() {
     let errno_fn = libc::__errno_location as *const () as usize;
     if let Some(m) = assafe_unwind::module_of(errno_fn) {
         LIBC_BASE.store(m.base, Ordering::Relaxed);
+    }
+    if let Some(m) = assafe_unwind::module_of((&raw const _r_debug) as usize) {
+        LDSO_BASE.store(m.base, Ordering::Relaxed);
     }
     crate::signal::wrap_existing();
     report::start_record();
