@@ -98,7 +98,7 @@ fn write_record(b: &mut Buf) {
     let o = init::options();
     let path = o.log_path();
     if path.is_empty() {
-        let _ = sys::write_all(2, b.as_bytes());
+        write_stderr(b.as_bytes());
         return;
     }
     let mut name = [0u8; crate::options::PATH_MAX + 16];
@@ -111,13 +111,20 @@ fn write_record(b: &mut Buf) {
         libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_NOFOLLOW | libc::O_CLOEXEC;
     match sys::open(&name[..n], flags, 0o600) {
         Ok(fd) => {
-            let r = sys::write_all(fd, b.as_bytes());
+            let r = if sys::exceeds_fsize_limit(fd, b.len()) { Err(libc::EFBIG) } else { sys::write_all(fd, b.as_bytes()) };
             sys::close(fd);
             if let Err(e) = r {
                 sink_failed(&name[..n - 1], e, b.as_bytes());
             }
         }
         Err(e) => sink_failed(&name[..n - 1], e, b.as_bytes()),
+    }
+}
+
+/// Writes to fd 2 unless that would exceed the file size limit (SIGXFSZ would kill the host).
+fn write_stderr(bytes: &[u8]) {
+    if !sys::exceeds_fsize_limit(2, bytes.len()) {
+        let _ = sys::write_all(2, bytes);
     }
 }
 
@@ -132,9 +139,9 @@ fn sink_failed(name: &[u8], err: i32, record: &[u8]) {
             .s("' (errno ")
             .u(err as u64);
         b.s("); writing reports to stderr instead\n");
-        let _ = sys::write_all(2, b.as_bytes());
+        write_stderr(b.as_bytes());
     }
-    let _ = sys::write_all(2, record);
+    write_stderr(record);
 }
 
 fn prefix(b: &mut Buf) {

@@ -8,6 +8,7 @@ use core::arch::asm;
 
 pub const SYS_WRITE: usize = 1;
 pub const SYS_CLOSE: usize = 3;
+pub const SYS_FSTAT: usize = 5;
 pub const SYS_MMAP: usize = 9;
 pub const SYS_MUNMAP: usize = 11;
 pub const SYS_RT_SIGACTION: usize = 13;
@@ -22,6 +23,7 @@ pub const SYS_GETTID: usize = 186;
 pub const SYS_EXIT_GROUP: usize = 231;
 pub const SYS_TGKILL: usize = 234;
 pub const SYS_OPENAT: usize = 257;
+pub const SYS_PRLIMIT64: usize = 302;
 
 pub const AT_FDCWD: isize = -100;
 
@@ -262,4 +264,26 @@ pub fn abort() -> ! {
     }
     raise(libc::SIGABRT);
     exit_group(134)
+}
+
+/// Would writing `len` more bytes at the end of `fd` exceed `RLIMIT_FSIZE`? (The kernel would
+/// then send SIGXFSZ, whose default action kills the host program: never let our own write do
+/// that.) Non-regular files have no size limit.
+pub fn exceeds_fsize_limit(fd: i32, len: usize) -> bool {
+    let mut lim = [0u64; 2];
+    // SAFETY: prlimit64 on ourselves (pid 0), read-only, into a valid 16-byte rlimit.
+    if unsafe { syscall6(SYS_PRLIMIT64, [0, libc::RLIMIT_FSIZE as usize, 0, lim.as_mut_ptr() as usize, 0, 0]) }.is_err() {
+        return false;
+    }
+    if lim[0] == u64::MAX {
+        return false;
+    }
+    let mut st = [0u64; 18]; // struct stat is 144 bytes on x86_64
+    // SAFETY: fstat into a buffer of the kernel's struct stat size.
+    if unsafe { syscall3(SYS_FSTAT, fd as usize, st.as_mut_ptr() as usize, 0) }.is_err() {
+        return false;
+    }
+    let mode = (st[3] & 0xffff_ffff) as u32; // st_mode at offset 24
+    let size = st[6]; // st_size at offset 48
+    mode & libc::S_IFMT == libc::S_IFREG && size.saturating_add(len as u64) > lim[0]
 }
