@@ -256,9 +256,9 @@ fn current_sp() -> usize {
     sp
 }
 
-fn origin_of(sig: c_int, info: *const libc::siginfo_t) -> u8 {
+fn origin_of(sig: c_int, info: *const libc::siginfo_t) -> &'static str {
     if info.is_null() {
-        return b'a';
+        return "async";
     }
     // SAFETY: the kernel filled siginfo (we always install with SA_SIGINFO).
     let code = unsafe { (*info).si_code };
@@ -267,16 +267,16 @@ fn origin_of(sig: c_int, info: *const libc::siginfo_t) -> u8 {
         libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP | libc::SIGSYS
     );
     if synchronous && code > 0 {
-        return b's';
+        return "synchronous";
     }
     if code == libc::SI_USER || code == libc::SI_TKILL || code == libc::SI_QUEUE {
         // SAFETY: for these codes si_pid is valid.
         let pid = unsafe { (*info).si_pid() };
         if pid == sys::getpid() {
-            return b'u';
+            return "self";
         }
     }
-    b'a'
+    "async"
 }
 
 /// The action the kernel runs for every signal whose program handler is a function.
@@ -294,7 +294,7 @@ unsafe extern "C" fn handler_wrapper(sig: c_int, info: *mut libc::siginfo_t, uc:
             uc: uc as usize,
             signal: sig as u32,
             saved_state: saved,
-            origin: origin_of(sig, info),
+            info: info as usize,
             handler: h,
             ..tls::Level::ZERO
         };
@@ -374,11 +374,7 @@ pub fn describe(c: &mut Context) {
     }
     if let Some(l) = innermost_level(c) {
         c.signal = l.signal as i32;
-        c.signal_origin = match l.origin {
-            b's' => "synchronous",
-            b'u' => "self",
-            _ => "async",
-        };
+        c.signal_origin = origin_of(l.signal as c_int, l.info as *const libc::siginfo_t);
         c.handler = l.handler;
     }
 }

@@ -4,7 +4,7 @@
 //! a GOT slot filled at load): stable Rust cannot choose a TLS model, and `thread_local!` in a cdylib
 //! compiles to `__tls_get_addr` calls (about 29 extra instructions per interposed call).
 //!
-//! Layout of `assafe_tls` ([`Block`], 320 bytes per thread): byte 0 holds the context flags (the
+//! Layout of `assafe_tls` ([`Block`], 384 bytes per thread): byte 0 holds the context flags (the
 //! constants below); the interposition stubs test this one byte: zero means "nothing to check, jump
 //! to the real function". The rest is signal-handler bookkeeping, reached through [`block`].
 //!
@@ -36,10 +36,10 @@ global_asm!(
     ".globl assafe_tls",
     ".hidden assafe_tls",
     ".type assafe_tls, @object",
-    ".size assafe_tls, 320",
+    ".size assafe_tls, 384",
     "assafe_tls:",
     ".byte 0x40",
-    ".zero 319",
+    ".zero 383",
     ".popsection",
 );
 
@@ -108,26 +108,18 @@ pub struct Level {
     pub entry_sp: usize,
     /// The interrupted context (`ucontext_t *`).
     pub uc: usize,
+    /// The kernel's `siginfo_t *` (the origin is worked out from it only when a report needs it).
+    pub info: usize,
+    /// The program's handler function.
+    pub handler: usize,
     pub signal: u32,
     /// Context byte to restore when the handler returns or is left by longjmp.
     pub saved_state: u8,
-    /// `b's'` synchronous, `b'u'` self-sent, `b'a'` asynchronous.
-    pub origin: u8,
-    pub _pad: [u8; 2],
-    /// The program's handler function.
-    pub handler: usize,
+    pub _pad: [u8; 3],
 }
 
 impl Level {
-    pub const ZERO: Level = Level {
-        entry_sp: 0,
-        uc: 0,
-        signal: 0,
-        saved_state: 0,
-        origin: 0,
-        _pad: [0; 2],
-        handler: 0,
-    };
+    pub const ZERO: Level = Level { entry_sp: 0, uc: 0, info: 0, handler: 0, signal: 0, saved_state: 0, _pad: [0; 3] };
 }
 
 /// The per-thread block behind `assafe_tls`.
@@ -141,7 +133,7 @@ pub struct Block {
     pub levels: [Level; LEVELS],
 }
 
-const _: () = assert!(core::mem::size_of::<Block>() == 320);
+const _: () = assert!(core::mem::size_of::<Block>() == 384);
 
 /// This thread's block. Only this thread (and signal handlers running on it) touch it; callers
 /// access fields with volatile reads/writes through the raw pointer, never through references
