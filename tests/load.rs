@@ -107,3 +107,36 @@ fn preload_applies_suppressions() {
     assert_eq!(warnings, 1, "{}", out.stderr);
     assert_eq!(out.reports_for("malloc").len(), 1, "{}", out.dump());
 }
+
+/// A handler installed before the library loaded (here by an earlier constructor, with the raw
+/// rt_sigaction syscall so that nothing could intercept it) is wrapped at load: unsafe calls in it
+/// are reported.
+#[test]
+fn handler_installed_before_load_is_wrapped() {
+    let env = Env::new("load_rawhandler");
+    let lib = env.compile_c("librawh.so", include_str!("c/load_rawhandler.c"), &["-shared", "-fPIC"]);
+    let prog = env.compile_c("raiser", "#include <signal.h>\nint main(void) { raise(SIGUSR1); return 0; }\n", &[]);
+    let log = env.dir.join("log");
+    // The loader runs the later preload's constructor first: librawh installs its handler, then
+    // libassafe's constructor finds it.
+    let (_, status, stdout, _) = run_raw(
+        &[&prog],
+        &[
+            ("LD_PRELOAD".into(), format!("{} {}", env.lib.display(), lib.display())),
+            ("ASSAFE_OPTIONS".into(), format!("log_format=json:log_path={}", log.display())),
+        ],
+        &["LD_PRELOAD", "ASSAFE_OPTIONS"],
+    );
+    assert!(status.success(), "{status}");
+    assert_eq!(stdout, "handled\n");
+    let text: String = std::fs::read_dir(&env.dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("log."))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    assert!(
+        text.lines().any(|l| l.contains("\"event\":\"report\"") && l.contains("\"function\":\"malloc\"") && l.contains("\"signal_name\":\"SIGUSR1\"")),
+        "no handler report:\n{text}"
+    );
+}
