@@ -2,7 +2,7 @@
 
 use core::sync::atomic::{AtomicPtr, Ordering};
 
-use crate::stubs::{self, ALIVE};
+use crate::stubs::{self, ALIVE, generated as g};
 use crate::{init, state, sys, tls};
 
 unsafe extern "C" {
@@ -142,22 +142,18 @@ unsafe fn fork_common(idx: usize) -> libc::pid_t {
     pid
 }
 
-unsafe extern "C" fn fork_impl() -> libc::pid_t {
-    // SAFETY: IDX_fork is fork's slot.
-    unsafe { fork_common(stubs::generated::IDX_fork) }
-}
-
-unsafe extern "C" fn underscore_fork_impl() -> libc::pid_t {
-    // SAFETY: IDX__Fork is _Fork's slot.
-    unsafe { fork_common(stubs::generated::IDX__Fork) }
+/// `fork` or `_Fork` (the real one is symbol `IDX`).
+unsafe extern "C" fn fork_impl<const IDX: usize>() -> libc::pid_t {
+    // SAFETY: IDX is a fork-class slot.
+    unsafe { fork_common(IDX) }
 }
 
 /// The wrapper the slow path sends a fork-class call to.
 pub fn wrapper(idx: usize) -> usize {
-    if idx == stubs::generated::IDX_fork {
-        fork_impl as *const () as usize
-    } else {
-        underscore_fork_impl as *const () as usize
+    match idx {
+        g::IDX_fork => fork_impl::<{ g::IDX_fork }> as *const () as usize,
+        g::IDX___fork => fork_impl::<{ g::IDX___fork }> as *const () as usize,
+        _ => fork_impl::<{ g::IDX__Fork }> as *const () as usize,
     }
 }
 

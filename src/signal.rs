@@ -439,34 +439,12 @@ fn leaves(entry: usize, target: usize) -> bool {
     !(target < entry && entry - target < (1 << 20))
 }
 
-unsafe extern "C" fn longjmp_impl(env: *mut c_void, val: c_int) -> ! {
+/// `longjmp`, `_longjmp`, `siglongjmp`, `__longjmp_chk` (the real one is symbol `IDX`): repair
+/// the handler depth, then jump.
+unsafe extern "C" fn jmp_impl<const IDX: usize>(env: *mut c_void, val: c_int) -> ! {
     repair_depth(jmp_target_sp(env as *const usize));
-    // SAFETY: the slot holds libc's longjmp.
-    let real: JmpFn = unsafe { core::mem::transmute(stubs::real(g::IDX_longjmp)) };
-    // SAFETY: the program's own arguments.
-    unsafe { real(env, val) }
-}
-
-unsafe extern "C" fn underscore_longjmp_impl(env: *mut c_void, val: c_int) -> ! {
-    repair_depth(jmp_target_sp(env as *const usize));
-    // SAFETY: the slot holds libc's _longjmp.
-    let real: JmpFn = unsafe { core::mem::transmute(stubs::real(g::IDX__longjmp)) };
-    // SAFETY: the program's own arguments.
-    unsafe { real(env, val) }
-}
-
-unsafe extern "C" fn siglongjmp_impl(env: *mut c_void, val: c_int) -> ! {
-    repair_depth(jmp_target_sp(env as *const usize));
-    // SAFETY: the slot holds libc's siglongjmp.
-    let real: JmpFn = unsafe { core::mem::transmute(stubs::real(g::IDX_siglongjmp)) };
-    // SAFETY: the program's own arguments.
-    unsafe { real(env, val) }
-}
-
-unsafe extern "C" fn longjmp_chk_impl(env: *mut c_void, val: c_int) -> ! {
-    repair_depth(jmp_target_sp(env as *const usize));
-    // SAFETY: the slot holds libc's __longjmp_chk.
-    let real: JmpFn = unsafe { core::mem::transmute(stubs::real(g::IDX___longjmp_chk)) };
+    // SAFETY: the slot holds libc's longjmp-family function IDX.
+    let real: JmpFn = unsafe { core::mem::transmute(stubs::real(IDX)) };
     // SAFETY: the program's own arguments.
     unsafe { real(env, val) }
 }
@@ -474,10 +452,10 @@ unsafe extern "C" fn longjmp_chk_impl(env: *mut c_void, val: c_int) -> ! {
 /// Where the slow path sends a longjmp-class call.
 pub fn jmp_wrapper(idx: usize) -> usize {
     match idx {
-        g::IDX_longjmp => longjmp_impl as *const () as usize,
-        g::IDX__longjmp => underscore_longjmp_impl as *const () as usize,
-        g::IDX_siglongjmp => siglongjmp_impl as *const () as usize,
-        _ => longjmp_chk_impl as *const () as usize,
+        g::IDX_longjmp => jmp_impl::<{ g::IDX_longjmp }> as *const () as usize,
+        g::IDX__longjmp => jmp_impl::<{ g::IDX__longjmp }> as *const () as usize,
+        g::IDX_siglongjmp => jmp_impl::<{ g::IDX_siglongjmp }> as *const () as usize,
+        _ => jmp_impl::<{ g::IDX___longjmp_chk }> as *const () as usize,
     }
 }
 
