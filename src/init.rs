@@ -80,9 +80,30 @@ fn run() {
         o.log_path_len = 0;
         o.suppressions_len = 0;
     }
+    absolute(&mut o.log_path, &mut o.log_path_len);
     crate::fork::arm();
     let sup = crate::suppress::load(&o.suppressions[..o.suppressions_len]);
     report::options_feedback(&problems, sup);
+}
+
+/// Makes a relative path absolute against the working directory at load, so that a child that
+/// changes directory still writes to the same place (each exec'd program resolves it again).
+fn absolute(path: &mut [u8; options::PATH_MAX], len: &mut usize) {
+    if *len == 0 || path[0] == b'/' {
+        return;
+    }
+    let mut cwd = [0u8; options::PATH_MAX];
+    let Ok(n) = sys::getcwd(&mut cwd) else { return };
+    // getcwd's length includes the NUL; the root needs no second slash.
+    let n = if n <= 2 { 0 } else { n - 1 };
+    if n + 1 + *len + 1 > path.len() {
+        return;
+    }
+    path.copy_within(..*len, n + 1);
+    path[..n].copy_from_slice(&cwd[..n]);
+    path[n] = b'/';
+    *len += n + 1;
+    path[*len] = 0;
 }
 
 /// Load base of libc.so.6 (0 if unknown).

@@ -18,6 +18,7 @@ pub const SYS_SCHED_YIELD: usize = 24;
 pub const SYS_MADVISE: usize = 28;
 pub const SYS_GETPID: usize = 39;
 pub const SYS_READLINK: usize = 89;
+pub const SYS_GETCWD: usize = 79;
 pub const SYS_GETPPID: usize = 110;
 pub const SYS_GETTID: usize = 186;
 pub const SYS_EXIT_GROUP: usize = 231;
@@ -286,4 +287,10 @@ pub fn exceeds_fsize_limit(fd: i32, len: usize) -> bool {
     let mode = (st[3] & 0xffff_ffff) as u32; // st_mode at offset 24
     let size = st[6]; // st_size at offset 48
     mode & libc::S_IFMT == libc::S_IFREG && size.saturating_add(len as u64) > lim[0]
+}
+
+/// `getcwd` into `buf`; returns the length including the NUL.
+pub fn getcwd(buf: &mut [u8]) -> SysResult {
+    // SAFETY: buf is a valid writable slice.
+    unsafe { syscall3(SYS_GETCWD, buf.as_mut_ptr() as usize, buf.len(), 0) }
 }
