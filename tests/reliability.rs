@@ -715,3 +715,28 @@ fn library_has_no_allocator_panic_or_unwind_symbols() {
     assert!(bad.is_empty(), "allocator/panic/unwind symbols in libassafe.so:\n{}", bad.join("\n"));
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// Found by the transparency oracle (CPython's test_signal.test_interprocess_signal hangs under the
+// preload): subprocess.Popen vforks, and the vfork child resets the parent's handled signals to
+// SIG_DFL with sigaction before exec. The kernel changes only the child's dispositions; the
+// parent's handler must keep running.
+
+#[test]
+fn sigaction_in_a_vfork_child_does_not_change_the_parents_handler() {
+    let env = Env::new("rel_vfork_sigaction");
+    let prog = env.compile_file("rel_vfork_sigaction", &[]);
+    let want = "child: exit 0\nhandler runs: 1\n";
+    let base = run_bounded(cmd(&prog, &[] as &[&str], None, None), Duration::from_secs(30));
+    assert_eq!((base.status.code(), base.stdout.as_str()), (Some(0), want), "{base:?}");
+    let logs = env.dir.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let opts = format!("log_format=json:log_path={}/log", logs.display());
+    let r = run_bounded(cmd(&prog, &[] as &[&str], Some(&env.lib), Some(OsStr::new(&opts))), Duration::from_secs(30));
+    assert_eq!(
+        (r.status.code(), r.stdout.as_str()),
+        (Some(0), want),
+        "the parent's SIGHUP handler was lost after a vfork child's sigaction(SIG_DFL)\nstderr:\n{}",
+        r.stderr
+    );
+}
