@@ -94,6 +94,12 @@ unsafe extern "C" fn sigaction_impl(
     let r = if act.is_null() {
         // SAFETY: query only.
         unsafe { real(sig, core::ptr::null(), &mut kold) }
+    } else if tls::state() & tls::VFORK_CHILD != 0 {
+        // A vfork child has its own kernel dispositions but shares our table with the parent:
+        // give the kernel the program's own action and leave the table alone (CPython's
+        // _posixsubprocess resets handlers to SIG_DFL there).
+        // SAFETY: the program's own arguments; kold is ours (`old` may alias `act`).
+        unsafe { real(sig, act, &mut kold) }
     } else {
         // SAFETY: the program passed a valid sigaction (copied before `old`, which may alias it,
         // is written).
@@ -305,8 +311,9 @@ unsafe extern "C" fn handler_wrapper(sig: c_int, info: *mut libc::siginfo_t, uc:
     unsafe { core::ptr::write_volatile(&raw mut (*b).depth, depth + 1) };
     tls::store((saved & !tls::BUSY) | tls::IN_HANDLER);
 
-    if flags & libc::SA_RESETHAND != 0 {
-        // The kernel has reset the action to SIG_DFL; so does the table.
+    if flags & libc::SA_RESETHAND != 0 && saved & tls::VFORK_CHILD == 0 {
+        // The kernel has reset the action to SIG_DFL; so does the table (not from a vfork
+        // child: its dispositions are its own, the table is the parent's).
         HANDLER[s].store(SIG_DFL, Ordering::Relaxed);
     }
     if saved & tls::VFORK_CHILD != 0 && h > SIG_IGN {
