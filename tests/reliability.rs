@@ -64,7 +64,7 @@ fn run_bounded(mut c: Command, timeout: Duration) -> Raw {
         std::thread::sleep(Duration::from_millis(5));
     };
     let secs = start.elapsed().as_secs_f64();
-    let mut join = |h: std::thread::JoinHandle<Vec<u8>>| {
+    let join = |h: std::thread::JoinHandle<Vec<u8>>| {
         while !h.is_finished() {
             if start.elapsed() > timeout {
                 // SAFETY: as above.
