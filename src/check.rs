@@ -92,12 +92,25 @@ pub fn violation(idx: usize, ctx: u8, f: &Frame) {
     if bit == tls::IN_HANDLER && !o.report_signal_unsafe {
         return;
     }
-    if bit == tls::ASYNC_CANCEL && matches!(stubs::name(idx), b"pthread_cancel" | b"pthread_setcancelstate" | b"pthread_setcanceltype") {
+    if bit == tls::ASYNC_CANCEL
+        && matches!(
+            stubs::name(idx),
+            b"pthread_cancel" | b"pthread_setcancelstate" | b"pthread_setcanceltype"
+        )
+    {
         // The three functions POSIX allows while cancellation is asynchronous.
         return;
     }
     let pid = sys::getpid();
-    let mut c = Context { bit, signal: 0, signal_origin: "async", definite: false, depth: 0, site: f.ret, handler: 0 };
+    let mut c = Context {
+        bit,
+        signal: 0,
+        signal_origin: "async",
+        definite: false,
+        depth: 0,
+        site: f.ret,
+        handler: 0,
+    };
     crate::signal::describe(&mut c);
     if c.handler != 0 && init::in_self(f.ret) {
         c.site = c.handler;

@@ -85,7 +85,10 @@ fn find(key: u64) -> Option<&'static Entry> {
 pub fn worth_unwinding(pid: i32, idx: usize, site: usize) -> bool {
     match find(mix(pid, idx, site)) {
         None => true,
-        Some(e) => !e.definite.load(Ordering::Relaxed) && e.tries.load(Ordering::Relaxed) < MAX_DEFINITE_TRIES,
+        Some(e) => {
+            !e.definite.load(Ordering::Relaxed)
+                && e.tries.load(Ordering::Relaxed) < MAX_DEFINITE_TRIES
+        }
     }
 }
 
@@ -96,7 +99,10 @@ pub fn hit(pid: i32, idx: usize, site: usize, definite: bool) -> Hit {
         let e = &TABLE[(start + probe) % SIZE];
         let mut k = e.key.load(Ordering::Acquire);
         if k == 0 {
-            match e.key.compare_exchange(0, key, Ordering::AcqRel, Ordering::Acquire) {
+            match e
+                .key
+                .compare_exchange(0, key, Ordering::AcqRel, Ordering::Acquire)
+            {
                 Ok(_) => {
                     e.count.store(1, Ordering::Relaxed);
                     e.site.store(site, Ordering::Relaxed);
@@ -155,10 +161,17 @@ pub fn each(pid: i32, mut f: impl FnMut(Site)) {
             continue;
         }
         let idx = e.idx.load(Ordering::Acquire);
-        if idx == 0 || e.pid.load(Ordering::Relaxed) != pid as u32 || e.suppressed.load(Ordering::Relaxed) {
+        if idx == 0
+            || e.pid.load(Ordering::Relaxed) != pid as u32
+            || e.suppressed.load(Ordering::Relaxed)
+        {
             continue;
         }
-        f(Site { idx: idx as usize - 1, site: e.site.load(Ordering::Relaxed), count: e.count.load(Ordering::Relaxed) });
+        f(Site {
+            idx: idx as usize - 1,
+            site: e.site.load(Ordering::Relaxed),
+            count: e.count.load(Ordering::Relaxed),
+        });
     }
 }
 

@@ -64,7 +64,10 @@ fn list_args(f: &Frame, out: &mut [usize]) -> Option<usize> {
 fn has_prefix(s: *const c_char, prefix: &[u8]) -> bool {
     // SAFETY: s is a NUL-terminated environment string; we stop at the first mismatch (a NUL
     // mismatches any prefix byte).
-    prefix.iter().enumerate().all(|(i, &c)| unsafe { *(s as *const u8).add(i) } == c)
+    prefix
+        .iter()
+        .enumerate()
+        .all(|(i, &c)| unsafe { *(s as *const u8).add(i) } == c)
 }
 
 fn cstr<'a>(s: *const c_char) -> &'a [u8] {
@@ -106,14 +109,21 @@ fn followed_env(env: *const *const c_char) -> Option<*const *const c_char> {
     if ld_ok && has_opts {
         return None;
     }
-    let theirs = if ld_ok { b"".as_slice() } else { ld.unwrap_or(b"") };
+    let theirs = if ld_ok {
+        b"".as_slice()
+    } else {
+        ld.unwrap_or(b"")
+    };
     let strings = 16 + me.len() + 1 + theirs.len() + 16 + o.raw_len + 2;
     let len = (n + 3) * 8 + strings;
     let len = (len + 4095) & !4095;
     let base = sys::mmap_anon(len)?;
     // SAFETY: a fresh mapping of len bytes, large enough for n + 3 pointers and the strings.
     let (ptrs, text) = unsafe {
-        (core::slice::from_raw_parts_mut(base as *mut usize, n + 3), core::slice::from_raw_parts_mut(base.add((n + 3) * 8), strings))
+        (
+            core::slice::from_raw_parts_mut(base as *mut usize, n + 3),
+            core::slice::from_raw_parts_mut(base.add((n + 3) * 8), strings),
+        )
     };
     let mut k = 0;
     for i in 0..n {
@@ -162,12 +172,54 @@ pub fn follow(idx: usize, f: &Frame) -> Option<usize> {
     // SAFETY: environ is the process environment.
     let cur_env = unsafe { environ };
     let call = match name {
-        b"execve" => Call { kind: Kind::Execve, path: f.rdi, argv: f.rsi as _, envp: f.rdx as _, dirfd: 0, flags: 0 },
-        b"execv" => Call { kind: Kind::Execve, path: f.rdi, argv: f.rsi as _, envp: cur_env, dirfd: 0, flags: 0 },
-        b"execvp" => Call { kind: Kind::Execvpe, path: f.rdi, argv: f.rsi as _, envp: cur_env, dirfd: 0, flags: 0 },
-        b"execvpe" => Call { kind: Kind::Execvpe, path: f.rdi, argv: f.rsi as _, envp: f.rdx as _, dirfd: 0, flags: 0 },
-        b"fexecve" => Call { kind: Kind::Fexecve, path: f.rdi, argv: f.rsi as _, envp: f.rdx as _, dirfd: 0, flags: 0 },
-        b"execveat" => Call { kind: Kind::Execveat, path: f.rsi, argv: f.rdx as _, envp: f.rcx as _, dirfd: f.rdi, flags: f.r8 },
+        b"execve" => Call {
+            kind: Kind::Execve,
+            path: f.rdi,
+            argv: f.rsi as _,
+            envp: f.rdx as _,
+            dirfd: 0,
+            flags: 0,
+        },
+        b"execv" => Call {
+            kind: Kind::Execve,
+            path: f.rdi,
+            argv: f.rsi as _,
+            envp: cur_env,
+            dirfd: 0,
+            flags: 0,
+        },
+        b"execvp" => Call {
+            kind: Kind::Execvpe,
+            path: f.rdi,
+            argv: f.rsi as _,
+            envp: cur_env,
+            dirfd: 0,
+            flags: 0,
+        },
+        b"execvpe" => Call {
+            kind: Kind::Execvpe,
+            path: f.rdi,
+            argv: f.rsi as _,
+            envp: f.rdx as _,
+            dirfd: 0,
+            flags: 0,
+        },
+        b"fexecve" => Call {
+            kind: Kind::Fexecve,
+            path: f.rdi,
+            argv: f.rsi as _,
+            envp: f.rdx as _,
+            dirfd: 0,
+            flags: 0,
+        },
+        b"execveat" => Call {
+            kind: Kind::Execveat,
+            path: f.rsi,
+            argv: f.rdx as _,
+            envp: f.rcx as _,
+            dirfd: f.rdi,
+            flags: f.r8,
+        },
         b"execl" | b"execlp" | b"execle" => {
             // Most calls fit on the stack; long lists get a mapping.
             let after = match list_args(f, &mut list) {
@@ -177,17 +229,26 @@ pub fn follow(idx: usize, f: &Frame) -> Option<usize> {
                     let p = sys::mmap_anon(len)?;
                     big = Some((p, len));
                     // SAFETY: fresh mapping of MAX_LIST_ARGS words.
-                    let words = unsafe { core::slice::from_raw_parts_mut(p as *mut usize, MAX_LIST_ARGS) };
+                    let words =
+                        unsafe { core::slice::from_raw_parts_mut(p as *mut usize, MAX_LIST_ARGS) };
                     list_args(f, words)?
                 }
             };
-            let argv = big.map_or(list.as_ptr(), |(p, _)| p as *const usize) as *const *const c_char;
+            let argv =
+                big.map_or(list.as_ptr(), |(p, _)| p as *const usize) as *const *const c_char;
             let (kind, envp) = match name {
                 b"execle" => (Kind::Execve, after as *const *const c_char),
                 b"execlp" => (Kind::Execvpe, cur_env),
                 _ => (Kind::Execve, cur_env),
             };
-            Call { kind, path: f.rdi, argv, envp, dirfd: 0, flags: 0 }
+            Call {
+                kind,
+                path: f.rdi,
+                argv,
+                envp,
+                dirfd: 0,
+                flags: 0,
+            }
         }
         _ => return None,
     };
@@ -203,23 +264,37 @@ pub fn follow(idx: usize, f: &Frame) -> Option<usize> {
     unsafe {
         match call.kind {
             Kind::Execve => {
-                let real: unsafe extern "C" fn(usize, *const *const c_char, *const *const c_char) -> i32 =
-                    core::mem::transmute(stubs::real(g::IDX_execve));
+                let real: unsafe extern "C" fn(
+                    usize,
+                    *const *const c_char,
+                    *const *const c_char,
+                ) -> i32 = core::mem::transmute(stubs::real(g::IDX_execve));
                 real(call.path, call.argv, env);
             }
             Kind::Execvpe => {
-                let real: unsafe extern "C" fn(usize, *const *const c_char, *const *const c_char) -> i32 =
-                    core::mem::transmute(stubs::real(g::IDX_execvpe));
+                let real: unsafe extern "C" fn(
+                    usize,
+                    *const *const c_char,
+                    *const *const c_char,
+                ) -> i32 = core::mem::transmute(stubs::real(g::IDX_execvpe));
                 real(call.path, call.argv, env);
             }
             Kind::Fexecve => {
-                let real: unsafe extern "C" fn(usize, *const *const c_char, *const *const c_char) -> i32 =
-                    core::mem::transmute(stubs::real(g::IDX_fexecve));
+                let real: unsafe extern "C" fn(
+                    usize,
+                    *const *const c_char,
+                    *const *const c_char,
+                ) -> i32 = core::mem::transmute(stubs::real(g::IDX_fexecve));
                 real(call.path, call.argv, env);
             }
             Kind::Execveat => {
-                let real: unsafe extern "C" fn(usize, usize, *const *const c_char, *const *const c_char, usize) -> i32 =
-                    core::mem::transmute(stubs::real(g::IDX_execveat));
+                let real: unsafe extern "C" fn(
+                    usize,
+                    usize,
+                    *const *const c_char,
+                    *const *const c_char,
+                    usize,
+                ) -> i32 = core::mem::transmute(stubs::real(g::IDX_execveat));
                 real(call.dirfd, call.path, call.argv, env, call.flags);
             }
         }

@@ -114,8 +114,12 @@ static LDSO_BASE: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUs
 
 /// Is `addr` inside the C library proper: libc.so.6 or the dynamic loader?
 pub fn in_libc(addr: usize) -> bool {
-    let (libc, ldso) = (LIBC_BASE.load(Ordering::Relaxed), LDSO_BASE.load(Ordering::Relaxed));
-    assafe_unwind::module_of(addr).is_some_and(|m| (libc != 0 && m.base == libc) || (ldso != 0 && m.base == ldso))
+    let (libc, ldso) = (
+        LIBC_BASE.load(Ordering::Relaxed),
+        LDSO_BASE.load(Ordering::Relaxed),
+    );
+    assafe_unwind::module_of(addr)
+        .is_some_and(|m| (libc != 0 && m.base == libc) || (ldso != 0 && m.base == ldso))
 }
 
 unsafe extern "C" {

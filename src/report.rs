@@ -111,7 +111,11 @@ fn write_record(b: &mut Buf) {
         libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_NOFOLLOW | libc::O_CLOEXEC;
     match sys::open(&name[..n], flags, 0o600) {
         Ok(fd) => {
-            let r = if sys::exceeds_fsize_limit(fd, b.len()) { Err(libc::EFBIG) } else { sys::write_all(fd, b.as_bytes()) };
+            let r = if sys::exceeds_fsize_limit(fd, b.len()) {
+                Err(libc::EFBIG)
+            } else {
+                sys::write_all(fd, b.as_bytes())
+            };
             sys::close(fd);
             if let Err(e) = r {
                 sink_failed(&name[..n - 1], e, b.as_bytes());
@@ -156,7 +160,11 @@ pub fn options_feedback(p: &Problems, suppressions: Result<(), &'static str>) {
         let mut mem = [0u8; 1400];
         let mut b = Buf::new(&mut mem);
         prefix(&mut b);
-        b.s("warning: ").s(e).s(" '").printable(&o.suppressions[..o.suppressions_len]).s("'; no suppressions in the preload\n");
+        b.s("warning: ")
+            .s(e)
+            .s(" '")
+            .printable(&o.suppressions[..o.suppressions_len])
+            .s("'; no suppressions in the preload\n");
         let _ = sys::write_all(2, b.as_bytes());
     }
     if p.count > 0 {
@@ -496,7 +504,8 @@ pub fn summary(end: End, ctx_bit: u8) {
                 .s(",\"distinct\":")
                 .u(distinct);
             b.s(",\"dropped\":").u(dropped);
-            b.s(",\"suppressed\":").u(crate::suppress::MATCHED.load(Ordering::Relaxed) as u64);
+            b.s(",\"suppressed\":")
+                .u(crate::suppress::MATCHED.load(Ordering::Relaxed) as u64);
             b.s(",\"sites\":[");
             let mut first = true;
             crate::dedup::each(pid, |s| {
@@ -621,9 +630,19 @@ pub fn handler_in_vfork(sig: i32, handler: usize) {
         let exe = exe(&mut e);
         if o.json {
             b.s("{\"event\":\"report\",\"context\":\"vfork-child\",\"function\":\"(signal handler)\",\"reason\":\"signal\"");
-            b.s(",\"pid\":").u(sys::getpid() as u64).s(",\"ppid\":").u(sys::getppid() as u64);
-            b.s(",\"tid\":").u(sys::gettid() as u64).s(",\"exe\":").json_str(exe);
-            b.s(",\"signal\":").u(sig as u64).s(",\"signal_name\":\"").s(crate::signame(sig)).c(b'"');
+            b.s(",\"pid\":")
+                .u(sys::getpid() as u64)
+                .s(",\"ppid\":")
+                .u(sys::getppid() as u64);
+            b.s(",\"tid\":")
+                .u(sys::gettid() as u64)
+                .s(",\"exe\":")
+                .json_str(exe);
+            b.s(",\"signal\":")
+                .u(sig as u64)
+                .s(",\"signal_name\":\"")
+                .s(crate::signame(sig))
+                .c(b'"');
             b.s(",\"site\":\"").hex(handler as u64).c(b'"');
             json_stack(b, &[handler]);
             b.c(b'}');

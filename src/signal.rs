@@ -290,7 +290,9 @@ unsafe extern "C" fn handler_wrapper(sig: c_int, info: *mut libc::siginfo_t, uc:
     let b = tls::block();
     let saved = tls::state();
     let s = sig as usize;
-    let h = HANDLER.get(s).map_or(SIG_DFL, |h| h.load(Ordering::Acquire));
+    let h = HANDLER
+        .get(s)
+        .map_or(SIG_DFL, |h| h.load(Ordering::Acquire));
     let flags = UFLAGS.get(s).map_or(0, |f| f.load(Ordering::Acquire)) as i32;
     // SAFETY: b is this thread's TLS block; fields are accessed with volatile operations only.
     let depth = unsafe { core::ptr::read_volatile(&raw const (*b).depth) };
@@ -319,7 +321,12 @@ unsafe extern "C" fn handler_wrapper(sig: c_int, info: *mut libc::siginfo_t, uc:
     if saved & tls::VFORK_CHILD != 0 && h > SIG_IGN {
         // A handler running in a vfork child shares, and can corrupt, the parent's memory.
         tls::set(tls::BUSY);
-        if init::done() && matches!(crate::dedup::hit(sys::getpid(), stubs::HANDLER_IN_VFORK, h, false), crate::dedup::Hit::First) {
+        if init::done()
+            && matches!(
+                crate::dedup::hit(sys::getpid(), stubs::HANDLER_IN_VFORK, h, false),
+                crate::dedup::Hit::First
+            )
+        {
             report::handler_in_vfork(sig, h);
         }
         tls::clear(tls::BUSY);
@@ -420,7 +427,8 @@ pub fn find_definite(c: &mut Context) {
     };
     let mut frames = [0usize; 64];
     // SAFETY: fault-proof unwinder over the interrupted context.
-    let (_, hit) = unsafe { assafe_unwind::walk_and_find(&regs, true, &mut frames, stubs::ranges()) };
+    let (_, hit) =
+        unsafe { assafe_unwind::walk_and_find(&regs, true, &mut frames, stubs::ranges()) };
     c.definite = hit.is_some();
 }
 

@@ -223,7 +223,12 @@ pub fn resolve_all() {
             && CLASS[i] == Class::Unsafe
         {
             // SAFETY: RANGES is written only here, before initialisation is published as done.
-            unsafe { (&raw mut RANGES).cast::<(usize, usize)>().add(i).write((a, a + size)) };
+            unsafe {
+                (&raw mut RANGES)
+                    .cast::<(usize, usize)>()
+                    .add(i)
+                    .write((a, a + size))
+            };
         }
     }
 }

@@ -25,7 +25,8 @@ pub fn load(path: &[u8]) -> Result<(), &'static str> {
     }
     let mut name = [0u8; crate::options::PATH_MAX + 1];
     name[..path.len()].copy_from_slice(path);
-    let fd = sys::open(&name[..path.len() + 1], libc::O_RDONLY | libc::O_CLOEXEC, 0).map_err(|_| "cannot open the suppressions file")?;
+    let fd = sys::open(&name[..path.len() + 1], libc::O_RDONLY | libc::O_CLOEXEC, 0)
+        .map_err(|_| "cannot open the suppressions file")?;
     // SAFETY: TEXT is written only here, at load, before any reader runs.
     let buf = unsafe { (&raw mut TEXT).as_mut().unwrap_unchecked() };
     let mut n = 0;
@@ -39,7 +40,11 @@ pub fn load(path: &[u8]) -> Result<(), &'static str> {
     }
     sys::close(fd);
     LEN.store(n as u32, Ordering::Release);
-    if n == MAX { Err("suppressions file larger than 16 KiB: the rest is ignored") } else { Ok(()) }
+    if n == MAX {
+        Err("suppressions file larger than 16 KiB: the rest is ignored")
+    } else {
+        Ok(())
+    }
 }
 
 fn text() -> &'static [u8] {
@@ -88,14 +93,17 @@ pub fn suppressed(context: &[u8], function: &[u8], frames: &[usize]) -> bool {
         if line.is_empty() || line[0] == b'#' {
             continue;
         }
-        let Some(colon) = line.iter().position(|&c| c == b':') else { continue };
+        let Some(colon) = line.iter().position(|&c| c == b':') else {
+            continue;
+        };
         let (ctx, pat) = (trim(&line[..colon]), trim(&line[colon + 1..]));
         if ctx != b"*" && ctx != context {
             continue;
         }
         let hit = glob(pat, function)
             || frames.iter().any(|&a| {
-                assafe_unwind::module_of(a).is_some_and(|m| glob(pat, m.path) || glob(pat, basename(m.path)))
+                assafe_unwind::module_of(a)
+                    .is_some_and(|m| glob(pat, m.path) || glob(pat, basename(m.path)))
             });
         if hit {
             MATCHED.fetch_add(1, Ordering::Relaxed);

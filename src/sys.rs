@@ -273,7 +273,21 @@ pub fn abort() -> ! {
 pub fn exceeds_fsize_limit(fd: i32, len: usize) -> bool {
     let mut lim = [0u64; 2];
     // SAFETY: prlimit64 on ourselves (pid 0), read-only, into a valid 16-byte rlimit.
-    if unsafe { syscall6(SYS_PRLIMIT64, [0, libc::RLIMIT_FSIZE as usize, 0, lim.as_mut_ptr() as usize, 0, 0]) }.is_err() {
+    if unsafe {
+        syscall6(
+            SYS_PRLIMIT64,
+            [
+                0,
+                libc::RLIMIT_FSIZE as usize,
+                0,
+                lim.as_mut_ptr() as usize,
+                0,
+                0,
+            ],
+        )
+    }
+    .is_err()
+    {
         return false;
     }
     if lim[0] == u64::MAX {

@@ -119,7 +119,15 @@ pub struct Level {
 }
 
 impl Level {
-    pub const ZERO: Level = Level { entry_sp: 0, uc: 0, info: 0, handler: 0, signal: 0, saved_state: 0, _pad: [0; 3] };
+    pub const ZERO: Level = Level {
+        entry_sp: 0,
+        uc: 0,
+        info: 0,
+        handler: 0,
+        signal: 0,
+        saved_state: 0,
+        _pad: [0; 3],
+    };
 }
 
 /// The per-thread block behind `assafe_tls`.

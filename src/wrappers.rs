@@ -11,7 +11,8 @@ const PTHREAD_CANCEL_ASYNCHRONOUS: c_int = 1;
 /// `pthread_setcanceltype`: tracks PTHREAD_CANCEL_ASYNCHRONOUS (the third restricted context).
 pub unsafe extern "C" fn setcanceltype(kind: c_int, old: *mut c_int) -> c_int {
     // SAFETY: the slot holds libc's pthread_setcanceltype.
-    let real: unsafe extern "C" fn(c_int, *mut c_int) -> c_int = unsafe { core::mem::transmute(stubs::real(g::IDX_pthread_setcanceltype)) };
+    let real: unsafe extern "C" fn(c_int, *mut c_int) -> c_int =
+        unsafe { core::mem::transmute(stubs::real(g::IDX_pthread_setcanceltype)) };
     // SAFETY: the program's own arguments.
     let r = unsafe { real(kind, old) };
     if r == 0 {
@@ -38,16 +39,22 @@ fn refresh() {
 
 unsafe extern "C" fn dlopen_impl(file: *const c_char, mode: c_int) -> *mut c_void {
     // SAFETY: the slot holds libc's dlopen.
-    let real: unsafe extern "C" fn(*const c_char, c_int) -> *mut c_void = unsafe { core::mem::transmute(stubs::real(g::IDX_dlopen)) };
+    let real: unsafe extern "C" fn(*const c_char, c_int) -> *mut c_void =
+        unsafe { core::mem::transmute(stubs::real(g::IDX_dlopen)) };
     // SAFETY: the program's own arguments.
     let r = unsafe { real(file, mode) };
     refresh();
     r
 }
 
-unsafe extern "C" fn dlmopen_impl(lmid: libc::c_long, file: *const c_char, mode: c_int) -> *mut c_void {
+unsafe extern "C" fn dlmopen_impl(
+    lmid: libc::c_long,
+    file: *const c_char,
+    mode: c_int,
+) -> *mut c_void {
     // SAFETY: the slot holds libc's dlmopen.
-    let real: unsafe extern "C" fn(libc::c_long, *const c_char, c_int) -> *mut c_void = unsafe { core::mem::transmute(stubs::real(g::IDX_dlmopen)) };
+    let real: unsafe extern "C" fn(libc::c_long, *const c_char, c_int) -> *mut c_void =
+        unsafe { core::mem::transmute(stubs::real(g::IDX_dlmopen)) };
     // SAFETY: the program's own arguments.
     let r = unsafe { real(lmid, file, mode) };
     refresh();
@@ -56,7 +63,8 @@ unsafe extern "C" fn dlmopen_impl(lmid: libc::c_long, file: *const c_char, mode:
 
 unsafe extern "C" fn dlclose_impl(handle: *mut c_void) -> c_int {
     // SAFETY: the slot holds libc's dlclose.
-    let real: unsafe extern "C" fn(*mut c_void) -> c_int = unsafe { core::mem::transmute(stubs::real(g::IDX_dlclose)) };
+    let real: unsafe extern "C" fn(*mut c_void) -> c_int =
+        unsafe { core::mem::transmute(stubs::real(g::IDX_dlclose)) };
     // SAFETY: the program's own arguments.
     let r = unsafe { real(handle) };
     refresh();

@@ -15,16 +15,28 @@ pub const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The workspace root (the parent of `tests/`).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }
 
 /// `target/release/libassafe.so` (respects `CARGO_TARGET_DIR`).
 pub fn library() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"));
-    let target = if target.is_absolute() { target } else { repo_root().join(target) };
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"));
+    let target = if target.is_absolute() {
+        target
+    } else {
+        repo_root().join(target)
+    };
     let lib = target.join("release").join("libassafe.so");
     if !lib.is_file() {
-        panic!("build the library first: cargo build --release ({} is missing)", lib.display());
+        panic!(
+            "build the library first: cargo build --release ({} is missing)",
+            lib.display()
+        );
     }
     lib
 }
@@ -56,10 +68,19 @@ pub struct Outcome {
 
 impl Env {
     pub fn new(name: &str) -> Env {
-        let dir = std::env::temp_dir().join("assafe-tests").join(format!("{}-{}", name, std::process::id()));
+        let dir = std::env::temp_dir().join("assafe-tests").join(format!(
+            "{}-{}",
+            name,
+            std::process::id()
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create temp dir");
-        Env { name: name.to_string(), dir, lib: library(), runs: std::cell::Cell::new(0) }
+        Env {
+            name: name.to_string(),
+            dir,
+            lib: library(),
+            runs: std::cell::Cell::new(0),
+        }
     }
 
     /// Compiles `source` (C) into `<dir>/<name>` with `cc -g -O1 -pthread <extra_flags>`.
@@ -69,7 +90,10 @@ impl Env {
         let exe = self.dir.join(name);
         let out = Command::new("cc")
             .args(["-g", "-O1", "-pthread", "-Wall"])
-            .arg(format!("-I{}", Path::new(env!("CARGO_MANIFEST_DIR")).join("c").display()))
+            .arg(format!(
+                "-I{}",
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("c").display()
+            ))
             .args(extra_flags)
             .arg("-o")
             .arg(&exe)
@@ -87,8 +111,11 @@ impl Env {
 
     /// Compiles `tests/c/<file>.c` into `<dir>/<file>`.
     pub fn compile_file(&self, file: &str, extra_flags: &[&str]) -> PathBuf {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("c").join(format!("{file}.c"));
-        let src = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("c")
+            .join(format!("{file}.c"));
+        let src = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
         self.compile_c(file, &src, extra_flags)
     }
 
@@ -111,14 +138,27 @@ impl Env {
         }
         let (pid, status, stdout, stderr) = run_raw(cmd, &env, &["LD_PRELOAD", "ASSAFE_OPTIONS"]);
         let (records, log_files, bad_lines) = read_logs(&logdir);
-        Outcome { pid, status, stdout, stderr, records, log_files, bad_lines }
+        Outcome {
+            pid,
+            status,
+            stdout,
+            stderr,
+            records,
+            log_files,
+            bad_lines,
+        }
     }
 
     /// Runs `cmd` with exactly the given `ASSAFE_OPTIONS` (`None`: unset) and the preload, with
     /// no log_path added: for text-mode and option-parsing tests.
     /// Returns (pid, status, stdout, stderr).
-    pub fn run_raw_options<S: AsRef<OsStr>>(&self, cmd: &[S], options: Option<&str>) -> (u32, ExitStatus, String, String) {
-        let mut env: Vec<(String, String)> = vec![("LD_PRELOAD".into(), self.lib.display().to_string())];
+    pub fn run_raw_options<S: AsRef<OsStr>>(
+        &self,
+        cmd: &[S],
+        options: Option<&str>,
+    ) -> (u32, ExitStatus, String, String) {
+        let mut env: Vec<(String, String)> =
+            vec![("LD_PRELOAD".into(), self.lib.display().to_string())];
         if let Some(o) = options {
             env.push(("ASSAFE_OPTIONS".into(), o.to_string()));
         }
@@ -130,11 +170,27 @@ impl Env {
     pub fn assert_transparent<S: AsRef<OsStr>>(&self, cmd: &[S]) -> (Outcome, Outcome) {
         let with = self.run(cmd, true, "");
         let without = self.run(cmd, false, "");
-        let shown = cmd.iter().map(|s| s.as_ref().to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ");
-        assert_eq!(with.status, without.status, "exit status differs with the preload: {shown}\nwith: {with:#?}\nwithout: {without:#?}");
-        assert_eq!(with.stdout, without.stdout, "stdout differs with the preload: {shown}");
-        assert_eq!(with.stderr, without.stderr, "stderr differs with the preload (log_path set): {shown}");
-        assert!(without.records.is_empty(), "log records without the preload?");
+        let shown = cmd
+            .iter()
+            .map(|s| s.as_ref().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert_eq!(
+            with.status, without.status,
+            "exit status differs with the preload: {shown}\nwith: {with:#?}\nwithout: {without:#?}"
+        );
+        assert_eq!(
+            with.stdout, without.stdout,
+            "stdout differs with the preload: {shown}"
+        );
+        assert_eq!(
+            with.stderr, without.stderr,
+            "stderr differs with the preload (log_path set): {shown}"
+        );
+        assert!(
+            without.records.is_empty(),
+            "log records without the preload?"
+        );
         (with, without)
     }
 }
@@ -155,7 +211,10 @@ pub fn strip_assafe_lines(stderr: &str) -> String {
     let mut out = String::new();
     let mut in_block = false;
     for line in stderr.split_inclusive('\n') {
-        let is_head = line.strip_prefix("==").and_then(|r| r.split_once("==")).is_some_and(|(d, _)| !d.is_empty() && d.bytes().all(|c| c.is_ascii_digit()));
+        let is_head = line
+            .strip_prefix("==")
+            .and_then(|r| r.split_once("=="))
+            .is_some_and(|(d, _)| !d.is_empty() && d.bytes().all(|c| c.is_ascii_digit()));
         if is_head {
             in_block = true;
             continue;
@@ -173,19 +232,34 @@ impl Env {
     /// Text mode transparency: runs `cmd` with the preload and `ASSAFE_OPTIONS` = `options` (no
     /// log_path: reports go to stderr) and without the preload; asserts equal status and stdout,
     /// and stderr equal once the assafe lines are removed. Returns the preloaded stderr.
-    pub fn assert_transparent_text<S: AsRef<OsStr>>(&self, cmd: &[S], options: Option<&str>) -> String {
+    pub fn assert_transparent_text<S: AsRef<OsStr>>(
+        &self,
+        cmd: &[S],
+        options: Option<&str>,
+    ) -> String {
         let (_, st1, out1, err1) = self.run_raw_options(cmd, options);
         let (_, st2, out2, err2) = run_raw(cmd, &[], &["LD_PRELOAD", "ASSAFE_OPTIONS"]);
-        assert_eq!(st1, st2, "exit status differs with the preload\nstderr:\n{err1}");
+        assert_eq!(
+            st1, st2,
+            "exit status differs with the preload\nstderr:\n{err1}"
+        );
         assert_eq!(out1, out2, "stdout differs with the preload");
-        assert_eq!(strip_assafe_lines(&err1), err2, "stderr differs beyond assafe lines");
+        assert_eq!(
+            strip_assafe_lines(&err1),
+            err2,
+            "stderr differs beyond assafe lines"
+        );
         err1
     }
 }
 
 /// Spawns `cmd` with `env` added (after removing `clear`), with a [`TIMEOUT`]. Panics on timeout.
 /// Returns (pid, status, stdout, stderr).
-pub fn run_raw<S: AsRef<OsStr>>(cmd: &[S], env: &[(String, String)], clear: &[&str]) -> (u32, ExitStatus, String, String) {
+pub fn run_raw<S: AsRef<OsStr>>(
+    cmd: &[S],
+    env: &[(String, String)],
+    clear: &[&str],
+) -> (u32, ExitStatus, String, String) {
     assert!(!cmd.is_empty(), "empty command");
     let mut c = Command::new(cmd[0].as_ref());
     c.args(&cmd[1..]);
@@ -195,11 +269,15 @@ pub fn run_raw<S: AsRef<OsStr>>(cmd: &[S], env: &[(String, String)], clear: &[&s
     for (k, v) in env {
         c.env(k, v);
     }
-    c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    c.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     // Own process group, so that on timeout the whole tree can be killed.
     use std::os::unix::process::CommandExt;
     c.process_group(0);
-    let mut child = c.spawn().unwrap_or_else(|e| panic!("spawn {:?}: {e}", cmd[0].as_ref()));
+    let mut child = c
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {:?}: {e}", cmd[0].as_ref()));
     let pid = child.id() as i32;
     let mut out = child.stdout.take().unwrap();
     let mut err = child.stderr.take().unwrap();
@@ -220,23 +298,37 @@ pub fn run_raw<S: AsRef<OsStr>>(cmd: &[S], env: &[(String, String)], clear: &[&s
         }
         if start.elapsed() > TIMEOUT {
             // Kill the process group (only our own child's group, by id).
-            let _ = Command::new("kill").args(["-KILL", "--", &format!("-{pid}")]).status();
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .status();
             let _ = child.kill();
             let _ = child.wait();
-            panic!("timeout: {:?} ran longer than {:?}", cmd[0].as_ref(), TIMEOUT);
+            panic!(
+                "timeout: {:?} ran longer than {:?}",
+                cmd[0].as_ref(),
+                TIMEOUT
+            );
         }
         std::thread::sleep(Duration::from_millis(5));
     };
     // Grandchildren may hold the pipes open (e.g. a daemon thread child); don't wait forever.
     let stdout = join_with_deadline(to, start);
     let stderr = join_with_deadline(te, start);
-    (pid as u32, status, String::from_utf8_lossy(&stdout).into_owned(), String::from_utf8_lossy(&stderr).into_owned())
+    (
+        pid as u32,
+        status,
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    )
 }
 
 fn join_with_deadline(h: std::thread::JoinHandle<Vec<u8>>, start: Instant) -> Vec<u8> {
     while !h.is_finished() {
         if start.elapsed() > TIMEOUT {
-            panic!("timeout: output pipe still open after {:?} (a leftover process?)", TIMEOUT);
+            panic!(
+                "timeout: output pipe still open after {:?} (a leftover process?)",
+                TIMEOUT
+            );
         }
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -249,7 +341,10 @@ fn read_logs(logdir: &Path) -> (Vec<Value>, Vec<PathBuf>, Vec<String>) {
     if let Ok(rd) = std::fs::read_dir(logdir) {
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if let Some(pid) = name.strip_prefix("log.").and_then(|p| p.parse::<u64>().ok()) {
+            if let Some(pid) = name
+                .strip_prefix("log.")
+                .and_then(|p| p.parse::<u64>().ok())
+            {
                 files.push((pid, e.path()));
             }
         }
@@ -284,17 +379,24 @@ impl Outcome {
 
     /// Reports whose `function` is `f`.
     pub fn reports_for(&self, f: &str) -> Vec<&Value> {
-        self.events("report").filter(|r| r["function"] == f).collect()
+        self.events("report")
+            .filter(|r| r["function"] == f)
+            .collect()
     }
 
     /// Reports with the given `context`.
     pub fn reports_in(&self, ctx: &str) -> Vec<&Value> {
-        self.events("report").filter(|r| r["context"] == ctx).collect()
+        self.events("report")
+            .filter(|r| r["context"] == ctx)
+            .collect()
     }
 
     /// `"exit"` and `"exec"` summaries.
     pub fn summaries(&self) -> Vec<&Value> {
-        self.records.iter().filter(|r| r["event"] == "exit" || r["event"] == "exec").collect()
+        self.records
+            .iter()
+            .filter(|r| r["event"] == "exit" || r["event"] == "exec")
+            .collect()
     }
 
     /// Records of one event kind (`"start"`, `"warning"`, …).
@@ -304,7 +406,10 @@ impl Outcome {
 
     /// A readable dump for assertion messages.
     pub fn dump(&self) -> String {
-        let mut s = format!("status: {}\nstdout:\n{}\nstderr:\n{}\nrecords:\n", self.status, self.stdout, self.stderr);
+        let mut s = format!(
+            "status: {}\nstdout:\n{}\nstderr:\n{}\nrecords:\n",
+            self.status, self.stdout, self.stderr
+        );
         for r in &self.records {
             s.push_str(&r.to_string());
             s.push('\n');
@@ -318,25 +423,45 @@ impl Outcome {
     /// Asserts the program exited with status 0 and that every log line was valid JSON.
     pub fn assert_ok(&self) {
         assert!(self.status.success(), "program failed:\n{}", self.dump());
-        assert!(self.bad_lines.is_empty(), "non-JSON log lines:\n{}", self.dump());
+        assert!(
+            self.bad_lines.is_empty(),
+            "non-JSON log lines:\n{}",
+            self.dump()
+        );
     }
 }
 
 /// Parses a `"0x…"` address string.
 pub fn hex(v: &Value) -> u64 {
     let s = v.as_str().unwrap_or_else(|| panic!("not a string: {v}"));
-    u64::from_str_radix(s.strip_prefix("0x").unwrap_or_else(|| panic!("no 0x: {s}")), 16).unwrap_or_else(|e| panic!("bad hex {s}: {e}"))
+    u64::from_str_radix(
+        s.strip_prefix("0x").unwrap_or_else(|| panic!("no 0x: {s}")),
+        16,
+    )
+    .unwrap_or_else(|e| panic!("bad hex {s}: {e}"))
 }
 
 /// Parses `KEY=value` lines of the programs' stdout (`parent_pid=123`).
 pub fn stdout_value(out: &Outcome, key: &str) -> Option<String> {
-    out.stdout.lines().find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')).map(|v| v.trim().to_string()))
+    out.stdout.lines().find_map(|l| {
+        l.strip_prefix(key)
+            .and_then(|r| r.strip_prefix('='))
+            .map(|v| v.trim().to_string())
+    })
 }
 
 /// Runs `nm <args> <file>` and returns its stdout.
 pub fn nm(args: &[&str], file: &Path) -> String {
-    let out = Command::new("nm").args(args).arg(file).output().expect("run nm");
-    assert!(out.status.success(), "nm failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("nm")
+        .args(args)
+        .arg(file)
+        .output()
+        .expect("run nm");
+    assert!(
+        out.status.success(),
+        "nm failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -345,8 +470,15 @@ pub fn nm(args: &[&str], file: &Path) -> String {
 pub fn python() -> PathBuf {
     static PY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     PY.get_or_init(|| {
-        let out = Command::new("python3").args(["-c", "import sys; print(sys.executable)"]).output().expect("python3 on PATH");
-        assert!(out.status.success(), "python3 failed: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .expect("python3 on PATH");
+        assert!(
+            out.status.success(),
+            "python3 failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
         assert!(p.is_file(), "sys.executable {} is not a file", p.display());
         p

@@ -240,7 +240,7 @@ fn run_representatives(
             refs.contains(*f),
             "cov_call does not reference {f} itself (the compiler renamed it?): {refs:?}"
         );
-        let row = sym(&syms, f);
+        let row = sym(syms, f);
         // The default verdict (glibc) when it calls the function unsafe, else the POSIX one.
         let options = if row.glibc_unsafe {
             ""
@@ -273,7 +273,7 @@ fn run_representatives(
             )),
         }
         errs.extend(
-            check_reports_against_table(&out, &syms)
+            check_reports_against_table(&out, syms)
                 .into_iter()
                 .map(|e| format!("{what}: {e}")),
         );

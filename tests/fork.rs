@@ -14,13 +14,24 @@ fn n(v: &Value) -> u64 {
 /// Checks the keys every fork-child report must have and their consistency.
 fn check_report_shape(r: &Value, prog: &str) {
     assert_eq!(r["event"], "report");
-    assert!(s(&r["exe"]).ends_with(&format!("/{prog}")), "exe {} does not end in {prog}", r["exe"]);
-    assert_eq!(r["pid"], r["_file_pid"], "report in another process's log file: {r}");
+    assert!(
+        s(&r["exe"]).ends_with(&format!("/{prog}")),
+        "exe {} does not end in {prog}",
+        r["exe"]
+    );
+    assert_eq!(
+        r["pid"], r["_file_pid"],
+        "report in another process's log file: {r}"
+    );
     let frames = r["frames"].as_array().expect("frames array");
     assert!(!frames.is_empty(), "no frames: {r}");
     assert_eq!(frames[0], r["site"], "frames[0] != site: {r}");
     let stack = r["stack"].as_array().expect("stack array");
-    assert_eq!(stack.len(), frames.len(), "stack and frames differ in length: {r}");
+    assert_eq!(
+        stack.len(),
+        frames.len(),
+        "stack and frames differ in length: {r}"
+    );
     for (f, st) in frames.iter().zip(stack) {
         assert_eq!(&st["addr"], f, "stack addr != frame: {r}");
         hex(&st["offset"]);
@@ -36,24 +47,50 @@ fn mt_fork_child_malloc_is_reported() {
     let out = env.run(&[prog.as_os_str(), "mt".as_ref()], true, "");
     out.assert_ok();
     assert_eq!(out.stdout, "child: exit 0\n", "{}", out.dump());
-    assert_eq!(out.stderr, "", "log_path is set: nothing on stderr\n{}", out.dump());
+    assert_eq!(
+        out.stderr,
+        "",
+        "log_path is set: nothing on stderr\n{}",
+        out.dump()
+    );
 
     let reports = out.reports();
-    assert_eq!(reports.len(), 1, "exactly one report expected:\n{}", out.dump());
+    assert_eq!(
+        reports.len(),
+        1,
+        "exactly one report expected:\n{}",
+        out.dump()
+    );
     let r = reports[0];
     check_report_shape(r, "fork_malloc");
     assert_eq!(r["context"], "fork-child");
     assert_eq!(r["function"], "malloc");
     assert_eq!(r["reason"], "heap");
     assert!(n(&r["parent_threads"]) >= 2, "parent_threads: {r}");
-    assert_eq!(n(&r["ppid"]), out.pid as u64, "ppid is the parent's pid: {r}");
-    assert_ne!(n(&r["pid"]), out.pid as u64, "the report comes from the child: {r}");
+    assert_eq!(
+        n(&r["ppid"]),
+        out.pid as u64,
+        "ppid is the parent's pid: {r}"
+    );
+    assert_ne!(
+        n(&r["pid"]),
+        out.pid as u64,
+        "the report comes from the child: {r}"
+    );
     assert!(r.get("strict").is_none(), "not a strict-only report: {r}");
     let m0 = s(&r["stack"][0]["module"]);
-    assert!(m0.ends_with("/fork_malloc"), "stack[0].module {m0} is not the program");
+    assert!(
+        m0.ends_with("/fork_malloc"),
+        "stack[0].module {m0} is not the program"
+    );
 
     let sums = out.summaries();
-    assert_eq!(sums.len(), 1, "one summary (the child's exit):\n{}", out.dump());
+    assert_eq!(
+        sums.len(),
+        1,
+        "one summary (the child's exit):\n{}",
+        out.dump()
+    );
     let e = sums[0];
     assert_eq!(e["event"], "exit");
     assert_eq!(e["status"], 0);
@@ -62,13 +99,19 @@ fn mt_fork_child_malloc_is_reported() {
     assert!(n(&e["unsafe_calls"]) >= 1, "{e}");
     let sites = e["sites"].as_array().unwrap();
     assert!(
-        sites.iter().any(|x| x["function"] == "malloc" && x["site"] == r["site"] && n(&x["count"]) == 1),
+        sites
+            .iter()
+            .any(|x| x["function"] == "malloc" && x["site"] == r["site"] && n(&x["count"]) == 1),
         "summary lists the malloc site once: {e}"
     );
 
     // One "start" record for the parent (the child inherits the loaded library, no new start).
     let starts = out.records_of("start");
-    assert!(starts.iter().any(|x| n(&x["pid"]) == out.pid as u64), "parent start record:\n{}", out.dump());
+    assert!(
+        starts.iter().any(|x| n(&x["pid"]) == out.pid as u64),
+        "parent start record:\n{}",
+        out.dump()
+    );
 
     env.assert_transparent(&[prog.as_os_str(), "mt".as_ref()]);
 }
@@ -82,13 +125,26 @@ fn single_threaded_fork_is_quiet_unless_strict() {
     let out = env.run(&cmd, true, "");
     out.assert_ok();
     assert_eq!(out.stdout, "child: exit 0\n");
-    assert!(out.reports().is_empty(), "no report for a single-threaded parent:\n{}", out.dump());
-    assert!(out.summaries().is_empty(), "no summary either:\n{}", out.dump());
+    assert!(
+        out.reports().is_empty(),
+        "no report for a single-threaded parent:\n{}",
+        out.dump()
+    );
+    assert!(
+        out.summaries().is_empty(),
+        "no summary either:\n{}",
+        out.dump()
+    );
 
     let strict = env.run(&cmd, true, "strict=1");
     strict.assert_ok();
     let reports = strict.reports_for("malloc");
-    assert_eq!(reports.len(), 1, "strict=1 reports the malloc:\n{}", strict.dump());
+    assert_eq!(
+        reports.len(),
+        1,
+        "strict=1 reports the malloc:\n{}",
+        strict.dump()
+    );
     let r = reports[0];
     check_report_shape(r, "fork_malloc");
     assert_eq!(r["context"], "fork-child");
@@ -106,11 +162,21 @@ fn child_that_only_execs_is_not_reported() {
     let out = env.run(&[&prog], true, "");
     out.assert_ok();
     assert_eq!(out.stdout, "child: exit 0\n", "{}", out.dump());
-    assert!(out.reports().is_empty(), "dup2/close/execve are safe:\n{}", out.dump());
-    assert!(out.summaries().is_empty(), "no summary without unsafe calls:\n{}", out.dump());
+    assert!(
+        out.reports().is_empty(),
+        "dup2/close/execve are safe:\n{}",
+        out.dump()
+    );
+    assert!(
+        out.summaries().is_empty(),
+        "no summary without unsafe calls:\n{}",
+        out.dump()
+    );
     // /bin/true ran under the library too (follow_exec) and said so.
     assert!(
-        out.records_of("start").iter().any(|x| x["pid"] != out.pid && s(&x["exe"]).ends_with("/true")),
+        out.records_of("start")
+            .iter()
+            .any(|x| x["pid"] != out.pid && s(&x["exe"]).ends_with("/true")),
         "/bin/true logged its start:\n{}",
         out.dump()
     );
@@ -126,7 +192,12 @@ fn underscore_fork_child_is_reported() {
     out.assert_ok();
     assert_eq!(out.stdout, "child: exit 0\n");
     let reports = out.reports_for("malloc");
-    assert_eq!(reports.len(), 1, "_Fork child malloc reported once:\n{}", out.dump());
+    assert_eq!(
+        reports.len(),
+        1,
+        "_Fork child malloc reported once:\n{}",
+        out.dump()
+    );
     let r = reports[0];
     check_report_shape(r, "underscore_fork");
     assert_eq!(r["context"], "fork-child");
@@ -141,7 +212,13 @@ fn fortified_printf_is_reported_as_printf_chk() {
     let env = Env::new("fork_printf");
     let prog = env.compile_file("fork_printf", &["-O2", "-D_FORTIFY_SOURCE=2"]);
     let syms = nm(&["--undefined-only"], &prog);
-    assert!(syms.lines().any(|l| l.split_whitespace().last().is_some_and(|s| s.starts_with("__printf_chk"))), "the binary must reference __printf_chk:\n{syms}");
+    assert!(
+        syms.lines().any(|l| l
+            .split_whitespace()
+            .last()
+            .is_some_and(|s| s.starts_with("__printf_chk"))),
+        "the binary must reference __printf_chk:\n{syms}"
+    );
     let out = env.run(&[&prog], true, "");
     out.assert_ok();
     assert_eq!(out.stdout, "child says 42\nchild: exit 0\n");
@@ -149,7 +226,11 @@ fn fortified_printf_is_reported_as_printf_chk() {
     assert_eq!(r.len(), 1, "__printf_chk reported once:\n{}", out.dump());
     check_report_shape(r[0], "fork_printf");
     assert_eq!(r[0]["context"], "fork-child");
-    assert!(out.reports_for("printf").is_empty(), "reported as printf, not __printf_chk:\n{}", out.dump());
+    assert!(
+        out.reports_for("printf").is_empty(),
+        "reported as printf, not __printf_chk:\n{}",
+        out.dump()
+    );
     env.assert_transparent(&[&prog]);
 }
 
@@ -163,11 +244,21 @@ fn child_that_closed_all_fds_still_reports_to_the_log() {
     assert_eq!(out.stdout, "child: exit 0\n");
     assert_eq!(out.stderr, "");
     let r = out.reports_for("malloc");
-    assert_eq!(r.len(), 1, "malloc after close_range reported:\n{}", out.dump());
+    assert_eq!(
+        r.len(),
+        1,
+        "malloc after close_range reported:\n{}",
+        out.dump()
+    );
     check_report_shape(r[0], "fork_closeall");
     assert_eq!(r[0]["context"], "fork-child");
     let child = n(&r[0]["pid"]);
-    assert!(out.log_files.iter().any(|f| f.to_string_lossy().ends_with(&format!(".{child}"))), "child's own log file");
+    assert!(
+        out.log_files
+            .iter()
+            .any(|f| f.to_string_lossy().ends_with(&format!(".{child}"))),
+        "child's own log file"
+    );
     env.assert_transparent(&[&prog]);
 }
 
@@ -180,7 +271,12 @@ fn repeated_calls_are_deduplicated_and_counted() {
     out.assert_ok();
     assert_eq!(out.stdout, "worker: exit 0\n");
     let r = out.reports_for("malloc");
-    assert_eq!(r.len(), 1, "one malloc report for one site:\n{}", out.dump());
+    assert_eq!(
+        r.len(),
+        1,
+        "one malloc report for one site:\n{}",
+        out.dump()
+    );
     check_report_shape(r[0], "fork_loop");
     let free = out.reports_for("free");
     assert!(free.len() <= 1, "at most one free report:\n{}", out.dump());
@@ -198,8 +294,15 @@ fn repeated_calls_are_deduplicated_and_counted() {
         assert_eq!(n(&f["count"]), 100000, "every free counted: {e}");
     }
     assert!(n(&e["unsafe_calls"]) >= 100000, "{e}");
-    let total: u64 = out.log_files.iter().map(|f| std::fs::metadata(f).unwrap().len()).sum();
-    assert!(total < 64 * 1024, "log is {total} bytes; dedup should keep it small");
+    let total: u64 = out
+        .log_files
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .sum();
+    assert!(
+        total < 64 * 1024,
+        "log is {total} bytes; dedup should keep it small"
+    );
     env.assert_transparent(&[&prog]);
 }
 
@@ -210,15 +313,38 @@ fn nested_fork_grandchild_is_fork_child() {
     let prog = env.compile_file("fork_nested", &[]);
     let out = env.run(&[prog.as_os_str(), "pids".as_ref()], true, "");
     out.assert_ok();
-    let g: u64 = stdout_value(&out, "grandchild_pid").expect("grandchild pid printed").parse().unwrap();
+    let g: u64 = stdout_value(&out, "grandchild_pid")
+        .expect("grandchild pid printed")
+        .parse()
+        .unwrap();
     assert!(out.stdout.ends_with("child: exit 0\n"), "{}", out.dump());
-    let r: Vec<_> = out.reports_for("malloc").into_iter().filter(|r| n(&r["pid"]) == g).collect();
-    assert_eq!(r.len(), 1, "grandchild {g}'s malloc reported:\n{}", out.dump());
+    let r: Vec<_> = out
+        .reports_for("malloc")
+        .into_iter()
+        .filter(|r| n(&r["pid"]) == g)
+        .collect();
+    assert_eq!(
+        r.len(),
+        1,
+        "grandchild {g}'s malloc reported:\n{}",
+        out.dump()
+    );
     check_report_shape(r[0], "fork_nested");
-    assert_eq!(r[0]["context"], "fork-child", "context persists through nested forks: {}", r[0]);
-    assert!(n(&r[0]["parent_threads"]) >= 2, "the multi-threaded ancestor is remembered: {}", r[0]);
+    assert_eq!(
+        r[0]["context"], "fork-child",
+        "context persists through nested forks: {}",
+        r[0]
+    );
+    assert!(
+        n(&r[0]["parent_threads"]) >= 2,
+        "the multi-threaded ancestor is remembered: {}",
+        r[0]
+    );
     let mid = n(&r[0]["ppid"]);
-    assert_ne!(mid, out.pid as u64, "the grandchild's parent is the middle child");
+    assert_ne!(
+        mid, out.pid as u64,
+        "the grandchild's parent is the middle child"
+    );
     env.assert_transparent(&[&prog]);
 }
 
@@ -234,21 +360,52 @@ fn exec_summary_precedes_the_new_image_start() {
     assert_eq!(r.len(), 1, "{}", out.dump());
     let child = n(&r[0]["pid"]);
     // Records of the child's log file, in order.
-    let recs: Vec<&Value> = out.records.iter().filter(|x| n(&x["_file_pid"]) == child).collect();
-    let exec_i = recs.iter().position(|x| x["event"] == "exec").unwrap_or_else(|| panic!("no exec summary:\n{}", out.dump()));
+    let recs: Vec<&Value> = out
+        .records
+        .iter()
+        .filter(|x| n(&x["_file_pid"]) == child)
+        .collect();
+    let exec_i = recs
+        .iter()
+        .position(|x| x["event"] == "exec")
+        .unwrap_or_else(|| panic!("no exec summary:\n{}", out.dump()));
     let e = recs[exec_i];
     assert_eq!(e["path"], "/bin/true", "{e}");
     assert_eq!(e["context"], "fork-child", "{e}");
     assert!(n(&e["unsafe_calls"]) >= 1, "{e}");
-    assert!(e["sites"].as_array().unwrap().iter().any(|x| x["function"] == "malloc"), "{e}");
+    assert!(
+        e["sites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["function"] == "malloc"),
+        "{e}"
+    );
     let start_i = recs
         .iter()
         .position(|x| x["event"] == "start" && n(&x["pid"]) == child)
-        .unwrap_or_else(|| panic!("/bin/true (pid {child}) did not log a start record:\n{}", out.dump()));
-    assert!(exec_i < start_i, "exec summary must come before the exec'd program's start:\n{}", out.dump());
-    assert!(s(&recs[start_i]["exe"]).ends_with("true"), "{}", recs[start_i]);
+        .unwrap_or_else(|| {
+            panic!(
+                "/bin/true (pid {child}) did not log a start record:\n{}",
+                out.dump()
+            )
+        });
+    assert!(
+        exec_i < start_i,
+        "exec summary must come before the exec'd program's start:\n{}",
+        out.dump()
+    );
+    assert!(
+        s(&recs[start_i]["exe"]).ends_with("true"),
+        "{}",
+        recs[start_i]
+    );
     // /bin/true made no unsafe calls of its own: no exit summary after the exec.
-    assert!(recs[start_i..].iter().all(|x| x["event"] != "exit"), "{}", out.dump());
+    assert!(
+        recs[start_i..].iter().all(|x| x["event"] != "exit"),
+        "{}",
+        out.dump()
+    );
     env.assert_transparent(&[&prog]);
 }
 
@@ -261,7 +418,12 @@ fn raw_clone_child_is_reported_with_unknown_thread_count() {
     out.assert_ok();
     assert_eq!(out.stdout, "child: exit 0\n");
     let r = out.reports_for("opendir");
-    assert_eq!(r.len(), 1, "opendir in a raw-clone child reported:\n{}", out.dump());
+    assert_eq!(
+        r.len(),
+        1,
+        "opendir in a raw-clone child reported:\n{}",
+        out.dump()
+    );
     check_report_shape(r[0], "raw_clone");
     assert_eq!(r[0]["context"], "fork-child", "{}", r[0]);
     assert_eq!(r[0]["parent_threads"], 0, "unknown thread count: {}", r[0]);
@@ -274,29 +436,53 @@ fn raw_clone_child_is_reported_with_unknown_thread_count() {
 fn text_mode_report_on_stderr() {
     let env = Env::new("text_mode");
     let prog = env.compile_file("fork_malloc", &[]);
-    let (pid, status, stdout, stderr) = env.run_raw_options(&[prog.as_os_str(), "mt".as_ref(), "pids".as_ref()], None);
+    let (pid, status, stdout, stderr) =
+        env.run_raw_options(&[prog.as_os_str(), "mt".as_ref(), "pids".as_ref()], None);
     assert!(status.success(), "{status}\n{stderr}");
     let get = |k: &str| -> u32 {
-        stdout.lines().find_map(|l| l.strip_prefix(k)?.strip_prefix('=')?.parse().ok()).unwrap_or_else(|| panic!("{k} in {stdout}"))
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(k)?.strip_prefix('=')?.parse().ok())
+            .unwrap_or_else(|| panic!("{k} in {stdout}"))
     };
     let (parent, child) = (get("parent_pid"), get("child_pid"));
     assert_eq!(parent, pid);
-    let head = format!("=={child}==ASSAFE: async-signal-unsafe call to malloc() in the child of a multi-threaded fork (parent {parent} had 2 threads)");
-    assert!(stderr.lines().any(|l| l == head), "missing line\n{head}\nin stderr:\n{stderr}");
-    let frame0 = stderr.lines().find(|l| l.trim_start().starts_with("#0 0x")).unwrap_or_else(|| panic!("no #0 frame line:\n{stderr}"));
-    assert!(frame0.contains("/fork_malloc+0x"), "frame #0 names the program with +0x: {frame0}");
+    let head = format!(
+        "=={child}==ASSAFE: async-signal-unsafe call to malloc() in the child of a multi-threaded fork (parent {parent} had 2 threads)"
+    );
+    assert!(
+        stderr.lines().any(|l| l == head),
+        "missing line\n{head}\nin stderr:\n{stderr}"
+    );
+    let frame0 = stderr
+        .lines()
+        .find(|l| l.trim_start().starts_with("#0 0x"))
+        .unwrap_or_else(|| panic!("no #0 frame line:\n{stderr}"));
+    assert!(
+        frame0.contains("/fork_malloc+0x"),
+        "frame #0 names the program with +0x: {frame0}"
+    );
     // Every assafe line is prefixed with the child's pid or is an indented frame/summary line.
     for l in stderr.lines() {
-        assert!(l.starts_with(&format!("=={child}==")) || l.starts_with("    "), "unexpected stderr line: {l}");
+        assert!(
+            l.starts_with(&format!("=={child}==")) || l.starts_with("    "),
+            "unexpected stderr line: {l}"
+        );
     }
     let err = env.assert_transparent_text(&[prog.as_os_str(), "mt".as_ref()], None);
-    assert!(err.contains("async-signal-unsafe call to malloc()"), "{err}");
+    assert!(
+        err.contains("async-signal-unsafe call to malloc()"),
+        "{err}"
+    );
 }
 
 #[test]
 fn strip_assafe_lines_keeps_program_output() {
     let e = "hello\n==12==ASSAFE: x\n    #0 0x1 (a+0x1)\n==12==ASSAFE:   in process\nworld\n    indented program line\n==x== not ours\n";
-    assert_eq!(strip_assafe_lines(e), "hello\nworld\n    indented program line\n==x== not ours\n");
+    assert_eq!(
+        strip_assafe_lines(e),
+        "hello\nworld\n    indented program line\n==x== not ours\n"
+    );
 }
 
 // 12a.
@@ -309,8 +495,23 @@ fn help_option_prints_options_and_program_runs() {
     let without = env.run(&cmd, false, "");
     assert_eq!(st_with, without.status);
     assert_eq!(out_with, without.stdout);
-    for key in ["strict", "log_path", "log_format", "halt_on_error", "verbosity", "help", "follow_exec", "safe_list", "suppressions"] {
-        assert!(err_with.lines().any(|l| l.trim_start().starts_with(&format!("{key} (default:"))), "help lists {key}:\n{err_with}");
+    for key in [
+        "strict",
+        "log_path",
+        "log_format",
+        "halt_on_error",
+        "verbosity",
+        "help",
+        "follow_exec",
+        "safe_list",
+        "suppressions",
+    ] {
+        assert!(
+            err_with
+                .lines()
+                .any(|l| l.trim_start().starts_with(&format!("{key} (default:"))),
+            "help lists {key}:\n{err_with}"
+        );
     }
     assert!(err_with.contains("ASSAFE_OPTIONS"), "{err_with}");
 }
@@ -327,17 +528,34 @@ fn malformed_options_give_one_warning_and_keep_defaults() {
     assert_eq!(out.stdout, "child: exit 0\n");
     let lines: Vec<&str> = out.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "exactly one warning line:\n{}", out.stderr);
-    assert!(lines[0].starts_with(&format!("=={}==", out.pid)) && lines[0].contains("warning"), "{}", lines[0]);
-    assert!(out.reports().is_empty(), "strict stayed off:\n{}", out.dump());
+    assert!(
+        lines[0].starts_with(&format!("=={}==", out.pid)) && lines[0].contains("warning"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        out.reports().is_empty(),
+        "strict stayed off:\n{}",
+        out.dump()
+    );
     // And in text mode on stderr: the warning is still the only line (no strict report).
     let (_, status, stdout, stderr) = env.run_raw_options(&cmd, Some("strict=maybe:nokey:foo=1"));
     assert!(status.success());
     assert_eq!(stdout, "child: exit 0\n");
-    assert_eq!(stderr.lines().count(), 1, "one warning, no report:\n{stderr}");
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "one warning, no report:\n{stderr}"
+    );
     // A bad item does not spoil the good ones around it.
     let out = env.run(&cmd, true, "nokey:strict=1:foo=1");
     assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
-    assert_eq!(out.reports_for("malloc").len(), 1, "strict=1 still applied:\n{}", out.dump());
+    assert_eq!(
+        out.reports_for("malloc").len(),
+        1,
+        "strict=1 still applied:\n{}",
+        out.dump()
+    );
 }
 
 // 12c.
@@ -346,10 +564,24 @@ fn halt_on_error_aborts_the_child() {
     let env = Env::new("opt_halt");
     let prog = env.compile_file("fork_malloc", &[]);
     let out = env.run(&[prog.as_os_str(), "mt".as_ref()], true, "halt_on_error=1");
-    assert!(out.status.success(), "the parent is not affected:\n{}", out.dump());
-    assert_eq!(out.stdout, format!("child: signal {}\n", 6), "child died by SIGABRT:\n{}", out.dump());
+    assert!(
+        out.status.success(),
+        "the parent is not affected:\n{}",
+        out.dump()
+    );
+    assert_eq!(
+        out.stdout,
+        format!("child: signal {}\n", 6),
+        "child died by SIGABRT:\n{}",
+        out.dump()
+    );
     let r = out.reports_for("malloc");
-    assert_eq!(r.len(), 1, "the report is written before the abort:\n{}", out.dump());
+    assert_eq!(
+        r.len(),
+        1,
+        "the report is written before the abort:\n{}",
+        out.dump()
+    );
     assert_eq!(r[0]["context"], "fork-child");
 }
 
@@ -372,11 +604,19 @@ print("rc", r.returncode)
 fn python_preexec_fn_child_is_reported() {
     let env = Env::new("py_preexec");
     let py = python();
-    let out = env.run(&[py.as_os_str(), "-c".as_ref(), PY_PREEXEC.as_ref()], true, "");
+    let out = env.run(
+        &[py.as_os_str(), "-c".as_ref(), PY_PREEXEC.as_ref()],
+        true,
+        "",
+    );
     out.assert_ok();
     assert_eq!(out.stdout, "rc 0\n");
     let r = out.reports_in("fork-child");
-    assert!(!r.is_empty(), "a preexec_fn child runs Python code: expected fork-child reports:\n{}", out.dump());
+    assert!(
+        !r.is_empty(),
+        "a preexec_fn child runs Python code: expected fork-child reports:\n{}",
+        out.dump()
+    );
     for x in &r {
         assert!(s(&x["exe"]).contains("python"), "{x}");
         assert!(n(&x["parent_threads"]) >= 2, "{x}");
@@ -384,7 +624,10 @@ fn python_preexec_fn_child_is_reported() {
     // The child then execs /bin/true: its summary says so.
     let child = &r[0]["pid"];
     assert!(
-        out.summaries().iter().any(|e| e["event"] == "exec" && &e["pid"] == child && e["context"] == "fork-child" && e["path"] == "/bin/true"),
+        out.summaries().iter().any(|e| e["event"] == "exec"
+            && &e["pid"] == child
+            && e["context"] == "fork-child"
+            && e["path"] == "/bin/true"),
         "exec summary for the preexec child:\n{}",
         out.dump()
     );
@@ -394,20 +637,32 @@ fn python_preexec_fn_child_is_reported() {
 fn python_subprocess_without_preexec_is_clean() {
     let env = Env::new("py_plain");
     let py = python();
-    let out = env.run(&[py.as_os_str(), "-c".as_ref(), PY_PLAIN.as_ref()], true, "");
+    let out = env.run(
+        &[py.as_os_str(), "-c".as_ref(), PY_PLAIN.as_ref()],
+        true,
+        "",
+    );
     out.assert_ok();
     assert_eq!(out.stdout, "rc 0\n");
     // /bin/true ran under the library in its own process (so the child was observed at all).
     assert!(
-        out.records_of("start").iter().any(|x| x["pid"] != out.pid && s(&x["exe"]).ends_with("true")),
+        out.records_of("start")
+            .iter()
+            .any(|x| x["pid"] != out.pid && s(&x["exe"]).ends_with("true")),
         "no start record from the /bin/true child:\n{}",
         out.dump()
     );
-    let bad: Vec<_> = out.reports().into_iter().filter(|r| r["context"] == "fork-child" || r["context"] == "vfork-child").collect();
+    let bad: Vec<_> = out
+        .reports()
+        .into_iter()
+        .filter(|r| r["context"] == "fork-child" || r["context"] == "vfork-child")
+        .collect();
     assert!(
         bad.is_empty(),
         "no fork-child/vfork-child reports expected; got functions {:?}:\n{}",
-        bad.iter().map(|r| r["function"].to_string()).collect::<Vec<_>>(),
+        bad.iter()
+            .map(|r| r["function"].to_string())
+            .collect::<Vec<_>>(),
         out.dump()
     );
 }

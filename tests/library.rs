@@ -20,7 +20,12 @@ const ALLOWED: &[&str] = &[
 ];
 
 /// May be imported, but only as weak references.
-const ALLOWED_WEAK: &[&str] = &["_ITM_deregisterTMCloneTable", "_ITM_registerTMCloneTable", "__gmon_start__", "__cxa_finalize"];
+const ALLOWED_WEAK: &[&str] = &[
+    "_ITM_deregisterTMCloneTable",
+    "_ITM_registerTMCloneTable",
+    "__gmon_start__",
+    "__cxa_finalize",
+];
 
 /// Named explicitly so that the failure message says why.
 const FORBIDDEN: &[&str] = &[
@@ -54,7 +59,9 @@ fn library_imports_nothing_that_allocates_or_locks() {
     let mut bad = Vec::new();
     for line in text.lines() {
         let mut it = line.split_whitespace();
-        let (Some(kind), Some(sym)) = (it.next(), it.next()) else { continue };
+        let (Some(kind), Some(sym)) = (it.next(), it.next()) else {
+            continue;
+        };
         let name = sym.split('@').next().unwrap();
         let weak = kind == "w" || kind == "v";
         if FORBIDDEN.contains(&name) {
@@ -62,13 +69,19 @@ fn library_imports_nothing_that_allocates_or_locks() {
         } else if ALLOWED.contains(&name) {
         } else if ALLOWED_WEAK.contains(&name) {
             if !weak {
-                bad.push(format!("{name} (allowed only as a weak reference, is '{kind}')"));
+                bad.push(format!(
+                    "{name} (allowed only as a weak reference, is '{kind}')"
+                ));
             }
         } else {
             bad.push(format!("{name} (not in the allowed set)"));
         }
     }
-    assert!(bad.is_empty(), "libassafe.so imports symbols it must not:\n  {}\nfull list:\n{text}", bad.join("\n  "));
+    assert!(
+        bad.is_empty(),
+        "libassafe.so imports symbols it must not:\n  {}\nfull list:\n{text}",
+        bad.join("\n  ")
+    );
 }
 
 #[test]

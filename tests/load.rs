@@ -9,7 +9,11 @@ use assafe_tests::*;
 #[test]
 fn malloc_before_our_constructor_works() {
     let env = Env::new("load_ctor");
-    let ctor = env.compile_c("libctor.so", include_str!("c/load_ctor.c"), &["-shared", "-fPIC"]);
+    let ctor = env.compile_c(
+        "libctor.so",
+        include_str!("c/load_ctor.c"),
+        &["-shared", "-fPIC"],
+    );
     let prog = env.compile_file("fork_malloc", &[]);
     for (i, order) in [
         format!("{} {}", ctor.display(), env.lib.display()),
@@ -22,7 +26,10 @@ fn malloc_before_our_constructor_works() {
         let opts = format!("log_format=json:log_path={}", log.display());
         let (_, status, stdout, _) = run_raw(
             &[prog.as_os_str(), "mt".as_ref()],
-            &[("LD_PRELOAD".into(), order.clone()), ("ASSAFE_OPTIONS".into(), opts)],
+            &[
+                ("LD_PRELOAD".into(), order.clone()),
+                ("ASSAFE_OPTIONS".into(), opts),
+            ],
             &["LD_PRELOAD", "ASSAFE_OPTIONS"],
         );
         assert!(status.success(), "{order}: {status}");
@@ -30,11 +37,19 @@ fn malloc_before_our_constructor_works() {
         let reports: Vec<String> = std::fs::read_dir(&env.dir)
             .unwrap()
             .flatten()
-            .filter(|e| e.file_name().to_string_lossy().starts_with(&format!("ctor{i}.")))
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("ctor{i}."))
+            })
             .map(|e| std::fs::read_to_string(e.path()).unwrap())
             .filter(|t| t.contains("\"event\":\"report\"") && t.contains("\"function\":\"malloc\""))
             .collect();
-        assert_eq!(reports.len(), 1, "{order}: expected the child's malloc report");
+        assert_eq!(
+            reports.len(),
+            1,
+            "{order}: expected the child's malloc report"
+        );
     }
 }
 
@@ -43,16 +58,33 @@ fn malloc_before_our_constructor_works() {
 #[test]
 fn dlopened_module_is_named_in_stacks() {
     let env = Env::new("load_dlopen");
-    let plugin = env.compile_c("libplug.so", include_str!("c/load_plugin.c"), &["-shared", "-fPIC"]);
+    let plugin = env.compile_c(
+        "libplug.so",
+        include_str!("c/load_plugin.c"),
+        &["-shared", "-fPIC"],
+    );
     let prog = env.compile_c("load_dlopen", include_str!("c/load_dlopen.c"), &["-ldl"]);
     let out = env.run(&[prog.as_os_str(), plugin.as_os_str()], true, "");
     out.assert_ok();
-    assert!(out.stdout.contains("plugin child status 0"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("plugin child status 0"),
+        "{}",
+        out.stdout
+    );
     let r = out.reports_for("malloc");
     assert_eq!(r.len(), 1, "{}", out.dump());
     let module = r[0]["stack"][0]["module"].as_str().unwrap();
-    assert!(module.ends_with("libplug.so"), "frame 0 module {module}: {}", out.dump());
-    assert!(r[0]["stack"][0]["offset"].as_str().unwrap().starts_with("0x"));
+    assert!(
+        module.ends_with("libplug.so"),
+        "frame 0 module {module}: {}",
+        out.dump()
+    );
+    assert!(
+        r[0]["stack"][0]["offset"]
+            .as_str()
+            .unwrap()
+            .starts_with("0x")
+    );
 }
 
 /// A program that execs with a stripped environment (`env -i` style): the new program is still
@@ -62,20 +94,32 @@ fn exec_with_stripped_environment_is_followed() {
     let env = Env::new("load_envi");
     let prog = env.compile_c("load_envi", include_str!("c/load_envi.c"), &[]);
     let target = env.compile_file("fork_malloc", &[]);
-    let out = env.run(&[prog.as_os_str(), target.as_os_str(), "mt".as_ref()], true, "");
+    let out = env.run(
+        &[prog.as_os_str(), target.as_os_str(), "mt".as_ref()],
+        true,
+        "",
+    );
     out.assert_ok();
     let starts = out.records_of("start");
     assert!(
-        starts.iter().any(|s| s["exe"].as_str().unwrap().ends_with("/fork_malloc")),
+        starts
+            .iter()
+            .any(|s| s["exe"].as_str().unwrap().ends_with("/fork_malloc")),
         "the exec'd program did not load the library: {}",
         out.dump()
     );
     assert_eq!(out.reports_for("malloc").len(), 1, "{}", out.dump());
 
-    let out = env.run(&[prog.as_os_str(), target.as_os_str(), "mt".as_ref()], true, "follow_exec=0");
+    let out = env.run(
+        &[prog.as_os_str(), target.as_os_str(), "mt".as_ref()],
+        true,
+        "follow_exec=0",
+    );
     out.assert_ok();
     assert!(
-        !out.records_of("start").iter().any(|s| s["exe"].as_str().unwrap().ends_with("/fork_malloc")),
+        !out.records_of("start")
+            .iter()
+            .any(|s| s["exe"].as_str().unwrap().ends_with("/fork_malloc")),
         "follow_exec=0 still followed: {}",
         out.dump()
     );
@@ -90,20 +134,40 @@ fn preload_applies_suppressions() {
     let prog = env.compile_file("fork_malloc", &[]);
     let supp = env.dir.join("supp.txt");
     std::fs::write(&supp, "# hide the child's malloc\nfork:mall*\n").unwrap();
-    let out = env.run(&[prog.as_os_str(), "mt".as_ref()], true, &format!("suppressions={}", supp.display()));
+    let out = env.run(
+        &[prog.as_os_str(), "mt".as_ref()],
+        true,
+        &format!("suppressions={}", supp.display()),
+    );
     out.assert_ok();
     assert!(out.reports_for("malloc").is_empty(), "{}", out.dump());
     // By module name (the program's file name) too.
     std::fs::write(&supp, "fork:fork_malloc\n").unwrap();
-    let out = env.run(&[prog.as_os_str(), "mt".as_ref()], true, &format!("suppressions={}", supp.display()));
+    let out = env.run(
+        &[prog.as_os_str(), "mt".as_ref()],
+        true,
+        &format!("suppressions={}", supp.display()),
+    );
     assert!(out.reports_for("malloc").is_empty(), "{}", out.dump());
     // A pattern for another context does not hide it.
     std::fs::write(&supp, "signal:malloc\n").unwrap();
-    let out = env.run(&[prog.as_os_str(), "mt".as_ref()], true, &format!("suppressions={}", supp.display()));
+    let out = env.run(
+        &[prog.as_os_str(), "mt".as_ref()],
+        true,
+        &format!("suppressions={}", supp.display()),
+    );
     assert_eq!(out.reports_for("malloc").len(), 1, "{}", out.dump());
     // Unreadable file: one warning, reports as usual.
-    let out = env.run(&[prog.as_os_str(), "mt".as_ref()], true, "suppressions=/nonexistent/supp.txt");
-    let warnings = out.stderr.lines().filter(|l| l.contains("ASSAFE: warning")).count();
+    let out = env.run(
+        &[prog.as_os_str(), "mt".as_ref()],
+        true,
+        "suppressions=/nonexistent/supp.txt",
+    );
+    let warnings = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("ASSAFE: warning"))
+        .count();
     assert_eq!(warnings, 1, "{}", out.stderr);
     assert_eq!(out.reports_for("malloc").len(), 1, "{}", out.dump());
 }
@@ -114,16 +178,30 @@ fn preload_applies_suppressions() {
 #[test]
 fn handler_installed_before_load_is_wrapped() {
     let env = Env::new("load_rawhandler");
-    let lib = env.compile_c("librawh.so", include_str!("c/load_rawhandler.c"), &["-shared", "-fPIC"]);
-    let prog = env.compile_c("raiser", "#include <signal.h>\nint main(void) { raise(SIGUSR1); return 0; }\n", &[]);
+    let lib = env.compile_c(
+        "librawh.so",
+        include_str!("c/load_rawhandler.c"),
+        &["-shared", "-fPIC"],
+    );
+    let prog = env.compile_c(
+        "raiser",
+        "#include <signal.h>\nint main(void) { raise(SIGUSR1); return 0; }\n",
+        &[],
+    );
     let log = env.dir.join("log");
     // The loader runs the later preload's constructor first: librawh installs its handler, then
     // libassafe's constructor finds it.
     let (_, status, stdout, _) = run_raw(
         &[&prog],
         &[
-            ("LD_PRELOAD".into(), format!("{} {}", env.lib.display(), lib.display())),
-            ("ASSAFE_OPTIONS".into(), format!("log_format=json:log_path={}", log.display())),
+            (
+                "LD_PRELOAD".into(),
+                format!("{} {}", env.lib.display(), lib.display()),
+            ),
+            (
+                "ASSAFE_OPTIONS".into(),
+                format!("log_format=json:log_path={}", log.display()),
+            ),
         ],
         &["LD_PRELOAD", "ASSAFE_OPTIONS"],
     );
@@ -136,7 +214,9 @@ fn handler_installed_before_load_is_wrapped() {
         .map(|e| std::fs::read_to_string(e.path()).unwrap())
         .collect();
     assert!(
-        text.lines().any(|l| l.contains("\"event\":\"report\"") && l.contains("\"function\":\"malloc\"") && l.contains("\"signal_name\":\"SIGUSR1\"")),
+        text.lines().any(|l| l.contains("\"event\":\"report\"")
+            && l.contains("\"function\":\"malloc\"")
+            && l.contains("\"signal_name\":\"SIGUSR1\"")),
         "no handler report:\n{text}"
     );
 }

@@ -12,6 +12,7 @@
 //!
 //! The generator is a fixed-seed xorshift64*, so a failure is reproducible; set
 //! `ASSAFE_FUZZ_CASES` / `ASSAFE_FUZZ_SEED` to run more cases or another sequence.
+#![allow(clippy::explicit_auto_deref)] // `*r.pick(..)` names the slice type the picker returns
 
 #[allow(dead_code)]
 #[path = "../src/fmt.rs"]
@@ -20,7 +21,7 @@ mod fmt;
 #[path = "../src/options.rs"]
 mod options;
 
-use options::{Options, SafeList, PATH_MAX};
+use options::{Options, PATH_MAX, SafeList};
 
 struct Rng(u64);
 
@@ -93,7 +94,18 @@ fn value_for(r: &mut Rng, key: &str) -> Vec<u8> {
         _ => &["/tmp/supp.txt", "x", "stderr"],
     };
     let bad: &[&str] = &[
-        "", "2", "TRUE", "on", " 1", "1 ", "-1", "1234567890", "0x1", "Json", "posixx", "1=1",
+        "",
+        "2",
+        "TRUE",
+        "on",
+        " 1",
+        "1 ",
+        "-1",
+        "1234567890",
+        "0x1",
+        "Json",
+        "posixx",
+        "1=1",
     ];
     match r.below(8) {
         0..=3 => r.pick(good).as_bytes().to_vec(),
@@ -130,7 +142,7 @@ fn item(r: &mut Rng) -> Vec<u8> {
             v.extend(random_bytes(r, 6));
         }
         7 => v.extend_from_slice(r.pick(KEYS).as_bytes()), // no '='
-        8 => {}                                             // empty
+        8 => {}                                            // empty
         9 => v.extend_from_slice(*r.pick(&[&b"="[..], b"==", b"=1", b"strict==1", b"help=1=1"])),
         _ => v.extend(random_bytes(r, 24)),
     }
@@ -337,7 +349,11 @@ fn check(s: &[u8], stats: &mut [u64; 3]) {
         stats[0] += 1;
     } else {
         stats[1] += 1;
-        assert!(w.starts_with(b"ASSAFE_OPTIONS: "), "{:?}", String::from_utf8_lossy(w));
+        assert!(
+            w.starts_with(b"ASSAFE_OPTIONS: "),
+            "{:?}",
+            String::from_utf8_lossy(w)
+        );
         assert!(
             w.iter().all(|&c| (0x20..0x7f).contains(&c)),
             "warning must be one printable line: {:?}",
@@ -346,7 +362,10 @@ fn check(s: &[u8], stats: &mut [u64; 3]) {
         if w.len() < 512 {
             let text = String::from_utf8_lossy(w);
             if p.count > 1 {
-                assert!(text.contains(&format!("(and {} more problems)", p.count - 1)), "{text}");
+                assert!(
+                    text.contains(&format!("(and {} more problems)", p.count - 1)),
+                    "{text}"
+                );
             } else {
                 assert!(!text.contains("more problems"), "{text}");
             }
@@ -398,6 +417,9 @@ fn options_parser_matches_the_model() {
         stats[0], stats[1], stats[2]
     );
     // The generator must exercise both sides (a test that cannot fail is a defect).
-    assert!(stats[0] > total / 20 && stats[1] > total / 20, "skewed generator: {stats:?}");
+    assert!(
+        stats[0] > total / 20 && stats[1] > total / 20,
+        "skewed generator: {stats:?}"
+    );
     assert!(stats[2] > 0, "no over-long strings generated");
 }

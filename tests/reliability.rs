@@ -87,9 +87,16 @@ fn run_bounded(mut c: Command, timeout: Duration) -> Raw {
 }
 
 /// A command with the preload environment scrubbed; `preload` adds LD_PRELOAD=`lib`.
-fn cmd<S: AsRef<OsStr>>(prog: &Path, args: &[S], lib: Option<&Path>, options: Option<&OsStr>) -> Command {
+fn cmd<S: AsRef<OsStr>>(
+    prog: &Path,
+    args: &[S],
+    lib: Option<&Path>,
+    options: Option<&OsStr>,
+) -> Command {
     let mut c = Command::new(prog);
-    c.args(args).env_remove("LD_PRELOAD").env_remove("ASSAFE_OPTIONS");
+    c.args(args)
+        .env_remove("LD_PRELOAD")
+        .env_remove("ASSAFE_OPTIONS");
     if let Some(l) = lib {
         c.env("LD_PRELOAD", l);
     }
@@ -117,12 +124,13 @@ fn json_lines_in(dir: &Path) -> Vec<Value> {
 fn warnings_per_pid(stderr: &str) -> BTreeMap<u32, Vec<String>> {
     let mut m: BTreeMap<u32, Vec<String>> = BTreeMap::new();
     for l in stderr.lines() {
-        if let Some(rest) = l.strip_prefix("==") {
-            if let Some((pid, tail)) = rest.split_once("==") {
-                if tail.starts_with("ASSAFE: warning:") {
-                    m.entry(pid.parse().unwrap_or(0)).or_default().push(l.to_string());
-                }
-            }
+        if let Some(rest) = l.strip_prefix("==")
+            && let Some((pid, tail)) = rest.split_once("==")
+            && tail.starts_with("ASSAFE: warning:")
+        {
+            m.entry(pid.parse().unwrap_or(0))
+                .or_default()
+                .push(l.to_string());
         }
     }
     m
@@ -133,7 +141,9 @@ fn json_on_stderr(stderr: &str) -> Vec<Value> {
     stderr
         .lines()
         .filter(|l| l.starts_with('{'))
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("stderr record not JSON ({e}): {l}")))
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("stderr record not JSON ({e}): {l}"))
+        })
         .collect()
 }
 
@@ -154,11 +164,21 @@ fn fork_storm_loses_and_doubles_no_record() {
         Duration::from_secs(120),
     );
     let total = forkers * each;
-    assert!(r.status.success(), "fork storm failed: {}\nstderr:\n{}", r.status, r.stderr);
+    assert!(
+        r.status.success(),
+        "fork storm failed: {}\nstderr:\n{}",
+        r.status,
+        r.stderr
+    );
     assert!(
         r.stdout.ends_with(&format!("forks={total} ok={total}\n")),
         "not every child exited 0:\n{}",
-        r.stdout.lines().rev().take(3).collect::<Vec<_>>().join("\n")
+        r.stdout
+            .lines()
+            .rev()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     assert_eq!(r.stderr, "", "log_path is set: nothing on stderr");
     // Children reaped, by pid (a pid may come round again on a 32768-pid system: count them).
@@ -170,7 +190,11 @@ fn fork_storm_loses_and_doubles_no_record() {
         assert_eq!(st, 0, "child {pid} wait status {st:#x}");
         *kids.entry(pid).or_default() += 1;
     }
-    assert_eq!(kids.values().sum::<u64>(), total as u64, "one line per child");
+    assert_eq!(
+        kids.values().sum::<u64>(),
+        total as u64,
+        "one line per child"
+    );
 
     let records = json_lines_in(&logs); // fails on any non-JSON line
     let mut reports: BTreeMap<u64, Vec<&Value>> = BTreeMap::new();
@@ -189,7 +213,11 @@ fn fork_storm_loses_and_doubles_no_record() {
         let rs = reports.get(&pid).map_or(&[][..], |v| &v[..]);
         let es = exits.get(&pid).map_or(&[][..], |v| &v[..]);
         if rs.len() as u64 != 3 * times || es.len() as u64 != times {
-            problems.push(format!("pid {pid} (x{times}): {} reports, {} exit summaries", rs.len(), es.len()));
+            problems.push(format!(
+                "pid {pid} (x{times}): {} reports, {} exit summaries",
+                rs.len(),
+                es.len()
+            ));
             continue;
         }
         let funcs: BTreeSet<&str> = rs.iter().map(|x| x["function"].as_str().unwrap()).collect();
@@ -197,7 +225,11 @@ fn fork_storm_loses_and_doubles_no_record() {
             problems.push(format!("pid {pid}: functions {funcs:?}"));
         }
         for e in es {
-            if n(&e["unsafe_calls"]) != 3 || n(&e["distinct"]) != 3 || e["status"] != 0 || n(&e["ppid"]) != r.pid as u64 {
+            if n(&e["unsafe_calls"]) != 3
+                || n(&e["distinct"]) != 3
+                || e["status"] != 0
+                || n(&e["ppid"]) != r.pid as u64
+            {
                 problems.push(format!("pid {pid}: summary {e}"));
             }
         }
@@ -207,14 +239,26 @@ fn fork_storm_loses_and_doubles_no_record() {
             }
         }
     }
-    let strangers: Vec<_> = reports.keys().chain(exits.keys()).filter(|p| !kids.contains_key(p)).collect();
-    assert!(strangers.is_empty(), "records from pids that were not children: {strangers:?}");
+    let strangers: Vec<_> = reports
+        .keys()
+        .chain(exits.keys())
+        .filter(|p| !kids.contains_key(p))
+        .collect();
+    assert!(
+        strangers.is_empty(),
+        "records from pids that were not children: {strangers:?}"
+    );
     assert!(
         problems.is_empty(),
         "{} of {} children with lost/doubled records, e.g.:\n{}",
         problems.len(),
         kids.len(),
-        problems.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
+        problems
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     println!(
         "fork storm: {forkers} threads x {each} forks = {total} children ({} distinct pids), {} records, {:.1} s",
@@ -246,11 +290,19 @@ fn signal_storm_from_another_process() {
         cmd(&prog, &args, Some(&env.lib), Some(OsStr::new(&opts))),
         Duration::from_secs(90),
     );
-    assert!(r.status.success(), "with preload: {} (stderr: {})", r.status, r.stderr);
+    assert!(
+        r.status.success(),
+        "with preload: {} (stderr: {})",
+        r.status,
+        r.stderr
+    );
     assert_eq!(r.stdout, expect, "every signal handled exactly once");
     assert_eq!(r.stderr, "");
     let records = json_lines_in(&logs);
-    let mine: Vec<&Value> = records.iter().filter(|x| n(&x["pid"]) == r.pid as u64).collect();
+    let mine: Vec<&Value> = records
+        .iter()
+        .filter(|x| n(&x["pid"]) == r.pid as u64)
+        .collect();
     let printf: Vec<&Value> = mine
         .iter()
         .copied()
@@ -275,8 +327,14 @@ fn signal_storm_from_another_process() {
         assert_eq!(x["signal_name"], "SIGUSR1", "{x}");
         assert_eq!(x["signal_origin"], "async", "sent by another process: {x}");
     }
-    let others: Vec<_> = mine.iter().filter(|x| x["event"] == "report" && x["function"] != "printf").collect();
-    assert!(others.is_empty(), "only printf is called in the handler: {others:?}");
+    let others: Vec<_> = mine
+        .iter()
+        .filter(|x| x["event"] == "report" && x["function"] != "printf")
+        .collect();
+    assert!(
+        others.is_empty(),
+        "only printf is called in the handler: {others:?}"
+    );
     let exits: Vec<&&Value> = mine.iter().filter(|x| x["event"] == "exit").collect();
     assert_eq!(exits.len(), 1, "one exit summary for the program");
     let e = exits[0];
@@ -287,7 +345,10 @@ fn signal_storm_from_another_process() {
         .filter(|s| s["function"] == "printf")
         .map(|s| n(&s["count"]))
         .sum();
-    assert_eq!(printf_count, sent, "summary's printf count == handler runs: {e}");
+    assert_eq!(
+        printf_count, sent,
+        "summary's printf count == handler runs: {e}"
+    );
     assert_eq!(n(&e["unsafe_calls"]), sent, "{e}");
     assert_eq!(n(&e["dropped"]), 0, "{e}");
     println!(
@@ -305,17 +366,41 @@ fn nasty_options() -> Vec<(&'static str, Vec<u8>, bool)> {
     // (label, ASSAFE_OPTIONS bytes, malformed?)
     vec![
         ("huge 100 KiB", vec![b'a'; 100 * 1024], true),
-        ("huge valid-looking", b"strict=1:".repeat(100 * 1024 / 9), true),
-        ("non-UTF-8", b"x\xff\xfe=1:log_format=\xc3\x28".to_vec(), true),
+        (
+            "huge valid-looking",
+            b"strict=1:".repeat(100 * 1024 / 9),
+            true,
+        ),
+        (
+            "non-UTF-8",
+            b"x\xff\xfe=1:log_format=\xc3\x28".to_vec(),
+            true,
+        ),
         ("non-UTF-8 value", b"strict=\xff".to_vec(), true),
         ("= only", b"=".to_vec(), true),
         (":::", b":::".to_vec(), false),
         ("repeated keys", b"strict=0:strict=1".to_vec(), false),
-        ("unknown keys", b"frobnicate=1:colour=red:verbose".to_vec(), true),
+        (
+            "unknown keys",
+            b"frobnicate=1:colour=red:verbose".to_vec(),
+            true,
+        ),
         ("empty log_path", b"log_path=".to_vec(), true),
-        ("5000-char log_path", [b"log_path=/tmp/".to_vec(), vec![b'p'; 5000]].concat(), true),
-        ("embedded newline", b"strict=1\nlog_format=json".to_vec(), true),
-        ("newline item", b"log_format=json:\n:strict=1".to_vec(), false),
+        (
+            "5000-char log_path",
+            [b"log_path=/tmp/".to_vec(), vec![b'p'; 5000]].concat(),
+            true,
+        ),
+        (
+            "embedded newline",
+            b"strict=1\nlog_format=json".to_vec(),
+            true,
+        ),
+        (
+            "newline item",
+            b"log_format=json:\n:strict=1".to_vec(),
+            false,
+        ),
         ("control bytes", b"\x01\x02=\x1b[31m".to_vec(), true),
         ("whitespace", b"  strict = 1  ".to_vec(), true),
     ]
@@ -330,13 +415,29 @@ fn nasty_option_strings_never_harm_the_host() {
         assert!(base.status.success());
         for (label, opts, malformed) in nasty_options() {
             let os = OsStr::from_bytes(&opts);
-            let r = run_bounded(cmd(&prog, &[mode], Some(&env.lib), Some(os)), Duration::from_secs(30));
-            assert_eq!(r.status, base.status, "[{label}/{mode}] exit status changed\n{}", r.stderr);
+            let r = run_bounded(
+                cmd(&prog, &[mode], Some(&env.lib), Some(os)),
+                Duration::from_secs(30),
+            );
+            assert_eq!(
+                r.status, base.status,
+                "[{label}/{mode}] exit status changed\n{}",
+                r.stderr
+            );
             assert_eq!(r.stdout, base.stdout, "[{label}/{mode}] stdout changed");
             let w = warnings_per_pid(&r.stderr);
             for (pid, lines) in &w {
-                assert_eq!(lines.len(), 1, "[{label}/{mode}] pid {pid}: more than one warning line:\n{}", r.stderr);
-                assert!(lines[0].contains("ASSAFE_OPTIONS"), "[{label}] {}", lines[0]);
+                assert_eq!(
+                    lines.len(),
+                    1,
+                    "[{label}/{mode}] pid {pid}: more than one warning line:\n{}",
+                    r.stderr
+                );
+                assert!(
+                    lines[0].contains("ASSAFE_OPTIONS"),
+                    "[{label}] {}",
+                    lines[0]
+                );
             }
             let parent_warned = w.contains_key(&r.pid);
             assert_eq!(
@@ -345,21 +446,51 @@ fn nasty_option_strings_never_harm_the_host() {
                 r.stderr
             );
             // The child inherits the parsed options: it never warns again.
-            assert!(w.keys().all(|&p| p == r.pid), "[{label}/{mode}] a child warned too:\n{}", r.stderr);
+            assert!(
+                w.keys().all(|&p| p == r.pid),
+                "[{label}/{mode}] a child warned too:\n{}",
+                r.stderr
+            );
             // Reports still work after a bad string (defaults kept): the mt child is reported.
-            let reported = r.stderr.contains("async-signal-unsafe call to malloc") || r.stderr.contains("\"function\":\"malloc\"");
+            let reported = r.stderr.contains("async-signal-unsafe call to malloc")
+                || r.stderr.contains("\"function\":\"malloc\"");
             let strict = label == "repeated keys" || label == "newline item";
             let want_report = mode == "mt" || strict;
-            assert_eq!(reported, want_report, "[{label}/{mode}] report expected: {want_report}\nstderr:\n{}", r.stderr);
+            assert_eq!(
+                reported, want_report,
+                "[{label}/{mode}] report expected: {want_report}\nstderr:\n{}",
+                r.stderr
+            );
         }
     }
     // Last wins, both ways.
-    let r = run_bounded(cmd(&prog, &["st"], Some(&env.lib), Some(OsStr::new("strict=1:strict=0"))), Duration::from_secs(30));
-    assert!(!r.stderr.contains("malloc"), "strict=1:strict=0 is not strict:\n{}", r.stderr);
-    let r = run_bounded(cmd(&prog, &["st"], Some(&env.lib), Some(OsStr::new("strict=0:strict=1:log_format=json"))), Duration::from_secs(30));
+    let r = run_bounded(
+        cmd(
+            &prog,
+            &["st"],
+            Some(&env.lib),
+            Some(OsStr::new("strict=1:strict=0")),
+        ),
+        Duration::from_secs(30),
+    );
+    assert!(
+        !r.stderr.contains("malloc"),
+        "strict=1:strict=0 is not strict:\n{}",
+        r.stderr
+    );
+    let r = run_bounded(
+        cmd(
+            &prog,
+            &["st"],
+            Some(&env.lib),
+            Some(OsStr::new("strict=0:strict=1:log_format=json")),
+        ),
+        Duration::from_secs(30),
+    );
     let recs = json_on_stderr(&r.stderr);
     assert!(
-        recs.iter().any(|x| x["function"] == "malloc" && x["strict"] == true),
+        recs.iter()
+            .any(|x| x["function"] == "malloc" && x["strict"] == true),
         "strict=0:strict=1 is strict:\n{}",
         r.stderr
     );
@@ -376,7 +507,10 @@ fn unwritable_log(env: &Env, what: &str, log_prefix: &Path, setup: impl Fn(&mut 
     let mut base = cmd(&prog, &["mt"], None, None);
     setup(&mut base);
     let base = run_bounded(base, Duration::from_secs(30));
-    assert_eq!(base.stdout, "child: exit 0\n", "[{what}] the program itself: {base:?}");
+    assert_eq!(
+        base.stdout, "child: exit 0\n",
+        "[{what}] the program itself: {base:?}"
+    );
     let mut c = cmd(&prog, &["mt"], Some(&env.lib), Some(OsStr::new(&opts)));
     setup(&mut c);
     let r = run_bounded(c, Duration::from_secs(30));
@@ -388,16 +522,34 @@ fn unwritable_log(env: &Env, what: &str, log_prefix: &Path, setup: impl Fn(&mut 
         r.status.signal(),
         r.stderr
     );
-    let sink_warnings: Vec<&str> = r.stderr.lines().filter(|l| l.contains("ASSAFE: warning: cannot write log file")).collect();
-    assert_eq!(sink_warnings.len(), 1, "[{what}] say it once:\n{}", r.stderr);
+    let sink_warnings: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.contains("ASSAFE: warning: cannot write log file"))
+        .collect();
+    assert_eq!(
+        sink_warnings.len(),
+        1,
+        "[{what}] say it once:\n{}",
+        r.stderr
+    );
     let recs = json_on_stderr(&r.stderr);
     assert!(
-        recs.iter().any(|x| x["event"] == "report" && x["function"] == "malloc" && x["context"] == "fork-child"),
+        recs.iter().any(|x| x["event"] == "report"
+            && x["function"] == "malloc"
+            && x["context"] == "fork-child"),
         "[{what}] the report went to stderr instead:\n{}",
         r.stderr
     );
-    let other: Vec<&str> = r.stderr.lines().filter(|l| !l.starts_with('{') && !l.contains("ASSAFE: warning: cannot write log file")).collect();
-    assert!(other.is_empty(), "[{what}] unexpected stderr lines: {other:?}");
+    let other: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| !l.starts_with('{') && !l.contains("ASSAFE: warning: cannot write log file"))
+        .collect();
+    assert!(
+        other.is_empty(),
+        "[{what}] unexpected stderr lines: {other:?}"
+    );
 }
 
 #[test]
@@ -434,7 +586,12 @@ fn log_write_beyond_rlimit_fsize_does_not_kill_the_host() {
             failures.push(msg);
         }
     }
-    assert!(failures.is_empty(), "{} of 2 RLIMIT_FSIZE cases failed:\n{}", failures.len(), failures.join("\n---\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of 2 RLIMIT_FSIZE cases failed:\n{}",
+        failures.len(),
+        failures.join("\n---\n")
+    );
 }
 
 fn fsize_case(limit: u64) {
@@ -442,18 +599,26 @@ fn fsize_case(limit: u64) {
         let env = Env::new(&format!("rel_sink_fsize{limit}"));
         let logs = env.dir.join("logs");
         std::fs::create_dir_all(&logs).unwrap();
-        unwritable_log(&env, &format!("RLIMIT_FSIZE={limit}"), &logs.join("log"), move |c| {
-            // SAFETY: setrlimit is async-signal-safe; runs in the child between fork and exec.
-            unsafe {
-                c.pre_exec(move || {
-                    let rl = libc::rlimit { rlim_cur: limit, rlim_max: limit };
-                    if libc::setrlimit(libc::RLIMIT_FSIZE, &rl) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    Ok(())
-                });
-            }
-        });
+        unwritable_log(
+            &env,
+            &format!("RLIMIT_FSIZE={limit}"),
+            &logs.join("log"),
+            move |c| {
+                // SAFETY: setrlimit is async-signal-safe; runs in the child between fork and exec.
+                unsafe {
+                    c.pre_exec(move || {
+                        let rl = libc::rlimit {
+                            rlim_cur: limit,
+                            rlim_max: limit,
+                        };
+                        if libc::setrlimit(libc::RLIMIT_FSIZE, &rl) != 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                        Ok(())
+                    });
+                }
+            },
+        );
     }
 }
 
@@ -468,7 +633,12 @@ fn started_with_fds_0_1_2_closed() {
         std::fs::create_dir_all(&data).unwrap();
         std::fs::create_dir_all(&logs).unwrap();
         let opts = format!("log_format=json:log_path={}/log", logs.display());
-        let mut c = cmd(&prog, &[&data], preload.then_some(env.lib.as_path()), Some(OsStr::new(&opts)));
+        let mut c = cmd(
+            &prog,
+            &[&data],
+            preload.then_some(env.lib.as_path()),
+            Some(OsStr::new(&opts)),
+        );
         // SAFETY: close(2) only, between fork and exec.
         unsafe {
             c.pre_exec(|| {
@@ -480,12 +650,20 @@ fn started_with_fds_0_1_2_closed() {
         }
         let r = run_bounded(c, Duration::from_secs(30));
         let result = std::fs::read_to_string(data.join("result")).unwrap_or_default();
-        assert!(r.status.success(), "[preload={preload}] status {} result {result:?}", r.status);
-        assert_eq!(result, "closed_at_start=3 child=0x0 sizes=0,0,0\n", "[preload={preload}]");
+        assert!(
+            r.status.success(),
+            "[preload={preload}] status {} result {result:?}",
+            r.status
+        );
+        assert_eq!(
+            result, "closed_at_start=3 child=0x0 sizes=0,0,0\n",
+            "[preload={preload}]"
+        );
         let recs = json_lines_in(&logs);
         if preload {
             assert!(
-                recs.iter().any(|x| x["event"] == "report" && x["function"] == "malloc"),
+                recs.iter()
+                    .any(|x| x["event"] == "report" && x["function"] == "malloc"),
                 "the child's report reached the log file: {recs:?}"
             );
         } else {
@@ -500,22 +678,59 @@ fn started_with_fds_0_1_2_closed() {
 fn child_that_closed_every_fd_and_an_unwritable_log() {
     let env = Env::new("rel_closeall");
     let prog = env.compile_file("fork_closeall", &[]);
-    let base = run_bounded(cmd(&prog, &[] as &[&str], None, None), Duration::from_secs(30));
+    let base = run_bounded(
+        cmd(&prog, &[] as &[&str], None, None),
+        Duration::from_secs(30),
+    );
     assert_eq!(base.stdout, "child: exit 0\n");
     // Writable log: the report arrives although the child closed fd 0..∞.
     let logs = env.dir.join("logs");
     std::fs::create_dir_all(&logs).unwrap();
     let opts = format!("log_format=json:log_path={}/log", logs.display());
-    let r = run_bounded(cmd(&prog, &[] as &[&str], Some(&env.lib), Some(OsStr::new(&opts))), Duration::from_secs(30));
-    assert_eq!((r.status, r.stdout.as_str()), (base.status, base.stdout.as_str()), "{}", r.stderr);
+    let r = run_bounded(
+        cmd(
+            &prog,
+            &[] as &[&str],
+            Some(&env.lib),
+            Some(OsStr::new(&opts)),
+        ),
+        Duration::from_secs(30),
+    );
+    assert_eq!(
+        (r.status, r.stdout.as_str()),
+        (base.status, base.stdout.as_str()),
+        "{}",
+        r.stderr
+    );
     let recs = json_lines_in(&logs);
-    assert!(recs.iter().any(|x| x["event"] == "report" && x["function"] == "malloc"), "{recs:?}");
+    assert!(
+        recs.iter()
+            .any(|x| x["event"] == "report" && x["function"] == "malloc"),
+        "{recs:?}"
+    );
     // Unwritable log: the fallback (fd 2) is closed too; the host must not notice.
     let opts = format!("log_format=json:log_path={}/missing/log", env.dir.display());
-    let r = run_bounded(cmd(&prog, &[] as &[&str], Some(&env.lib), Some(OsStr::new(&opts))), Duration::from_secs(30));
-    assert_eq!((r.status, r.stdout.as_str()), (base.status, base.stdout.as_str()), "{}", r.stderr);
+    let r = run_bounded(
+        cmd(
+            &prog,
+            &[] as &[&str],
+            Some(&env.lib),
+            Some(OsStr::new(&opts)),
+        ),
+        Duration::from_secs(30),
+    );
+    assert_eq!(
+        (r.status, r.stdout.as_str()),
+        (base.status, base.stdout.as_str()),
+        "{}",
+        r.stderr
+    );
     // The parent (fds open) said once that it cannot write; the child could say nothing.
-    let w: Vec<&str> = r.stderr.lines().filter(|l| l.contains("cannot write log file")).collect();
+    let w: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.contains("cannot write log file"))
+        .collect();
     assert_eq!(w.len(), 1, "{}", r.stderr);
 }
 
@@ -529,8 +744,16 @@ fn program_that_replaces_environ_before_forking() {
         let logs = env.dir.join(format!("logs-{mode}"));
         std::fs::create_dir_all(&logs).unwrap();
         let opts = format!("log_format=json:log_path={}/log", logs.display());
-        let r = run_bounded(cmd(&prog, &[mode], Some(&env.lib), Some(OsStr::new(&opts))), Duration::from_secs(30));
-        assert_eq!((r.status, r.stdout.as_str()), (base.status, base.stdout.as_str()), "[{mode}] {}", r.stderr);
+        let r = run_bounded(
+            cmd(&prog, &[mode], Some(&env.lib), Some(OsStr::new(&opts))),
+            Duration::from_secs(30),
+        );
+        assert_eq!(
+            (r.status, r.stdout.as_str()),
+            (base.status, base.stdout.as_str()),
+            "[{mode}] {}",
+            r.stderr
+        );
         assert_eq!(r.stderr, "", "[{mode}]");
         let recs = json_lines_in(&logs);
         let child_reports: BTreeSet<&str> = recs
@@ -538,7 +761,11 @@ fn program_that_replaces_environ_before_forking() {
             .filter(|x| x["event"] == "report" && x["context"] == "fork-child")
             .map(|x| x["function"].as_str().unwrap())
             .collect();
-        assert_eq!(child_reports, BTreeSet::from(["malloc", "getenv"]), "[{mode}] {recs:?}");
+        assert_eq!(
+            child_reports,
+            BTreeSet::from(["malloc", "getenv"]),
+            "[{mode}] {recs:?}"
+        );
         let execs: Vec<_> = recs.iter().filter(|x| x["event"] == "exec").collect();
         assert_eq!(execs.len(), 1, "[{mode}] exec summary: {recs:?}");
         assert_eq!(n(&execs[0]["unsafe_calls"]), 2, "[{mode}]");
@@ -567,11 +794,15 @@ fn secure_mode_ignores_log_path_from_the_environment() {
     }
     let env = Env::new("rel_secure");
     let prog = env.compile_file("fork_malloc", &[]);
-    let libdir = ["/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib"]
-        .iter()
-        .map(Path::new)
-        .find(|d| d.is_dir())
-        .expect("a standard library directory");
+    let libdir = [
+        "/usr/lib/x86_64-linux-gnu",
+        "/lib/x86_64-linux-gnu",
+        "/usr/lib",
+    ]
+    .iter()
+    .map(Path::new)
+    .find(|d| d.is_dir())
+    .expect("a standard library directory");
     let libname = format!("libassafe-reltest-{}.so", std::process::id());
     let installed = RemoveOnDrop(libdir.join(&libname));
     std::fs::copy(&env.lib, &installed.0).unwrap();
@@ -583,22 +814,38 @@ fn secure_mode_ignores_log_path_from_the_environment() {
     let run_as_nobody = |setuid: bool, tag: &str| {
         let exe = env.dir.join(format!("prog-{tag}"));
         std::fs::copy(&prog, &exe).unwrap();
-        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(if setuid { 0o4755 } else { 0o755 })).unwrap();
+        std::fs::set_permissions(
+            &exe,
+            std::fs::Permissions::from_mode(if setuid { 0o4755 } else { 0o755 }),
+        )
+        .unwrap();
         let logs = env.dir.join(format!("logs-{tag}"));
         std::fs::create_dir_all(&logs).unwrap();
         std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o777)).unwrap();
         // setpriv drops to nobody without the preload; env(1), already nobody, sets it for the
         // program only.
         let mut c = Command::new("/usr/bin/setpriv");
-        c.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "/usr/bin/env"])
-            .arg(format!("LD_PRELOAD={libname}"))
-            .arg(format!("ASSAFE_OPTIONS=log_format=json:log_path={}/log", logs.display()))
-            .arg(&exe)
-            .arg("mt")
-            .env_remove("LD_PRELOAD")
-            .env_remove("ASSAFE_OPTIONS");
+        c.args([
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "/usr/bin/env",
+        ])
+        .arg(format!("LD_PRELOAD={libname}"))
+        .arg(format!(
+            "ASSAFE_OPTIONS=log_format=json:log_path={}/log",
+            logs.display()
+        ))
+        .arg(&exe)
+        .arg("mt")
+        .env_remove("LD_PRELOAD")
+        .env_remove("ASSAFE_OPTIONS");
         let r = run_bounded(c, Duration::from_secs(30));
-        let files: Vec<PathBuf> = std::fs::read_dir(&logs).unwrap().flatten().map(|e| e.path()).collect();
+        let files: Vec<PathBuf> = std::fs::read_dir(&logs)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
         (r, files)
     };
     // Control: not setuid, same library, same environment → the log file is used.
@@ -618,11 +865,16 @@ fn secure_mode_ignores_log_path_from_the_environment() {
     assert!(files.is_empty(), "secure mode created log files: {files:?}");
     let recs = json_on_stderr(&r.stderr);
     assert!(
-        recs.iter().any(|x| x["event"] == "report" && x["function"] == "malloc"),
+        recs.iter()
+            .any(|x| x["event"] == "report" && x["function"] == "malloc"),
         "the library ran in secure mode and reported on stderr:\n{}",
         r.stderr
     );
-    assert!(!r.stderr.contains("cannot write log file"), "log_path was not even tried:\n{}", r.stderr);
+    assert!(
+        !r.stderr.contains("cannot write log file"),
+        "log_path was not even tried:\n{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -641,7 +893,12 @@ fn planted_symlink_at_the_log_file_is_not_followed() {
             std::fs::remove_file(f.path()).unwrap();
         }
         let opts = format!("log_format=json:log_path={}", prefix.display());
-        let mut c = cmd(&prog, &[prefix.as_os_str(), target.as_os_str()], Some(&env.lib), Some(OsStr::new(&opts)));
+        let mut c = cmd(
+            &prog,
+            &[prefix.as_os_str(), target.as_os_str()],
+            Some(&env.lib),
+            Some(OsStr::new(&opts)),
+        );
         // SAFETY: umask(2) only: with umask 0 the files must still be created 0600.
         unsafe {
             c.pre_exec(|| {
@@ -652,21 +909,40 @@ fn planted_symlink_at_the_log_file_is_not_followed() {
         let r = run_bounded(c, Duration::from_secs(30));
         assert!(r.status.success(), "{r:?}");
         assert_eq!(r.stdout, "child: exit 0\n");
-        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "original\n", "written through the symlink!");
-        assert!(!dangling.exists(), "created the symlink's target {}", dangling.display());
-        let w: Vec<&str> = r.stderr.lines().filter(|l| l.contains("ASSAFE: warning: cannot write log file")).collect();
+        assert_eq!(
+            std::fs::read_to_string(&victim).unwrap(),
+            "original\n",
+            "written through the symlink!"
+        );
+        assert!(
+            !dangling.exists(),
+            "created the symlink's target {}",
+            dangling.display()
+        );
+        let w: Vec<&str> = r
+            .stderr
+            .lines()
+            .filter(|l| l.contains("ASSAFE: warning: cannot write log file"))
+            .collect();
         assert_eq!(w.len(), 1, "one warning:\n{}", r.stderr);
         let recs = json_on_stderr(&r.stderr);
         assert!(
-            recs.iter().any(|x| x["event"] == "report" && x["function"] == "malloc" && n(&x["pid"]) != r.pid as u64),
+            recs.iter().any(|x| x["event"] == "report"
+                && x["function"] == "malloc"
+                && n(&x["pid"]) != r.pid as u64),
             "the child's report went to stderr:\n{}",
             r.stderr
         );
         // The parent's own log file (start record) is a regular file with mode 0600.
         let own = PathBuf::from(format!("{}.{}", prefix.display(), r.pid));
-        let md = std::fs::symlink_metadata(&own).unwrap_or_else(|e| panic!("{}: {e}", own.display()));
+        let md =
+            std::fs::symlink_metadata(&own).unwrap_or_else(|e| panic!("{}: {e}", own.display()));
         assert!(md.file_type().is_file());
-        assert_eq!(md.permissions().mode() & 0o7777, 0o600, "log file mode (umask 0)");
+        assert_eq!(
+            md.permissions().mode() & 0o7777,
+            0o600,
+            "log file mode (umask 0)"
+        );
         let links = std::fs::read_dir(&logs)
             .unwrap()
             .flatten()
@@ -699,7 +975,9 @@ fn library_has_no_allocator_panic_or_unwind_symbols() {
     for args in [&["-D"][..], &[][..]] {
         let text = nm(args, &lib);
         for line in text.lines() {
-            let Some(sym) = line.split_whitespace().last() else { continue };
+            let Some(sym) = line.split_whitespace().last() else {
+                continue;
+            };
             seen += 1;
             let name = sym.split('@').next().unwrap();
             for b in BANNED {
@@ -711,10 +989,16 @@ fn library_has_no_allocator_panic_or_unwind_symbols() {
             }
         }
     }
-    assert!(seen > 100, "nm listed almost nothing ({seen} symbols): stripped library?");
-    assert!(bad.is_empty(), "allocator/panic/unwind symbols in libassafe.so:\n{}", bad.join("\n"));
+    assert!(
+        seen > 100,
+        "nm listed almost nothing ({seen} symbols): stripped library?"
+    );
+    assert!(
+        bad.is_empty(),
+        "allocator/panic/unwind symbols in libassafe.so:\n{}",
+        bad.join("\n")
+    );
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // Found by the transparency oracle (CPython's test_signal.test_interprocess_signal hangs under the
@@ -727,12 +1011,27 @@ fn sigaction_in_a_vfork_child_does_not_change_the_parents_handler() {
     let env = Env::new("rel_vfork_sigaction");
     let prog = env.compile_file("rel_vfork_sigaction", &[]);
     let want = "child: exit 0\nhandler runs: 1\n";
-    let base = run_bounded(cmd(&prog, &[] as &[&str], None, None), Duration::from_secs(30));
-    assert_eq!((base.status.code(), base.stdout.as_str()), (Some(0), want), "{base:?}");
+    let base = run_bounded(
+        cmd(&prog, &[] as &[&str], None, None),
+        Duration::from_secs(30),
+    );
+    assert_eq!(
+        (base.status.code(), base.stdout.as_str()),
+        (Some(0), want),
+        "{base:?}"
+    );
     let logs = env.dir.join("logs");
     std::fs::create_dir_all(&logs).unwrap();
     let opts = format!("log_format=json:log_path={}/log", logs.display());
-    let r = run_bounded(cmd(&prog, &[] as &[&str], Some(&env.lib), Some(OsStr::new(&opts))), Duration::from_secs(30));
+    let r = run_bounded(
+        cmd(
+            &prog,
+            &[] as &[&str],
+            Some(&env.lib),
+            Some(OsStr::new(&opts)),
+        ),
+        Duration::from_secs(30),
+    );
     assert_eq!(
         (r.status.code(), r.stdout.as_str()),
         (Some(0), want),

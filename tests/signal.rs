@@ -579,10 +579,19 @@ fn summary_lists_a_site_once_across_certainties() {
         // One report per site, plus one more only when a definite call follows latent ones.
         let definite = m.iter().filter(|r| r["certainty"] == "definite").count();
         let latent = m.iter().filter(|r| r["certainty"] == "latent").count();
-        assert!(definite <= 1 && latent <= 1, "a site reported twice with one certainty:\n{}", out.dump());
+        assert!(
+            definite <= 1 && latent <= 1,
+            "a site reported twice with one certainty:\n{}",
+            out.dump()
+        );
         if definite == 1 && latent == 1 {
             assert_eq!(m[0]["site"], m[1]["site"], "one call site:\n{}", out.dump());
-            assert_eq!(m[0]["certainty"], "latent", "the upgrade comes second:\n{}", out.dump());
+            assert_eq!(
+                m[0]["certainty"],
+                "latent",
+                "the upgrade comes second:\n{}",
+                out.dump()
+            );
         } else if definite + latent == 0 {
             continue;
         }

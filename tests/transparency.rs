@@ -62,16 +62,23 @@ fn oracle(suite: &str, min_passed: u64) {
     let stdout = to.join().unwrap();
     let stderr = te.join().unwrap();
     println!("{stdout}");
-    let text = std::fs::read_to_string(&json)
-        .unwrap_or_else(|e| panic!("no summary ({e}); status {status}\nstdout:\n{stdout}\nstderr:\n{stderr}"));
+    let text = std::fs::read_to_string(&json).unwrap_or_else(|e| {
+        panic!("no summary ({e}); status {status}\nstdout:\n{stdout}\nstderr:\n{stderr}")
+    });
     let v: Value = serde_json::from_str(&text).unwrap();
     let s = &v[0];
     assert_eq!(s["suite"], suite);
     let passed = s["passed_both"].as_u64().unwrap();
     let preloaded = s["processes_preloaded"].as_u64().unwrap();
     // The comparison means something only if the suite ran and the library was really loaded.
-    assert!(passed >= min_passed, "only {passed} tests passed both ways (expected >= {min_passed}):\n{stdout}");
-    assert!(preloaded > 0, "no process logged a start record: was the library loaded?\n{stdout}");
+    assert!(
+        passed >= min_passed,
+        "only {passed} tests passed both ways (expected >= {min_passed}):\n{stdout}"
+    );
+    assert!(
+        preloaded > 0,
+        "no process logged a start record: was the library loaded?\n{stdout}"
+    );
     let regressions: Vec<String> = s["regressions"]
         .as_array()
         .unwrap()
@@ -85,7 +92,10 @@ fn oracle(suite: &str, min_passed: u64) {
         regressions.join("\n  "),
         work.display()
     );
-    assert!(status.success(), "scripts/transparency failed: {status}\n{stdout}\n{stderr}");
+    assert!(
+        status.success(),
+        "scripts/transparency failed: {status}\n{stdout}\n{stderr}"
+    );
 }
 
 #[test]
