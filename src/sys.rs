@@ -147,10 +147,10 @@ pub fn pread(fd: i32, buf: &mut [u8], off: usize) -> Result<usize, i32> {
 
 /// `readlink(path)` into `buf`; returns the length (not NUL-terminated).
 pub fn readlink(path: &[u8], buf: &mut [u8]) -> Result<usize, i32> {
-    // SAFETY: path is NUL-terminated (checked), buf is a valid writable slice.
     if path.last() != Some(&0) {
         return Err(libc::EINVAL);
     }
+    // SAFETY: path is NUL-terminated (checked), buf is a valid writable slice.
     unsafe {
         syscall3(
             SYS_READLINK,
