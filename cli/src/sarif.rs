@@ -7,8 +7,9 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Where the tool's documentation lives (SARIF `informationUri`).
-pub const INFORMATION_URI: &str = "https://github.com/assafe/assafe";
+/// Where the tool's documentation lives (SARIF `informationUri`): the package's `repository` in
+/// Cargo.toml; the key is left out while none is set (it is optional in SARIF 2.1.0).
+pub const INFORMATION_URI: &str = env!("CARGO_PKG_REPOSITORY");
 
 struct Rule {
     id: &'static str,
@@ -200,7 +201,6 @@ pub fn sarif(report: &Report, root: Option<&Path>) -> String {
     let mut run = json!({
         "tool": {"driver": {
             "name": "assafe",
-            "informationUri": INFORMATION_URI,
             "version": report.version,
             "semanticVersion": report.version,
             "rules": rules,
@@ -216,6 +216,9 @@ pub fn sarif(report: &Report, root: Option<&Path>) -> String {
             },
         }],
     });
+    if !INFORMATION_URI.is_empty() {
+        run["tool"]["driver"]["informationUri"] = json!(INFORMATION_URI);
+    }
     if let Some(root) = root {
         let mut uri = format!("file://{}", uri_escape(&root.to_string_lossy()));
         if !uri.ends_with('/') {
