@@ -120,8 +120,12 @@ fn child(parent_threads: u32, parent: i32) {
     crate::dedup::child_reset();
     let inherited = state::process_context() & tls::FORK_CHILD != 0;
     let strict = init::options().strict;
-    if parent_threads > 1 || inherited || strict {
+    let checked = parent_threads > 1 || inherited || strict;
+    if checked {
         enter_fork_child(parent_threads, parent, parent_threads <= 1 && !inherited);
+    }
+    if init::options().verbosity >= 2 {
+        crate::report::fork_note(parent, parent_threads, checked);
     }
 }
 

@@ -149,7 +149,7 @@ static SPECS: &[Spec] = &[
     Spec {
         name: "verbosity",
         default: "0",
-        help: "0 quiet, 1 say when the library loads, 2 also log forks",
+        help: "0 quiet, 1 say when the library loads, 2 also note every fork child and whether it is checked",
         set: |o, v| parse_u32(v).map(|n| o.verbosity = n),
     },
     Spec {

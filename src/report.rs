@@ -656,3 +656,33 @@ pub fn handler_in_vfork(sig: i32, handler: usize) {
         }
     });
 }
+
+/// `verbosity=2`: one line per fork child, saying whether it is checked.
+pub fn fork_note(parent: i32, parent_threads: u32, checked: bool) {
+    let o = init::options();
+    emit(|b| {
+        if o.json {
+            b.s("{\"event\":\"fork\",\"pid\":")
+                .u(sys::getpid() as u64)
+                .s(",\"ppid\":")
+                .u(parent as u64);
+            b.s(",\"parent_threads\":").u(parent_threads as u64);
+            b.s(",\"checked\":")
+                .s(if checked { "true" } else { "false" })
+                .c(b'}');
+        } else {
+            prefix(b);
+            b.s("fork child of ")
+                .u(parent as u64)
+                .s(" (parent had ")
+                .u(parent_threads as u64)
+                .s(" thread");
+            b.s(if parent_threads == 1 { ")" } else { "s)" });
+            b.s(if checked {
+                ": checking its calls until exec"
+            } else {
+                ": not checked (single-threaded parent)"
+            });
+        }
+    });
+}

@@ -220,3 +220,34 @@ fn handler_installed_before_load_is_wrapped() {
         "no handler report:\n{text}"
     );
 }
+
+/// `verbosity=2` notes every fork child and whether it is checked; `verbosity=1` says the library
+/// loaded; the default says nothing.
+#[test]
+fn verbosity_levels() {
+    let env = Env::new("load_verbosity");
+    let prog = env.compile_file("fork_malloc", &[]);
+    let out = env.run(&[prog.as_os_str(), "mt".as_ref()], true, "verbosity=2");
+    out.assert_ok();
+    let forks = out.records_of("fork");
+    assert_eq!(forks.len(), 1, "{}", out.dump());
+    assert_eq!(forks[0]["checked"], true);
+    assert!(forks[0]["parent_threads"].as_u64().unwrap() >= 2);
+    let out = env.run(&[prog.as_os_str(), "st".as_ref()], true, "verbosity=2");
+    let forks = out.records_of("fork");
+    assert_eq!(forks.len(), 1, "{}", out.dump());
+    assert_eq!(forks[0]["checked"], false);
+    assert_eq!(forks[0]["parent_threads"], 1);
+    let (_, _, _, stderr) =
+        env.run_raw_options(&[prog.as_os_str(), "st".as_ref()], Some("verbosity=1"));
+    assert_eq!(
+        stderr
+            .lines()
+            .filter(|l| l.contains("ASSAFE: libassafe loaded"))
+            .count(),
+        1,
+        "{stderr}"
+    );
+    let (_, _, _, stderr) = env.run_raw_options(&[prog.as_os_str(), "st".as_ref()], None);
+    assert!(!stderr.contains("ASSAFE"), "{stderr}");
+}
