@@ -50,31 +50,24 @@ pub fn innermost(ctx: u8) -> u8 {
 /// Checks the call; returns where the stub should continue instead of the usual target, if the
 /// call was handled here (an exec performed with the library re-added to the environment).
 pub fn call(idx: usize, ctx: u8, f: &Frame) -> Option<usize> {
+    if ctx != 0 {
+        // The verdict decides (exec-family calls are safe under the default `glibc` list;
+        // `safe_list=posix` reports execvp & co.).
+        violation(idx, ctx, f);
+    }
     match CLASS[idx] {
         Class::Exec => {
-            if ctx != 0 {
-                // Safe under the default verdict; `safe_list=posix` reports execvp & co.
-                violation(idx, ctx, f);
-            }
             let mut path = [0u8; 512];
             let p = exec_path(idx, f, &mut path);
             report::summary(End::Exec(p), summary_context(ctx));
-            return crate::exec::follow(idx, f);
+            crate::exec::follow(idx, f)
         }
-        Class::UExit => report::summary(End::Exit(f.rdi as i32), summary_context(ctx)),
-        Class::Exit => {
-            if ctx != 0 {
-                violation(idx, ctx, f);
-            }
+        Class::UExit | Class::Exit => {
             report::summary(End::Exit(f.rdi as i32), summary_context(ctx));
+            None
         }
-        _ => {
-            if ctx != 0 {
-                violation(idx, ctx, f);
-            }
-        }
+        _ => None,
     }
-    None
 }
 
 /// An interposed call in a restricted context: report it if the verdict says unsafe.
