@@ -17,11 +17,25 @@ pub const MAX_FRAMES: usize = 48;
 /// "Could not write the log" has been said in this process.
 static SINK_WARNED: AtomicBool = AtomicBool::new(false);
 
-/// Formats one record with `f` and writes it to the sink.
+/// Where a record goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sink {
+    /// `log_path` if set, else stderr.
+    Log,
+    /// Always stderr (the `help=1` text, the load notice).
+    Stderr,
+}
+
+/// Formats one record with `f` and writes it to the log.
+pub fn emit(f: impl FnOnce(&mut Buf)) {
+    emit_to(Sink::Log, f)
+}
+
+/// Formats one record with `f` and writes it to `sink`.
 ///
 /// `f` runs on a private stack inside a fresh anonymous mapping (the record buffer below it), so
 /// that unwinding and formatting never overflow a small `sigaltstack` a handler may be running on.
-pub fn emit(f: impl FnOnce(&mut Buf)) {
+fn emit_to(sink: Sink, f: impl FnOnce(&mut Buf)) {
     match sys::mmap_anon(MAP_LEN + STACK_LEN) {
         Some(p) => {
             let mut job = Some(|| {
@@ -31,7 +45,7 @@ pub fn emit(f: impl FnOnce(&mut Buf)) {
                 let mut b = Buf::new(mem);
                 f(&mut b);
                 if b.len() > 0 {
-                    write_record(&mut b);
+                    write_record(sink, &mut b);
                 }
             });
             // SAFETY: the top of the mapping is 16-byte aligned and STACK_LEN bytes are free below it.
@@ -44,7 +58,7 @@ pub fn emit(f: impl FnOnce(&mut Buf)) {
             let mut b = Buf::new(&mut mem);
             f(&mut b);
             if b.len() > 0 {
-                write_record(&mut b);
+                write_record(sink, &mut b);
             }
         }
     }
@@ -88,7 +102,7 @@ unsafe extern "C" fn switch_stack(arg: *mut u8, f: usize, top: *mut u8) {
     );
 }
 
-fn write_record(b: &mut Buf) {
+fn write_record(sink: Sink, b: &mut Buf) {
     if b.room() == 0 {
         // Truncated: keep the line a line.
         let l = b.len();
@@ -97,7 +111,7 @@ fn write_record(b: &mut Buf) {
     b.c(b'\n');
     let o = init::options();
     let path = o.log_path();
-    if path.is_empty() {
+    if path.is_empty() || sink == Sink::Stderr {
         write_stderr(b.as_bytes());
         return;
     }
@@ -194,18 +208,7 @@ pub fn options_feedback(p: &Problems, suppressions: Result<(), &'static str>) {
 }
 
 fn emit_stderr(f: impl FnOnce(&mut Buf)) {
-    if let Some(p) = sys::mmap_anon(MAP_LEN) {
-        // SAFETY: fresh private mapping used only here.
-        let mem = unsafe { core::slice::from_raw_parts_mut(p, MAP_LEN) };
-        {
-            let mut b = Buf::new(mem);
-            f(&mut b);
-            b.c(b'\n');
-            let _ = sys::write_all(2, b.as_bytes());
-        }
-        // SAFETY: mapping from mmap_anon, no longer borrowed.
-        unsafe { sys::munmap(p, MAP_LEN) };
-    }
+    emit_to(Sink::Stderr, f)
 }
 
 fn exe(buf: &mut [u8]) -> &[u8] {
