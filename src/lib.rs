@@ -19,6 +19,7 @@ mod signal;
 mod state;
 mod stubs;
 mod suppress;
+mod symbolize;
 mod sys;
 mod tls;
 mod wrappers;

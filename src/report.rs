@@ -349,17 +349,29 @@ fn json_frame(b: &mut Buf, a: usize) {
     }
 }
 
-fn text_frame(b: &mut Buf, i: usize, a: usize) {
-    b.s("    #").u(i as u64).s(" ").hex(a as u64).s(" (");
+/// One sanitizer-style frame line. `exact`: `a` is a function's own address (a handler), not a
+/// return address (which is looked up one byte back, inside the call instruction).
+fn text_frame(b: &mut Buf, i: usize, a: usize, exact: bool) {
+    b.s("    #").u(i as u64).s(" ").hex(a as u64).s(" ");
     match assafe_unwind::module_of(a) {
         Some(m) => {
-            b.printable(m.path).s("+").hex(m.offset as u64);
+            let at = if exact {
+                m.offset
+            } else {
+                m.offset.saturating_sub(1)
+            };
+            crate::symbolize::function_name(m.path, at, b);
+            b.s("(")
+                .printable(m.path)
+                .s("+")
+                .hex(m.offset as u64)
+                .s(")");
         }
         None => {
-            b.s("<unknown module>");
+            b.s("(<unknown module>)");
         }
     }
-    b.s(")\n");
+    b.s("\n");
 }
 
 /// Writes the report for an unsafe call; returns false (and writes nothing) when a suppression
@@ -456,7 +468,7 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &stubs::Frame) -> bool {
                 .s(explain(reason))
                 .s("\n");
             for (i, &a) in frames.iter().enumerate() {
-                text_frame(b, i, a);
+                text_frame(b, i, a, i == 0 && ctx.site != f.ret);
             }
             prefix(b);
             b.s("  in process ")
@@ -618,7 +630,7 @@ pub fn errno_spoil(sig: i32, handler: usize, before: i32, after: i32) {
             b.s(" to ")
                 .i(after as i64)
                 .s(" and did not restore it (the interrupted code may misread its error)\n");
-            text_frame(b, 0, handler);
+            text_frame(b, 0, handler, true);
             let l = b.len();
             b.truncate(l - 1);
         }
@@ -653,7 +665,7 @@ pub fn handler_in_vfork(sig: i32, handler: usize) {
             prefix(b);
             b.s("the program's handler for ").s(crate::signame(sig));
             b.s(" ran in a vfork child: it shares, and can corrupt, the parent's memory and stack\n");
-            text_frame(b, 0, handler);
+            text_frame(b, 0, handler, true);
             let l = b.len();
             b.truncate(l - 1);
         }

@@ -251,3 +251,48 @@ fn verbosity_levels() {
     let (_, _, _, stderr) = env.run_raw_options(&[prog.as_os_str(), "st".as_ref()], None);
     assert!(!stderr.contains("ASSAFE"), "{stderr}");
 }
+
+/// Text mode names the function of each frame from the module's symbol table (C and Rust).
+#[test]
+fn text_mode_names_functions() {
+    let env = Env::new("load_textnames");
+    let prog = env.compile_file("fork_malloc", &[]);
+    let (_, status, _, stderr) = env.run_raw_options(&[prog.as_os_str(), "mt".as_ref()], None);
+    assert!(status.success());
+    assert!(
+        stderr.lines().any(|l| l.trim_start().starts_with("#0 0x")
+            && l.contains(" in main (")
+            && l.contains("/fork_malloc+0x")),
+        "{stderr}"
+    );
+    // A Rust pre_exec closure that allocates: the frame is named after the closure.
+    let src = env.dir.join("pre_exec.rs");
+    std::fs::write(
+        &src,
+        r#"use std::os::unix::process::CommandExt;
+fn main() {
+    let _t = std::thread::spawn(|| std::thread::sleep(std::time::Duration::from_secs(2)));
+    let mut c = std::process::Command::new("true");
+    unsafe { c.pre_exec(|| { let v = vec![1u8; 100]; std::hint::black_box(&v); Ok(()) }) };
+    assert!(c.status().unwrap().success());
+}
+"#,
+    )
+    .unwrap();
+    let exe = env.dir.join("pre_exec");
+    let rustc = std::process::Command::new("rustc")
+        .args(["-O", "-g", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .status()
+        .expect("rustc");
+    assert!(rustc.success());
+    let (_, status, _, stderr) = env.run_raw_options(&[&exe], None);
+    assert!(status.success());
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("#0 0x") && l.contains(" in pre_exec::main::{{closure}} (")),
+        "{stderr}"
+    );
+}
