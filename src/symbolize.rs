@@ -1,8 +1,8 @@
 //! Function names for text-mode stack frames, in process and async-signal-safely.
 //!
-//! At report time the module's file is mapped read-only with raw system calls and its `.symtab`
-//! (or `.dynsym`, for stripped files) is searched for the function containing the frame. Every
-//! read is bounds-checked against the file size, so a damaged or replaced file cannot crash the
+//! At report time the module's file is read with raw `pread` calls and its `.symtab` (or
+//! `.dynsym`, for stripped files) is searched for the function containing the frame. A damaged,
+//! replaced or truncated file gives no name (short reads fail the lookup); it cannot crash the
 //! host. Rust legacy-mangled names are shortened (`_ZN3foo3bar17h…E` → `foo::bar`); other names
 //! are printed as they are. `assafe run` gives full `file:line` offline; this is for `LD_PRELOAD`
 //! users reading stderr.
@@ -10,65 +10,76 @@
 use crate::fmt::Buf;
 use crate::sys;
 
-/// A read-only mapping of a whole file.
-struct Mapped {
-    p: *const u8,
-    len: usize,
+/// An open module file, read with `pread` (a mapping could raise SIGBUS if the file were
+/// truncated under us; a read just comes back short).
+struct File {
+    fd: i32,
 }
 
-impl Mapped {
-    fn open(path: &[u8]) -> Option<Mapped> {
+impl File {
+    fn open(path: &[u8]) -> Option<File> {
         let mut name = [0u8; 1024];
         if path.is_empty() || path.len() >= name.len() || path[0] != b'/' {
             return None;
         }
         name[..path.len()].copy_from_slice(path);
         let fd = sys::open(&name[..path.len() + 1], libc::O_RDONLY | libc::O_CLOEXEC, 0).ok()?;
-        let len = sys::file_size(fd);
-        let p = match len {
-            Some(len) if len >= 64 => sys::mmap_file(fd, len),
-            _ => None,
-        };
-        sys::close(fd);
-        Some(Mapped { p: p?, len: len? })
+        Some(File { fd })
     }
 
-    fn bytes(&self) -> &[u8] {
-        // SAFETY: a private read-only mapping of `len` bytes that lives as long as self.
-        unsafe { core::slice::from_raw_parts(self.p, self.len) }
+    /// Fills all of `buf` from `off`, or fails.
+    fn read(&self, off: usize, buf: &mut [u8]) -> Option<()> {
+        let mut done = 0;
+        while done < buf.len() {
+            match sys::pread(self.fd, &mut buf[done..], off.checked_add(done)?) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => done += n,
+            }
+        }
+        Some(())
+    }
+
+    fn u16(&self, off: usize) -> Option<u16> {
+        let mut b = [0u8; 2];
+        self.read(off, &mut b)?;
+        Some(u16::from_le_bytes(b))
+    }
+    fn u32(&self, off: usize) -> Option<u32> {
+        let mut b = [0u8; 4];
+        self.read(off, &mut b)?;
+        Some(u32::from_le_bytes(b))
+    }
+    fn u64(&self, off: usize) -> Option<u64> {
+        let mut b = [0u8; 8];
+        self.read(off, &mut b)?;
+        Some(u64::from_le_bytes(b))
     }
 }
 
-impl Drop for Mapped {
+impl Drop for File {
     fn drop(&mut self) {
-        // SAFETY: our own mapping; the slices borrowed from it are gone with self.
-        unsafe { sys::munmap(self.p as *mut u8, self.len) };
+        sys::close(self.fd);
     }
-}
-
-fn u16_at(b: &[u8], o: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(o..o + 2)?.try_into().ok()?))
-}
-fn u32_at(b: &[u8], o: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(o..o + 4)?.try_into().ok()?))
-}
-fn u64_at(b: &[u8], o: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(b.get(o..o + 8)?.try_into().ok()?))
 }
 
 const SHT_SYMTAB: u32 = 2;
 const SHT_DYNSYM: u32 = 11;
 const STT_FUNC: u8 = 2;
 const STT_GNU_IFUNC: u8 = 10;
+const SYM_SIZE: usize = 24;
+/// Symbols read per `pread`.
+const CHUNK: usize = 170;
 
-/// Finds the function containing virtual address `vaddr` in an ELF64 image; writes its name.
-fn lookup(elf: &[u8], vaddr: u64, out: &mut [u8]) -> Option<usize> {
-    if elf.get(..4)? != b"\x7fELF" || *elf.get(4)? != 2 {
+/// Finds the function containing virtual address `vaddr` in an ELF64 file; writes its name.
+fn lookup(f: &File, vaddr: u64, out: &mut [u8]) -> Option<usize> {
+    let mut ident = [0u8; 5];
+    f.read(0, &mut ident)?;
+    if &ident[..4] != b"\x7fELF" || ident[4] != 2 {
         return None;
     }
-    let shoff = u64_at(elf, 0x28)? as usize;
-    let shentsize = u16_at(elf, 0x3a)? as usize;
-    let shnum = u16_at(elf, 0x3c)? as usize;
+    let shoff = f.u64(0x28)? as usize;
+    let shentsize = f.u16(0x3a)? as usize;
+    let shnum = f.u16(0x3c)? as usize;
     if shentsize < 64 {
         return None;
     }
@@ -76,41 +87,59 @@ fn lookup(elf: &[u8], vaddr: u64, out: &mut [u8]) -> Option<usize> {
     for want in [SHT_SYMTAB, SHT_DYNSYM] {
         for i in 0..shnum {
             let sh = shoff.checked_add(i.checked_mul(shentsize)?)?;
-            if u32_at(elf, sh + 4)? != want {
+            if f.u32(sh + 4)? != want {
                 continue;
             }
-            let off = u64_at(elf, sh + 0x18)? as usize;
-            let size = u64_at(elf, sh + 0x20)? as usize;
-            let link = u32_at(elf, sh + 0x28)? as usize;
-            let entsize = (u64_at(elf, sh + 0x38)? as usize).max(24);
+            let off = f.u64(sh + 0x18)? as usize;
+            let count = f.u64(sh + 0x20)? as usize / SYM_SIZE;
+            let link = f.u32(sh + 0x28)? as usize;
             let strsh = shoff.checked_add(link.checked_mul(shentsize)?)?;
-            let stroff = u64_at(elf, strsh + 0x18)? as usize;
-            let strsize = u64_at(elf, strsh + 0x20)? as usize;
-            let strtab = elf.get(stroff..stroff.checked_add(strsize)?)?;
-            let syms = elf.get(off..off.checked_add(size)?)?;
+            let stroff = f.u64(strsh + 0x18)? as usize;
             // Only a symbol whose extent contains the address names it: in a stripped library
             // the nearest exported symbol below a local function would be a wrong name.
-            let mut found = None;
-            for s in syms.chunks_exact(entsize) {
-                let ty = s[4] & 0xf;
-                if ty != STT_FUNC && ty != STT_GNU_IFUNC {
-                    continue;
+            let mut chunk = [0u8; CHUNK * SYM_SIZE];
+            let mut first = 0;
+            while first < count {
+                let n = (count - first).min(CHUNK);
+                f.read(
+                    off.checked_add(first * SYM_SIZE)?,
+                    &mut chunk[..n * SYM_SIZE],
+                )?;
+                for s in chunk[..n * SYM_SIZE].chunks_exact(SYM_SIZE) {
+                    let ty = s[4] & 0xf;
+                    if ty != STT_FUNC && ty != STT_GNU_IFUNC {
+                        continue;
+                    }
+                    let value = u64::from_le_bytes(s[8..16].try_into().ok()?);
+                    let size = u64::from_le_bytes(s[16..24].try_into().ok()?);
+                    if value <= vaddr && vaddr < value.saturating_add(size) {
+                        let name = u32::from_le_bytes(s[0..4].try_into().ok()?) as usize;
+                        let mut raw = [0u8; 256];
+                        let len = read_cstr(f, stroff.checked_add(name)?, &mut raw)?;
+                        return Some(demangle(&raw[..len], out));
+                    }
                 }
-                let value = u64_at(s, 8)?;
-                let sz = u64_at(s, 16)?;
-                if value <= vaddr && vaddr < value.saturating_add(sz) {
-                    found = Some(u32_at(s, 0)?);
-                    break;
-                }
-            }
-            if let Some(name) = found {
-                let name = strtab.get(name as usize..)?;
-                let end = name.iter().position(|&c| c == 0)?;
-                return Some(demangle(&name[..end], out));
+                first += n;
             }
         }
     }
     None
+}
+
+/// Reads a NUL-terminated string of at most `buf.len()` bytes (a longer one is cut).
+fn read_cstr(f: &File, off: usize, buf: &mut [u8]) -> Option<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        let n = sys::pread(f.fd, &mut buf[done..], off.checked_add(done)?).ok()?;
+        if n == 0 {
+            break;
+        }
+        if let Some(z) = buf[done..done + n].iter().position(|&c| c == 0) {
+            return Some(done + z);
+        }
+        done += n;
+    }
+    Some(done)
 }
 
 /// Shortens a Rust legacy-mangled name (`_ZN` (len ident)+ `17h<hash>E`, maybe followed by
@@ -198,9 +227,9 @@ fn unescape(mut s: &[u8], b: &mut Buf) {
 
 /// Writes `in NAME ` for the function containing `offset` in module `path` (nothing if unknown).
 pub fn function_name(path: &[u8], offset: usize, b: &mut Buf) {
-    let Some(m) = Mapped::open(path) else { return };
+    let Some(f) = File::open(path) else { return };
     let mut name = [0u8; 256];
-    if let Some(n) = lookup(m.bytes(), offset as u64, &mut name) {
+    if let Some(n) = lookup(&f, offset as u64, &mut name) {
         b.s("in ").printable(&name[..n]).s(" ");
     }
 }

@@ -308,30 +308,3 @@ pub fn getcwd(buf: &mut [u8]) -> SysResult {
     // SAFETY: buf is a valid writable slice.
     unsafe { syscall3(SYS_GETCWD, buf.as_mut_ptr() as usize, buf.len(), 0) }
 }
-
-/// Size of the file behind `fd` (fstat's st_size).
-pub fn file_size(fd: i32) -> Option<usize> {
-    let mut st = [0u64; 18]; // struct stat is 144 bytes on x86_64
-    // SAFETY: fstat into a buffer of the kernel's struct stat size.
-    unsafe { syscall3(SYS_FSTAT, fd as usize, st.as_mut_ptr() as usize, 0) }.ok()?;
-    Some(st[6] as usize) // st_size at offset 48
-}
-
-/// A private read-only mapping of the first `len` bytes of `fd`.
-pub fn mmap_file(fd: i32, len: usize) -> Option<*const u8> {
-    // SAFETY: a new read-only private mapping at a kernel-chosen address.
-    let r = unsafe {
-        syscall6(
-            SYS_MMAP,
-            [
-                0,
-                len,
-                libc::PROT_READ as usize,
-                libc::MAP_PRIVATE as usize,
-                fd as usize,
-                0,
-            ],
-        )
-    };
-    r.ok().map(|a| a as *const u8)
-}
