@@ -485,3 +485,41 @@ pub fn python() -> PathBuf {
     })
     .clone()
 }
+
+/// Checks the keys every `"event":"report"` record must have and their consistency: the program,
+/// the log file it is in, and `frames`/`stack`/`site` agreeing (docs/log-format.md).
+pub fn check_report_shape(r: &Value, prog: &str) {
+    assert_eq!(r["event"], "report");
+    let exe = r["exe"].as_str().unwrap_or("");
+    assert!(
+        exe.ends_with(&format!("/{prog}")),
+        "exe {exe} does not end in {prog}: {r}"
+    );
+    assert_eq!(
+        r["pid"], r["_file_pid"],
+        "report in another process's log file: {r}"
+    );
+    let frames = r["frames"].as_array().expect("frames array");
+    assert!(!frames.is_empty(), "no frames: {r}");
+    assert_eq!(frames[0], r["site"], "frames[0] != site: {r}");
+    let stack = r["stack"].as_array().expect("stack array");
+    assert_eq!(
+        stack.len(),
+        frames.len(),
+        "stack and frames differ in length: {r}"
+    );
+    for (f, st) in frames.iter().zip(stack) {
+        assert_eq!(&st["addr"], f, "stack addr != frame: {r}");
+        hex(&st["offset"]);
+    }
+    hex(&r["site"]);
+}
+
+/// The report's call site (frame 0) lies in the program `prog` itself.
+pub fn check_site_in_program(r: &Value, prog: &str) {
+    let module = r["stack"][0]["module"].as_str().unwrap_or("");
+    assert!(
+        module.ends_with(&format!("/{prog}")),
+        "the call site is in the program: {r}"
+    );
+}

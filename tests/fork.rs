@@ -11,34 +11,6 @@ fn n(v: &Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
 
-/// Checks the keys every fork-child report must have and their consistency.
-fn check_report_shape(r: &Value, prog: &str) {
-    assert_eq!(r["event"], "report");
-    assert!(
-        s(&r["exe"]).ends_with(&format!("/{prog}")),
-        "exe {} does not end in {prog}",
-        r["exe"]
-    );
-    assert_eq!(
-        r["pid"], r["_file_pid"],
-        "report in another process's log file: {r}"
-    );
-    let frames = r["frames"].as_array().expect("frames array");
-    assert!(!frames.is_empty(), "no frames: {r}");
-    assert_eq!(frames[0], r["site"], "frames[0] != site: {r}");
-    let stack = r["stack"].as_array().expect("stack array");
-    assert_eq!(
-        stack.len(),
-        frames.len(),
-        "stack and frames differ in length: {r}"
-    );
-    for (f, st) in frames.iter().zip(stack) {
-        assert_eq!(&st["addr"], f, "stack addr != frame: {r}");
-        hex(&st["offset"]);
-    }
-    hex(&r["site"]);
-}
-
 // 1. + 14.
 #[test]
 fn mt_fork_child_malloc_is_reported() {

@@ -28,28 +28,6 @@ fn assert_started(out: &Outcome) {
     );
 }
 
-fn check_report_shape(r: &Value, prog: &str) {
-    assert_eq!(r["event"], "report");
-    assert!(s(&r["exe"]).ends_with(&format!("/{prog}")), "{r}");
-    assert_eq!(
-        r["pid"], r["_file_pid"],
-        "report in another process's log file: {r}"
-    );
-    let frames = r["frames"].as_array().expect("frames array");
-    assert!(!frames.is_empty(), "{r}");
-    assert_eq!(frames[0], r["site"], "{r}");
-    let stack = r["stack"].as_array().expect("stack array");
-    assert_eq!(stack.len(), frames.len(), "{r}");
-    for (f, st) in frames.iter().zip(stack) {
-        assert_eq!(&st["addr"], f, "{r}");
-        hex(&st["offset"]);
-    }
-    assert!(
-        s(&r["stack"][0]["module"]).ends_with(&format!("/{prog}")),
-        "the call site is in the program: {r}"
-    );
-}
-
 // 13.
 #[test]
 fn vfork_child_malloc_is_reported_and_parent_is_not() {
@@ -66,6 +44,7 @@ fn vfork_child_malloc_is_reported_and_parent_is_not() {
     assert_eq!(reports.len(), 1, "only the child's malloc:\n{}", out.dump());
     let r = reports[0];
     check_report_shape(r, "vfork_malloc");
+    check_site_in_program(r, "vfork_malloc");
     assert_eq!(r["context"], "vfork-child", "{r}");
     assert_eq!(r["function"], "malloc", "{r}");
     assert_eq!(r["reason"], "heap", "{r}");
@@ -174,6 +153,7 @@ fn nested_vfork() {
     let m = out.reports_for("malloc");
     assert_eq!(m.len(), 1, "{}", out.dump());
     check_report_shape(m[0], "vfork_nested");
+    check_site_in_program(m[0], "vfork_nested");
     assert_eq!(m[0]["context"], "vfork-child", "{}", m[0]);
     assert_eq!(n(&m[0]["pid"]), child, "{}", m[0]);
     assert_eq!(n(&m[0]["ppid"]), parent, "{}", m[0]);
