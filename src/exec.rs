@@ -18,8 +18,9 @@ unsafe extern "C" {
 /// The argv/envp of an exec-family call, read from the saved registers (and, for the variadic
 /// `execl` family, from the caller's stack).
 struct Call {
-    /// Which real function finally runs: execve, execvpe, fexecve or execveat.
-    kind: Kind,
+    /// Which real function finally runs (symbol index): execve, execvpe, fexecve or execveat.
+    real: usize,
+    /// The path, file name or fd (execveat: the path; its dirfd is `dirfd`).
     path: usize,
     argv: *const *const c_char,
     envp: *const *const c_char,
@@ -27,12 +28,17 @@ struct Call {
     flags: usize,
 }
 
-#[derive(Clone, Copy)]
-enum Kind {
-    Execve,
-    Execvpe,
-    Fexecve,
-    Execveat,
+impl Call {
+    fn new(real: usize, path: usize, argv: usize, envp: *const *const c_char) -> Call {
+        Call {
+            real,
+            path,
+            argv: argv as _,
+            envp,
+            dirfd: 0,
+            flags: 0,
+        }
+    }
 }
 
 const MAX_LIST_ARGS: usize = 4096;
@@ -172,53 +178,15 @@ pub fn follow(idx: usize, f: &Frame) -> Option<usize> {
     // SAFETY: environ is the process environment.
     let cur_env = unsafe { environ };
     let call = match name {
-        b"execve" => Call {
-            kind: Kind::Execve,
-            path: f.rdi,
-            argv: f.rsi as _,
-            envp: f.rdx as _,
-            dirfd: 0,
-            flags: 0,
-        },
-        b"execv" => Call {
-            kind: Kind::Execve,
-            path: f.rdi,
-            argv: f.rsi as _,
-            envp: cur_env,
-            dirfd: 0,
-            flags: 0,
-        },
-        b"execvp" => Call {
-            kind: Kind::Execvpe,
-            path: f.rdi,
-            argv: f.rsi as _,
-            envp: cur_env,
-            dirfd: 0,
-            flags: 0,
-        },
-        b"execvpe" => Call {
-            kind: Kind::Execvpe,
-            path: f.rdi,
-            argv: f.rsi as _,
-            envp: f.rdx as _,
-            dirfd: 0,
-            flags: 0,
-        },
-        b"fexecve" => Call {
-            kind: Kind::Fexecve,
-            path: f.rdi,
-            argv: f.rsi as _,
-            envp: f.rdx as _,
-            dirfd: 0,
-            flags: 0,
-        },
+        b"execve" => Call::new(g::IDX_execve, f.rdi, f.rsi, f.rdx as _),
+        b"execv" => Call::new(g::IDX_execve, f.rdi, f.rsi, cur_env),
+        b"execvp" => Call::new(g::IDX_execvpe, f.rdi, f.rsi, cur_env),
+        b"execvpe" => Call::new(g::IDX_execvpe, f.rdi, f.rsi, f.rdx as _),
+        b"fexecve" => Call::new(g::IDX_fexecve, f.rdi, f.rsi, f.rdx as _),
         b"execveat" => Call {
-            kind: Kind::Execveat,
-            path: f.rsi,
-            argv: f.rdx as _,
-            envp: f.rcx as _,
             dirfd: f.rdi,
             flags: f.r8,
+            ..Call::new(g::IDX_execveat, f.rsi, f.rdx, f.rcx as _)
         },
         b"execl" | b"execlp" | b"execle" => {
             // Most calls fit on the stack; long lists get a mapping.
@@ -234,20 +202,11 @@ pub fn follow(idx: usize, f: &Frame) -> Option<usize> {
                     list_args(f, words)?
                 }
             };
-            let argv =
-                big.map_or(list.as_ptr(), |(p, _)| p as *const usize) as *const *const c_char;
-            let (kind, envp) = match name {
-                b"execle" => (Kind::Execve, after as *const *const c_char),
-                b"execlp" => (Kind::Execvpe, cur_env),
-                _ => (Kind::Execve, cur_env),
-            };
-            Call {
-                kind,
-                path: f.rdi,
-                argv,
-                envp,
-                dirfd: 0,
-                flags: 0,
+            let argv = big.map_or(list.as_ptr(), |(p, _)| p as *const usize) as usize;
+            match name {
+                b"execle" => Call::new(g::IDX_execve, f.rdi, argv, after as _),
+                b"execlp" => Call::new(g::IDX_execvpe, f.rdi, argv, cur_env),
+                _ => Call::new(g::IDX_execve, f.rdi, argv, cur_env),
             }
         }
         _ => return None,
@@ -260,43 +219,23 @@ pub fn follow(idx: usize, f: &Frame) -> Option<usize> {
         }
         return None;
     };
-    // SAFETY: the real exec functions, called with the program's own arguments and our env.
+    type Exec3 = unsafe extern "C" fn(usize, *const *const c_char, *const *const c_char) -> i32;
+    type Exec5 = unsafe extern "C" fn(
+        usize,
+        usize,
+        *const *const c_char,
+        *const *const c_char,
+        usize,
+    ) -> i32;
+    // SAFETY: the real exec function (its slot holds libc's), called with the program's own
+    // arguments and our environment.
     unsafe {
-        match call.kind {
-            Kind::Execve => {
-                let real: unsafe extern "C" fn(
-                    usize,
-                    *const *const c_char,
-                    *const *const c_char,
-                ) -> i32 = core::mem::transmute(stubs::real(g::IDX_execve));
-                real(call.path, call.argv, env);
-            }
-            Kind::Execvpe => {
-                let real: unsafe extern "C" fn(
-                    usize,
-                    *const *const c_char,
-                    *const *const c_char,
-                ) -> i32 = core::mem::transmute(stubs::real(g::IDX_execvpe));
-                real(call.path, call.argv, env);
-            }
-            Kind::Fexecve => {
-                let real: unsafe extern "C" fn(
-                    usize,
-                    *const *const c_char,
-                    *const *const c_char,
-                ) -> i32 = core::mem::transmute(stubs::real(g::IDX_fexecve));
-                real(call.path, call.argv, env);
-            }
-            Kind::Execveat => {
-                let real: unsafe extern "C" fn(
-                    usize,
-                    usize,
-                    *const *const c_char,
-                    *const *const c_char,
-                    usize,
-                ) -> i32 = core::mem::transmute(stubs::real(g::IDX_execveat));
-                real(call.dirfd, call.path, call.argv, env, call.flags);
-            }
+        if call.real == g::IDX_execveat {
+            let real: Exec5 = core::mem::transmute(stubs::real(call.real));
+            real(call.dirfd, call.path, call.argv, env, call.flags);
+        } else {
+            let real: Exec3 = core::mem::transmute(stubs::real(call.real));
+            real(call.path, call.argv, env);
         }
     }
     // The exec failed (errno is set by libc); our mappings are not needed any more.

@@ -296,3 +296,54 @@ fn main() {
         "{stderr}"
     );
 }
+
+/// Every exec-family function, with a stripped environment, runs the new program with the library
+/// and the options re-added (execl's arguments come from registers and the caller's stack), and
+/// with the program's own arguments and variables untouched.
+#[test]
+fn every_exec_function_is_followed() {
+    let env = Env::new("load_execs");
+    let prog = env.compile_file("load_execs", &[]);
+    for how in [
+        "execve", "execv", "execvp", "execvpe", "execl", "execlp", "execle",
+    ] {
+        let out = env.run(&[prog.as_os_str(), how.as_ref()], true, "strict=1");
+        out.assert_ok();
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert!(
+            lines.contains(&"PATH=/usr/bin:/bin"),
+            "{how}: {}",
+            out.stdout
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("LD_PRELOAD=") && l.contains("libassafe.so")),
+            "{how}: LD_PRELOAD not re-added: {}",
+            out.stdout
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("ASSAFE_OPTIONS=") && l.contains("strict=1")),
+            "{how}: ASSAFE_OPTIONS not re-added: {}",
+            out.stdout
+        );
+        assert_eq!(
+            lines.len(),
+            3,
+            "{how}: exactly the three variables: {}",
+            out.stdout
+        );
+        assert!(
+            out.records_of("start")
+                .iter()
+                .any(|s| s["exe"].as_str().unwrap().ends_with("/env")),
+            "{how}: env did not load the library: {}",
+            out.dump()
+        );
+        // Without the preload, only PATH.
+        let plain = env.run(&[prog.as_os_str(), how.as_ref()], false, "");
+        assert_eq!(plain.stdout, "PATH=/usr/bin:/bin\n", "{how}");
+    }
+}
