@@ -523,3 +523,26 @@ pub fn check_site_in_program(r: &Value, prog: &str) {
         "the call site is in the program: {r}"
     );
 }
+
+/// A JSON string field (panics with the value when it is not a string).
+pub fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
+}
+
+/// A JSON number field (panics with the value when it is not an unsigned number).
+pub fn n(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+impl Outcome {
+    /// The library was loaded into the started program (so "no report" means something).
+    pub fn assert_started(&self) {
+        assert!(
+            self.records_of("start")
+                .iter()
+                .any(|x| n(&x["pid"]) == self.pid as u64),
+            "the program did not log its start (library not loaded?):\n{}",
+            self.dump()
+        );
+    }
+}

@@ -101,10 +101,6 @@ fn undefined_names(file: &Path) -> BTreeSet<String> {
         .collect()
 }
 
-fn s(v: &Value) -> &str {
-    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
-}
-
 /// Every report's function is in symbols.txt, is interposed, and carries symbols.txt's reason.
 fn check_reports_against_table(out: &Outcome, syms: &BTreeMap<String, Sym>) -> Vec<String> {
     let mut errs = Vec::new();

@@ -3,14 +3,6 @@
 
 use assafe_tests::*;
 
-fn s(v: &Value) -> &str {
-    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
-}
-
-fn n(v: &Value) -> u64 {
-    v.as_u64().unwrap_or_else(|| panic!("not a number: {v}"))
-}
-
 // 1. + 14.
 #[test]
 fn mt_fork_child_malloc_is_reported() {

@@ -9,25 +9,6 @@ use std::time::{Duration, Instant};
 
 use assafe_tests::*;
 
-fn s(v: &Value) -> &str {
-    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
-}
-
-fn n(v: &Value) -> u64 {
-    v.as_u64().unwrap_or_else(|| panic!("not a number: {v}"))
-}
-
-/// The library was loaded into the program (so "no report" means something).
-fn assert_started(out: &Outcome) {
-    assert!(
-        out.records_of("start")
-            .iter()
-            .any(|x| n(&x["pid"]) == out.pid as u64),
-        "the program did not log its start (library not loaded?):\n{}",
-        out.dump()
-    );
-}
-
 /// Checks a signal-handler report made by the program itself (pid == the started process).
 fn check_handler_report(out: &Outcome, r: &Value, prog: &str, sig: u64, name: &str) {
     check_report_shape(r, prog);
@@ -221,7 +202,7 @@ fn safe_handlers_are_not_reported() {
             "main: flag=1 runs=1\n"
         };
         assert_eq!(out.stdout, expected, "{}", out.dump());
-        assert_started(&out);
+        out.assert_started();
         assert!(
             out.reports().is_empty()
                 && out.summaries().is_empty()
@@ -492,7 +473,7 @@ fn handler_that_changes_errno_is_reported() {
         let out = env.run(&cmd, true, "");
         out.assert_ok();
         assert_eq!(out.stdout, stdout, "{mode}");
-        assert_started(&out);
+        out.assert_started();
         assert!(
             out.records_of("errno").is_empty() && out.reports().is_empty(),
             "{mode}: no errno record:\n{}",
@@ -665,7 +646,7 @@ fn signal_hook_handlers_are_clean() {
     let out = env.run(&[&exe], true, "");
     out.assert_ok();
     assert_eq!(out.stdout, "flag=true\ncount=7\n", "{}", out.dump());
-    assert_started(&out);
+    out.assert_started();
     assert!(
         out.reports().is_empty()
             && out.records_of("errno").is_empty()

@@ -3,29 +3,11 @@
 
 use assafe_tests::*;
 
-fn s(v: &Value) -> &str {
-    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
-}
-
-fn n(v: &Value) -> u64 {
-    v.as_u64().unwrap_or_else(|| panic!("not a number: {v}"))
-}
-
 fn pid_of(out: &Outcome, key: &str) -> u64 {
     stdout_value(out, key)
         .unwrap_or_else(|| panic!("{key} not printed:\n{}", out.dump()))
         .parse()
         .unwrap()
-}
-
-fn assert_started(out: &Outcome) {
-    assert!(
-        out.records_of("start")
-            .iter()
-            .any(|x| n(&x["pid"]) == out.pid as u64),
-        "the program did not log its start (library not loaded?):\n{}",
-        out.dump()
-    );
 }
 
 // 13.
@@ -88,7 +70,7 @@ fn vfork_child_that_only_execs_is_clean() {
     let out = env.run(&[&prog], true, "");
     out.assert_ok();
     assert_eq!(out.stdout, "child: exit 0\n", "{}", out.dump());
-    assert_started(&out);
+    out.assert_started();
     assert!(
         out.reports().is_empty() && out.summaries().is_empty(),
         "dup2/close/execve in a vfork child are fine:\n{}",
@@ -118,7 +100,7 @@ fn a_thousand_vforks_from_different_depths() {
         "{}",
         with.dump()
     );
-    assert_started(&with);
+    with.assert_started();
     assert!(
         with.reports().is_empty() && with.summaries().is_empty(),
         "{}",
@@ -216,7 +198,7 @@ fn posix_spawn_system_popen_from_a_threaded_program_are_clean() {
     let round =
         "posix_spawn: exit 0\nposix_spawnp: exit 0\nsystem: exit 0\npopen: read 0, exit 0\n";
     assert_eq!(out.stdout, round.repeat(3), "{}", out.dump());
-    assert_started(&out);
+    out.assert_started();
     assert!(
         out.reports().is_empty() && out.summaries().is_empty(),
         "glibc's internal clone children run no interposed function:\n{}",
@@ -251,7 +233,7 @@ fn python_subprocess_from_a_threaded_interpreter_is_clean() {
         "CPython must take its vfork path for this test to mean anything:\n{}",
         out.dump()
     );
-    assert_started(&out);
+    out.assert_started();
     assert!(
         out.reports().is_empty() && out.summaries().is_empty(),
         "_posixsubprocess's vfork child is clean:\n{}",
