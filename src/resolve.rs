@@ -76,8 +76,8 @@ const DT_VERSYM: i64 = 0x6fff_fff0;
 const DT_VERDEF: i64 = 0x6fff_fffc;
 const DT_VERDEFNUM: i64 = 0x6fff_fffd;
 
-const STT_FUNC: u8 = 2;
-const STT_GNU_IFUNC: u8 = 10;
+pub const STT_FUNC: u8 = 2;
+pub const STT_GNU_IFUNC: u8 = 10;
 
 /// One object's dynamic symbol table.
 struct Object {

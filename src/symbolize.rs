@@ -8,6 +8,7 @@
 //! users reading stderr.
 
 use crate::fmt::Buf;
+use crate::resolve::{STT_FUNC, STT_GNU_IFUNC};
 use crate::sys;
 
 /// An open module file, read with `pread` (a mapping could raise SIGBUS if the file were
@@ -64,8 +65,6 @@ impl Drop for File {
 
 const SHT_SYMTAB: u32 = 2;
 const SHT_DYNSYM: u32 = 11;
-const STT_FUNC: u8 = 2;
-const STT_GNU_IFUNC: u8 = 10;
 const SYM_SIZE: usize = 24;
 /// Symbols read per `pread`.
 const CHUNK: usize = 170;
