@@ -302,9 +302,7 @@ pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Ran {
         .stderr(Stdio::piped())
         .process_group(0);
     let start = Instant::now();
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
     let pid = child.id();
     let kill_group = || {
         // SAFETY: kill(2) has no memory-safety preconditions; the target is the process group
@@ -337,7 +335,9 @@ pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Ran {
         while !h.is_finished() {
             if start.elapsed() > timeout {
                 kill_group();
-                panic!("timeout: output pipe of {cmd:?} still open after {timeout:?} (a leftover process?)");
+                panic!(
+                    "timeout: output pipe of {cmd:?} still open after {timeout:?} (a leftover process?)"
+                );
             }
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -515,7 +515,8 @@ pub fn check_report_shape(r: &Value, prog: &str) {
         "exe {exe} does not end in {prog}: {r}"
     );
     assert_eq!(
-        r[key::PID], r["_file_pid"],
+        r[key::PID],
+        r["_file_pid"],
         "report in another process's log file: {r}"
     );
     let frames = r[key::FRAMES].as_array().expect("frames array");

@@ -1,9 +1,9 @@
 //! Turns log records into deduplicated, symbolized, suppression-filtered findings.
 
 use crate::logs::{Kind, Logs, Occurrence};
-use assafe_proto::{self as proto, Context, value};
 use crate::suppress::Suppression;
 use crate::symbolize::{SymFrame, Symbolizer};
+use assafe_proto::{self as proto, Context, value};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;

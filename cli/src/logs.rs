@@ -248,7 +248,10 @@ impl Logs {
                     })?),
                 };
                 proto::check_format(declared).map_err(|e| {
-                    io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display()))
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("{}: {e}", path.display()),
+                    )
                 })?;
             }
             let pid = n(&v, key::PID).or(file_pid).unwrap_or(-1);

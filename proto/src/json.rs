@@ -125,7 +125,10 @@ mod tests {
         assert_eq!(esc(b"", &mut b), b"\"\"");
         assert_eq!(esc(b"a\"b\\c", &mut b), b"\"a\\\"b\\\\c\"");
         assert_eq!(esc(b"l1\nl2\tx", &mut b), b"\"l1\\nl2\\tx\"");
-        assert_eq!(esc(b"\x00\x01\r\x1f\x7f", &mut b), b"\"\\u0000\\u0001\\u000d\\u001f\\u007f\"");
+        assert_eq!(
+            esc(b"\x00\x01\r\x1f\x7f", &mut b),
+            b"\"\\u0000\\u0001\\u000d\\u001f\\u007f\""
+        );
         // Valid UTF-8 is kept as is (2, 3 and 4 byte sequences).
         assert_eq!(esc("é€😀".as_bytes(), &mut b), "\"é€😀\"".as_bytes());
         // Invalid sequences: each byte escaped.
@@ -166,7 +169,11 @@ mod tests {
             let out = esc(&[c], &mut b);
             assert_eq!(out[0], b'"');
             assert_eq!(out[1], b'\\', "byte {c:#x} not escaped");
-            assert!(out[2..out.len() - 1].iter().all(|x| (0x20..0x7f).contains(x)));
+            assert!(
+                out[2..out.len() - 1]
+                    .iter()
+                    .all(|x| (0x20..0x7f).contains(x))
+            );
         }
     }
 }

@@ -224,7 +224,12 @@ mod tests {
         }
         for e in EVENTS {
             for f in e.fields {
-                assert!(key::ALL.contains(&f.key), "{}: {} not in key::ALL", e.event, f.key);
+                assert!(
+                    key::ALL.contains(&f.key),
+                    "{}: {} not in key::ALL",
+                    e.event,
+                    f.key
+                );
             }
         }
         for f in STACK_FRAME.iter().chain(&SUMMARY_SITE) {
