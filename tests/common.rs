@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+pub use assafe_proto as proto;
+use proto::{event, key};
 pub use serde_json::Value;
 
 /// How long any single program may run before the test fails.
@@ -269,70 +271,87 @@ pub fn run_raw<S: AsRef<OsStr>>(
     for (k, v) in env {
         c.env(k, v);
     }
-    c.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    // Own process group, so that on timeout the whole tree can be killed.
+    let r = run_with_timeout(&mut c, TIMEOUT);
+    (
+        r.pid,
+        r.status,
+        String::from_utf8_lossy(&r.stdout).into_owned(),
+        String::from_utf8_lossy(&r.stderr).into_owned(),
+    )
+}
+
+/// What [`run_with_timeout`] saw.
+#[derive(Debug)]
+pub struct Ran {
+    pub pid: u32,
+    pub status: ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    /// From spawn to exit.
+    pub elapsed: Duration,
+}
+
+/// The one way the tests run a program: `cmd` (already configured: program, arguments,
+/// environment, `pre_exec`) with stdin on /dev/null, stdout and stderr captured, in its own
+/// process group. When the program has not exited after `timeout`, or its output pipes are still
+/// open then (a leftover grandchild), the whole group is killed and the test panics.
+pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Ran {
     use std::os::unix::process::CommandExt;
-    c.process_group(0);
-    let mut child = c
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {:?}: {e}", cmd[0].as_ref()));
-    let pid = child.id() as i32;
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let to = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out.read_to_end(&mut v);
-        v
-    });
-    let te = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = err.read_to_end(&mut v);
-        v
-    });
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
     let start = Instant::now();
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let pid = child.id();
+    let kill_group = || {
+        // SAFETY: kill(2) has no memory-safety preconditions; the target is the process group
+        // created above for our own child (its pid is the group id).
+        unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
+    };
+    let reader = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            v
+        })
+    };
+    let to = reader(Box::new(child.stdout.take().expect("stdout piped")));
+    let te = reader(Box::new(child.stderr.take().expect("stderr piped")));
     let status = loop {
         if let Some(s) = child.try_wait().expect("wait") {
             break s;
         }
-        if start.elapsed() > TIMEOUT {
-            // Kill the process group (only our own child's group, by id).
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{pid}")])
-                .status();
-            let _ = child.kill();
+        if start.elapsed() > timeout {
+            kill_group();
             let _ = child.wait();
-            panic!(
-                "timeout: {:?} ran longer than {:?}",
-                cmd[0].as_ref(),
-                TIMEOUT
-            );
+            panic!("timeout (hang?): {cmd:?} ran longer than {timeout:?}");
         }
         std::thread::sleep(Duration::from_millis(5));
     };
-    // Grandchildren may hold the pipes open (e.g. a daemon thread child); don't wait forever.
-    let stdout = join_with_deadline(to, start);
-    let stderr = join_with_deadline(te, start);
-    (
-        pid as u32,
-        status,
-        String::from_utf8_lossy(&stdout).into_owned(),
-        String::from_utf8_lossy(&stderr).into_owned(),
-    )
-}
-
-fn join_with_deadline(h: std::thread::JoinHandle<Vec<u8>>, start: Instant) -> Vec<u8> {
-    while !h.is_finished() {
-        if start.elapsed() > TIMEOUT {
-            panic!(
-                "timeout: output pipe still open after {:?} (a leftover process?)",
-                TIMEOUT
-            );
+    let elapsed = start.elapsed();
+    // Grandchildren may hold the pipes open (e.g. a daemon child); don't wait forever.
+    let join = |h: std::thread::JoinHandle<Vec<u8>>| {
+        while !h.is_finished() {
+            if start.elapsed() > timeout {
+                kill_group();
+                panic!(
+                    "timeout: output pipe of {cmd:?} still open after {timeout:?} (a leftover process?)"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
         }
-        std::thread::sleep(Duration::from_millis(5));
+        h.join().expect("reader thread")
+    };
+    let stdout = join(to);
+    let stderr = join(te);
+    Ran {
+        pid,
+        status,
+        stdout,
+        stderr,
+        elapsed,
     }
-    h.join().unwrap()
 }
 
 /// Reads `<logdir>/log.<pid>` files.
@@ -369,25 +388,25 @@ fn read_logs(logdir: &Path) -> (Vec<Value>, Vec<PathBuf>, Vec<String>) {
 
 impl Outcome {
     fn events<'a>(&'a self, ev: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
-        self.records.iter().filter(move |r| r["event"] == ev)
+        self.records.iter().filter(move |r| r[key::EVENT] == ev)
     }
 
     /// All `"event":"report"` records.
     pub fn reports(&self) -> Vec<&Value> {
-        self.events("report").collect()
+        self.events(event::REPORT).collect()
     }
 
     /// Reports whose `function` is `f`.
     pub fn reports_for(&self, f: &str) -> Vec<&Value> {
-        self.events("report")
-            .filter(|r| r["function"] == f)
+        self.events(event::REPORT)
+            .filter(|r| r[key::FUNCTION] == f)
             .collect()
     }
 
     /// Reports with the given `context`.
     pub fn reports_in(&self, ctx: &str) -> Vec<&Value> {
-        self.events("report")
-            .filter(|r| r["context"] == ctx)
+        self.events(event::REPORT)
+            .filter(|r| r[key::CONTEXT] == ctx)
             .collect()
     }
 
@@ -395,11 +414,11 @@ impl Outcome {
     pub fn summaries(&self) -> Vec<&Value> {
         self.records
             .iter()
-            .filter(|r| r["event"] == "exit" || r["event"] == "exec")
+            .filter(|r| r[key::EVENT] == event::EXIT || r[key::EVENT] == event::EXEC)
             .collect()
     }
 
-    /// Records of one event kind (`"start"`, `"warning"`, …).
+    /// Records of one event kind ([`proto::event`]: `"start"`, `"errno"`, …).
     pub fn records_of<'a>(&'a self, ev: &'a str) -> Vec<&'a Value> {
         self.events(ev).collect()
     }
@@ -489,35 +508,36 @@ pub fn python() -> PathBuf {
 /// Checks the keys every `"event":"report"` record must have and their consistency: the program,
 /// the log file it is in, and `frames`/`stack`/`site` agreeing (docs/log-format.md).
 pub fn check_report_shape(r: &Value, prog: &str) {
-    assert_eq!(r["event"], "report");
-    let exe = r["exe"].as_str().unwrap_or("");
+    assert_eq!(r[key::EVENT], event::REPORT);
+    let exe = r[key::EXE].as_str().unwrap_or("");
     assert!(
         exe.ends_with(&format!("/{prog}")),
         "exe {exe} does not end in {prog}: {r}"
     );
     assert_eq!(
-        r["pid"], r["_file_pid"],
+        r[key::PID],
+        r["_file_pid"],
         "report in another process's log file: {r}"
     );
-    let frames = r["frames"].as_array().expect("frames array");
+    let frames = r[key::FRAMES].as_array().expect("frames array");
     assert!(!frames.is_empty(), "no frames: {r}");
-    assert_eq!(frames[0], r["site"], "frames[0] != site: {r}");
-    let stack = r["stack"].as_array().expect("stack array");
+    assert_eq!(frames[0], r[key::SITE], "frames[0] != site: {r}");
+    let stack = r[key::STACK].as_array().expect("stack array");
     assert_eq!(
         stack.len(),
         frames.len(),
         "stack and frames differ in length: {r}"
     );
     for (f, st) in frames.iter().zip(stack) {
-        assert_eq!(&st["addr"], f, "stack addr != frame: {r}");
-        hex(&st["offset"]);
+        assert_eq!(&st[key::ADDR], f, "stack addr != frame: {r}");
+        hex(&st[key::OFFSET]);
     }
-    hex(&r["site"]);
+    hex(&r[key::SITE]);
 }
 
 /// The report's call site (frame 0) lies in the program `prog` itself.
 pub fn check_site_in_program(r: &Value, prog: &str) {
-    let module = r["stack"][0]["module"].as_str().unwrap_or("");
+    let module = r[key::STACK][0][key::MODULE].as_str().unwrap_or("");
     assert!(
         module.ends_with(&format!("/{prog}")),
         "the call site is in the program: {r}"
@@ -538,9 +558,9 @@ impl Outcome {
     /// The library was loaded into the started program (so "no report" means something).
     pub fn assert_started(&self) {
         assert!(
-            self.records_of("start")
+            self.records_of(event::START)
                 .iter()
-                .any(|x| n(&x["pid"]) == self.pid as u64),
+                .any(|x| n(&x[key::PID]) == self.pid as u64),
             "the program did not log its start (library not loaded?):\n{}",
             self.dump()
         );

@@ -6,13 +6,12 @@
 use assafe_tests::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
-use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitStatus};
+use std::time::Duration;
 
 /// What a run produced (raw bytes).
 #[derive(Debug)]
@@ -24,61 +23,16 @@ struct Raw {
     secs: f64,
 }
 
-/// Runs a fully configured `Command` (stdout and stderr are piped here, stdin is /dev/null unless
-/// the caller's `pre_exec` closes it) in its own process group; kills the group and fails after
-/// `timeout`.
+/// Runs a fully configured `Command` under [`run_with_timeout`] (stdin is /dev/null unless the
+/// caller's `pre_exec` closes it).
 fn run_bounded(mut c: Command, timeout: Duration) -> Raw {
-    c.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let start = Instant::now();
-    let mut child = c.spawn().unwrap_or_else(|e| panic!("spawn {c:?}: {e}"));
-    let pid = child.id();
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let to = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out.read_to_end(&mut v);
-        v
-    });
-    let te = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = err.read_to_end(&mut v);
-        v
-    });
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        if start.elapsed() > timeout {
-            // SAFETY: kill(2) on the process group we created for our own child.
-            unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
-            let _ = child.wait();
-            panic!("timeout (hang?): {c:?} ran longer than {timeout:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let secs = start.elapsed().as_secs_f64();
-    let join = |h: std::thread::JoinHandle<Vec<u8>>| {
-        while !h.is_finished() {
-            if start.elapsed() > timeout {
-                // SAFETY: as above.
-                unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
-                panic!("timeout: output pipe of {c:?} still open (a leftover process?)");
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        String::from_utf8_lossy(&h.join().unwrap()).into_owned()
-    };
-    let stdout = join(to);
-    let stderr = join(te);
+    let r = run_with_timeout(&mut c, timeout);
     Raw {
-        pid,
-        status,
-        stdout,
-        stderr,
-        secs,
+        pid: r.pid,
+        status: r.status,
+        stdout: String::from_utf8_lossy(&r.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&r.stderr).into_owned(),
+        secs: r.elapsed.as_secs_f64(),
     }
 }
 

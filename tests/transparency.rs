@@ -7,10 +7,8 @@
 //! See docs/reliability.md for the figures.
 
 use assafe_tests::*;
-use std::io::Read;
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 /// Runs `scripts/transparency --suite <suite>` and checks its JSON summary.
 fn oracle(suite: &str, min_passed: u64) {
@@ -26,41 +24,13 @@ fn oracle(suite: &str, min_passed: u64) {
         .arg("--keep")
         .arg(&work)
         .env_remove("LD_PRELOAD")
-        .env_remove("ASSAFE_OPTIONS")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let start = Instant::now();
-    let limit = Duration::from_secs(1500);
-    let mut child = c.spawn().expect("run scripts/transparency");
-    let pid = child.id() as i32;
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let to = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let te = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > limit {
-            // SAFETY: kill(2) on the process group of our own child.
-            unsafe { libc::kill(-pid, libc::SIGKILL) };
-            let _ = child.wait();
-            panic!("scripts/transparency --suite {suite} ran longer than {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let stdout = to.join().unwrap();
-    let stderr = te.join().unwrap();
+        .env_remove("ASSAFE_OPTIONS");
+    let r = run_with_timeout(&mut c, Duration::from_secs(1500));
+    let (status, stdout, stderr) = (
+        r.status,
+        String::from_utf8_lossy(&r.stdout).into_owned(),
+        String::from_utf8_lossy(&r.stderr).into_owned(),
+    );
     println!("{stdout}");
     let text = std::fs::read_to_string(&json).unwrap_or_else(|e| {
         panic!("no summary ({e}); status {status}\nstdout:\n{stdout}\nstderr:\n{stderr}")

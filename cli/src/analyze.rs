@@ -3,6 +3,7 @@
 use crate::logs::{Kind, Logs, Occurrence};
 use crate::suppress::Suppression;
 use crate::symbolize::{SymFrame, Symbolizer};
+use assafe_proto::{self as proto, Context, value};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -10,7 +11,7 @@ use std::path::PathBuf;
 /// One deduplicated finding: a (context, function, symbolized stack).
 #[derive(Clone, Debug, Serialize)]
 pub struct Finding {
-    /// `fork-child`, `vfork-child`, `signal-handler`, `async-cancel` or `errno`.
+    /// A [`Context`] name (`fork-child`, …) or [`proto::ERRNO_RULE`].
     pub context: String,
     /// The interposed function called (for `errno`: the handler's name).
     pub function: String,
@@ -101,50 +102,32 @@ pub struct Report {
     pub warnings: Vec<String>,
 }
 
-fn resource(reason: &str) -> &'static str {
-    match reason {
-        "heap" => "the heap lock",
-        "lock" => "a lock",
-        "stdio" => "a stdio stream's lock",
-        "env" => "the environment lock",
-        "tz" => "the time-zone lock",
-        "dl" => "the dynamic loader's lock",
-        "nss" => "the NSS locks (and the heap lock)",
-        "locale" => "the locale lock",
-        "atexit" => "the atexit/exit-handler lock",
-        "fork" => "the locks that atfork handlers take",
-        "signal" => "the signal-handling state",
-        "thread" => "the thread library's locks",
-        _ => "a lock or shared state",
-    }
-}
-
-/// One-line explanation of the hazard for a (context, reason) pair.
+/// One-line explanation of the hazard for a (context, reason) pair, from the shared reason table
+/// ([`proto::reason`]).
 pub fn explanation(context: &str, reason: &str, function: &str) -> String {
-    if context == "errno" {
+    if context == proto::ERRNO_RULE {
         return "the handler returns with errno changed: the interrupted code may see a wrong errno"
             .to_owned();
     }
-    if reason == "undocumented" {
-        return format!(
-            "{function} is not on POSIX's async-signal-safe list and its implementation is not known to be safe here (reason: undocumented)"
-        );
-    }
-    let res = resource(reason);
-    match context {
-        "fork-child" => format!(
+    let r = proto::reason::lookup(reason);
+    let Some(res) = r.resource else {
+        // Unsafe only by POSIX's list: no lock to name.
+        return format!("{function}: {} (reason: {reason})", r.why);
+    };
+    match Context::from_name(context) {
+        Some(Context::ForkChild) => format!(
             "{function} may deadlock: another thread may have held {res} at fork (reason: {reason})"
         ),
-        "vfork-child" => format!(
+        Some(Context::VforkChild) => format!(
             "the vfork child shares the parent's memory: {function} may deadlock on or corrupt {res} of the suspended parent (reason: {reason})"
         ),
-        "signal-handler" => format!(
+        Some(Context::SignalHandler) => format!(
             "in a signal handler: the handler may have interrupted code holding {res} on this thread (reason: {reason})"
         ),
-        "async-cancel" => format!(
+        Some(Context::AsyncCancel) => format!(
             "{function} is not async-cancel-safe: cancelling the thread inside it may leave {res} held (reason: {reason})"
         ),
-        _ => format!("{function} is not async-signal-safe (reason: {reason})"),
+        None => format!("{function} is not async-signal-safe (reason: {reason})"),
     }
 }
 
@@ -154,24 +137,28 @@ fn title(context: &str, function: &str, signals: &[String], strict: bool) -> Str
     } else {
         format!(" ({})", signals.join(", "))
     };
-    match context {
-        "fork-child" if strict => {
+    if context == proto::ERRNO_RULE {
+        return format!("signal handler {function} changes errno{sigs}");
+    }
+    match Context::from_name(context) {
+        Some(Context::ForkChild) if strict => {
             format!("async-signal-unsafe call to {function}() in the child of a fork (strict mode)")
         }
-        "fork-child" => {
+        Some(Context::ForkChild) => {
             format!(
                 "async-signal-unsafe call to {function}() in the child of a multi-threaded fork"
             )
         }
-        "vfork-child" => format!("async-signal-unsafe call to {function}() in a vfork child"),
-        "signal-handler" => {
+        Some(Context::VforkChild) => {
+            format!("async-signal-unsafe call to {function}() in a vfork child")
+        }
+        Some(Context::SignalHandler) => {
             format!("async-signal-unsafe call to {function}() in a signal handler{sigs}")
         }
-        "async-cancel" => format!(
+        Some(Context::AsyncCancel) => format!(
             "async-cancel-unsafe call to {function}() with asynchronous cancellation enabled"
         ),
-        "errno" => format!("signal handler {function} changes errno{sigs}"),
-        other => format!("async-signal-unsafe call to {function}() ({other})"),
+        None => format!("async-signal-unsafe call to {function}() ({context})"),
     }
 }
 
@@ -278,7 +265,7 @@ pub fn analyze(
         }
         g.all_strict &= occ.strict;
         match occ.certainty.as_deref() {
-            Some("definite") => g.definite = true,
+            Some(value::DEFINITE) => g.definite = true,
             Some(_) => g.latent = true,
             None => {}
         }
@@ -294,9 +281,9 @@ pub fn analyze(
         f.signals = g.signals.into_iter().collect();
         f.strict = g.all_strict;
         f.certainty = if g.definite {
-            Some("definite".to_owned())
+            Some(value::DEFINITE.to_owned())
         } else if g.latent {
-            Some("latent".to_owned())
+            Some(value::LATENT.to_owned())
         } else {
             None
         };

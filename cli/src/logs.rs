@@ -1,5 +1,10 @@
 //! Reading the JSON-lines log files that `libassafe.so` writes (`<prefix>.<pid>`).
+//!
+//! Event names and keys come from `assafe-proto`, the schema the writer shares. A `start` record
+//! declaring a newer [`proto::FORMAT_VERSION`] than this reader's makes the read fail with a clear
+//! message; records of an event this reader does not know are skipped (and counted in a warning).
 
+use assafe_proto::{self as proto, event, key};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fs;
@@ -33,7 +38,7 @@ pub struct Occurrence {
     pub run: usize,
     pub pid: i64,
     pub exe: String,
-    /// `fork-child`, `vfork-child`, `signal-handler`, `async-cancel`, or `errno` for errno records.
+    /// A [`proto::Context`] name (`fork-child`, …), or [`proto::ERRNO_RULE`] for errno records.
     pub context: String,
     pub function: String,
     pub reason: String,
@@ -71,9 +76,11 @@ pub struct Logs {
     pub sources: Vec<PathBuf>,
     pub occurrences: Vec<Occurrence>,
     pub processes: BTreeMap<(usize, i64), ProcessInfo>,
-    /// `warning` records from the library and problems found while reading.
+    /// Problems found while reading.
     pub warnings: Vec<String>,
     pub unparsable_lines: usize,
+    /// Records of events this reader does not know (from a newer library), by event name.
+    pub unknown_events: BTreeMap<String, usize>,
 }
 
 /// Parses `"0x1234"` (or a JSON number) as an address.
@@ -101,13 +108,13 @@ fn n(v: &Value, key: &str) -> Option<i64> {
 }
 
 fn parse_stack(v: &Value) -> Vec<RawFrame> {
-    if let Some(stack) = v.get("stack").and_then(Value::as_array) {
+    if let Some(stack) = v.get(key::STACK).and_then(Value::as_array) {
         let frames: Vec<RawFrame> = stack
             .iter()
             .filter_map(|f| {
-                let addr = f.get("addr").and_then(parse_hex)?;
-                let module = s(f, "module").unwrap_or_default();
-                let offset = f.get("offset").and_then(parse_hex).unwrap_or(addr);
+                let addr = f.get(key::ADDR).and_then(parse_hex)?;
+                let module = s(f, key::MODULE).unwrap_or_default();
+                let offset = f.get(key::OFFSET).and_then(parse_hex).unwrap_or(addr);
                 Some(RawFrame {
                     addr,
                     module,
@@ -120,9 +127,9 @@ fn parse_stack(v: &Value) -> Vec<RawFrame> {
         }
     }
     // No `stack`: fall back to bare addresses (`frames`, else `site`), unsymbolizable.
-    let addrs: Vec<u64> = match v.get("frames").and_then(Value::as_array) {
+    let addrs: Vec<u64> = match v.get(key::FRAMES).and_then(Value::as_array) {
         Some(a) => a.iter().filter_map(parse_hex).collect(),
-        None => v.get("site").and_then(parse_hex).into_iter().collect(),
+        None => v.get(key::SITE).and_then(parse_hex).into_iter().collect(),
     };
     addrs
         .into_iter()
@@ -163,6 +170,17 @@ impl Logs {
         let mut logs = Logs::default();
         for p in paths {
             logs.add_source(p)?;
+        }
+        if !logs.unknown_events.is_empty() {
+            let list: Vec<String> = logs
+                .unknown_events
+                .iter()
+                .map(|(e, n)| format!("{n} \"{e}\""))
+                .collect();
+            logs.warnings.push(format!(
+                "skipped log records of events this assafe does not know ({}): the library that wrote them is newer",
+                list.join(", ")
+            ));
         }
         Ok(logs)
     }
@@ -207,8 +225,36 @@ impl Logs {
                     continue;
                 }
             };
-            let event = s(&v, "event").unwrap_or_default();
-            let pid = n(&v, "pid").or(file_pid).unwrap_or(-1);
+            let ev = s(&v, key::EVENT).unwrap_or_default();
+            if ev.is_empty() {
+                // No event name: not a record of any format.
+                self.unparsable_lines += 1;
+                continue;
+            }
+            if !event::is_known(&ev) {
+                // A newer writer's event: skipped, not fatal (keys and format are unknown).
+                *self.unknown_events.entry(ev).or_default() += 1;
+                continue;
+            }
+            if ev == event::START {
+                let format = v.get(key::FORMAT);
+                let declared = match format {
+                    None => None,
+                    Some(f) => Some(f.as_u64().ok_or_else(|| {
+                        io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("{}: unreadable log format {f}", path.display()),
+                        )
+                    })?),
+                };
+                proto::check_format(declared).map_err(|e| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("{}: {e}", path.display()),
+                    )
+                })?;
+            }
+            let pid = n(&v, key::PID).or(file_pid).unwrap_or(-1);
             let proc_ = self
                 .processes
                 .entry((run, pid))
@@ -218,9 +264,9 @@ impl Logs {
                     ..Default::default()
                 });
             if proc_.ppid.is_none() {
-                proc_.ppid = n(&v, "ppid");
+                proc_.ppid = n(&v, key::PPID);
             }
-            let exe = s(&v, "exe");
+            let exe = s(&v, key::EXE);
             if let Some(e) = &exe
                 && !proc_.exes.contains(e)
             {
@@ -230,8 +276,8 @@ impl Logs {
             if segs.is_empty() {
                 segs.push(Segment::default());
             }
-            match event.as_str() {
-                "start" => {
+            match ev.as_str() {
+                event::START => {
                     proc_.started = true;
                     proc_.exec_without_start = None;
                     if !segs
@@ -241,16 +287,16 @@ impl Logs {
                         segs.push(Segment::default());
                     }
                 }
-                "report" | "errno" => {
-                    let kind = if event == "report" {
+                event::REPORT | event::ERRNO => {
+                    let kind = if ev == event::REPORT {
                         Kind::Report
                     } else {
                         Kind::Errno
                     };
                     let context = if kind == Kind::Errno {
-                        "errno".to_owned()
+                        proto::ERRNO_RULE.to_owned()
                     } else {
-                        s(&v, "context").unwrap_or_else(|| "unknown".to_owned())
+                        s(&v, key::CONTEXT).unwrap_or_else(|| "unknown".to_owned())
                     };
                     let occ = Occurrence {
                         kind,
@@ -258,51 +304,51 @@ impl Logs {
                         pid,
                         exe: exe.unwrap_or_default(),
                         context,
-                        function: s(&v, "function").unwrap_or_default(),
-                        reason: s(&v, "reason").unwrap_or_else(|| {
+                        function: s(&v, key::FUNCTION).unwrap_or_default(),
+                        reason: s(&v, key::REASON).unwrap_or_else(|| {
                             if kind == Kind::Errno {
-                                "errno".to_owned()
+                                proto::ERRNO_RULE.to_owned()
                             } else {
                                 String::new()
                             }
                         }),
                         count: 1,
-                        strict: v.get("strict").and_then(Value::as_bool).unwrap_or(false),
-                        signal_name: s(&v, "signal_name")
-                            .or_else(|| n(&v, "signal").map(|n| format!("signal {n}"))),
-                        certainty: s(&v, "certainty"),
-                        parent_threads: v.get("parent_threads").and_then(Value::as_u64),
-                        errno_before: n(&v, "errno_before"),
-                        errno_after: n(&v, "errno_after"),
-                        site: v.get("site").and_then(parse_hex),
+                        strict: v.get(key::STRICT).and_then(Value::as_bool).unwrap_or(false),
+                        signal_name: s(&v, key::SIGNAL_NAME)
+                            .or_else(|| n(&v, key::SIGNAL).map(|n| format!("signal {n}"))),
+                        certainty: s(&v, key::CERTAINTY),
+                        parent_threads: v.get(key::PARENT_THREADS).and_then(Value::as_u64),
+                        errno_before: n(&v, key::ERRNO_BEFORE),
+                        errno_after: n(&v, key::ERRNO_AFTER),
+                        site: v.get(key::SITE).and_then(parse_hex),
                         stack: parse_stack(&v),
                     };
                     segs.last_mut().expect("pushed above").reports.push(occ);
                 }
-                "exec" | "exit" => {
-                    if event == "exec" {
-                        proc_.exec_without_start = Some(s(&v, "path").unwrap_or_default());
+                event::EXEC | event::EXIT => {
+                    if ev == event::EXEC {
+                        proc_.exec_without_start = Some(s(&v, key::PATH).unwrap_or_default());
                     }
                     let sites = v
-                        .get("sites")
+                        .get(key::SITES)
                         .and_then(Value::as_array)
                         .map(|a| {
                             a.iter()
                                 .map(|site| {
-                                    let addr = site.get("site").and_then(parse_hex);
+                                    let addr = site.get(key::SITE).and_then(parse_hex);
                                     SummarySite {
-                                        function: s(site, "function").unwrap_or_default(),
+                                        function: s(site, key::FUNCTION).unwrap_or_default(),
                                         site: addr,
                                         frame: addr.map(|addr| RawFrame {
                                             addr,
-                                            module: s(site, "module").unwrap_or_default(),
+                                            module: s(site, key::MODULE).unwrap_or_default(),
                                             offset: site
-                                                .get("offset")
+                                                .get(key::OFFSET)
                                                 .and_then(parse_hex)
                                                 .unwrap_or(addr),
                                         }),
                                         count: site
-                                            .get("count")
+                                            .get(key::COUNT)
                                             .and_then(Value::as_u64)
                                             .unwrap_or(1),
                                     }
@@ -312,23 +358,18 @@ impl Logs {
                         .unwrap_or_default();
                     // Counts are cumulative: the last summary of the image wins.
                     segs.last_mut().expect("pushed above").summary = Some(Summary {
-                        context: s(&v, "context"),
+                        context: s(&v, key::CONTEXT),
                         exe,
                         sites,
                     });
-                    if n(&v, "dropped").is_some_and(|d| d > 0) {
+                    if n(&v, key::DROPPED).is_some_and(|d| d > 0) {
                         self.warnings.push(format!(
                             "pid {pid}: {} unsafe calls were not counted (the library's table was full)",
-                            n(&v, "dropped").unwrap_or(0)
+                            n(&v, key::DROPPED).unwrap_or(0)
                         ));
                     }
                 }
-                "warning" => {
-                    self.warnings.push(format!(
-                        "library warning from pid {pid}: {}",
-                        s(&v, "message").unwrap_or_default()
-                    ));
-                }
+                // `fork` (verbosity=2) carries nothing a report uses.
                 _ => {}
             }
         }

@@ -3,6 +3,7 @@
 use crate::analyze::{Finding, Report};
 use crate::render::frame_line;
 use crate::symbolize::SymFrame;
+use assafe_proto::{Context, ERRNO_RULE};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,37 +20,38 @@ struct Rule {
     help: &'static str,
 }
 
+/// One rule per [`Context`] and one for errno changes; a finding's `context` is its rule id.
 const RULES: [Rule; 5] = [
     Rule {
-        id: "fork-child",
+        id: Context::ForkChild.sarif_rule(),
         name: "AsyncSignalUnsafeCallInForkChild",
         short: "Async-signal-unsafe call in the child of a multi-threaded fork",
         full: "After fork() in a multi-threaded process only the forking thread exists in the child; locks held by the other threads (heap, stdio, loader, locale…) stay locked forever. Until it calls exec or _exit, the child may only call async-signal-safe functions.",
         help: "Do the work before fork (allocate, format, look up), use posix_spawn, or call only async-signal-safe functions (write, dup2, close, execve, _exit) in the child.",
     },
     Rule {
-        id: "vfork-child",
+        id: Context::VforkChild.sarif_rule(),
         name: "AsyncSignalUnsafeCallInVforkChild",
         short: "Async-signal-unsafe call in a vfork child",
         full: "A vfork child shares the parent's memory and stack while the parent is suspended; anything but async-signal-safe calls followed by exec or _exit may corrupt the parent's state or deadlock on its locks.",
         help: "In a vfork child call only async-signal-safe functions, then execve or _exit; prepare everything before vfork, or use posix_spawn.",
     },
     Rule {
-        id: "signal-handler",
+        id: Context::SignalHandler.sarif_rule(),
         name: "AsyncSignalUnsafeCallInSignalHandler",
         short: "Async-signal-unsafe call in a signal handler",
         full: "A signal handler may interrupt any code on its thread, including code holding the heap or stdio lock; calling a function that takes the same lock deadlocks or corrupts state.",
         help: "Make the handler only set a volatile sig_atomic_t flag or write to a self-pipe/eventfd, and do the work outside the handler (or use signalfd/sigwait).",
     },
     Rule {
-        id: "async-cancel",
+        id: Context::AsyncCancel.sarif_rule(),
         name: "AsyncCancelUnsafeCall",
         short: "Async-cancel-unsafe call with asynchronous cancellation enabled",
         full: "With PTHREAD_CANCEL_ASYNCHRONOUS a thread may be cancelled at any instruction; only async-cancel-safe functions may be called, or locks and resources are left held.",
         help: "Keep asynchronous cancellation enabled only around pure computation, or use deferred cancellation.",
     },
     Rule {
-        id: "errno",
+        id: ERRNO_RULE,
         name: "SignalHandlerChangesErrno",
         short: "Signal handler changes errno",
         full: "A signal handler that returns with errno changed makes the interrupted code read a wrong errno after a failed call.",

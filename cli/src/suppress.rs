@@ -6,6 +6,7 @@
 //! or module (full path or base name).
 
 use crate::symbolize::SymFrame;
+use assafe_proto::{Context, ERRNO_RULE};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -20,17 +21,16 @@ pub struct Suppression {
     pub line: usize,
 }
 
-/// Maps a suppression-file context to the report context.
-pub fn context_of(prefix: &str) -> Option<Option<&'static str>> {
-    Some(match prefix {
-        "fork" => Some("fork-child"),
-        "vfork" => Some("vfork-child"),
-        "signal" => Some("signal-handler"),
-        "cancel" => Some("async-cancel"),
-        "errno" => Some("errno"),
-        "*" => None,
-        _ => return None,
-    })
+/// Maps a suppression-file context word to the finding context it selects (`Some(None)` for
+/// `*`, any context), or `None` for an unknown word.
+pub fn context_of(word: &str) -> Option<Option<&'static str>> {
+    if word == "*" {
+        return Some(None);
+    }
+    if word == ERRNO_RULE {
+        return Some(Some(ERRNO_RULE));
+    }
+    Context::from_suppression_word(word).map(|c| Some(c.name()))
 }
 
 /// Parses one suppression file's text.
@@ -81,31 +81,9 @@ pub fn load(files: &[PathBuf]) -> Result<Vec<Suppression>, String> {
     Ok(out)
 }
 
-/// `*` and `?` wildcard match of the whole text.
+/// `*` and `?` wildcard match of the whole text (the matcher the preload uses too).
 pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    while pi < p.len() && p[pi] == '*' {
-        pi += 1;
-    }
-    pi == p.len()
+    assafe_proto::glob(pattern.as_bytes(), text.as_bytes())
 }
 
 fn basename(p: &str) -> &str {
@@ -144,6 +122,7 @@ mod tests {
         assert!(glob_match("a*b*c", "aXbYbZc"));
         assert!(!glob_match("a*b*c", "aXbYbZ"));
         assert!(glob_match("f?o", "foo"));
+        assert!(glob_match("caf?", "café"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod common;
 
+use assafe_proto::{self as proto, Context, event, key};
 use common::*;
 use serde_json::{Value, json};
 use std::fs;
@@ -64,12 +65,15 @@ fn fixture() -> Fixture {
 
 const BASE: u64 = 0x5555_5555_0000;
 
+// Records are built from assafe-proto's keys and checked against its schema in `write_log`, so a
+// fixture cannot drift from what the library writes (cli/tests/golden.rs checks the library).
+
 fn frame(f: &Fixture, off: u64, base: u64) -> Value {
-    json!({"addr": format!("{:#x}", base + off), "module": f.exe.to_str().unwrap(), "offset": format!("{off:#x}")})
+    json!({key::ADDR: format!("{:#x}", base + off), key::MODULE: f.exe.to_str().unwrap(), key::OFFSET: format!("{off:#x}")})
 }
 
 fn libc_frame() -> Value {
-    json!({"addr": "0x7f0000029d90", "module": "/lib/x86_64-linux-gnu/libc.so.6", "offset": "0x29d90"})
+    json!({key::ADDR: "0x7f0000029d90", key::MODULE: "/lib/x86_64-linux-gnu/libc.so.6", key::OFFSET: "0x29d90"})
 }
 
 /// A `report` record for `function` called at `site` (from `child_work` unless given).
@@ -80,19 +84,19 @@ fn report(f: &Fixture, pid: i64, function: &str, ctx: &str, site: u64, base: u64
         f.caller
     };
     let mut r = json!({
-        "event": "report", "context": ctx, "function": function, "reason": "heap",
-        "pid": pid, "ppid": 1, "tid": pid, "exe": f.exe.to_str().unwrap(), "parent_threads": 2,
-        "site": format!("{:#x}", base + site),
-        "frames": [format!("{:#x}", base + site), format!("{:#x}", base + caller)],
-        "stack": [
-            {"addr": "0x7f00000a1000", "module": "/opt/x/libassafe.so", "offset": "0xa1000"},
+        key::EVENT: event::REPORT, key::CONTEXT: ctx, key::FUNCTION: function, key::REASON: "heap",
+        key::PID: pid, key::PPID: 1, key::TID: pid, key::EXE: f.exe.to_str().unwrap(), key::PARENT_THREADS: 2,
+        key::SITE: format!("{:#x}", base + site),
+        key::FRAMES: [format!("{:#x}", base + site), format!("{:#x}", base + caller)],
+        key::STACK: [
+            {key::ADDR: "0x7f00000a1000", key::MODULE: "/opt/x/libassafe.so", key::OFFSET: "0xa1000"},
             frame(f, site, base), frame(f, caller, base), libc_frame()
         ],
     });
-    if ctx == "signal-handler" {
-        r["signal"] = json!(10);
-        r["signal_name"] = json!("SIGUSR1");
-        r["certainty"] = json!("definite");
+    if ctx == Context::SignalHandler.name() {
+        r[key::SIGNAL] = json!(10);
+        r[key::SIGNAL_NAME] = json!("SIGUSR1");
+        r[key::CERTAINTY] = json!(proto::value::DEFINITE);
     }
     r
 }
@@ -101,22 +105,25 @@ fn summary(f: &Fixture, pid: i64, sites: &[(&str, u64, u64)], base: u64) -> Valu
     let sites: Vec<Value> = sites
         .iter()
         .map(|(func, off, count)| {
-            json!({"function": func, "site": format!("{:#x}", base + off), "module": f.exe.to_str().unwrap(),
-                   "offset": format!("{off:#x}"), "count": count})
+            json!({key::FUNCTION: func, key::SITE: format!("{:#x}", base + off), key::MODULE: f.exe.to_str().unwrap(),
+                   key::OFFSET: format!("{off:#x}"), key::COUNT: count})
         })
         .collect();
-    json!({"event": "exit", "pid": pid, "ppid": 1, "exe": f.exe.to_str().unwrap(), "context": "fork-child",
-           "status": 0, "unsafe_calls": 0, "distinct": sites.len(), "dropped": 0, "sites": sites})
+    json!({key::EVENT: event::EXIT, key::STATUS: 0, key::CONTEXT: Context::ForkChild.name(),
+           key::PID: pid, key::PPID: 1, key::EXE: f.exe.to_str().unwrap(),
+           key::UNSAFE_CALLS: 0, key::DISTINCT: sites.len(), key::DROPPED: 0, key::SUPPRESSED: 0, key::SITES: sites})
 }
 
+/// A `start` record as today's library writes it (format 1: no `format` key).
 fn start(f: &Fixture, pid: i64) -> Value {
-    json!({"event": "start", "pid": pid, "ppid": 1, "exe": f.exe.to_str().unwrap(), "version": "0.1.0"})
+    json!({key::EVENT: event::START, key::PID: pid, key::PPID: 1, key::EXE: f.exe.to_str().unwrap(), key::VERSION: "0.1.0"})
 }
 
 fn write_log(dir: &Path, pid: i64, records: &[Value], extra: &str) {
     fs::create_dir_all(dir).unwrap();
     let mut text = String::new();
     for r in records {
+        check_record(r);
         text.push_str(&serde_json::to_string(r).unwrap());
         text.push('\n');
     }
@@ -391,10 +398,11 @@ fn missing_module_and_unknown_frames() {
     let f = fixture();
     let logs = f.dir.path().join("logs");
     let r = json!({
-        "event": "report", "context": "vfork-child", "function": "setenv", "reason": "env",
-        "pid": 5, "ppid": 1, "tid": 5, "exe": "/gone/prog", "site": "0x1234",
-        "stack": [{"addr": "0x401234", "module": "/gone/prog", "offset": "0x1234"},
-                  {"addr": "0xdeadbeef", "module": "", "offset": "0xdeadbeef"}],
+        key::EVENT: event::REPORT, key::CONTEXT: Context::VforkChild.name(), key::FUNCTION: "setenv", key::REASON: "env",
+        key::PID: 5, key::PPID: 1, key::TID: 5, key::EXE: "/gone/prog", key::SITE: "0x401234",
+        key::FRAMES: ["0x401234", "0xdeadbeef"],
+        key::STACK: [{key::ADDR: "0x401234", key::MODULE: "/gone/prog", key::OFFSET: "0x1234"},
+                  {key::ADDR: "0xdeadbeef", key::MODULE: "", key::OFFSET: "0xdeadbeef"}],
     });
     write_log(&logs, 5, &[r], "");
     let o = output(assafe().arg("report").arg(&logs));
@@ -512,10 +520,12 @@ fn errno_records_become_findings() {
     // The handler address is the function's own address: `here`'s start, from the site - 1 is
     // not needed; use child_work's return site minus nothing (not a return address).
     let r = json!({
-        "event": "errno", "context": "signal-handler", "pid": 7, "tid": 7, "exe": f.exe.to_str().unwrap(),
-        "signal": 10, "signal_name": "SIGUSR1", "errno_before": 0, "errno_after": 4,
-        "site": format!("{:#x}", BASE + f.site),
-        "stack": [frame(&f, f.site, BASE)],
+        key::EVENT: event::ERRNO, key::CONTEXT: Context::SignalHandler.name(), key::PID: 7, key::PPID: 1, key::TID: 7,
+        key::EXE: f.exe.to_str().unwrap(),
+        key::SIGNAL: 10, key::SIGNAL_NAME: "SIGUSR1", key::ERRNO_BEFORE: 0, key::ERRNO_AFTER: 4,
+        key::SITE: format!("{:#x}", BASE + f.site),
+        key::FRAMES: [format!("{:#x}", BASE + f.site)],
+        key::STACK: [frame(&f, f.site, BASE)],
     });
     write_log(&logs, 7, &[r], "");
     let (r, status) = report_json(&[], &[&logs]);
@@ -544,4 +554,80 @@ fn fix_language_pattern(v: &mut Value) -> usize {
         Value::Array(a) => a.iter_mut().map(fix_language_pattern).sum(),
         _ => 0,
     }
+}
+
+/// A log whose `start` record declares a newer format is refused with a message saying so; one
+/// that declares the current format is read like today's logs (which have no `format` key).
+#[test]
+fn newer_log_format_is_refused_clearly() {
+    let f = fixture();
+    let newer = proto::FORMAT_VERSION + 1;
+    let logs = f.dir.path().join("newer");
+    let mut st = start(&f, 40);
+    st[key::FORMAT] = json!(newer);
+    write_log(
+        &logs,
+        40,
+        &[st, report(&f, 40, "malloc", "fork-child", f.site, BASE)],
+        "",
+    );
+    let o = output(assafe().arg("report").arg(&logs));
+    let t = stderr(&o);
+    assert_eq!(o.status.code(), Some(125), "a tool error: {t}");
+    assert!(
+        t.contains(&format!(
+            "log format {newer} is newer than this reader supports (format {})",
+            proto::FORMAT_VERSION
+        )),
+        "{t}"
+    );
+    assert!(t.contains("assafe.40"), "names the file: {t}");
+
+    let current = f.dir.path().join("current");
+    let mut st = start(&f, 41);
+    st[key::FORMAT] = json!(proto::FORMAT_VERSION);
+    write_log(
+        &current,
+        41,
+        &[st, report(&f, 41, "malloc", "fork-child", f.site, BASE)],
+        "",
+    );
+    let (r, status) = report_json(&[], &[&current]);
+    assert_eq!(status, 66);
+    assert_eq!(r["findings"].as_array().unwrap().len(), 1, "{r:#}");
+}
+
+/// Records of an event this CLI does not know (a newer library's) are skipped with a warning; the
+/// rest of the log is read.
+#[test]
+fn unknown_event_is_skipped_not_fatal() {
+    let f = fixture();
+    let logs = f.dir.path().join("logs");
+    let future = json!({key::EVENT: "from-the-future", key::PID: 50, "novel": [1, 2]});
+    assert!(!proto::event::is_known("from-the-future"));
+    write_log(
+        &logs,
+        50,
+        &[
+            start(&f, 50),
+            future.clone(),
+            report(&f, 50, "malloc", "fork-child", f.site, BASE),
+            future,
+        ],
+        "",
+    );
+    let (r, status) = report_json(&[], &[&logs]);
+    assert_eq!(status, 66, "{r:#}");
+    assert_eq!(r["findings"][0]["function"], "malloc");
+    let w: Vec<&str> = r["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert!(
+        w.iter()
+            .any(|w| w.contains("skipped") && w.contains("2 \"from-the-future\"")),
+        "{w:?}"
+    );
 }
