@@ -1,5 +1,5 @@
-//! Property test of the `ASSAFE_OPTIONS` parser: the library's own `src/options.rs` and
-//! `src/fmt.rs` (no_std, no alloc) are compiled into this test crate and run on 200 000 generated
+//! Property test of the `ASSAFE_OPTIONS` parser: the library's own `pure/src/options.rs` and
+//! `pure/src/fmt.rs` (no_std, no alloc) are compiled into this test crate and run on 200 000 generated
 //! option strings (a grammar of keys, values and separators mixed with random bytes), checked
 //! against an independent model of the documented behaviour:
 //!
@@ -15,11 +15,13 @@
 #![allow(clippy::explicit_auto_deref)] // `*r.pick(..)` names the slice type the picker returns
 
 #[allow(dead_code)]
-#[path = "../src/fmt.rs"]
+#[path = "../pure/src/fmt.rs"]
 mod fmt;
 #[allow(dead_code)]
-#[path = "../src/options.rs"]
+#[path = "../pure/src/options.rs"]
 mod options;
+
+use fmt::Buf;
 
 use options::{Options, PATH_MAX, SafeList};
 
@@ -219,7 +221,7 @@ fn defaults() -> Model {
 fn from_options(o: &Options) -> Model {
     Model {
         strict: o.strict,
-        json: o.json,
+        json: o.json(),
         halt_on_error: o.halt_on_error,
         verbosity: o.verbosity,
         help: o.help,
@@ -227,8 +229,8 @@ fn from_options(o: &Options) -> Model {
         safe_list: o.safe_list as u8,
         report_signal_unsafe: o.report_signal_unsafe,
         report_errno_spoil: o.report_errno_spoil,
-        log_path: o.log_path[..o.log_path_len].to_vec(),
-        suppressions: o.suppressions[..o.suppressions_len].to_vec(),
+        log_path: o.log_path().to_vec(),
+        suppressions: o.suppressions.as_bytes().to_vec(),
     }
 }
 

@@ -1,175 +1,28 @@
-//! Writing records: sanitizer-style text or one JSON object per line (see docs/log-format.md).
-//!
-//! Each record is formatted into a fresh anonymous mapping (a raw `mmap`, so nothing is allocated
-//! and a signal handler on a small `sigaltstack` has stack to spare), then written with a single
-//! `write` so concurrent writers never interleave. With `log_path` the file `PATH.<pid>` is opened
-//! by path for every record, so a child that closed its fds or repointed fd 2 still reports.
+//! Reporting: the records the library writes (sanitizer-style text or one JSON object per line,
+//! see docs/log-format.md), deduplicated (`dedup`), filtered by the in-process suppressions
+//! (`suppress`), with frame names (`symbolize`), written to a sink (`sink`).
 
-use core::sync::atomic::{AtomicBool, Ordering};
+pub mod dedup;
+pub mod sink;
+pub mod suppress;
+pub mod symbolize;
 
-use crate::fmt::Buf;
-use crate::options::Problems;
-use crate::{init, state, stubs, sys};
+use core::sync::atomic::Ordering;
 
-const MAP_LEN: usize = 64 * 1024;
+use crate::config::{self, Problems};
+use crate::libc::symbols;
+use crate::platform::fmt::Buf;
+use crate::platform::{in_self, signame, sys, tls};
+use crate::state;
+use crate::platform::arch::Frame;
+use sink::{emit, emit_stderr, prefix};
+
 pub const MAX_FRAMES: usize = 48;
-
-/// "Could not write the log" has been said in this process.
-static SINK_WARNED: AtomicBool = AtomicBool::new(false);
-
-/// Where a record goes.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Sink {
-    /// `log_path` if set, else stderr.
-    Log,
-    /// Always stderr (the `help=1` text, the load notice).
-    Stderr,
-}
-
-/// Formats one record with `f` and writes it to the log.
-pub fn emit(f: impl FnOnce(&mut Buf)) {
-    emit_to(Sink::Log, f)
-}
-
-/// Formats one record with `f` and writes it to `sink`.
-///
-/// `f` runs on a private stack inside a fresh anonymous mapping (the record buffer below it), so
-/// that unwinding and formatting never overflow a small `sigaltstack` a handler may be running on.
-fn emit_to(sink: Sink, f: impl FnOnce(&mut Buf)) {
-    match sys::mmap_anon(MAP_LEN + STACK_LEN) {
-        Some(p) => {
-            let mut job = Some(|| {
-                // SAFETY: the first MAP_LEN bytes of our fresh private mapping; the stack we run on
-                // is the part above them.
-                let mem = unsafe { core::slice::from_raw_parts_mut(p, MAP_LEN) };
-                let mut b = Buf::new(mem);
-                f(&mut b);
-                if b.len() > 0 {
-                    write_record(sink, &mut b);
-                }
-            });
-            // SAFETY: the top of the mapping is 16-byte aligned and STACK_LEN bytes are free below it.
-            unsafe { on_stack(&mut job, p.add(MAP_LEN + STACK_LEN)) };
-            // SAFETY: the mapping came from mmap_anon and nothing refers to it any more.
-            unsafe { sys::munmap(p, MAP_LEN + STACK_LEN) };
-        }
-        None => {
-            let mut mem = [0u8; 1024];
-            let mut b = Buf::new(&mut mem);
-            f(&mut b);
-            if b.len() > 0 {
-                write_record(sink, &mut b);
-            }
-        }
-    }
-}
-
-const STACK_LEN: usize = 64 * 1024;
-
-/// Runs `job` with the stack pointer at `top`.
-///
-/// # Safety
-/// `top` must be 16-byte aligned with enough writable memory below it.
-unsafe fn on_stack<F: FnOnce()>(job: &mut Option<F>, top: *mut u8) {
-    extern "C" fn trampoline<F: FnOnce()>(job: *mut u8) {
-        // SAFETY: `job` is the `&mut Option<F>` passed to on_stack, alive for the whole call.
-        let job = unsafe { &mut *(job as *mut Option<F>) };
-        if let Some(f) = job.take() {
-            f();
-        }
-    }
-    // SAFETY: switch_stack saves rsp in rbp (callee-saved), calls the trampoline on the new stack
-    // and switches back; the trampoline is a normal extern "C" function.
-    unsafe {
-        switch_stack(
-            job as *mut Option<F> as *mut u8,
-            trampoline::<F> as *const () as usize,
-            top,
-        )
-    };
-}
-
-#[unsafe(naked)]
-unsafe extern "C" fn switch_stack(arg: *mut u8, f: usize, top: *mut u8) {
-    core::arch::naked_asm!(
-        "push rbp",
-        "mov rbp, rsp",
-        "mov rsp, rdx",
-        "call rsi",
-        "mov rsp, rbp",
-        "pop rbp",
-        "ret",
-    );
-}
-
-fn write_record(sink: Sink, b: &mut Buf) {
-    if b.room() == 0 {
-        // Truncated: keep the line a line.
-        let l = b.len();
-        b.truncate(l - 1);
-    }
-    b.c(b'\n');
-    let o = init::options();
-    let path = o.log_path();
-    if path.is_empty() || sink == Sink::Stderr {
-        write_stderr(b.as_bytes());
-        return;
-    }
-    let mut name = [0u8; crate::options::PATH_MAX + 16];
-    let n = {
-        let mut nb = Buf::new(&mut name);
-        nb.bytes(path).c(b'.').u(sys::getpid() as u64).c(0);
-        nb.len()
-    };
-    let flags =
-        libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-    match sys::open(&name[..n], flags, 0o600) {
-        Ok(fd) => {
-            let r = if sys::exceeds_fsize_limit(fd, b.len()) {
-                Err(libc::EFBIG)
-            } else {
-                sys::write_all(fd, b.as_bytes())
-            };
-            sys::close(fd);
-            if let Err(e) = r {
-                sink_failed(&name[..n - 1], e, b.as_bytes());
-            }
-        }
-        Err(e) => sink_failed(&name[..n - 1], e, b.as_bytes()),
-    }
-}
-
-/// Writes to fd 2 unless that would exceed the file size limit (SIGXFSZ would kill the host).
-fn write_stderr(bytes: &[u8]) {
-    if !sys::exceeds_fsize_limit(2, bytes.len()) {
-        let _ = sys::write_all(2, bytes);
-    }
-}
-
-/// The log file could not be written: say so once on stderr, then put the record there.
-fn sink_failed(name: &[u8], err: i32, record: &[u8]) {
-    if !SINK_WARNED.swap(true, Ordering::Relaxed) {
-        let mut mem = [0u8; 1400];
-        let mut b = Buf::new(&mut mem);
-        prefix(&mut b);
-        b.s("warning: cannot write log file '")
-            .printable(name)
-            .s("' (errno ")
-            .u(err as u64);
-        b.s("); writing reports to stderr instead\n");
-        write_stderr(b.as_bytes());
-    }
-    write_stderr(record);
-}
-
-fn prefix(b: &mut Buf) {
-    b.s("==").u(sys::getpid() as u64).s("==ASSAFE: ");
-}
 
 /// Warning for a malformed `ASSAFE_OPTIONS` or an unreadable suppressions file, and the `help=1`
 /// text. Always on stderr.
 pub fn options_feedback(p: &Problems, suppressions: Result<(), &'static str>) {
-    let o = init::options();
+    let o = config::options();
     if let Err(e) = suppressions {
         let mut mem = [0u8; 1400];
         let mut b = Buf::new(&mut mem);
@@ -177,7 +30,7 @@ pub fn options_feedback(p: &Problems, suppressions: Result<(), &'static str>) {
         b.s("warning: ")
             .s(e)
             .s(" '")
-            .printable(&o.suppressions[..o.suppressions_len])
+            .printable(o.suppressions.as_bytes())
             .s("'; no suppressions in the preload\n");
         let _ = sys::write_all(2, b.as_bytes());
     }
@@ -186,29 +39,21 @@ pub fn options_feedback(p: &Problems, suppressions: Result<(), &'static str>) {
         let mut b = Buf::new(&mut mem);
         prefix(&mut b);
         b.s("warning: ");
-        crate::options::warning(p, &mut b);
+        config::warning(p, &mut b);
         b.c(b'\n');
         let _ = sys::write_all(2, b.as_bytes());
     }
     if o.help {
-        emit_stderr(crate::options::help);
+        emit_stderr(config::help);
     }
     if o.verbosity >= 1 {
         emit_stderr(|b| {
             prefix(b);
             b.s("libassafe loaded (safe_list=");
-            b.s(match o.safe_list {
-                crate::options::SafeList::Posix => "posix",
-                crate::options::SafeList::Glibc => "glibc",
-                crate::options::SafeList::Strict => "strict",
-            });
-            b.s(", ").u(stubs::NSYMS as u64).s(" functions interposed)");
+            b.s(o.safe_list.word());
+            b.s(", ").u(symbols::NSYMS as u64).s(" functions interposed)");
         });
     }
-}
-
-fn emit_stderr(f: impl FnOnce(&mut Buf)) {
-    emit_to(Sink::Stderr, f)
 }
 
 fn exe(buf: &mut [u8]) -> &[u8] {
@@ -221,8 +66,8 @@ fn exe(buf: &mut [u8]) -> &[u8] {
 /// The `"start"` record: one per process that loaded the library (only with `log_path` + json,
 /// so that `assafe run` can count the processes it checked).
 pub fn start_record() {
-    let o = init::options();
-    if !o.json || o.log_path().is_empty() {
+    let o = config::options();
+    if !o.json() || o.log_path().is_empty() {
         return;
     }
     emit(|b| {
@@ -250,11 +95,12 @@ pub struct Context {
     pub handler: usize,
 }
 
+/// The report name of a context bit.
 pub fn context_name(bit: u8) -> &'static str {
     match bit {
-        crate::tls::FORK_CHILD => "fork-child",
-        crate::tls::VFORK_CHILD => "vfork-child",
-        crate::tls::IN_HANDLER => "signal-handler",
+        tls::FORK_CHILD => "fork-child",
+        tls::VFORK_CHILD => "vfork-child",
+        tls::IN_HANDLER => "signal-handler",
         _ => "async-cancel",
     }
 }
@@ -287,12 +133,12 @@ fn explain(reason: &str) -> &'static str {
     }
 }
 
-fn frames_of(f: &stubs::Frame, site: usize, out: &mut [usize; MAX_FRAMES]) -> usize {
-    if site != f.ret {
+fn frames_of(f: &Frame, site: usize, out: &mut [usize; MAX_FRAMES]) -> usize {
+    if site != f.ret_addr() {
         // A tail call from a handler: the handler is the first frame we can name.
         out[0] = site;
         let mut rest = [0usize; MAX_FRAMES];
-        let n = frames_of(f, f.ret, &mut rest);
+        let n = frames_of(f, f.ret_addr(), &mut rest);
         let n = n.min(MAX_FRAMES - 1);
         out[1..=n].copy_from_slice(&rest[..n]);
         return n + 1;
@@ -302,13 +148,13 @@ fn frames_of(f: &stubs::Frame, site: usize, out: &mut [usize; MAX_FRAMES]) -> us
     // only through its lock-free published copy.
     let n = unsafe { assafe_unwind::walk(&regs, false, &mut out[..]) };
     if n == 0 {
-        out[0] = f.ret;
+        out[0] = f.ret_addr();
         return 1;
     }
     // Frames inside this library (the signal handler wrapper) are never shown or blamed.
     let mut kept = 0;
     for i in 0..n {
-        if !crate::init::in_self(out[i]) {
+        if !in_self(out[i]) {
             out[kept] = out[i];
             kept += 1;
         }
@@ -360,7 +206,7 @@ fn text_frame(b: &mut Buf, i: usize, a: usize, exact: bool) {
             } else {
                 m.offset.saturating_sub(1)
             };
-            crate::symbolize::function_name(m.path, at, b);
+            symbolize::function_name(m.path, at, b);
             b.s("(")
                 .printable(m.path)
                 .s("+")
@@ -376,11 +222,11 @@ fn text_frame(b: &mut Buf, i: usize, a: usize, exact: bool) {
 
 /// Writes the report for an unsafe call; returns false (and writes nothing) when a suppression
 /// matched.
-pub fn unsafe_call(idx: usize, ctx: &Context, f: &stubs::Frame) -> bool {
+pub fn unsafe_call(idx: usize, ctx: &Context, f: &Frame) -> bool {
     let mut written = true;
-    let o = init::options();
-    let name = stubs::name(idx);
-    let reason = stubs::REASONS[idx];
+    let o = config::options();
+    let name = symbols::name(idx);
+    let reason = symbols::REASONS[idx];
     let pid = sys::getpid();
     let threads = state::PARENT_THREADS.load(Ordering::Relaxed);
     let strict_only = state::STRICT_ONLY.load(Ordering::Relaxed) != 0;
@@ -388,13 +234,13 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &stubs::Frame) -> bool {
         let mut frames = [0usize; MAX_FRAMES];
         let n = frames_of(f, ctx.site, &mut frames);
         let frames = &frames[..n];
-        if crate::suppress::suppressed(crate::suppress::context_word(ctx.bit), name, frames) {
+        if suppress::suppressed(suppress::context_word(ctx.bit), name, frames) {
             written = false;
             return;
         }
         let mut e = [0u8; 512];
         let exe = exe(&mut e);
-        if o.json {
+        if o.json() {
             b.s("{\"event\":\"report\",\"context\":\"")
                 .s(context_name(ctx.bit));
             b.s("\",\"function\":").json_str(name);
@@ -405,16 +251,16 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &stubs::Frame) -> bool {
                 .u(sys::getppid() as u64);
             b.s(",\"tid\":").u(sys::gettid() as u64);
             b.s(",\"exe\":").json_str(exe);
-            if ctx.bit == crate::tls::FORK_CHILD {
+            if ctx.bit == tls::FORK_CHILD {
                 b.s(",\"parent_threads\":").u(threads as u64);
                 if strict_only {
                     b.s(",\"strict\":true");
                 }
             }
-            if ctx.bit == crate::tls::IN_HANDLER {
+            if ctx.bit == tls::IN_HANDLER {
                 b.s(",\"signal\":").u(ctx.signal as u64);
                 b.s(",\"signal_name\":\"")
-                    .s(crate::signame(ctx.signal))
+                    .s(signame(ctx.signal))
                     .c(b'"');
                 b.s(",\"signal_origin\":\"").s(ctx.signal_origin).c(b'"');
                 b.s(",\"certainty\":\"")
@@ -429,7 +275,7 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &stubs::Frame) -> bool {
             prefix(b);
             b.s("async-signal-unsafe call to ").printable(name).s("() ");
             match ctx.bit {
-                crate::tls::FORK_CHILD => {
+                tls::FORK_CHILD => {
                     if strict_only {
                         b.s("in the child of a fork (reported because strict=1; the parent had ");
                         b.u(threads as u64).s(" thread)");
@@ -441,11 +287,11 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &stubs::Frame) -> bool {
                         b.s(" had ").u(threads as u64).s(" threads)");
                     }
                 }
-                crate::tls::VFORK_CHILD => {
+                tls::VFORK_CHILD => {
                     b.s("in a vfork child (it shares the parent's memory)");
                 }
-                crate::tls::IN_HANDLER => {
-                    b.s("in a handler for ").s(crate::signame(ctx.signal));
+                tls::IN_HANDLER => {
+                    b.s("in a handler for ").s(signame(ctx.signal));
                     b.s(" (").s(ctx.signal_origin).s(" signal, ");
                     b.s(if ctx.definite {
                         "definite: the handler interrupted this thread inside an unsafe function"
@@ -468,7 +314,7 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &stubs::Frame) -> bool {
                 .s(explain(reason))
                 .s("\n");
             for (i, &a) in frames.iter().enumerate() {
-                text_frame(b, i, a, i == 0 && ctx.site != f.ret);
+                text_frame(b, i, a, i == 0 && ctx.site != f.ret_addr());
             }
             prefix(b);
             b.s("  in process ")
@@ -491,15 +337,15 @@ pub enum End<'a> {
 /// The summary record, written when a process that made unsafe calls execs or exits.
 pub fn summary(end: End, ctx_bit: u8) {
     let pid = sys::getpid();
-    let (calls, distinct, dropped) = crate::dedup::totals(pid);
+    let (calls, distinct, dropped) = dedup::totals(pid);
     if calls == 0 {
         return;
     }
-    let o = init::options();
+    let o = config::options();
     emit(|b| {
         let mut e = [0u8; 512];
         let exe = exe(&mut e);
-        if o.json {
+        if o.json() {
             match end {
                 End::Exec(p) => {
                     b.s("{\"event\":\"exec\",\"path\":").json_str(p);
@@ -520,15 +366,15 @@ pub fn summary(end: End, ctx_bit: u8) {
                 .u(distinct);
             b.s(",\"dropped\":").u(dropped);
             b.s(",\"suppressed\":")
-                .u(crate::suppress::MATCHED.load(Ordering::Relaxed) as u64);
+                .u(suppress::MATCHED.load(Ordering::Relaxed) as u64);
             b.s(",\"sites\":[");
             let mut first = true;
-            crate::dedup::each(pid, |s| {
+            dedup::each(pid, |s| {
                 if !first {
                     b.c(b',');
                 }
                 first = false;
-                b.s("{\"function\":").json_str(stubs::name(s.idx));
+                b.s("{\"function\":").json_str(symbols::name(s.idx));
                 b.s(",\"site\":\"").hex(s.site as u64).s("\",\"module\":");
                 match assafe_unwind::module_of(s.site) {
                     Some(m) => {
@@ -570,11 +416,11 @@ pub fn summary(end: End, ctx_bit: u8) {
                 b.s(" (").u(dropped).s(" not attributed: table full)");
             }
             b.s(":\n");
-            crate::dedup::each(pid, |s| {
+            dedup::each(pid, |s| {
                 b.s("    ")
                     .u(s.count)
                     .s(" x ")
-                    .printable(stubs::name(s.idx))
+                    .printable(symbols::name(s.idx))
                     .s(" from ");
                 b.hex(s.site as u64);
                 if let Some(m) = assafe_unwind::module_of(s.site) {
@@ -594,14 +440,14 @@ pub fn summary(end: End, ctx_bit: u8) {
 
 /// A signal handler returned with `errno` changed.
 pub fn errno_spoil(sig: i32, handler: usize, before: i32, after: i32) {
-    let o = init::options();
+    let o = config::options();
     emit(|b| {
-        if crate::suppress::suppressed(b"errno", b"(signal handler)", &[handler]) {
+        if suppress::suppressed(b"errno", b"(signal handler)", &[handler]) {
             return;
         }
         let mut e = [0u8; 512];
         let exe = exe(&mut e);
-        if o.json {
+        if o.json() {
             b.s("{\"event\":\"errno\",\"context\":\"signal-handler\",\"pid\":")
                 .u(sys::getpid() as u64);
             b.s(",\"ppid\":")
@@ -612,7 +458,7 @@ pub fn errno_spoil(sig: i32, handler: usize, before: i32, after: i32) {
             b.s(",\"signal\":")
                 .u(sig as u64)
                 .s(",\"signal_name\":\"")
-                .s(crate::signame(sig))
+                .s(signame(sig))
                 .c(b'"');
             b.s(",\"errno_before\":")
                 .i(before as i64)
@@ -624,7 +470,7 @@ pub fn errno_spoil(sig: i32, handler: usize, before: i32, after: i32) {
         } else {
             prefix(b);
             b.s("signal handler for ")
-                .s(crate::signame(sig))
+                .s(signame(sig))
                 .s(" changed errno from ")
                 .i(before as i64);
             b.s(" to ")
@@ -639,11 +485,11 @@ pub fn errno_spoil(sig: i32, handler: usize, before: i32, after: i32) {
 
 /// A program signal handler ran inside a vfork child.
 pub fn handler_in_vfork(sig: i32, handler: usize) {
-    let o = init::options();
+    let o = config::options();
     emit(|b| {
         let mut e = [0u8; 512];
         let exe = exe(&mut e);
-        if o.json {
+        if o.json() {
             b.s("{\"event\":\"report\",\"context\":\"vfork-child\",\"function\":\"(signal handler)\",\"reason\":\"signal\"");
             b.s(",\"pid\":")
                 .u(sys::getpid() as u64)
@@ -656,14 +502,14 @@ pub fn handler_in_vfork(sig: i32, handler: usize) {
             b.s(",\"signal\":")
                 .u(sig as u64)
                 .s(",\"signal_name\":\"")
-                .s(crate::signame(sig))
+                .s(signame(sig))
                 .c(b'"');
             b.s(",\"site\":\"").hex(handler as u64).c(b'"');
             json_stack(b, &[handler]);
             b.c(b'}');
         } else {
             prefix(b);
-            b.s("the program's handler for ").s(crate::signame(sig));
+            b.s("the program's handler for ").s(signame(sig));
             b.s(" ran in a vfork child: it shares, and can corrupt, the parent's memory and stack\n");
             text_frame(b, 0, handler, true);
             let l = b.len();
@@ -674,9 +520,9 @@ pub fn handler_in_vfork(sig: i32, handler: usize) {
 
 /// `verbosity=2`: one line per fork child, saying whether it is checked.
 pub fn fork_note(parent: i32, parent_threads: u32, checked: bool) {
-    let o = init::options();
+    let o = config::options();
     emit(|b| {
-        if o.json {
+        if o.json() {
             b.s("{\"event\":\"fork\",\"pid\":")
                 .u(sys::getpid() as u64)
                 .s(",\"ppid\":")
