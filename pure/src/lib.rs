@@ -7,5 +7,6 @@ pub mod demangle;
 pub mod fmt;
 pub mod options;
 pub mod proc_stat;
+pub mod sigtable;
 
 use fmt::Buf;

@@ -17,6 +17,7 @@ use crate::platform::arch::{self, USER_ADDR_FREE_BITS};
 use crate::platform::{sys, tls};
 use crate::reporting::{self, dedup};
 use crate::state;
+use assafe_pure::sigtable::{self, Action, Actions};
 
 const NSIG: usize = 65;
 const SIG_DFL: usize = 0;
@@ -24,43 +25,27 @@ const SIG_IGN: usize = 1;
 const SIG_HOLD: usize = 2;
 const SA_SIGINFO: i32 = ::libc::SA_SIGINFO;
 
-/// The program's action for each signal, published as ONE word: the handler address (what
-/// `oldact` must show) with the two of the program's `sa_flags` the wrapper needs packed into
-/// bits no user-space address uses ([`A_SIGINFO`], [`A_RESETHAND`]).
-///
-/// One word, because the wrapper runs on any thread at any moment: with the handler and its
-/// flags in two atomics written one after the other, a signal arriving between the writes would
-/// call the new handler with the old calling convention (a `sa_handler` function given three
-/// arguments is harmless; a `sa_sigaction` function given one reads garbage for `info` and `uc`).
-/// A single load always yields a pair that some `sigaction` call installed.
+/// The program's action for each signal (what `oldact` must show, and how the wrapper calls the
+/// handler), published as ONE word per signal (see `assafe_pure::sigtable`): a signal arriving
+/// while another thread re-installs the handler finds either the old pair or the new one, never
+/// the new handler with the old calling convention.
 ///
 /// Orderings: writers store with `Release` *before* giving the kernel our wrapper, and the wrapper
-/// loads with `Acquire`. The word carries everything the wrapper needs (the handler's code is
-/// immutable), so no other memory has to be published with it; what orders "table written" before
+/// loads with `Acquire`. The word carries everything the wrapper needs (a handler's code is
+/// immutable), so no other memory is published with it; what orders "table written" before
 /// "wrapper runs for this disposition" is the kernel: the writer's `rt_sigaction` and the signal's
 /// delivery both take the process's sighand lock. Release/Acquire states that intent and costs
-/// nothing on x86_64.
-static ACTION: [AtomicUsize; NSIG] = [const { AtomicUsize::new(0) }; NSIG];
-/// The program installed the handler with `SA_SIGINFO` (a `sa_sigaction` function).
-const A_SIGINFO: usize = 1 << 63;
-/// The program installed the handler with `SA_RESETHAND`.
-const A_RESETHAND: usize = 1 << 62;
-const A_FLAGS: usize = A_SIGINFO | A_RESETHAND;
-const _: () = assert!(A_FLAGS & !USER_ADDR_FREE_BITS == 0);
+/// nothing on x86_64. Stores made while the wrapper is not installed for the signal (SIG_DFL,
+/// SIG_IGN, at load) are Relaxed: no wrapper can run for them.
+static ACTION: Actions<NSIG> = Actions::new();
+const _: () = assert!(sigtable::FLAG_BITS & !USER_ADDR_FREE_BITS == 0);
 
-fn pack(handler: usize, flags: i32) -> usize {
-    let mut w = handler & !A_FLAGS;
-    if flags & SA_SIGINFO != 0 {
-        w |= A_SIGINFO;
-    }
-    if flags & ::libc::SA_RESETHAND != 0 {
-        w |= A_RESETHAND;
-    }
-    w
-}
-
-fn handler_of(w: usize) -> usize {
-    w & !A_FLAGS
+fn action(handler: usize, flags: i32) -> Action {
+    Action::new(
+        handler,
+        flags & SA_SIGINFO != 0,
+        flags & ::libc::SA_RESETHAND != 0,
+    )
 }
 
 /// The kernel's action is (or was, before an SA_RESETHAND reset) our wrapper, installed with
@@ -130,8 +115,8 @@ unsafe extern "C" fn sigaction_impl(
     let _guard = WriterGuard::new(s);
     // Relaxed: the other writers of ACTION[s] are ordered by WRITING (Acquire/Release); a
     // handler's SA_RESETHAND reset may race, and then either value is one the kernel also had.
-    let prev = ACTION[s].load(Ordering::Relaxed);
-    let prev_handler = handler_of(prev);
+    let prev = ACTION.load(s, Ordering::Relaxed);
+    let prev_handler = prev.handler();
     let was_forced = FORCED[s].load(Ordering::Relaxed);
     // SAFETY: all-zero is a valid sigaction.
     let mut kold: libc::sigaction = unsafe { core::mem::zeroed() };
@@ -149,14 +134,14 @@ unsafe extern "C" fn sigaction_impl(
         // is written).
         let a = unsafe { *act };
         let h = a.sa_sigaction;
-        if h == SIG_DFL || h == SIG_IGN || h & A_FLAGS != 0 {
+        if h == SIG_DFL || h == SIG_IGN || !Action::representable(h) {
             // SIG_DFL, SIG_IGN (or a value no function can have): the kernel gets the program's
             // own action, and the wrapper never runs for it.
             // SAFETY: the program's own action.
             let r = unsafe { real(sig, &a, &mut kold) };
             if r == 0 {
                 // Relaxed: the wrapper is not installed for this signal any more.
-                ACTION[s].store(pack(h, a.sa_flags), Ordering::Relaxed);
+                ACTION.store(s, action(h, a.sa_flags), Ordering::Relaxed);
                 FORCED[s].store(false, Ordering::Relaxed);
             }
             r
@@ -166,14 +151,14 @@ unsafe extern "C" fn sigaction_impl(
             w.sa_flags |= SA_SIGINFO;
             // The table first (Release, see ACTION): a signal arriving right after the kernel
             // update must find the new pair.
-            ACTION[s].store(pack(h, a.sa_flags), Ordering::Release);
+            ACTION.store(s, action(h, a.sa_flags), Ordering::Release);
             // SAFETY: same action with our wrapper in place of the handler.
             let r = unsafe { real(sig, &w, &mut kold) };
             if r == 0 {
                 FORCED[s].store(true, Ordering::Relaxed);
             } else {
                 // The kernel kept the previous action: so does the table.
-                ACTION[s].store(prev, Ordering::Release);
+                ACTION.store(s, prev, Ordering::Release);
             }
             r
         }
@@ -184,7 +169,7 @@ unsafe extern "C" fn sigaction_impl(
             o.sa_sigaction = prev_handler;
         }
         if was_forced {
-            let prev_siginfo = if prev & A_SIGINFO != 0 { SA_SIGINFO } else { 0 };
+            let prev_siginfo = if prev.siginfo() { SA_SIGINFO } else { 0 };
             o.sa_flags = (kold.sa_flags & !SA_SIGINFO) | prev_siginfo;
         }
         // SAFETY: the program's output pointer.
@@ -295,7 +280,11 @@ pub fn wrap_existing() {
             install(sig, &cur);
         } else {
             // Relaxed: at load, and the wrapper is not installed for this signal.
-            ACTION[sig as usize].store(pack(cur.sa_sigaction, cur.sa_flags), Ordering::Relaxed);
+            ACTION.store(
+                sig as usize,
+                action(cur.sa_sigaction, cur.sa_flags),
+                Ordering::Relaxed,
+            );
         }
     }
 }
@@ -306,8 +295,8 @@ unsafe extern "C" fn handler_wrapper(sig: c_int, info: *mut libc::siginfo_t, uc:
     let saved = tls::state();
     let s = sig as usize;
     // One load: the handler and its calling convention come from the same sigaction call.
-    let w = ACTION.get(s).map_or(SIG_DFL, |a| a.load(Ordering::Acquire));
-    let h = handler_of(w);
+    let w = ACTION.load(s, Ordering::Acquire);
+    let h = w.handler();
     // SAFETY: b is this thread's TLS block; fields are accessed with volatile operations only.
     let depth = unsafe { core::ptr::read_volatile(&raw const (*b).depth) };
     if (depth as usize) < tls::LEVELS {
@@ -327,14 +316,13 @@ unsafe extern "C" fn handler_wrapper(sig: c_int, info: *mut libc::siginfo_t, uc:
     unsafe { core::ptr::write_volatile(&raw mut (*b).depth, depth + 1) };
     tls::store((saved & !tls::BUSY) | tls::IN_HANDLER);
 
-    if w & A_RESETHAND != 0 && saved & tls::VFORK_CHILD == 0 {
+    if w.resethand() && saved & tls::VFORK_CHILD == 0 {
         // The kernel has reset the action to SIG_DFL; so does the table (not from a vfork
         // child: its dispositions are its own, the table is the parent's). Only if no sigaction
         // replaced the word since our load: a newer install also replaced the kernel's action.
         // Relaxed: the wrapper is no longer installed for the old pair; the flags stay for
         // `oldact`.
-        let _ =
-            ACTION[s].compare_exchange(w, w & A_FLAGS, Ordering::Relaxed, Ordering::Relaxed);
+        ACTION.replace(s, w, w.reset(), Ordering::Relaxed);
     }
     if saved & tls::VFORK_CHILD != 0 && h > SIG_IGN {
         // A handler running in a vfork child shares, and can corrupt, the parent's memory.
@@ -353,7 +341,7 @@ unsafe extern "C" fn handler_wrapper(sig: c_int, info: *mut libc::siginfo_t, uc:
     // SAFETY: valid errno pointer.
     let errno_before = unsafe { *errno_p };
     if h > SIG_IGN {
-        if w & A_SIGINFO != 0 {
+        if w.siginfo() {
             // SAFETY: the program installed this handler as a sa_sigaction function.
             let f: extern "C" fn(c_int, *mut libc::siginfo_t, *mut c_void) =
                 unsafe { core::mem::transmute(h) };
