@@ -6,7 +6,9 @@
 #![allow(dead_code)]
 
 /// The columns this reader needs; the header may list them in any order, and must list them all.
-const NEEDED: [&str; 7] = ["name", "version", "class", "reason", "posix", "glibc", "hot"];
+const NEEDED: [&str; 7] = [
+    "name", "version", "class", "reason", "posix", "glibc", "hot",
+];
 
 /// How the library handles one class of symbol.
 pub struct ClassInfo {
@@ -47,7 +49,11 @@ const fn class(word: &'static str, variant: &'static str, always_slow: bool) -> 
 pub const FLAG_BITS: &[(&str, u8, &str)] = &[
     ("F_POSIX_UNSAFE", 1, "unsafe under the posix verdict"),
     ("F_GLIBC_UNSAFE", 2, "unsafe under the glibc verdict"),
-    ("F_HOT", 4, "hot stub: no fork-sentinel test on the fast path"),
+    (
+        "F_HOT",
+        4,
+        "hot stub: no fork-sentinel test on the fast path",
+    ),
     ("F_ALWAYS_SLOW", 8, "the stub always takes the slow path"),
 ];
 

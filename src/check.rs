@@ -5,7 +5,9 @@ use core::ffi::c_int;
 use core::sync::atomic::{AtomicU8, Ordering};
 
 use crate::config::{self, SafeList};
-use crate::libc::symbols::{self, CLASS, Class, F_GLIBC_UNSAFE, F_POSIX_UNSAFE, FLAGS, generated as g};
+use crate::libc::symbols::{
+    self, CLASS, Class, F_GLIBC_UNSAFE, F_POSIX_UNSAFE, FLAGS, generated as g,
+};
 use crate::libc::{self as clib};
 use crate::platform::arch::{self, Frame};
 use crate::platform::fmt::Buf;
@@ -88,7 +90,8 @@ pub fn violation(idx: usize, ctx: u8, f: &Frame) {
     if bit == tls::IN_HANDLER && !o.report_signal_unsafe {
         return;
     }
-    if bit == tls::ASYNC_CANCEL && matches!(idx, g::IDX_pthread_cancel | g::IDX_pthread_setcanceltype)
+    if bit == tls::ASYNC_CANCEL
+        && matches!(idx, g::IDX_pthread_cancel | g::IDX_pthread_setcanceltype)
     {
         // Of the three functions POSIX allows while cancellation is asynchronous, these two are
         // interposed (pthread_setcancelstate is class safe: it has no stub).

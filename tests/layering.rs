@@ -38,7 +38,13 @@ fn rs_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// The unit a file of `src/` belongs to: its top folder, or its file stem.
 fn unit_of(rel: &Path) -> String {
-    let first = rel.components().next().unwrap().as_os_str().to_str().unwrap();
+    let first = rel
+        .components()
+        .next()
+        .unwrap()
+        .as_os_str()
+        .to_str()
+        .unwrap();
     first.strip_suffix(".rs").unwrap_or(first).to_string()
 }
 
@@ -145,7 +151,11 @@ fn graph() -> Graph {
     let root = src();
     let mut files = Vec::new();
     rs_files(&root, &mut files);
-    assert!(files.len() > 20, "found only {} files under src/", files.len());
+    assert!(
+        files.len() > 20,
+        "found only {} files under src/",
+        files.len()
+    );
     let mut edges: BTreeMap<String, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
     for f in files {
         let rel = f.strip_prefix(&root).unwrap().to_path_buf();
@@ -154,9 +164,7 @@ fn graph() -> Graph {
         let e = edges.entry(unit.clone()).or_default();
         for u in uses(&code) {
             if u != unit {
-                e.entry(u)
-                    .or_default()
-                    .insert(rel.display().to_string());
+                e.entry(u).or_default().insert(rel.display().to_string());
             }
         }
     }
@@ -177,7 +185,11 @@ fn every_unit_uses_only_lower_layers() {
     for (from, to) in &g.edges {
         for (u, files) in to {
             if layer(u) >= layer(from) {
-                bad.push(format!("{from} (layer {}) uses {u} (layer {}) in {files:?}", layer(from), layer(u)));
+                bad.push(format!(
+                    "{from} (layer {}) uses {u} (layer {}) in {files:?}",
+                    layer(from),
+                    layer(u)
+                ));
             }
         }
     }
@@ -286,10 +298,16 @@ fn lib_doc_states_the_data_path_in_order() {
         .collect::<Vec<_>>()
         .join("\n");
     let mut at = 0;
-    for step in ["**stub**", "**dispatch**", "**check**", "**report**", "**sink**"] {
-        let i = doc[at..]
-            .find(step)
-            .unwrap_or_else(|| panic!("src/lib.rs's crate doc does not name {step} after the previous step"));
+    for step in [
+        "**stub**",
+        "**dispatch**",
+        "**check**",
+        "**report**",
+        "**sink**",
+    ] {
+        let i = doc[at..].find(step).unwrap_or_else(|| {
+            panic!("src/lib.rs's crate doc does not name {step} after the previous step")
+        });
         at += i + step.len();
     }
 }

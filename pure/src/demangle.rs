@@ -106,7 +106,10 @@ mod tests {
             d("_ZN3app4main28_$u7b$$u7b$closure$u7d$$u7d$17h0123456789abcdefE"),
             "app::main::{{closure}}"
         );
-        assert_eq!(d("_ZN5alloc3vec12Vec$LT$T$GT$4push17h0123456789abcdefE"), "alloc::vec::Vec<T>::push");
+        assert_eq!(
+            d("_ZN5alloc3vec12Vec$LT$T$GT$4push17h0123456789abcdefE"),
+            "alloc::vec::Vec<T>::push"
+        );
         assert_eq!(d("_ZN1a2b3E"), "a::b3");
     }
 

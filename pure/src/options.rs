@@ -366,7 +366,8 @@ mod tests {
 
     #[test]
     fn well_formed_items_set_their_option() {
-        let (o, n) = parsed(" strict=1 : log_format=json:verbosity=2:safe_list=posix:log_path=/tmp/l");
+        let (o, n) =
+            parsed(" strict=1 : log_format=json:verbosity=2:safe_list=posix:log_path=/tmp/l");
         assert_eq!(n, 0);
         assert!(o.strict && o.json());
         assert_eq!(o.verbosity, 2);

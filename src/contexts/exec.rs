@@ -48,7 +48,8 @@ impl Call {
 const MAX_LIST_ARGS: usize = 4096;
 
 /// execve's and execvpe's type.
-type ExecveFn = unsafe extern "C" fn(*const c_char, *const *const c_char, *const *const c_char) -> c_int;
+type ExecveFn =
+    unsafe extern "C" fn(*const c_char, *const *const c_char, *const *const c_char) -> c_int;
 type FexecveFn = unsafe extern "C" fn(c_int, *const *const c_char, *const *const c_char) -> c_int;
 type ExecveatFn = unsafe extern "C" fn(
     c_int,

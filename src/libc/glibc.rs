@@ -39,7 +39,7 @@ pub fn link_map_head() -> *const LinkMap {
     // SAFETY: _r_debug is initialised by the loader before any library code runs; reading one
     // pointer-sized field races with nothing (it changes only while the loader holds its lock,
     // and we read it in normal context at load).
-    unsafe { (*(&raw const _r_debug)).r_map }
+    unsafe { _r_debug.r_map }
 }
 
 /// Address of `_r_debug` (inside the dynamic loader).

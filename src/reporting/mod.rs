@@ -11,10 +11,10 @@ use core::sync::atomic::Ordering;
 
 use crate::config::{self, Problems};
 use crate::libc::symbols;
+use crate::platform::arch::Frame;
 use crate::platform::fmt::Buf;
 use crate::platform::{in_self, signame, sys, tls};
 use crate::state;
-use crate::platform::arch::Frame;
 use sink::{emit, emit_stderr, prefix};
 
 pub const MAX_FRAMES: usize = 48;
@@ -51,7 +51,9 @@ pub fn options_feedback(p: &Problems, suppressions: Result<(), &'static str>) {
             prefix(b);
             b.s("libassafe loaded (safe_list=");
             b.s(o.safe_list.word());
-            b.s(", ").u(symbols::NSYMS as u64).s(" functions interposed)");
+            b.s(", ")
+                .u(symbols::NSYMS as u64)
+                .s(" functions interposed)");
         });
     }
 }
@@ -259,9 +261,7 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &Frame) -> bool {
             }
             if ctx.bit == tls::IN_HANDLER {
                 b.s(",\"signal\":").u(ctx.signal as u64);
-                b.s(",\"signal_name\":\"")
-                    .s(signame(ctx.signal))
-                    .c(b'"');
+                b.s(",\"signal_name\":\"").s(signame(ctx.signal)).c(b'"');
                 b.s(",\"signal_origin\":\"").s(ctx.signal_origin).c(b'"');
                 b.s(",\"certainty\":\"")
                     .s(if ctx.definite { "definite" } else { "latent" })

@@ -44,7 +44,7 @@ pub fn emit_to(sink: Sink, f: impl FnOnce(&mut Buf)) {
                 let mem = unsafe { core::slice::from_raw_parts_mut(p, MAP_LEN) };
                 let mut b = Buf::new(mem);
                 f(&mut b);
-                if b.len() > 0 {
+                if !b.is_empty() {
                     write_record(sink, &mut b);
                 }
             });
@@ -57,7 +57,7 @@ pub fn emit_to(sink: Sink, f: impl FnOnce(&mut Buf)) {
             let mut mem = [0u8; 1024];
             let mut b = Buf::new(&mut mem);
             f(&mut b);
-            if b.len() > 0 {
+            if !b.is_empty() {
                 write_record(sink, &mut b);
             }
         }
