@@ -129,7 +129,11 @@ mod tests {
             let mut i = 0u64;
             while start.elapsed() < std::time::Duration::from_millis(300) {
                 for _ in 0..1000 {
-                    T.store(10, if i.is_multiple_of(2) { b } else { a }, Ordering::Release);
+                    T.store(
+                        10,
+                        if i.is_multiple_of(2) { b } else { a },
+                        Ordering::Release,
+                    );
                     i += 1;
                 }
             }
