@@ -3,6 +3,7 @@
 //! (`suppress`), with frame names (`symbolize`), written to a sink (`sink`).
 
 pub mod dedup;
+mod json;
 pub mod sink;
 pub mod suppress;
 pub mod symbolize;
@@ -15,6 +16,7 @@ use crate::platform::arch::Frame;
 use crate::platform::fmt::Buf;
 use crate::platform::{in_self, signame, sys, tls};
 use crate::state;
+pub use json::End;
 use sink::{emit, emit_stderr, prefix};
 
 pub const MAX_FRAMES: usize = 48;
@@ -74,10 +76,13 @@ pub fn start_record() {
     }
     emit(|b| {
         let mut e = [0u8; 512];
-        b.s("{\"event\":\"start\",\"pid\":").u(sys::getpid() as u64);
-        b.s(",\"ppid\":").u(sys::getppid() as u64);
-        b.s(",\"exe\":").json_str(exe(&mut e));
-        b.s(",\"version\":\"").s(env!("CARGO_PKG_VERSION")).s("\"}");
+        json::start(
+            b,
+            sys::getpid(),
+            sys::getppid(),
+            exe(&mut e),
+            env!("CARGO_PKG_VERSION"),
+        );
     });
 }
 
@@ -164,39 +169,6 @@ fn frames_of(f: &Frame, site: usize, out: &mut [usize; MAX_FRAMES]) -> usize {
     kept
 }
 
-fn json_stack(b: &mut Buf, frames: &[usize]) {
-    b.s(",\"frames\":[");
-    for (i, &a) in frames.iter().enumerate() {
-        if i > 0 {
-            b.c(b',');
-        }
-        b.c(b'"').hex(a as u64).c(b'"');
-    }
-    b.s("],\"stack\":[");
-    for (i, &a) in frames.iter().enumerate() {
-        if i > 0 {
-            b.c(b',');
-        }
-        json_frame(b, a);
-    }
-    b.c(b']');
-}
-
-fn json_frame(b: &mut Buf, a: usize) {
-    b.s("{\"addr\":\"").hex(a as u64).s("\",\"module\":");
-    match assafe_unwind::module_of(a) {
-        Some(m) => {
-            b.json_str(m.path)
-                .s(",\"offset\":\"")
-                .hex(m.offset as u64)
-                .s("\"}");
-        }
-        None => {
-            b.s("\"\",\"offset\":\"").hex(a as u64).s("\"}");
-        }
-    }
-}
-
 /// One sanitizer-style frame line. `exact`: `a` is a function's own address (a handler), not a
 /// return address (which is looked up one byte back, inside the call instruction).
 fn text_frame(b: &mut Buf, i: usize, a: usize, exact: bool) {
@@ -243,34 +215,27 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &Frame) -> bool {
         let mut e = [0u8; 512];
         let exe = exe(&mut e);
         if o.json() {
-            b.s("{\"event\":\"report\",\"context\":\"")
-                .s(context_name(ctx.bit));
-            b.s("\",\"function\":").json_str(name);
-            b.s(",\"reason\":").json_str(reason.as_bytes());
-            b.s(",\"pid\":")
-                .u(pid as u64)
-                .s(",\"ppid\":")
-                .u(sys::getppid() as u64);
-            b.s(",\"tid\":").u(sys::gettid() as u64);
-            b.s(",\"exe\":").json_str(exe);
-            if ctx.bit == tls::FORK_CHILD {
-                b.s(",\"parent_threads\":").u(threads as u64);
-                if strict_only {
-                    b.s(",\"strict\":true");
-                }
-            }
-            if ctx.bit == tls::IN_HANDLER {
-                b.s(",\"signal\":").u(ctx.signal as u64);
-                b.s(",\"signal_name\":\"").s(signame(ctx.signal)).c(b'"');
-                b.s(",\"signal_origin\":\"").s(ctx.signal_origin).c(b'"');
-                b.s(",\"certainty\":\"")
-                    .s(if ctx.definite { "definite" } else { "latent" })
-                    .c(b'"');
-                b.s(",\"handler_depth\":").u(ctx.depth as u64);
-            }
-            b.s(",\"site\":\"").hex(ctx.site as u64).c(b'"');
-            json_stack(b, frames);
-            b.c(b'}');
+            json::report(
+                b,
+                &json::Report {
+                    context: context_name(ctx.bit),
+                    function: name,
+                    reason,
+                    pid,
+                    ppid: sys::getppid(),
+                    tid: sys::gettid(),
+                    exe,
+                    fork: (ctx.bit == tls::FORK_CHILD).then_some((threads, strict_only)),
+                    signal: (ctx.bit == tls::IN_HANDLER).then_some((
+                        ctx.signal,
+                        ctx.signal_origin,
+                        ctx.definite,
+                        ctx.depth,
+                    )),
+                    site: ctx.site,
+                    frames,
+                },
+            );
         } else {
             prefix(b);
             b.s("async-signal-unsafe call to ").printable(name).s("() ");
@@ -328,12 +293,6 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &Frame) -> bool {
     written
 }
 
-/// How a process that made unsafe calls ended.
-pub enum End<'a> {
-    Exec(&'a [u8]),
-    Exit(i32),
-}
-
 /// The summary record, written when a process that made unsafe calls execs or exits.
 pub fn summary(end: End, ctx_bit: u8) {
     let pid = sys::getpid();
@@ -346,50 +305,16 @@ pub fn summary(end: End, ctx_bit: u8) {
         let mut e = [0u8; 512];
         let exe = exe(&mut e);
         if o.json() {
-            match end {
-                End::Exec(p) => {
-                    b.s("{\"event\":\"exec\",\"path\":").json_str(p);
-                }
-                End::Exit(s) => {
-                    b.s("{\"event\":\"exit\",\"status\":").i(s as i64);
-                }
-            }
-            b.s(",\"context\":\"").s(context_name(ctx_bit)).c(b'"');
-            b.s(",\"pid\":")
-                .u(pid as u64)
-                .s(",\"ppid\":")
-                .u(sys::getppid() as u64);
-            b.s(",\"exe\":").json_str(exe);
-            b.s(",\"unsafe_calls\":")
-                .u(calls)
-                .s(",\"distinct\":")
-                .u(distinct);
-            b.s(",\"dropped\":").u(dropped);
-            b.s(",\"suppressed\":")
-                .u(suppress::MATCHED.load(Ordering::Relaxed) as u64);
-            b.s(",\"sites\":[");
-            let mut first = true;
-            dedup::each(pid, |s| {
-                if !first {
-                    b.c(b',');
-                }
-                first = false;
-                b.s("{\"function\":").json_str(symbols::name(s.idx));
-                b.s(",\"site\":\"").hex(s.site as u64).s("\",\"module\":");
-                match assafe_unwind::module_of(s.site) {
-                    Some(m) => {
-                        b.json_str(m.path)
-                            .s(",\"offset\":\"")
-                            .hex(m.offset as u64)
-                            .c(b'"');
-                    }
-                    None => {
-                        b.s("\"\",\"offset\":\"").hex(s.site as u64).c(b'"');
-                    }
-                }
-                b.s(",\"count\":").u(s.count).c(b'}');
-            });
-            b.s("]}");
+            json::summary(
+                b,
+                &end,
+                context_name(ctx_bit),
+                pid,
+                sys::getppid(),
+                exe,
+                (calls, distinct, dropped),
+                suppress::MATCHED.load(Ordering::Relaxed) as u64,
+            );
         } else {
             prefix(b);
             match end {
@@ -448,25 +373,17 @@ pub fn errno_spoil(sig: i32, handler: usize, before: i32, after: i32) {
         let mut e = [0u8; 512];
         let exe = exe(&mut e);
         if o.json() {
-            b.s("{\"event\":\"errno\",\"context\":\"signal-handler\",\"pid\":")
-                .u(sys::getpid() as u64);
-            b.s(",\"ppid\":")
-                .u(sys::getppid() as u64)
-                .s(",\"tid\":")
-                .u(sys::gettid() as u64);
-            b.s(",\"exe\":").json_str(exe);
-            b.s(",\"signal\":")
-                .u(sig as u64)
-                .s(",\"signal_name\":\"")
-                .s(signame(sig))
-                .c(b'"');
-            b.s(",\"errno_before\":")
-                .i(before as i64)
-                .s(",\"errno_after\":")
-                .i(after as i64);
-            b.s(",\"site\":\"").hex(handler as u64).c(b'"');
-            json_stack(b, &[handler]);
-            b.c(b'}');
+            json::errno_spoil(
+                b,
+                sys::getpid(),
+                sys::getppid(),
+                sys::gettid(),
+                exe,
+                sig,
+                before,
+                after,
+                handler,
+            );
         } else {
             prefix(b);
             b.s("signal handler for ")
@@ -490,23 +407,15 @@ pub fn handler_in_vfork(sig: i32, handler: usize) {
         let mut e = [0u8; 512];
         let exe = exe(&mut e);
         if o.json() {
-            b.s("{\"event\":\"report\",\"context\":\"vfork-child\",\"function\":\"(signal handler)\",\"reason\":\"signal\"");
-            b.s(",\"pid\":")
-                .u(sys::getpid() as u64)
-                .s(",\"ppid\":")
-                .u(sys::getppid() as u64);
-            b.s(",\"tid\":")
-                .u(sys::gettid() as u64)
-                .s(",\"exe\":")
-                .json_str(exe);
-            b.s(",\"signal\":")
-                .u(sig as u64)
-                .s(",\"signal_name\":\"")
-                .s(signame(sig))
-                .c(b'"');
-            b.s(",\"site\":\"").hex(handler as u64).c(b'"');
-            json_stack(b, &[handler]);
-            b.c(b'}');
+            json::handler_in_vfork(
+                b,
+                sys::getpid(),
+                sys::getppid(),
+                sys::gettid(),
+                exe,
+                sig,
+                handler,
+            );
         } else {
             prefix(b);
             b.s("the program's handler for ").s(signame(sig));
@@ -523,14 +432,7 @@ pub fn fork_note(parent: i32, parent_threads: u32, checked: bool) {
     let o = config::options();
     emit(|b| {
         if o.json() {
-            b.s("{\"event\":\"fork\",\"pid\":")
-                .u(sys::getpid() as u64)
-                .s(",\"ppid\":")
-                .u(parent as u64);
-            b.s(",\"parent_threads\":").u(parent_threads as u64);
-            b.s(",\"checked\":")
-                .s(if checked { "true" } else { "false" })
-                .c(b'}');
+            json::fork_note(b, sys::getpid(), parent, parent_threads, checked);
         } else {
             prefix(b);
             b.s("fork child of ")
