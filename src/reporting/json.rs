@@ -1,6 +1,6 @@
 //! The JSON form of every record (docs/log-format.md): one object per line. Every event name and
 //! key string the preload writes is in this file, so that switching them to shared schema
-//! constants is a change to this file only. The text form is in `text.rs`.
+//! constants is a change to this file only. The text form is written in `mod.rs`.
 
 use crate::platform::fmt::Buf;
 use crate::platform::signame;
