@@ -1,104 +1,86 @@
 //! Generates the interposition stubs and the symbol tables from `symbols.txt`.
 //!
-//! `symbols.txt` is the single list of interposed symbols; nothing here or in `src/` names a
-//! symbol a second time. Special classes (fork, vfork, signal dispositions…) get a stub that always
-//! takes the slow path, which sends the call on to their hand-written wrapper in `src/`.
+//! `symbols.txt` is the single list of interposed symbols, read by `build/symbols_txt.rs` (the
+//! one parser, shared with the tests). Two files are written to `OUT_DIR`:
+//! - `symbols.rs` (included by `src/libc/symbols.rs`): the `Class` enum, the flag bits, and per
+//!   symbol its name, version, reason, flags, class and an `IDX_<name>` constant;
+//! - `stubs.rs` (included by `src/stubs.rs`): one exported naked stub per interposed symbol, from
+//!   the template of the target architecture ([`x86_64`] below, the one place its text lives).
+//!
+//! Special classes (fork, vfork, signal dispositions…) get a stub that always takes the slow path,
+//! which sends the call on to their hand-written wrapper in `src/contexts/`.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-/// Classes that are not interposed at all.
-const NOT_INTERPOSED: &[&str] = &["safe", "skip"];
+#[path = "build/symbols_txt.rs"]
+mod symbols_txt;
 
-/// Classes whose stub always takes the slow path: exec and exit write summaries, and the slow path
-/// sends the others to their hand-written wrapper in `src/` (fork, vfork, signal dispositions…)
-/// after checking the call itself, with the caller's registers and stack untouched.
-const ALWAYS_SLOW: &[&str] = &[
-    "exec",
-    "exit",
-    "_exit",
-    "fork",
-    "_fork",
-    "vfork",
-    "sigaction",
-    "jmp",
-    "cancel",
-    "dlopen",
+use symbols_txt::{CLASSES, FLAG_BITS, Row};
+
+/// Paths the stub templates name (`{slots}`, `{alive}`, `{slow}`).
+const OPERANDS: [(&str, &str); 3] = [
+    ("slots", "crate::libc::symbols::SLOTS"),
+    ("alive", "crate::libc::symbols::ALIVE"),
+    ("slow", "crate::dispatch::slow_entry"),
 ];
 
-const CLASSES: &[&str] = &[
-    "unsafe",
-    "fork",
-    "_fork",
-    "vfork",
-    "exec",
-    "exit",
-    "_exit",
-    "sigaction",
-    "jmp",
-    "cancel",
-    "dlopen",
-];
+/// The stub templates of x86_64. `{slots}` is the table of real addresses, `{alive}` the
+/// fork-sentinel pointer, `{slow}` the common slow path (entered with the symbol index in r11).
+mod x86_64 {
+    /// A stub that always takes the slow path.
+    pub fn always_slow(i: usize) -> Vec<String> {
+        vec![format!("mov r11d, {i}"), "jmp {slow}".into()]
+    }
 
-struct Row {
-    name: String,
-    version: String,
-    class: String,
-    reason: String,
-    posix_unsafe: bool,
-    glibc_unsafe: bool,
-    hot: bool,
+    /// The fast path: one TLS byte test, then a tail jump to the real function (4 instructions).
+    /// Cold stubs also test the fork-sentinel byte.
+    pub fn checked(i: usize, hot: bool) -> Vec<String> {
+        let off = i * 8;
+        let mut v: Vec<String> = vec![
+            "mov r11, qword ptr [rip + assafe_tls@GOTTPOFF]".into(),
+            "cmp byte ptr fs:[r11], 0".into(),
+            "jne 2f".into(),
+        ];
+        if !hot {
+            v.push("mov r11, qword ptr [rip + {alive}]".into());
+            v.push("cmp byte ptr [r11], 0".into());
+            v.push("je 2f".into());
+        }
+        v.push(format!("jmp qword ptr [rip + {{slots}} + {off}]"));
+        v.push("2:".into());
+        v.push(format!("mov r11d, {i}"));
+        v.push("jmp {slow}".into());
+        v
+    }
 }
 
-fn parse(text: &str) -> Vec<Row> {
-    let mut rows = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        if line.starts_with('#') || line.trim().is_empty() {
-            continue;
-        }
-        let f: Vec<&str> = line.split('\t').collect();
-        assert!(
-            f.len() >= 7,
-            "symbols.txt:{}: expected 8 tab-separated columns: {line}",
-            n + 1
-        );
-        let verdict = |s: &str| match s {
-            "safe" => false,
-            "unsafe" => true,
-            other => panic!(
-                "symbols.txt:{}: verdict must be safe|unsafe, got {other}",
-                n + 1
-            ),
-        };
-        let class = f[2].to_string();
-        assert!(
-            NOT_INTERPOSED.contains(&class.as_str()) || CLASSES.contains(&class.as_str()),
-            "symbols.txt:{}: unknown class {class}",
-            n + 1
-        );
-        rows.push(Row {
-            name: f[0].to_string(),
-            version: f[1].to_string(),
-            class,
-            reason: f[3].to_string(),
-            posix_unsafe: verdict(f[4]),
-            glibc_unsafe: verdict(f[5]),
-            hot: f[6] == "hot",
-        });
+fn stub_body(arch: &str, i: usize, r: &Row) -> Vec<String> {
+    match arch {
+        "x86_64" if r.class_info().always_slow => x86_64::always_slow(i),
+        "x86_64" => x86_64::checked(i, r.hot),
+        other => panic!("no stub template for target arch {other}: add one to build.rs"),
     }
-    rows
 }
 
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let path = manifest.join("symbols.txt");
     println!("cargo:rerun-if-changed={}", path.display());
+    println!("cargo:rerun-if-changed=build/symbols_txt.rs");
+    let arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap();
     let text = std::fs::read_to_string(&path).expect("read symbols.txt");
-    let rows: Vec<Row> = parse(&text)
+    let rows: Vec<Row> = symbols_txt::parse(&text)
+        .unwrap_or_else(|e| panic!("{e}"))
         .into_iter()
-        .filter(|r| !NOT_INTERPOSED.contains(&r.class.as_str()))
+        .filter(Row::interposed)
         .collect();
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    std::fs::write(out.join("symbols.rs"), tables(&rows)).unwrap();
+    std::fs::write(out.join("stubs.rs"), stubs(&arch, &rows)).unwrap();
+}
 
+fn tables(rows: &[Row]) -> String {
     let mut out = String::new();
     let n = rows.len();
     writeln!(
@@ -106,6 +88,19 @@ fn main() {
         "// @generated by build.rs from symbols.txt; do not edit."
     )
     .unwrap();
+    writeln!(
+        out,
+        "/// How the library handles a symbol (the class column of symbols.txt).\n\
+         #[derive(Clone, Copy, PartialEq, Eq, Debug)]\npub enum Class {{"
+    )
+    .unwrap();
+    for c in CLASSES.iter().filter(|c| !c.variant.is_empty()) {
+        writeln!(out, "    /// `{}`\n    {},", c.word, c.variant).unwrap();
+    }
+    writeln!(out, "}}").unwrap();
+    for (name, value, doc) in FLAG_BITS {
+        writeln!(out, "/// {doc}\npub const {name}: u8 = {value};").unwrap();
+    }
     writeln!(out, "pub const NSYMS: usize = {n};").unwrap();
     let list = |f: &dyn Fn(&Row) -> String| rows.iter().map(f).collect::<Vec<_>>().join(",\n    ");
     writeln!(
@@ -143,66 +138,41 @@ fn main() {
     writeln!(
         out,
         "pub static FLAGS: [u8; NSYMS] = [\n    {}\n];",
-        list(&|r| {
-            let mut f = 0u8;
-            if r.posix_unsafe {
-                f |= 1;
-            }
-            if r.glibc_unsafe {
-                f |= 2;
-            }
-            if r.hot {
-                f |= 4;
-            }
-            if ALWAYS_SLOW.contains(&r.class.as_str()) {
-                f |= 8;
-            }
-            format!("{f}")
-        })
+        list(&|r| r.flags().to_string())
     )
     .unwrap();
     writeln!(
         out,
         "pub static CLASS: [Class; NSYMS] = [\n    {}\n];",
-        list(&|r| format!("Class::{}", class_variant(&r.class)))
+        list(&|r| format!("Class::{}", r.class_info().variant))
     )
     .unwrap();
     for (i, r) in rows.iter().enumerate() {
-        writeln!(
-            out,
-            "#[allow(dead_code, non_upper_case_globals)]\npub const IDX_{}: usize = {i};",
-            r.name
-        )
-        .unwrap();
+        writeln!(out, "pub const IDX_{}: usize = {i};", r.name).unwrap();
     }
+    out
+}
+
+fn stubs(arch: &str, rows: &[Row]) -> String {
+    let mut out = String::new();
+    writeln!(
+        out,
+        "// @generated by build.rs from symbols.txt; do not edit."
+    )
+    .unwrap();
     for (i, r) in rows.iter().enumerate() {
-        let off = i * 8;
-        let body = if ALWAYS_SLOW.contains(&r.class.as_str()) {
-            format!("\"mov r11d, {i}\",\n        \"jmp {{slow}}\",")
-        } else if r.hot {
-            format!(
-                "\"mov r11, qword ptr [rip + assafe_tls@GOTTPOFF]\",\n        \
-                 \"cmp byte ptr fs:[r11], 0\",\n        \
-                 \"jne 2f\",\n        \
-                 \"jmp qword ptr [rip + {{slots}} + {off}]\",\n        \
-                 \"2:\",\n        \
-                 \"mov r11d, {i}\",\n        \
-                 \"jmp {{slow}}\","
-            )
-        } else {
-            format!(
-                "\"mov r11, qword ptr [rip + assafe_tls@GOTTPOFF]\",\n        \
-                 \"cmp byte ptr fs:[r11], 0\",\n        \
-                 \"jne 2f\",\n        \
-                 \"mov r11, qword ptr [rip + {{alive}}]\",\n        \
-                 \"cmp byte ptr [r11], 0\",\n        \
-                 \"je 2f\",\n        \
-                 \"jmp qword ptr [rip + {{slots}} + {off}]\",\n        \
-                 \"2:\",\n        \
-                 \"mov r11d, {i}\",\n        \
-                 \"jmp {{slow}}\","
-            )
-        };
+        let lines = stub_body(arch, i, r);
+        let body = lines
+            .iter()
+            .map(|l| format!("{l:?},"))
+            .collect::<Vec<_>>()
+            .join("\n        ");
+        let operands = OPERANDS
+            .iter()
+            .filter(|(name, _)| body.contains(&format!("{{{name}}}")))
+            .map(|(name, path)| format!("{name} = sym {path},"))
+            .collect::<Vec<_>>()
+            .join("\n        ");
         writeln!(
             out,
             "/// Interposer for `{name}` ({class}, {reason}).\n\
@@ -210,45 +180,11 @@ fn main() {
              #[unsafe(export_name = \"{name}\")]\n\
              pub unsafe extern \"C\" fn stub_{name}() {{\n    \
              core::arch::naked_asm!(\n        {body}\n        {operands}\n    );\n}}",
-            operands = operands(&body),
             name = r.name,
             class = r.class,
             reason = r.reason,
         )
         .unwrap();
     }
-    let dest = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("generated.rs");
-    std::fs::write(dest, out).unwrap();
-}
-
-/// The `sym` operands a stub body names (asm! rejects unused named operands).
-fn operands(body: &str) -> String {
-    let mut ops = Vec::new();
-    for (name, path) in [
-        ("slots", "crate::stubs::SLOTS"),
-        ("alive", "crate::stubs::ALIVE"),
-        ("slow", "crate::stubs::slow_entry"),
-    ] {
-        if body.contains(&format!("{{{name}}}")) {
-            ops.push(format!("{name} = sym {path},"));
-        }
-    }
-    ops.join("\n        ")
-}
-
-fn class_variant(c: &str) -> &'static str {
-    match c {
-        "unsafe" => "Unsafe",
-        "fork" => "Fork",
-        "_fork" => "UFork",
-        "vfork" => "Vfork",
-        "exec" => "Exec",
-        "exit" => "Exit",
-        "_exit" => "UExit",
-        "sigaction" => "Sigaction",
-        "jmp" => "Jmp",
-        "cancel" => "Cancel",
-        "dlopen" => "Dlopen",
-        other => panic!("no variant for class {other}"),
-    }
+    out
 }

@@ -602,6 +602,32 @@ REASON_DOC = """\
 """
 
 
+# The columns of symbols.txt, in order, with their documentation (written once, into the
+# header; every reader takes the names from there).
+COLUMNS = (
+    ("name", ["the symbol"]),
+    ("version", ["its default version node in libc (name@@version)"]),
+    ("class", ["how the library handles it (below)"]),
+    ("reason", ["one word: why it is unsafe, or why it is safe without being POSIX-listed"]),
+    ("posix", ["safe|unsafe: POSIX.1-2024 async-signal-safe list (XSH 2.4.3), after mapping",
+               "aliases (__printf_chk -> printf, __isoc99_scanf -> scanf, _IO_puts -> puts,",
+               "fopen64 -> fopen, ...) to their base function. 'unsafe' = not on the list.",
+               "fork is unsafe (removed in 2024), _Fork safe. Unverified Issue 8 additions",
+               "(medium/high confidence: accept4, dup3, pipe2, ppoll, memmem, ...) count as",
+               "safe only for pure/syscall functions; unverified removals are not applied."]),
+    ("glibc", ["safe|unsafe: the glibc 2.36 manual's AS-Safe/AS-Unsafe note as it applies on",
+               "Linux, overridden by assafe's judgement where the manual is silent or wrong:",
+               "silent + member of a family with shared state (heap, stdio, lock, nss, env,",
+               "tz, dl, atexit, thread, ...) -> unsafe; silent + pure/syscall -> safe;",
+               "silent otherwise -> safe with reason 'undocumented' (posix still unsafe)."]),
+    ("hot", ["'hot' if called on a per-call hot path (malloc, pthread sync, errno/ctype",
+             "accessors): the stub must stay cheap. Otherwise '-'."]),
+    ("source", ["where the verdicts come from: POSIX list, glibc manual (file:line), and",
+                "'assafe:' judgements"]),
+)
+COLUMN_NAMES = tuple(c for c, _ in COLUMNS)
+
+
 def header(rows, ref):
     cls = Counter(r["class"] for r in rows)
     pairs = Counter((r["posix"], r["glibc"]) for r in rows)
@@ -618,26 +644,13 @@ def header(rows, ref):
     w("#")
     w("# One row per exported name (default version only; GLIBC_PRIVATE names, data objects")
     w("# and names exported only as compatibility versions are not listed), sorted by name.")
-    w("# Columns, tab-separated:")
-    w("#   name     the symbol")
-    w("#   version  its default version node in libc (name@@version)")
-    w("#   class    how the library handles it (below)")
-    w("#   reason   one word: why it is unsafe, or why it is safe without being POSIX-listed")
-    w("#   posix    safe|unsafe: POSIX.1-2024 async-signal-safe list (XSH 2.4.3), after mapping")
-    w("#            aliases (__printf_chk -> printf, __isoc99_scanf -> scanf, _IO_puts -> puts,")
-    w("#            fopen64 -> fopen, ...) to their base function. 'unsafe' = not on the list.")
-    w("#            fork is unsafe (removed in 2024), _Fork safe. Unverified Issue 8 additions")
-    w("#            (medium/high confidence: accept4, dup3, pipe2, ppoll, memmem, ...) count as")
-    w("#            safe only for pure/syscall functions; unverified removals are not applied.")
-    w("#   glibc    safe|unsafe: the glibc 2.36 manual's AS-Safe/AS-Unsafe note as it applies on")
-    w("#            Linux, overridden by assafe's judgement where the manual is silent or wrong:")
-    w("#            silent + member of a family with shared state (heap, stdio, lock, nss, env,")
-    w("#            tz, dl, atexit, thread, ...) -> unsafe; silent + pure/syscall -> safe;")
-    w("#            silent otherwise -> safe with reason 'undocumented' (posix still unsafe).")
-    w("#   hot      'hot' if called on a per-call hot path (malloc, pthread sync, errno/ctype")
-    w("#            accessors): the stub must stay cheap. Otherwise '-'.")
-    w("#   source   where the verdicts come from: POSIX list, glibc manual (file:line), and")
-    w("#            'assafe:' judgements")
+    w("# Columns, tab-separated (the readers -- build/symbols_txt.rs for build.rs and the tests,")
+    w("# read_symbols_file here -- take the column names from this list):")
+    for name, doc in COLUMNS:
+        first = True
+        for line in doc:
+            w("#   %-9s%s" % (name if first else "", line))
+            first = False
     w("#")
     w("# class:")
     for c, doc in CLASS_DOC:
@@ -693,8 +706,7 @@ def wrap(text, width):
 def render_symbols(rows, ref):
     out = header(rows, ref)
     for r in rows:
-        out.append("\t".join(r[k] for k in ("name", "version", "class", "reason", "posix",
-                                              "glibc", "hot", "source")))
+        out.append("\t".join(r[k] for k in COLUMN_NAMES))
     return "\n".join(out) + "\n"
 
 
@@ -855,10 +867,9 @@ def read_symbols_file(path):
                 if line.startswith("#") or not line.strip():
                     continue
                 cols = line.rstrip("\n").split("\t")
-                if len(cols) != 8:
+                if len(cols) != len(COLUMN_NAMES):
                     sys.exit("gen-symbols: %s: malformed row: %r" % (path, line))
-                rows.append(dict(zip(("name", "version", "class", "reason", "posix", "glibc",
-                                      "hot", "source"), cols)))
+                rows.append(dict(zip(COLUMN_NAMES, cols)))
     except FileNotFoundError:
         pass
     return rows

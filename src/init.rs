@@ -1,39 +1,38 @@
-//! Load-time initialisation: resolve every real function, read the options, set up the module
-//! table and the fork sentinel. Runs from the library's constructor, or earlier, from the first
-//! interposed call, if another library's constructor calls e.g. `malloc` before ours runs.
+//! Start-up order. Runs from the library's constructor, or earlier, from the first interposed
+//! call, if another library's constructor calls e.g. `malloc` before ours runs:
+//!
+//! 1. resolve every real function (`libc::symbols::resolve_all`): nothing may pass through a
+//!    stub to an empty slot after this;
+//! 2. read `ASSAFE_OPTIONS` (`config`), make `log_path` absolute;
+//! 3. arm the fork sentinel (`contexts::fork::arm`), load the suppressions file;
+//! 4. publish DONE; then, with this thread BUSY so calls pass through: fill the module table,
+//!    note libc's and the loader's bases, wrap signal handlers installed before us, and write the
+//!    `start` record.
 
-use core::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::Ordering;
 
-use crate::{options, report, stubs, sys, tls};
-
-const NOT_STARTED: u8 = 0;
-const RUNNING: u8 = 1;
-const DONE: u8 = 2;
-static STATE: AtomicU8 = AtomicU8::new(NOT_STARTED);
-
-/// The options, written once by [`ensure`] before `STATE` becomes DONE, read-only afterwards.
-static mut OPTIONS: options::Options = options::Options::defaults();
-
-pub fn options() -> &'static options::Options {
-    // SAFETY: OPTIONS is written only by the single thread that wins the NOT_STARTED→RUNNING
-    // exchange in `ensure`, before it publishes DONE; every reader runs after `ensure` returned.
-    unsafe { (&raw const OPTIONS).as_ref().unwrap_unchecked() }
-}
-
-pub fn done() -> bool {
-    STATE.load(Ordering::Acquire) == DONE
-}
+use crate::config::{self, PATH_MAX, Path};
+use crate::contexts::{fork, signal};
+use crate::libc::{self, symbols};
+use crate::platform::{sys, tls};
+use crate::reporting::{self, suppress};
+use crate::state::{self, INIT, INIT_DONE, INIT_NOT_STARTED, INIT_RUNNING};
 
 /// Makes sure initialisation has completed (the calling thread has BUSY set).
 pub fn ensure() {
-    match STATE.compare_exchange(NOT_STARTED, RUNNING, Ordering::Acquire, Ordering::Acquire) {
+    match INIT.compare_exchange(
+        INIT_NOT_STARTED,
+        INIT_RUNNING,
+        Ordering::Acquire,
+        Ordering::Acquire,
+    ) {
         Ok(_) => {
             run();
-            STATE.store(DONE, Ordering::Release);
+            INIT.store(INIT_DONE, Ordering::Release);
             after();
         }
         Err(_) => {
-            while STATE.load(Ordering::Acquire) != DONE {
+            while !state::initialised() {
                 sys::sched_yield();
             }
         }
@@ -71,28 +70,30 @@ fn env_options() -> &'static [u8] {
 }
 
 fn run() {
-    stubs::resolve_all();
-    // SAFETY: only this thread writes OPTIONS, before publishing DONE (see `options`).
-    let o = unsafe { (&raw mut OPTIONS).as_mut().unwrap_unchecked() };
-    let problems = options::parse(o, env_options());
-    if crate::secure() {
+    symbols::resolve_all();
+    // SAFETY: this thread won the NOT_STARTED→RUNNING exchange; it is the only writer, and
+    // nobody reads the options before DONE is published.
+    let o = unsafe { config::options_mut() };
+    let problems = config::parse(o, env_options());
+    if libc::secure() {
         // Under AT_SECURE (setuid), never open a path taken from the environment.
-        o.log_path_len = 0;
-        o.suppressions_len = 0;
+        o.log_path.0.len = 0;
+        o.suppressions.len = 0;
     }
-    absolute(&mut o.log_path, &mut o.log_path_len);
-    crate::fork::arm();
-    let sup = crate::suppress::load(&o.suppressions[..o.suppressions_len]);
-    report::options_feedback(&problems, sup);
+    absolute(&mut o.log_path.0);
+    fork::arm();
+    let sup = suppress::load(o.suppressions.as_bytes());
+    reporting::options_feedback(&problems, sup);
 }
 
 /// Makes a relative path absolute against the working directory at load, so that a child that
 /// changes directory still writes to the same place (each exec'd program resolves it again).
-fn absolute(path: &mut [u8; options::PATH_MAX], len: &mut usize) {
+fn absolute(p: &mut Path) {
+    let Path { buf: path, len } = p;
     if *len == 0 || path[0] == b'/' {
         return;
     }
-    let mut cwd = [0u8; options::PATH_MAX];
+    let mut cwd = [0u8; PATH_MAX];
     let Ok(n) = sys::getcwd(&mut cwd) else { return };
     // getcwd's length includes the NUL; the root needs no second slash.
     let n = if n <= 2 { 0 } else { n - 1 };
@@ -106,55 +107,13 @@ fn absolute(path: &mut [u8; options::PATH_MAX], len: &mut usize) {
     path[*len] = 0;
 }
 
-/// Load base of libc.so.6 (0 if unknown).
-static LIBC_BASE: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
-
-/// Load base of the dynamic loader (0 if unknown).
-static LDSO_BASE: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
-
-/// Is `addr` inside the C library proper: libc.so.6 or the dynamic loader?
-pub fn in_libc(addr: usize) -> bool {
-    let (libc, ldso) = (
-        LIBC_BASE.load(Ordering::Relaxed),
-        LDSO_BASE.load(Ordering::Relaxed),
-    );
-    assafe_unwind::module_of(addr)
-        .is_some_and(|m| (libc != 0 && m.base == libc) || (ldso != 0 && m.base == ldso))
-}
-
-unsafe extern "C" {
-    /// The loader's debug structure: its address lies in ld.so.
-    static _r_debug: u8;
-}
-
-unsafe extern "C" {
-    /// Start of this library's ELF header (defined by the linker): its load base.
-    static __ehdr_start: u8;
-}
-
-/// Is `addr` inside libassafe itself?
-pub fn in_self(addr: usize) -> bool {
-    assafe_unwind::module_of(addr).is_some_and(|m| m.base == self_base())
-}
-
-/// This library's load base (the linker-defined `__ehdr_start`; taking its address reads nothing).
-pub fn self_base() -> usize {
-    (&raw const __ehdr_start) as usize
-}
-
 /// Work that may call interposed functions (they pass through: this thread is BUSY).
 fn after() {
     // SAFETY: normal context, at load.
     unsafe { assafe_unwind::refresh_modules() };
-    let errno_fn = libc::__errno_location as *const () as usize;
-    if let Some(m) = assafe_unwind::module_of(errno_fn) {
-        LIBC_BASE.store(m.base, Ordering::Relaxed);
-    }
-    if let Some(m) = assafe_unwind::module_of((&raw const _r_debug) as usize) {
-        LDSO_BASE.store(m.base, Ordering::Relaxed);
-    }
-    crate::signal::wrap_existing();
-    report::start_record();
+    libc::record_bases();
+    signal::wrap_existing();
+    reporting::start_record();
 }
 
 /// The constructor: runs when the loader initialises this library.
@@ -162,9 +121,9 @@ extern "C" fn constructor() {
     let was = tls::state();
     tls::set(tls::BUSY);
     ensure();
-    tls::store(was & !(tls::UNINIT | tls::BUSY) | crate::state::process_context());
+    tls::store(was & !(tls::UNINIT | tls::BUSY) | state::process_context());
 }
 
 #[used]
 #[unsafe(link_section = ".init_array")]
-static INIT: extern "C" fn() = constructor;
+static INIT_ARRAY: extern "C" fn() = constructor;

@@ -1,90 +1,52 @@
 //! libassafe: an `LD_PRELOAD` library that reports async-signal-unsafe calls made in the child of
-//! a multi-threaded fork, in a vfork child, or inside a signal handler.
+//! a multi-threaded fork, in a vfork child, inside a signal handler, or under asynchronous
+//! cancellation.
+//!
+//! # Data path
+//!
+//! 1. **stub** (`stubs`, generated from `symbols.txt`): the program calls an interposed libc name;
+//!    the stub tests the thread's state byte and, when it is zero, tail-jumps to the real function
+//!    (4 instructions). Otherwise it enters the slow path.
+//! 2. **dispatch** (`dispatch`): saves the registers, finishes initialisation on a new thread,
+//!    notices forks that bypassed `fork()`, and for a call in a restricted context (or of a class
+//!    that always needs the slow path) asks `check`; then sends the call to the real function or
+//!    to its context's wrapper (`contexts`). The only module that names every context.
+//! 3. **check** (`check`): the verdict (`symbols.txt`'s columns under `safe_list`), the call's
+//!    context, signal and certainty, deduplication; exec and exit summaries.
+//! 4. **report** (`reporting`): formats the record as text or JSON, applies suppressions, names
+//!    frames.
+//! 5. **sink** (`reporting::sink`): one `write` of the record to `log_path.<pid>` or stderr.
+//!
+//! # Layers
+//!
+//! Each layer uses only the ones listed before it (`tests/layering.rs` checks this, and that there
+//! is no import cycle): `platform` (system calls, TLS, ELF lookup; all assembly in
+//! `platform::arch`) → `state`, `config` (options), `libc` (what differs between C libraries; the
+//! generated symbol table) → `reporting` → `check` → `contexts` (fork, vfork, signal, cancel,
+//! exec, dlopen) → `init` (start-up order) → `dispatch` → `stubs`.
 //!
 //! The crate is `no_std` without `alloc` and built with `panic = "abort"`: the compiler itself
-//! proves that the interposer cannot allocate or unwind into C.
+//! proves that the interposer cannot allocate or unwind into C. Its pure code lives in the
+//! `assafe-pure` crate, whose unit tests `cargo test` runs.
 #![no_std]
-#![allow(clippy::missing_safety_doc)]
 
 mod check;
-mod dedup;
-mod exec;
-mod fmt;
-mod fork;
+mod config;
+mod contexts;
+mod dispatch;
 mod init;
-mod options;
-mod report;
-mod resolve;
-mod signal;
+mod libc;
+mod platform;
+mod reporting;
 mod state;
 mod stubs;
-mod suppress;
-mod symbolize;
-mod sys;
-mod tls;
-mod wrappers;
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
-    let _ = sys::write_all(2, b"==ASSAFE== internal error (panic); aborting\n");
-    sys::abort()
+    let _ = platform::sys::write_all(2, b"==ASSAFE== internal error (panic); aborting\n");
+    platform::sys::abort()
 }
 
 /// Referenced by the unwind tables of the precompiled `core`; never called (panic = "abort").
 #[unsafe(no_mangle)]
 extern "C" fn rust_eh_personality() {}
-
-unsafe extern "C" {
-    fn getauxval(t: core::ffi::c_ulong) -> core::ffi::c_ulong;
-}
-
-/// Is the process running in secure mode (setuid/setgid/capabilities: `AT_SECURE`)?
-pub fn secure() -> bool {
-    // SAFETY: getauxval only reads the auxiliary vector; it is async-signal-safe.
-    unsafe { getauxval(libc::AT_SECURE) != 0 }
-}
-
-/// The name of signal `sig` (`"SIGUSR1"`), or `"SIG?"`.
-pub fn signame(sig: i32) -> &'static str {
-    const NAMES: [&str; 32] = [
-        "SIG0",
-        "SIGHUP",
-        "SIGINT",
-        "SIGQUIT",
-        "SIGILL",
-        "SIGTRAP",
-        "SIGABRT",
-        "SIGBUS",
-        "SIGFPE",
-        "SIGKILL",
-        "SIGUSR1",
-        "SIGSEGV",
-        "SIGUSR2",
-        "SIGPIPE",
-        "SIGALRM",
-        "SIGTERM",
-        "SIGSTKFLT",
-        "SIGCHLD",
-        "SIGCONT",
-        "SIGSTOP",
-        "SIGTSTP",
-        "SIGTTIN",
-        "SIGTTOU",
-        "SIGURG",
-        "SIGXCPU",
-        "SIGXFSZ",
-        "SIGVTALRM",
-        "SIGPROF",
-        "SIGWINCH",
-        "SIGIO",
-        "SIGPWR",
-        "SIGSYS",
-    ];
-    if (0..32).contains(&sig) {
-        NAMES[sig as usize]
-    } else if (32..=64).contains(&sig) {
-        "SIGRT"
-    } else {
-        "SIG?"
-    }
-}

@@ -19,3 +19,14 @@ pub fn process_context() -> u8 {
 pub fn set_process_context(bits: u8) {
     PROCESS_CONTEXT.fetch_or(bits, Ordering::Relaxed);
 }
+
+/// Load-time initialisation (see `init`): not started, running, done.
+pub static INIT: AtomicU8 = AtomicU8::new(INIT_NOT_STARTED);
+pub const INIT_NOT_STARTED: u8 = 0;
+pub const INIT_RUNNING: u8 = 1;
+pub const INIT_DONE: u8 = 2;
+
+/// Has load-time initialisation completed (options read, real functions resolved)?
+pub fn initialised() -> bool {
+    INIT.load(Ordering::Acquire) == INIT_DONE
+}

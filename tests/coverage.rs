@@ -8,21 +8,22 @@ use std::path::Path;
 
 use assafe_tests::*;
 
-/// One row of symbols.txt (the columns the tests need).
-#[derive(Debug, Clone)]
-struct Sym {
-    class: String,
-    reason: String,
-    posix_unsafe: bool,
-    glibc_unsafe: bool,
+/// The layering of src/ (its own file; tests/Cargo.toml lists test targets explicitly).
+#[path = "layering.rs"]
+mod layering;
+
+/// The one parser of symbols.txt, shared with build.rs.
+#[path = "../build/symbols_txt.rs"]
+mod symbols_txt;
+
+use symbols_txt::Row as Sym;
+
+trait Verdict {
+    /// Is the function unsafe under `safe_list` (`posix`, `glibc` or `strict`)?
+    fn unsafe_under(&self, safe_list: &str) -> bool;
 }
 
-impl Sym {
-    fn interposed(&self) -> bool {
-        self.class != "safe" && self.class != "skip"
-    }
-
-    /// Is the function unsafe under `safe_list` (`posix`, `glibc` or `strict`)?
+impl Verdict for Sym {
     fn unsafe_under(&self, safe_list: &str) -> bool {
         match safe_list {
             "posix" => self.posix_unsafe,
@@ -38,34 +39,8 @@ fn symbols() -> BTreeMap<String, Sym> {
     let path = repo_root().join("symbols.txt");
     let text =
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    let mut out = BTreeMap::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.starts_with('#') || line.trim().is_empty() {
-            continue;
-        }
-        let f: Vec<&str> = line.split('\t').collect();
-        assert_eq!(
-            f.len(),
-            8,
-            "symbols.txt:{}: 8 columns expected: {line}",
-            i + 1
-        );
-        let verdict = |s: &str| match s {
-            "safe" => false,
-            "unsafe" => true,
-            _ => panic!("symbols.txt:{}: bad verdict {s}", i + 1),
-        };
-        let prev = out.insert(
-            f[0].to_string(),
-            Sym {
-                class: f[2].to_string(),
-                reason: f[3].to_string(),
-                posix_unsafe: verdict(f[4]),
-                glibc_unsafe: verdict(f[5]),
-            },
-        );
-        assert!(prev.is_none(), "symbols.txt lists {} twice", f[0]);
-    }
+    let rows = symbols_txt::parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    let out: BTreeMap<String, Sym> = rows.into_iter().map(|r| (r.name.clone(), r)).collect();
     assert!(out.len() > 1000, "symbols.txt has only {} rows", out.len());
     out
 }

@@ -1,5 +1,5 @@
-//! Property test of the `ASSAFE_OPTIONS` parser: the library's own `src/options.rs` and
-//! `src/fmt.rs` (no_std, no alloc) are compiled into this test crate and run on 200 000 generated
+//! Property test of the `ASSAFE_OPTIONS` parser: the library's own `pure/src/options.rs` and
+//! `pure/src/fmt.rs` (no_std, no alloc) are compiled into this test crate and run on 200 000 generated
 //! option strings (a grammar of keys, values and separators mixed with random bytes), checked
 //! against an independent model of the documented behaviour:
 //!
@@ -15,11 +15,13 @@
 #![allow(clippy::explicit_auto_deref)] // `*r.pick(..)` names the slice type the picker returns
 
 #[allow(dead_code)]
-#[path = "../src/fmt.rs"]
+#[path = "../pure/src/fmt.rs"]
 mod fmt;
 #[allow(dead_code)]
-#[path = "../src/options.rs"]
+#[path = "../pure/src/options.rs"]
 mod options;
+
+use fmt::Buf;
 
 use options::{Options, PATH_MAX, SafeList};
 
@@ -200,26 +202,49 @@ struct Model {
     suppressions: Vec<u8>,
 }
 
+/// The defaults as `help=1` documents them (the options table is their one source), read through
+/// the model's own value rules.
 fn defaults() -> Model {
-    Model {
+    let mut m = Model {
         strict: false,
         json: false,
         halt_on_error: false,
         verbosity: 0,
         help: false,
-        follow_exec: true,
-        safe_list: SafeList::Glibc as u8,
-        report_signal_unsafe: true,
-        report_errno_spoil: true,
+        follow_exec: false,
+        safe_list: u8::MAX,
+        report_signal_unsafe: false,
+        report_errno_spoil: false,
         log_path: Vec::new(),
         suppressions: Vec::new(),
+    };
+    let mut mem = vec![0u8; 8192];
+    let mut b = Buf::new(&mut mem);
+    options::help(&mut b);
+    let help = String::from_utf8(b.as_bytes().to_vec()).unwrap();
+    let mut n = 0;
+    for line in help.lines() {
+        let Some((name, rest)) = line.trim().split_once(" (default: ") else {
+            continue;
+        };
+        let value = rest.strip_suffix(')').unwrap();
+        n += 1;
+        if value != "none" {
+            assert!(
+                apply(&mut m, name.as_bytes(), value.as_bytes()),
+                "help=1 default {name}={value}"
+            );
+        }
     }
+    assert_eq!(n, KEYS.len(), "help=1 lists every option:\n{help}");
+    assert_ne!(m.safe_list, u8::MAX, "help=1 gives safe_list a default");
+    m
 }
 
 fn from_options(o: &Options) -> Model {
     Model {
         strict: o.strict,
-        json: o.json,
+        json: o.json(),
         halt_on_error: o.halt_on_error,
         verbosity: o.verbosity,
         help: o.help,
@@ -227,8 +252,8 @@ fn from_options(o: &Options) -> Model {
         safe_list: o.safe_list as u8,
         report_signal_unsafe: o.report_signal_unsafe,
         report_errno_spoil: o.report_errno_spoil,
-        log_path: o.log_path[..o.log_path_len].to_vec(),
-        suppressions: o.suppressions[..o.suppressions_len].to_vec(),
+        log_path: o.log_path().to_vec(),
+        suppressions: o.suppressions.as_bytes().to_vec(),
     }
 }
 
@@ -251,75 +276,80 @@ fn model(s: &[u8]) -> (Model, u32) {
             continue;
         };
         let (k, v) = (&it[..eq], &it[eq + 1..]);
-        let b = match v {
-            b"1" | b"true" | b"yes" => Some(true),
-            b"0" | b"false" | b"no" => Some(false),
-            _ => None,
-        };
-        let path_ok = !v.is_empty() && v.len() < PATH_MAX - 32 && !v.contains(&0);
-        let ok = match k {
-            b"strict" => b.map(|b| m.strict = b).is_some(),
-            b"halt_on_error" => b.map(|b| m.halt_on_error = b).is_some(),
-            b"help" => b.map(|b| m.help = b).is_some(),
-            b"follow_exec" => b.map(|b| m.follow_exec = b).is_some(),
-            b"report_signal_unsafe" => b.map(|b| m.report_signal_unsafe = b).is_some(),
-            b"report_errno_spoil" => b.map(|b| m.report_errno_spoil = b).is_some(),
-            b"verbosity" => {
-                let ok = !v.is_empty() && v.len() <= 9 && v.iter().all(u8::is_ascii_digit);
-                if ok {
-                    m.verbosity = std::str::from_utf8(v).unwrap().parse().unwrap();
-                }
-                ok
-            }
-            b"log_format" => match v {
-                b"text" => {
-                    m.json = false;
-                    true
-                }
-                b"json" => {
-                    m.json = true;
-                    true
-                }
-                _ => false,
-            },
-            b"safe_list" => match v {
-                b"posix" => {
-                    m.safe_list = SafeList::Posix as u8;
-                    true
-                }
-                b"glibc" => {
-                    m.safe_list = SafeList::Glibc as u8;
-                    true
-                }
-                b"strict" => {
-                    m.safe_list = SafeList::Strict as u8;
-                    true
-                }
-                _ => false,
-            },
-            b"log_path" if v == b"stderr" => {
-                m.log_path.clear();
-                true
-            }
-            b"log_path" => {
-                if path_ok {
-                    m.log_path = v.to_vec();
-                }
-                path_ok
-            }
-            b"suppressions" => {
-                if path_ok {
-                    m.suppressions = v.to_vec();
-                }
-                path_ok
-            }
-            _ => false,
-        };
+        let ok = apply(&mut m, k, v);
         if !ok {
             problems += 1;
         }
     }
     (m, problems)
+}
+
+/// Applies one well-formed `key=value` to the model; false if the item is a problem.
+fn apply(m: &mut Model, k: &[u8], v: &[u8]) -> bool {
+    let b = match v {
+        b"1" | b"true" | b"yes" => Some(true),
+        b"0" | b"false" | b"no" => Some(false),
+        _ => None,
+    };
+    let path_ok = !v.is_empty() && v.len() < PATH_MAX - 32 && !v.contains(&0);
+    match k {
+        b"strict" => b.map(|b| m.strict = b).is_some(),
+        b"halt_on_error" => b.map(|b| m.halt_on_error = b).is_some(),
+        b"help" => b.map(|b| m.help = b).is_some(),
+        b"follow_exec" => b.map(|b| m.follow_exec = b).is_some(),
+        b"report_signal_unsafe" => b.map(|b| m.report_signal_unsafe = b).is_some(),
+        b"report_errno_spoil" => b.map(|b| m.report_errno_spoil = b).is_some(),
+        b"verbosity" => {
+            let ok = !v.is_empty() && v.len() <= 9 && v.iter().all(u8::is_ascii_digit);
+            if ok {
+                m.verbosity = std::str::from_utf8(v).unwrap().parse().unwrap();
+            }
+            ok
+        }
+        b"log_format" => match v {
+            b"text" => {
+                m.json = false;
+                true
+            }
+            b"json" => {
+                m.json = true;
+                true
+            }
+            _ => false,
+        },
+        b"safe_list" => match v {
+            b"posix" => {
+                m.safe_list = SafeList::Posix as u8;
+                true
+            }
+            b"glibc" => {
+                m.safe_list = SafeList::Glibc as u8;
+                true
+            }
+            b"strict" => {
+                m.safe_list = SafeList::Strict as u8;
+                true
+            }
+            _ => false,
+        },
+        b"log_path" if v == b"stderr" => {
+            m.log_path.clear();
+            true
+        }
+        b"log_path" => {
+            if path_ok {
+                m.log_path = v.to_vec();
+            }
+            path_ok
+        }
+        b"suppressions" => {
+            if path_ok {
+                m.suppressions = v.to_vec();
+            }
+            path_ok
+        }
+        _ => false,
+    }
 }
 
 fn check(s: &[u8], stats: &mut [u64; 3]) {

@@ -6,10 +6,14 @@
 //! environment is built in a fresh anonymous mapping (no allocation); nothing else is changed, and
 //! when the environment already carries both, the call goes to libc untouched.
 
-use core::ffi::c_char;
+use core::ffi::{c_char, c_int};
 
-use crate::stubs::{self, Frame, generated as g};
-use crate::{init, sys};
+use crate::config;
+use crate::libc::symbols::{self, generated as g};
+use crate::libc::{self as clib};
+use crate::platform::arch::Frame;
+use crate::platform::fmt::Buf;
+use crate::platform::{self_base, sys};
 
 unsafe extern "C" {
     static environ: *const *const c_char;
@@ -43,20 +47,28 @@ impl Call {
 
 const MAX_LIST_ARGS: usize = 4096;
 
-/// Collects the `execl`-style argument list (arg0 in rsi) into `out` (NULL-terminated); returns
-/// the word after the terminating NULL (execle's envp).
+/// execve's and execvpe's type.
+type ExecveFn =
+    unsafe extern "C" fn(*const c_char, *const *const c_char, *const *const c_char) -> c_int;
+type FexecveFn = unsafe extern "C" fn(c_int, *const *const c_char, *const *const c_char) -> c_int;
+type ExecveatFn = unsafe extern "C" fn(
+    c_int,
+    *const c_char,
+    *const *mut c_char,
+    *const *mut c_char,
+    c_int,
+) -> c_int;
+clib::same_type_as_libc!(ExecveFn, libc::execve);
+clib::same_type_as_libc!(ExecveFn, libc::execvpe);
+clib::same_type_as_libc!(FexecveFn, libc::fexecve);
+clib::same_type_as_libc!(ExecveatFn, libc::execveat);
+
+/// Collects the `execl`-style argument list (arg0 is the call's second argument) into `out`
+/// (NULL-terminated); returns the word after the terminating NULL (execle's envp).
 fn list_args(f: &Frame, out: &mut [usize]) -> Option<usize> {
-    let regs = [f.rsi, f.rdx, f.rcx, f.r8, f.r9];
-    let stack = (&f.ret as *const usize as usize) + 8;
-    let word = |i: usize| -> usize {
-        if i < regs.len() {
-            regs[i]
-        } else {
-            // SAFETY: variadic arguments beyond the sixth are on the caller's stack, right above
-            // the return address, as the program pushed them for this very call.
-            unsafe { *((stack + 8 * (i - regs.len())) as *const usize) }
-        }
-    };
+    // The list is NULL-terminated, as execl's contract requires: we read no further than exec
+    // itself is about to.
+    let word = |i: usize| f.arg(1 + i);
     for (i, slot) in out.iter_mut().enumerate() {
         let w = word(i);
         *slot = w;
@@ -93,8 +105,8 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 /// Builds the new environment, or returns None when `env` already carries both variables.
 /// The result lives in a fresh mapping that the exec replaces (or that leaks if exec fails).
 fn followed_env(env: *const *const c_char) -> Option<*const *const c_char> {
-    let o = init::options();
-    let me = assafe_unwind::module_of(init::self_base())?.path;
+    let o = config::options();
+    let me = assafe_unwind::module_of(self_base())?.path;
     let mut n = 0;
     let mut ld: Option<&[u8]> = None;
     let mut has_opts = false;
@@ -141,7 +153,7 @@ fn followed_env(env: *const *const c_char) -> Option<*const *const c_char> {
         ptrs[k] = e as usize;
         k += 1;
     }
-    let mut b = crate::fmt::Buf::new(text);
+    let mut b = Buf::new(text);
     if !ld_ok {
         ptrs[k] = b.len() + text_addr(base, n);
         k += 1;
@@ -168,27 +180,27 @@ fn text_addr(base: *mut u8, n: usize) -> usize {
 /// exec here with the library re-added. Returns where the stub should continue when it does (a
 /// function that returns -1: the exec failed and errno is set), None to let the call proceed.
 pub fn follow(idx: usize, f: &Frame) -> Option<usize> {
-    let o = init::options();
-    if !o.follow_exec || crate::secure() {
+    let o = config::options();
+    if !o.follow_exec || clib::secure() {
         return None;
     }
     let mut list = [0usize; 64];
     let mut big: Option<(*mut u8, usize)> = None;
-    let name = stubs::name(idx);
     // SAFETY: environ is the process environment.
     let cur_env = unsafe { environ };
-    let call = match name {
-        b"execve" => Call::new(g::IDX_execve, f.rdi, f.rsi, f.rdx as _),
-        b"execv" => Call::new(g::IDX_execve, f.rdi, f.rsi, cur_env),
-        b"execvp" => Call::new(g::IDX_execvpe, f.rdi, f.rsi, cur_env),
-        b"execvpe" => Call::new(g::IDX_execvpe, f.rdi, f.rsi, f.rdx as _),
-        b"fexecve" => Call::new(g::IDX_fexecve, f.rdi, f.rsi, f.rdx as _),
-        b"execveat" => Call {
-            dirfd: f.rdi,
-            flags: f.r8,
-            ..Call::new(g::IDX_execveat, f.rsi, f.rdx, f.rcx as _)
+    let a = |i| f.arg(i);
+    let call = match idx {
+        g::IDX_execve => Call::new(g::IDX_execve, a(0), a(1), a(2) as _),
+        g::IDX_execv => Call::new(g::IDX_execve, a(0), a(1), cur_env),
+        g::IDX_execvp => Call::new(g::IDX_execvpe, a(0), a(1), cur_env),
+        g::IDX_execvpe => Call::new(g::IDX_execvpe, a(0), a(1), a(2) as _),
+        g::IDX_fexecve => Call::new(g::IDX_fexecve, a(0), a(1), a(2) as _),
+        g::IDX_execveat => Call {
+            dirfd: a(0),
+            flags: a(4),
+            ..Call::new(g::IDX_execveat, a(1), a(2), a(3) as _)
         },
-        b"execl" | b"execlp" | b"execle" => {
+        g::IDX_execl | g::IDX_execlp | g::IDX_execle => {
             // Most calls fit on the stack; long lists get a mapping.
             let after = match list_args(f, &mut list) {
                 Some(a) => a,
@@ -203,10 +215,10 @@ pub fn follow(idx: usize, f: &Frame) -> Option<usize> {
                 }
             };
             let argv = big.map_or(list.as_ptr(), |(p, _)| p as *const usize) as usize;
-            match name {
-                b"execle" => Call::new(g::IDX_execve, f.rdi, argv, after as _),
-                b"execlp" => Call::new(g::IDX_execvpe, f.rdi, argv, cur_env),
-                _ => Call::new(g::IDX_execve, f.rdi, argv, cur_env),
+            match idx {
+                g::IDX_execle => Call::new(g::IDX_execve, a(0), argv, after as _),
+                g::IDX_execlp => Call::new(g::IDX_execvpe, a(0), argv, cur_env),
+                _ => Call::new(g::IDX_execve, a(0), argv, cur_env),
             }
         }
         _ => return None,
@@ -219,23 +231,28 @@ pub fn follow(idx: usize, f: &Frame) -> Option<usize> {
         }
         return None;
     };
-    type Exec3 = unsafe extern "C" fn(usize, *const *const c_char, *const *const c_char) -> i32;
-    type Exec5 = unsafe extern "C" fn(
-        usize,
-        usize,
-        *const *const c_char,
-        *const *const c_char,
-        usize,
-    ) -> i32;
-    // SAFETY: the real exec function (its slot holds libc's), called with the program's own
-    // arguments and our environment.
+    // SAFETY: the real exec function (its slot holds libc's, of the type checked below), called
+    // with the program's own arguments and our environment.
     unsafe {
-        if call.real == g::IDX_execveat {
-            let real: Exec5 = core::mem::transmute(stubs::real(call.real));
-            real(call.dirfd, call.path, call.argv, env, call.flags);
-        } else {
-            let real: Exec3 = core::mem::transmute(stubs::real(call.real));
-            real(call.path, call.argv, env);
+        match call.real {
+            g::IDX_execveat => {
+                let real: ExecveatFn = core::mem::transmute(symbols::real(call.real));
+                real(
+                    call.dirfd as c_int,
+                    call.path as *const c_char,
+                    call.argv as *const *mut c_char,
+                    env as *const *mut c_char,
+                    call.flags as c_int,
+                );
+            }
+            g::IDX_fexecve => {
+                let real: FexecveFn = core::mem::transmute(symbols::real(call.real));
+                real(call.path as c_int, call.argv, env);
+            }
+            _ => {
+                let real: ExecveFn = core::mem::transmute(symbols::real(call.real));
+                real(call.path as *const c_char, call.argv, env);
+            }
         }
     }
     // The exec failed (errno is set by libc); our mappings are not needed any more.

@@ -20,6 +20,10 @@ impl<'a> Buf<'a> {
         self.len
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     pub fn truncate(&mut self, len: usize) {
         self.len = self.len.min(len);
     }
@@ -157,5 +161,100 @@ fn utf8_width(s: &[u8]) -> usize {
     match core::str::from_utf8(&s[..w]) {
         Ok(_) => w,
         Err(_) => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Buf;
+
+    fn with(f: impl FnOnce(&mut Buf)) -> String {
+        let mut mem = [0u8; 128];
+        let mut b = Buf::new(&mut mem);
+        f(&mut b);
+        String::from_utf8(b.as_bytes().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(
+            with(|b| {
+                b.u(0);
+            }),
+            "0"
+        );
+        assert_eq!(
+            with(|b| {
+                b.u(u64::MAX);
+            }),
+            "18446744073709551615"
+        );
+        assert_eq!(
+            with(|b| {
+                b.i(-42).c(b' ').i(i64::MIN);
+            }),
+            "-42 -9223372036854775808"
+        );
+        assert_eq!(
+            with(|b| {
+                b.hex(0).c(b' ').hex(0xdead_beef);
+            }),
+            "0x0 0xdeadbeef"
+        );
+    }
+
+    #[test]
+    fn printable_escapes_control_and_high_bytes() {
+        assert_eq!(
+            with(|b| {
+                b.printable(b"a\nb\xff~");
+            }),
+            "a\\x0ab\\xff~"
+        );
+    }
+
+    #[test]
+    fn json_strings() {
+        assert_eq!(
+            with(|b| {
+                b.json_str(b"a\"b\\c\nd\te");
+            }),
+            r#""a\"b\\c\nd\te""#
+        );
+        assert_eq!(
+            with(|b| {
+                b.json_str(b"\x01\x7f");
+            }),
+            r#""\u0001\u007f""#
+        );
+        assert_eq!(
+            with(|b| {
+                b.json_str("é€".as_bytes());
+            }),
+            "\"é€\""
+        );
+        assert_eq!(
+            with(|b| {
+                b.json_str(b"\xc3");
+            }),
+            r#""\u00c3""#
+        );
+        assert_eq!(
+            with(|b| {
+                b.json_str(b"\xed\xa0\x80");
+            }),
+            r#""\u00ed\u00a0\u0080""#
+        );
+    }
+
+    #[test]
+    fn truncates_instead_of_failing() {
+        let mut mem = [0u8; 4];
+        let mut b = Buf::new(&mut mem);
+        b.s("hello").u(12345);
+        assert_eq!(b.as_bytes(), b"hell");
+        assert_eq!(b.room(), 0);
+        b.truncate(2);
+        assert_eq!(b.as_bytes(), b"he");
     }
 }

@@ -1,30 +1,10 @@
-//! Raw Linux x86_64 system calls.
+//! Raw Linux system calls (the instruction and the numbers are in `platform::arch`).
 //!
 //! Everything the library does inside a fork child, a vfork child or a signal handler goes through
 //! these: no libc function is called (libc's wrappers are safe too, but several of the names are
 //! exported by this very library, and going straight to the kernel keeps `errno` untouched).
 
-use core::arch::asm;
-
-pub const SYS_WRITE: usize = 1;
-pub const SYS_CLOSE: usize = 3;
-pub const SYS_FSTAT: usize = 5;
-pub const SYS_MMAP: usize = 9;
-pub const SYS_MUNMAP: usize = 11;
-pub const SYS_RT_SIGACTION: usize = 13;
-pub const SYS_RT_SIGPROCMASK: usize = 14;
-pub const SYS_PREAD64: usize = 17;
-pub const SYS_SCHED_YIELD: usize = 24;
-pub const SYS_MADVISE: usize = 28;
-pub const SYS_GETPID: usize = 39;
-pub const SYS_READLINK: usize = 89;
-pub const SYS_GETCWD: usize = 79;
-pub const SYS_GETPPID: usize = 110;
-pub const SYS_GETTID: usize = 186;
-pub const SYS_EXIT_GROUP: usize = 231;
-pub const SYS_TGKILL: usize = 234;
-pub const SYS_OPENAT: usize = 257;
-pub const SYS_PRLIMIT64: usize = 302;
+use super::arch::{self, nr};
 
 pub const AT_FDCWD: isize = -100;
 
@@ -44,20 +24,8 @@ fn check(ret: usize) -> SysResult {
 /// The arguments must be valid for system call `n`.
 #[inline(always)]
 pub unsafe fn syscall6(n: usize, a: [usize; 6]) -> SysResult {
-    let ret: usize;
-    // SAFETY: the `syscall` instruction clobbers only rax (return), rcx and r11; the caller
-    // guarantees the arguments are valid for this system call.
-    unsafe {
-        asm!(
-            "syscall",
-            inlateout("rax") n => ret,
-            in("rdi") a[0], in("rsi") a[1], in("rdx") a[2],
-            in("r10") a[3], in("r8") a[4], in("r9") a[5],
-            lateout("rcx") _, lateout("r11") _,
-            options(nostack)
-        );
-    }
-    check(ret)
+    // SAFETY: forwarded contract.
+    check(unsafe { arch::syscall6(n, a) })
 }
 
 /// # Safety
@@ -70,29 +38,29 @@ pub unsafe fn syscall3(n: usize, a0: usize, a1: usize, a2: usize) -> SysResult {
 
 pub fn getpid() -> i32 {
     // SAFETY: getpid takes no arguments and cannot fail.
-    unsafe { syscall3(SYS_GETPID, 0, 0, 0).unwrap_or(0) as i32 }
+    unsafe { syscall3(nr::GETPID, 0, 0, 0).unwrap_or(0) as i32 }
 }
 
 pub fn getppid() -> i32 {
     // SAFETY: getppid takes no arguments and cannot fail.
-    unsafe { syscall3(SYS_GETPPID, 0, 0, 0).unwrap_or(0) as i32 }
+    unsafe { syscall3(nr::GETPPID, 0, 0, 0).unwrap_or(0) as i32 }
 }
 
 pub fn gettid() -> i32 {
     // SAFETY: gettid takes no arguments and cannot fail.
-    unsafe { syscall3(SYS_GETTID, 0, 0, 0).unwrap_or(0) as i32 }
+    unsafe { syscall3(nr::GETTID, 0, 0, 0).unwrap_or(0) as i32 }
 }
 
 pub fn sched_yield() {
     // SAFETY: sched_yield takes no arguments.
-    let _ = unsafe { syscall3(SYS_SCHED_YIELD, 0, 0, 0) };
+    let _ = unsafe { syscall3(nr::SCHED_YIELD, 0, 0, 0) };
 }
 
 /// Writes all of `buf` to `fd`, retrying on EINTR and short writes.
 pub fn write_all(fd: i32, mut buf: &[u8]) -> Result<(), i32> {
     while !buf.is_empty() {
         // SAFETY: buf is a valid readable slice of buf.len() bytes.
-        match unsafe { syscall3(SYS_WRITE, fd as usize, buf.as_ptr() as usize, buf.len()) } {
+        match unsafe { syscall3(nr::WRITE, fd as usize, buf.as_ptr() as usize, buf.len()) } {
             Ok(0) => return Err(libc::EIO),
             Ok(n) => buf = &buf[n.min(buf.len())..],
             Err(libc::EINTR) => {}
@@ -111,7 +79,7 @@ pub fn open(path: &[u8], flags: i32, mode: u32) -> Result<i32, i32> {
         // SAFETY: path is a NUL-terminated byte string that outlives the call.
         match unsafe {
             syscall6(
-                SYS_OPENAT,
+                nr::OPENAT,
                 [
                     AT_FDCWD as usize,
                     path.as_ptr() as usize,
@@ -131,7 +99,7 @@ pub fn open(path: &[u8], flags: i32, mode: u32) -> Result<i32, i32> {
 
 pub fn close(fd: i32) {
     // SAFETY: closing an fd we opened ourselves; no memory is passed.
-    let _ = unsafe { syscall3(SYS_CLOSE, fd as usize, 0, 0) };
+    let _ = unsafe { syscall3(nr::CLOSE, fd as usize, 0, 0) };
 }
 
 /// `pread64` into `buf`; returns the number of bytes read.
@@ -139,7 +107,7 @@ pub fn pread(fd: i32, buf: &mut [u8], off: usize) -> Result<usize, i32> {
     // SAFETY: buf is a valid writable slice of buf.len() bytes.
     unsafe {
         syscall6(
-            SYS_PREAD64,
+            nr::PREAD64,
             [fd as usize, buf.as_mut_ptr() as usize, buf.len(), off, 0, 0],
         )
     }
@@ -153,7 +121,7 @@ pub fn readlink(path: &[u8], buf: &mut [u8]) -> Result<usize, i32> {
     // SAFETY: path is NUL-terminated (checked), buf is a valid writable slice.
     unsafe {
         syscall3(
-            SYS_READLINK,
+            nr::READLINK,
             path.as_ptr() as usize,
             buf.as_mut_ptr() as usize,
             buf.len(),
@@ -166,7 +134,7 @@ pub fn mmap_anon(len: usize) -> Option<*mut u8> {
     // SAFETY: an anonymous mapping at a kernel-chosen address touches no existing memory.
     let r = unsafe {
         syscall6(
-            SYS_MMAP,
+            nr::MMAP,
             [
                 0,
                 len,
@@ -184,20 +152,20 @@ pub fn mmap_anon(len: usize) -> Option<*mut u8> {
 /// `[p, p+len)` must be a mapping obtained from [`mmap_anon`] that nothing uses any more.
 pub unsafe fn munmap(p: *mut u8, len: usize) {
     // SAFETY: forwarded contract.
-    let _ = unsafe { syscall3(SYS_MUNMAP, p as usize, len, 0) };
+    let _ = unsafe { syscall3(nr::MUNMAP, p as usize, len, 0) };
 }
 
 /// # Safety
 /// `[p, p+len)` must be a mapping owned by the library.
 pub unsafe fn madvise(p: *mut u8, len: usize, advice: i32) -> SysResult {
     // SAFETY: forwarded contract.
-    unsafe { syscall3(SYS_MADVISE, p as usize, len, advice as usize) }
+    unsafe { syscall3(nr::MADVISE, p as usize, len, advice as usize) }
 }
 
 pub fn exit_group(code: i32) -> ! {
     loop {
         // SAFETY: exit_group ends the process; it does not return.
-        let _ = unsafe { syscall3(SYS_EXIT_GROUP, code as usize, 0, 0) };
+        let _ = unsafe { syscall3(nr::EXIT_GROUP, code as usize, 0, 0) };
     }
 }
 
@@ -206,7 +174,7 @@ pub fn raise(sig: i32) {
     // SAFETY: tgkill on our own pid/tid with a valid signal number.
     let _ = unsafe {
         syscall3(
-            SYS_TGKILL,
+            nr::TGKILL,
             getpid() as usize,
             gettid() as usize,
             sig as usize,
@@ -230,7 +198,7 @@ pub unsafe fn rt_sigaction(sig: i32, act: *const KSigaction, old: *mut KSigactio
     // SAFETY: forwarded contract; sigsetsize is 8 on x86_64.
     unsafe {
         syscall6(
-            SYS_RT_SIGACTION,
+            nr::RT_SIGACTION,
             [sig as usize, act as usize, old as usize, 8, 0, 0],
         )
     }
@@ -242,7 +210,7 @@ pub unsafe fn rt_sigprocmask(how: i32, set: *const u64, old: *mut u64) -> SysRes
     // SAFETY: forwarded contract.
     unsafe {
         syscall6(
-            SYS_RT_SIGPROCMASK,
+            nr::RT_SIGPROCMASK,
             [how as usize, set as usize, old as usize, 8, 0, 0],
         )
     }
@@ -275,7 +243,7 @@ pub fn exceeds_fsize_limit(fd: i32, len: usize) -> bool {
     // SAFETY: prlimit64 on ourselves (pid 0), read-only, into a valid 16-byte rlimit.
     if unsafe {
         syscall6(
-            SYS_PRLIMIT64,
+            nr::PRLIMIT64,
             [
                 0,
                 libc::RLIMIT_FSIZE as usize,
@@ -295,7 +263,7 @@ pub fn exceeds_fsize_limit(fd: i32, len: usize) -> bool {
     }
     let mut st = [0u64; 18]; // struct stat is 144 bytes on x86_64
     // SAFETY: fstat into a buffer of the kernel's struct stat size.
-    if unsafe { syscall3(SYS_FSTAT, fd as usize, st.as_mut_ptr() as usize, 0) }.is_err() {
+    if unsafe { syscall3(nr::FSTAT, fd as usize, st.as_mut_ptr() as usize, 0) }.is_err() {
         return false;
     }
     let mode = (st[3] & 0xffff_ffff) as u32; // st_mode at offset 24
@@ -306,5 +274,5 @@ pub fn exceeds_fsize_limit(fd: i32, len: usize) -> bool {
 /// `getcwd` into `buf`; returns the length including the NUL.
 pub fn getcwd(buf: &mut [u8]) -> SysResult {
     // SAFETY: buf is a valid writable slice.
-    unsafe { syscall3(SYS_GETCWD, buf.as_mut_ptr() as usize, buf.len(), 0) }
+    unsafe { syscall3(nr::GETCWD, buf.as_mut_ptr() as usize, buf.len(), 0) }
 }

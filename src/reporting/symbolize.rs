@@ -7,9 +7,11 @@
 //! are printed as they are. `assafe run` gives full `file:line` offline; this is for `LD_PRELOAD`
 //! users reading stderr.
 
-use crate::fmt::Buf;
-use crate::resolve::{STT_FUNC, STT_GNU_IFUNC};
-use crate::sys;
+use assafe_pure::demangle::demangle;
+
+use crate::platform::elf::{STT_FUNC, STT_GNU_IFUNC};
+use crate::platform::fmt::Buf;
+use crate::platform::sys;
 
 /// An open module file, read with `pread` (a mapping could raise SIGBUS if the file were
 /// truncated under us; a read just comes back short).
@@ -139,89 +141,6 @@ fn read_cstr(f: &File, off: usize, buf: &mut [u8]) -> Option<usize> {
         done += n;
     }
     Some(done)
-}
-
-/// Shortens a Rust legacy-mangled name (`_ZN` (len ident)+ `17h<hash>E`, maybe followed by
-/// `.llvm.N`) to `a::b::{{closure}}`; copies other names unchanged. Returns the length written.
-fn demangle(name: &[u8], out: &mut [u8]) -> usize {
-    let mut b = Buf::new(out);
-    if let Some(mut rest) = name.strip_prefix(b"_ZN") {
-        // Drop a compiler suffix such as ".llvm.1234" after the closing 'E'.
-        if let Some(dot) = rest.iter().position(|&c| c == b'.')
-            && dot > 0
-            && rest[dot - 1] == b'E'
-        {
-            rest = &rest[..dot];
-        }
-        let mut first = true;
-        loop {
-            let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
-            if digits == 0 || digits > 4 {
-                break;
-            }
-            let n = rest[..digits]
-                .iter()
-                .fold(0usize, |n, &c| n * 10 + (c - b'0') as usize);
-            let Some(ident) = rest.get(digits..digits + n) else {
-                break;
-            };
-            rest = &rest[digits + n..];
-            let is_hash = ident.len() == 17
-                && ident[0] == b'h'
-                && ident[1..].iter().all(|c| c.is_ascii_hexdigit());
-            if is_hash && rest == b"E" {
-                return b.len();
-            }
-            if !first {
-                b.s("::");
-            }
-            first = false;
-            unescape(ident, &mut b);
-        }
-        if rest == b"E" && !first {
-            return b.len();
-        }
-        b.truncate(0);
-    }
-    b.bytes(name);
-    b.len()
-}
-
-/// Rust legacy symbol escapes: `$u7b$` → `{`, `$LT$` → `<`, `..` → `::`, …
-fn unescape(mut s: &[u8], b: &mut Buf) {
-    // An identifier that starts with an escape is written with a leading '_'.
-    if s.starts_with(b"_$") {
-        s = &s[1..];
-    }
-    const ESC: &[(&[u8], &str)] = &[
-        (b"$SP$", "@"),
-        (b"$BP$", "*"),
-        (b"$RF$", "&"),
-        (b"$LT$", "<"),
-        (b"$GT$", ">"),
-        (b"$LP$", "("),
-        (b"$RP$", ")"),
-        (b"$C$", ","),
-        (b"$u7b$", "{"),
-        (b"$u7d$", "}"),
-        (b"$u20$", " "),
-        (b"$u27$", "'"),
-        (b"$u5b$", "["),
-        (b"$u5d$", "]"),
-        (b"$u7e$", "~"),
-        (b"..", "::"),
-    ];
-    'outer: while let Some(&c) = s.first() {
-        for (from, to) in ESC {
-            if s.starts_with(from) {
-                b.s(to);
-                s = &s[from.len()..];
-                continue 'outer;
-            }
-        }
-        b.c(c);
-        s = &s[1..];
-    }
 }
 
 /// Writes `in NAME ` for the function containing `offset` in module `path` (nothing if unknown).

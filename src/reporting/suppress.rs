@@ -9,8 +9,8 @@
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use crate::options::trim;
-use crate::sys;
+use crate::config::{PATH_MAX, trim};
+use crate::platform::{sys, tls};
 
 const MAX: usize = 16 * 1024;
 static mut TEXT: [u8; MAX] = [0; MAX];
@@ -23,7 +23,7 @@ pub fn load(path: &[u8]) -> Result<(), &'static str> {
     if path.is_empty() {
         return Ok(());
     }
-    let mut name = [0u8; crate::options::PATH_MAX + 1];
+    let mut name = [0u8; PATH_MAX + 1];
     name[..path.len()].copy_from_slice(path);
     let fd = sys::open(&name[..path.len() + 1], libc::O_RDONLY | libc::O_CLOEXEC, 0)
         .map_err(|_| "cannot open the suppressions file")?;
@@ -116,9 +116,9 @@ pub fn suppressed(context: &[u8], function: &[u8], frames: &[usize]) -> bool {
 /// The suppression file's context word for a context bit.
 pub fn context_word(bit: u8) -> &'static [u8] {
     match bit {
-        crate::tls::FORK_CHILD => b"fork",
-        crate::tls::VFORK_CHILD => b"vfork",
-        crate::tls::IN_HANDLER => b"signal",
+        tls::FORK_CHILD => b"fork",
+        tls::VFORK_CHILD => b"vfork",
+        tls::IN_HANDLER => b"signal",
         _ => b"cancel",
     }
 }

@@ -1,20 +1,19 @@
-//! fork, _Fork and vfork, and noticing forks that bypassed them.
+//! fork and _Fork, and noticing forks that bypassed them.
 
 use core::sync::atomic::{AtomicPtr, Ordering};
 
-use crate::stubs::{self, ALIVE, generated as g};
-use crate::{init, state, sys, tls};
-
-unsafe extern "C" {
-    /// glibc ≥ 2.32: nonzero while the process has surely never had a second thread.
-    static __libc_single_threaded: u8;
-}
+use crate::config;
+use crate::libc::symbols::{self, ALIVE, generated as g};
+use crate::libc::{self as clib, single_threaded};
+use crate::platform::{sys, tls};
+use crate::reporting;
+use crate::reporting::dedup;
+use crate::state;
 
 /// Threads in this process right now, from the kernel (field 20 of /proc/self/stat).
 /// 1 without a syscall when glibc knows the process never had a second thread.
 pub fn count_threads() -> u32 {
-    // SAFETY: a byte glibc exports for exactly this kind of test.
-    if unsafe { core::ptr::read_volatile(&raw const __libc_single_threaded) } != 0 {
+    if single_threaded() {
         return 1;
     }
     let Ok(fd) = sys::open(b"/proc/self/stat\0", libc::O_RDONLY | libc::O_CLOEXEC, 0) else {
@@ -23,35 +22,7 @@ pub fn count_threads() -> u32 {
     let mut buf = [0u8; 1024];
     let n = sys::pread(fd, &mut buf, 0).unwrap_or(0);
     sys::close(fd);
-    parse_threads(&buf[..n])
-}
-
-/// Field 20 (num_threads) of a /proc/PID/stat line; the command name (field 2) may contain spaces
-/// and parentheses, so count from the last ')'.
-fn parse_threads(s: &[u8]) -> u32 {
-    let Some(close) = s.iter().rposition(|&c| c == b')') else {
-        return 0;
-    };
-    // Fields after ") " start at field 3; num_threads is field 20.
-    let mut field = 2;
-    let mut n: u32 = 0;
-    let mut in_num = false;
-    for &c in &s[close + 1..] {
-        if c == b' ' {
-            if in_num && field == 20 {
-                return n;
-            }
-            field += 1;
-            in_num = false;
-            n = 0;
-            continue;
-        }
-        in_num = true;
-        if field == 20 && c.is_ascii_digit() {
-            n = n.saturating_mul(10).saturating_add((c - b'0') as u32);
-        }
-    }
-    if field == 20 { n } else { 0 }
+    assafe_pure::proc_stat::num_threads(&buf[..n])
 }
 
 /// The `MADV_WIPEONFORK` sentinel page (null until armed, or if the kernel lacks the feature).
@@ -96,9 +67,8 @@ pub fn check_unseen_fork() {
     unsafe { core::ptr::write_volatile(p, 1) };
     // The parent's thread count is gone; glibc's flag (copied from the parent) tells whether the
     // parent ever had a second thread.
-    // SAFETY: see count_threads.
-    let mt = unsafe { core::ptr::read_volatile(&raw const __libc_single_threaded) } == 0;
-    let strict = init::options().strict;
+    let mt = !clib::single_threaded();
+    let strict = config::options().strict;
     if mt || strict || state::process_context() & tls::FORK_CHILD != 0 {
         enter_fork_child(0, 0, !mt && state::process_context() & tls::FORK_CHILD == 0);
     }
@@ -117,25 +87,27 @@ fn enter_fork_child(parent_threads: u32, parent: i32, strict_only: bool) {
 /// Runs in the child right after `fork`/`_Fork` returned 0.
 fn child(parent_threads: u32, parent: i32) {
     arm();
-    crate::dedup::child_reset();
+    dedup::child_reset();
     let inherited = state::process_context() & tls::FORK_CHILD != 0;
-    let strict = init::options().strict;
+    let strict = config::options().strict;
     let checked = parent_threads > 1 || inherited || strict;
     if checked {
         enter_fork_child(parent_threads, parent, parent_threads <= 1 && !inherited);
     }
-    if init::options().verbosity >= 2 {
-        crate::report::fork_note(parent, parent_threads, checked);
+    if config::options().verbosity >= 2 {
+        reporting::fork_note(parent, parent_threads, checked);
     }
 }
 
+/// fork's and _Fork's type (the libc crate declares fork only; _Fork has the same signature).
 type ForkFn = unsafe extern "C" fn() -> libc::pid_t;
+clib::same_type_as_libc!(ForkFn, libc::fork);
 
 unsafe fn fork_common(idx: usize) -> libc::pid_t {
     let threads = count_threads();
     let parent = sys::getpid();
     // SAFETY: the slot holds libc's fork/_Fork (resolved at load), whose type is ForkFn.
-    let real: ForkFn = unsafe { core::mem::transmute(stubs::real(idx)) };
+    let real: ForkFn = unsafe { core::mem::transmute(symbols::real(idx)) };
     // SAFETY: calling the real fork with no arguments.
     let pid = unsafe { real() };
     if pid == 0 {
@@ -159,42 +131,4 @@ pub fn wrapper(idx: usize) -> usize {
         g::IDX___fork => fork_impl::<{ g::IDX___fork }> as *const () as usize,
         _ => fork_impl::<{ g::IDX__Fork }> as *const () as usize,
     }
-}
-
-/// `vfork` for real: the child runs on the parent's stack until it execs or exits, so this
-/// wrapper keeps its return address in a register across the syscall (as glibc's vfork does) and
-/// uses no stack of its own. The child sets VFORK_CHILD in the thread's state byte, which it
-/// shares with the parent; the parent, when it resumes, stores back the byte it had before.
-#[unsafe(naked)]
-pub unsafe extern "C" fn vfork_wrapper() {
-    core::arch::naked_asm!(
-        "pop rsi",                                      // return address (vfork takes no arguments)
-        "mov r11, qword ptr [rip + assafe_tls@GOTTPOFF]",
-        "movzx edx, byte ptr fs:[r11]",                 // the parent's state byte, kept in rdx
-        "mov eax, 58",                                  // SYS_vfork
-        "syscall",
-        "push rsi",
-        "mov r11, qword ptr [rip + assafe_tls@GOTTPOFF]", // syscall clobbered r11
-        "cmp rax, -4095",
-        "jae 3f",
-        "test eax, eax",
-        "jnz 2f",
-        "or byte ptr fs:[r11], 2",                      // child: VFORK_CHILD
-        "ret",
-        "2:",
-        "mov byte ptr fs:[r11], dl",                    // parent: restore its own state
-        "ret",
-        "3:",
-        "mov byte ptr fs:[r11], dl",
-        "neg eax",
-        "mov edi, eax",
-        "jmp {fail}",
-        fail = sym vfork_failed,
-    );
-}
-
-unsafe extern "C" fn vfork_failed(err: i32) -> libc::pid_t {
-    // SAFETY: __errno_location is async-signal-safe and returns this thread's errno.
-    unsafe { *libc::__errno_location() = err };
-    -1
 }

@@ -7,31 +7,13 @@
 //! allocates nothing, takes no lock and picks the exact symbol version `symbols.txt` names, so an
 //! unversioned interposer never hands a caller the wrong version of a function.
 //!
-//! It runs once, at load (or at the first interposed call, if another library's constructor calls
+//! The C library supplies the list of loaded objects (`libc::loaded_objects`); this module only
+//! reads ELF. It runs once, at load (or at the first interposed call, if another library's constructor calls
 //! e.g. `malloc` before ours runs), never in a fork child or a signal handler.
 
-use core::ffi::c_char;
-
+/// One entry of an object's dynamic section.
 #[repr(C)]
-struct LinkMap {
-    l_addr: usize,
-    l_name: *const c_char,
-    l_ld: *const Dyn,
-    l_next: *const LinkMap,
-    l_prev: *const LinkMap,
-}
-
-#[repr(C)]
-struct RDebug {
-    r_version: i32,
-    r_map: *const LinkMap,
-    r_brk: usize,
-    r_state: i32,
-    r_ldbase: usize,
-}
-
-#[repr(C)]
-struct Dyn {
+pub struct Dyn {
     d_tag: i64,
     d_val: usize,
 }
@@ -61,10 +43,6 @@ struct Verdef {
 struct Verdaux {
     vda_name: u32,
     vda_next: u32,
-}
-
-unsafe extern "C" {
-    static _r_debug: RDebug;
 }
 
 const DT_NULL: i64 = 0;
@@ -131,9 +109,8 @@ unsafe fn cstr_eq(s: *const u8, name: &[u8]) -> bool {
 
 impl Object {
     /// # Safety
-    /// `lm` must be a live entry of the loader's link map list.
-    unsafe fn new(lm: &LinkMap) -> Option<Object> {
-        let base = lm.l_addr;
+    /// `base` and `dynamic` must be a loaded object's load bias and dynamic section.
+    unsafe fn new(base: usize, dynamic: *const Dyn) -> Option<Object> {
         // glibc relocates most d_ptr entries in place; the vdso and some objects keep them as
         // virtual addresses. Either way the result must be an absolute address.
         let abs = |p: usize| if p < base { p + base } else { p };
@@ -148,7 +125,7 @@ impl Object {
             verdefnum: 0,
             vcache: [const { core::cell::Cell::new(u16::MAX) }; 64],
         };
-        let mut d = lm.l_ld;
+        let mut d = dynamic;
         if d.is_null() {
             return None;
         }
@@ -346,43 +323,37 @@ pub struct Next {
 }
 
 impl Next {
+    /// Parses the objects `objects` yields (load bias, dynamic section), in search order, skipping
+    /// the one loaded at `me`; if `me` is among them, only the objects after it are searched.
+    ///
     /// # Safety
-    /// Must run in normal context (not concurrently with `dlclose` of the objects it walks).
-    pub unsafe fn new() -> Next {
-        let me = crate::init::self_base();
+    /// Every pair must describe a loaded object that stays loaded while the `Next` is used (in
+    /// normal context, not concurrently with `dlclose`).
+    pub unsafe fn new<I>(objects: I, me: usize) -> Next
+    where
+        I: Iterator<Item = (usize, *const Dyn)> + Clone,
+    {
         let mut next = Next {
             objects: [const { None }; 64],
             n: 0,
         };
-        // SAFETY: _r_debug is the loader's debug structure; r_map heads its list of loaded objects.
-        let first = unsafe { _r_debug.r_map };
         // Skip up to and including ourselves; if we are not in the list, search all but ourselves.
-        let mut lm = first;
-        let mut found_me = false;
-        while !lm.is_null() {
-            // SAFETY: a live link map entry.
-            let l = unsafe { &*lm };
-            lm = l.l_next;
-            if l.l_addr == me {
-                found_me = true;
-                break;
+        let after_me = objects.clone().skip_while(|&(b, _)| b != me).skip(1);
+        let found_me = objects.clone().any(|(b, _)| b == me);
+        let mut add = |(base, dynamic): (usize, *const Dyn)| {
+            if base == me || next.n >= next.objects.len() {
+                return;
             }
-        }
-        if !found_me {
-            lm = first;
-        }
-        while !lm.is_null() && next.n < next.objects.len() {
-            // SAFETY: a live link map entry.
-            let l = unsafe { &*lm };
-            lm = l.l_next;
-            if l.l_addr == me {
-                continue;
-            }
-            // SAFETY: a live object's dynamic section.
-            if let Some(o) = unsafe { Object::new(l) } {
+            // SAFETY: a live object's dynamic section (the caller's contract).
+            if let Some(o) = unsafe { Object::new(base, dynamic) } {
                 next.objects[next.n] = Some(o);
                 next.n += 1;
             }
+        };
+        if found_me {
+            after_me.for_each(&mut add);
+        } else {
+            objects.for_each(&mut add);
         }
         next
     }

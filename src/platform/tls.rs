@@ -1,8 +1,8 @@
 //! The per-thread state word.
 //!
-//! Defined in assembly in `.tdata` so that every access is initial-exec TLS (`fs:`-relative through
-//! a GOT slot filled at load): stable Rust cannot choose a TLS model, and `thread_local!` in a cdylib
-//! compiles to `__tls_get_addr` calls (about 29 extra instructions per interposed call).
+//! Defined in assembly (`platform::arch`) so that every access is initial-exec TLS: stable Rust
+//! cannot choose a TLS model, and `thread_local!` in a cdylib compiles to `__tls_get_addr` calls
+//! (about 29 extra instructions per interposed call).
 //!
 //! Layout of `assafe_tls` ([`Block`], 384 bytes per thread): byte 0 holds the context flags (the
 //! constants below); the interposition stubs test this one byte: zero means "nothing to check, jump
@@ -11,7 +11,7 @@
 //! Every update of byte 0 is a single `or`/`and`/`mov` instruction, so a signal arriving on the same
 //! thread can never lose an update (the handler wrapper saves and restores what it changes).
 
-use core::arch::{asm, global_asm};
+use super::arch;
 
 /// In the child of a fork whose parent had more than one thread (or any fork with `strict=1`).
 pub const FORK_CHILD: u8 = 0x01;
@@ -23,78 +23,35 @@ pub const IN_HANDLER: u8 = 0x04;
 pub const ASYNC_CANCEL: u8 = 0x08;
 /// Set in the initial image of every thread: the first interposed call on a new thread takes the
 /// slow path once, which finishes load-time resolution if needed and adopts the process context.
-pub const UNINIT: u8 = 0x40;
+pub const UNINIT: u8 = arch::TLS_INITIAL;
 /// The library's own code is running on this thread: pass every call straight through.
 pub const BUSY: u8 = 0x80;
 
 /// Bits that describe a restricted context.
 pub const CONTEXT_MASK: u8 = FORK_CHILD | VFORK_CHILD | IN_HANDLER | ASYNC_CANCEL;
 
-global_asm!(
-    ".pushsection .tdata.assafe_tls,\"awT\",@progbits",
-    ".balign 16",
-    ".globl assafe_tls",
-    ".hidden assafe_tls",
-    ".type assafe_tls, @object",
-    ".size assafe_tls, 384",
-    "assafe_tls:",
-    ".byte 0x40",
-    ".zero 383",
-    ".popsection",
-);
-
-#[inline(always)]
-fn tp_offset() -> usize {
-    let off: usize;
-    // SAFETY: reads the GOT slot holding assafe_tls's offset from the thread pointer; the dynamic
-    // loader filled it (R_X86_64_TPOFF64) before any code of this library runs.
-    unsafe {
-        asm!("mov {}, qword ptr [rip + assafe_tls@GOTTPOFF]", out(reg) off, options(nostack, pure, readonly, preserves_flags));
-    }
-    off
-}
-
 /// The context flags of the calling thread.
 #[inline(always)]
 pub fn state() -> u8 {
-    let off = tp_offset();
-    let v: u8;
-    // SAFETY: fs:[off] is this thread's assafe_tls byte 0 (static TLS, always mapped).
-    unsafe {
-        asm!("mov {v}, byte ptr fs:[{o}]", o = in(reg) off, v = out(reg_byte) v, options(nostack, readonly, preserves_flags))
-    };
-    v
+    arch::tls_load()
 }
 
 /// Sets bits in the state byte with one instruction.
 #[inline(always)]
 pub fn set(bits: u8) {
-    let off = tp_offset();
-    // SAFETY: single read-modify-write of this thread's own TLS byte.
-    unsafe {
-        asm!("or byte ptr fs:[{o}], {b}", o = in(reg) off, b = in(reg_byte) bits, options(nostack))
-    };
+    arch::tls_or(bits)
 }
 
 /// Clears bits in the state byte with one instruction.
 #[inline(always)]
 pub fn clear(bits: u8) {
-    let off = tp_offset();
-    let mask = !bits;
-    // SAFETY: single read-modify-write of this thread's own TLS byte.
-    unsafe {
-        asm!("and byte ptr fs:[{o}], {b}", o = in(reg) off, b = in(reg_byte) mask, options(nostack))
-    };
+    arch::tls_and(!bits)
 }
 
 /// Stores the whole state byte with one instruction.
 #[inline(always)]
 pub fn store(v: u8) {
-    let off = tp_offset();
-    // SAFETY: single store to this thread's own TLS byte.
-    unsafe {
-        asm!("mov byte ptr fs:[{o}], {v}", o = in(reg) off, v = in(reg_byte) v, options(nostack))
-    };
+    arch::tls_store(v)
 }
 
 /// Nesting levels of signal handlers that keep their own record (deeper ones are counted only).
@@ -141,17 +98,12 @@ pub struct Block {
     pub levels: [Level; LEVELS],
 }
 
-const _: () = assert!(core::mem::size_of::<Block>() == 384);
+const _: () = assert!(core::mem::size_of::<Block>() == arch::TLS_BLOCK);
 
 /// This thread's block. Only this thread (and signal handlers running on it) touch it; callers
 /// access fields with volatile reads/writes through the raw pointer, never through references
 /// that a handler could invalidate.
 #[inline(always)]
 pub fn block() -> *mut Block {
-    let tp: usize;
-    // SAFETY: on x86_64 glibc, fs:0 holds the thread pointer itself (TCB self-pointer).
-    unsafe {
-        asm!("mov {}, qword ptr fs:[0]", out(reg) tp, options(nostack, readonly, preserves_flags))
-    };
-    tp.wrapping_add(tp_offset()) as *mut Block
+    arch::tls_block() as *mut Block
 }

@@ -8,24 +8,49 @@
 //! lock held by the code it interrupted.
 
 use core::ffi::{c_int, c_void};
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use crate::report::{self, Context};
-use crate::stubs::{self, generated as g};
-use crate::{init, sys, tls};
+use crate::config;
+use crate::libc::symbols::{self, generated as g};
+use crate::libc::{errno_location, jmp_target_sp};
+use crate::platform::arch::{self, USER_ADDR_FREE_BITS};
+use crate::platform::{sys, tls};
+use crate::reporting::{self, dedup};
+use crate::state;
+use assafe_pure::sigtable::{self, Action, Actions};
 
 const NSIG: usize = 65;
 const SIG_DFL: usize = 0;
 const SIG_IGN: usize = 1;
 const SIG_HOLD: usize = 2;
-const SA_SIGINFO: i32 = libc::SA_SIGINFO;
+const SA_SIGINFO: i32 = ::libc::SA_SIGINFO;
 
-/// The program's handler for each signal (what `oldact` must show).
-static HANDLER: [AtomicUsize; NSIG] = [const { AtomicUsize::new(0) }; NSIG];
-/// The program's `sa_flags` for each signal.
-static UFLAGS: [AtomicU64; NSIG] = [const { AtomicU64::new(0) }; NSIG];
+/// The program's action for each signal (what `oldact` must show, and how the wrapper calls the
+/// handler), published as ONE word per signal (see `assafe_pure::sigtable`): a signal arriving
+/// while another thread re-installs the handler finds either the old pair or the new one, never
+/// the new handler with the old calling convention.
+///
+/// Orderings: writers store with `Release` *before* giving the kernel our wrapper, and the wrapper
+/// loads with `Acquire`. The word carries everything the wrapper needs (a handler's code is
+/// immutable), so no other memory is published with it; what orders "table written" before
+/// "wrapper runs for this disposition" is the kernel: the writer's `rt_sigaction` and the signal's
+/// delivery both take the process's sighand lock. Release/Acquire states that intent and costs
+/// nothing on x86_64. Stores made while the wrapper is not installed for the signal (SIG_DFL,
+/// SIG_IGN, at load) are Relaxed: no wrapper can run for them.
+static ACTION: Actions<NSIG> = Actions::new();
+const _: () = assert!(sigtable::FLAG_BITS & !USER_ADDR_FREE_BITS == 0);
+
+fn action(handler: usize, flags: i32) -> Action {
+    Action::new(
+        handler,
+        flags & SA_SIGINFO != 0,
+        flags & ::libc::SA_RESETHAND != 0,
+    )
+}
+
 /// The kernel's action is (or was, before an SA_RESETHAND reset) our wrapper, installed with
-/// SA_SIGINFO forced: `oldact` must show the program's own SA_SIGINFO bit.
+/// SA_SIGINFO forced: `oldact` must show the program's own SA_SIGINFO bit. Read and written only
+/// by writers holding the signal's `WRITING` flag (whose Acquire/Release order it), so Relaxed.
 static FORCED: [AtomicBool; NSIG] = [const { AtomicBool::new(false) }; NSIG];
 /// Per-signal writer flag (taken with all signals blocked on the writing thread).
 static WRITING: [AtomicBool; NSIG] = [const { AtomicBool::new(false) }; NSIG];
@@ -34,10 +59,12 @@ static ERRNO_REPORTED: [AtomicUsize; NSIG] = [const { AtomicUsize::new(0) }; NSI
 
 type SigactionFn =
     unsafe extern "C" fn(c_int, *const libc::sigaction, *mut libc::sigaction) -> c_int;
+crate::libc::same_type_as_libc!(SigactionFn, ::libc::sigaction);
 
 fn real_sigaction() -> SigactionFn {
-    // SAFETY: the slot holds libc's sigaction, resolved at load.
-    unsafe { core::mem::transmute(stubs::real(g::IDX_sigaction)) }
+    // SAFETY: the slot holds libc's sigaction, resolved at load, whose type SigactionFn is
+    // checked against the libc crate's declaration above.
+    unsafe { core::mem::transmute(symbols::real(g::IDX_sigaction)) }
 }
 
 /// Blocks every signal on this thread and takes the writer flag of `sig`.
@@ -86,8 +113,10 @@ unsafe extern "C" fn sigaction_impl(
     }
     let s = sig as usize;
     let _guard = WriterGuard::new(s);
-    let prev_handler = HANDLER[s].load(Ordering::Relaxed);
-    let prev_flags = UFLAGS[s].load(Ordering::Relaxed) as i32;
+    // Relaxed: the other writers of ACTION[s] are ordered by WRITING (Acquire/Release); a
+    // handler's SA_RESETHAND reset may race, and then either value is one the kernel also had.
+    let prev = ACTION.load(s, Ordering::Relaxed);
+    let prev_handler = prev.handler();
     let was_forced = FORCED[s].load(Ordering::Relaxed);
     // SAFETY: all-zero is a valid sigaction.
     let mut kold: libc::sigaction = unsafe { core::mem::zeroed() };
@@ -105,12 +134,14 @@ unsafe extern "C" fn sigaction_impl(
         // is written).
         let a = unsafe { *act };
         let h = a.sa_sigaction;
-        if h == SIG_DFL || h == SIG_IGN {
+        if h == SIG_DFL || h == SIG_IGN || !Action::representable(h) {
+            // SIG_DFL, SIG_IGN (or a value no function can have): the kernel gets the program's
+            // own action, and the wrapper never runs for it.
             // SAFETY: the program's own action.
             let r = unsafe { real(sig, &a, &mut kold) };
             if r == 0 {
-                HANDLER[s].store(h, Ordering::Relaxed);
-                UFLAGS[s].store(a.sa_flags as u64, Ordering::Relaxed);
+                // Relaxed: the wrapper is not installed for this signal any more.
+                ACTION.store(s, action(h, a.sa_flags), Ordering::Relaxed);
                 FORCED[s].store(false, Ordering::Relaxed);
             }
             r
@@ -118,16 +149,16 @@ unsafe extern "C" fn sigaction_impl(
             let mut w = a;
             w.sa_sigaction = handler_wrapper as *const () as usize;
             w.sa_flags |= SA_SIGINFO;
-            // The table first: a signal arriving right after the kernel update must find it.
-            HANDLER[s].store(h, Ordering::Release);
-            UFLAGS[s].store(a.sa_flags as u64, Ordering::Release);
+            // The table first (Release, see ACTION): a signal arriving right after the kernel
+            // update must find the new pair.
+            ACTION.store(s, action(h, a.sa_flags), Ordering::Release);
             // SAFETY: same action with our wrapper in place of the handler.
             let r = unsafe { real(sig, &w, &mut kold) };
             if r == 0 {
                 FORCED[s].store(true, Ordering::Relaxed);
             } else {
-                HANDLER[s].store(prev_handler, Ordering::Relaxed);
-                UFLAGS[s].store(prev_flags as u64, Ordering::Relaxed);
+                // The kernel kept the previous action: so does the table.
+                ACTION.store(s, prev, Ordering::Release);
             }
             r
         }
@@ -138,7 +169,8 @@ unsafe extern "C" fn sigaction_impl(
             o.sa_sigaction = prev_handler;
         }
         if was_forced {
-            o.sa_flags = (kold.sa_flags & !SA_SIGINFO) | (prev_flags & SA_SIGINFO);
+            let prev_siginfo = if prev.siginfo() { SA_SIGINFO } else { 0 };
+            o.sa_flags = (kold.sa_flags & !SA_SIGINFO) | prev_siginfo;
         }
         // SAFETY: the program's output pointer.
         unsafe { *old = o };
@@ -173,8 +205,8 @@ fn install(sig: c_int, a: &libc::sigaction) -> usize {
 /// `signal`, `bsd_signal`, `ssignal`: BSD semantics, as glibc's own implementation.
 unsafe extern "C" fn signal_impl(sig: c_int, h: usize) -> usize {
     if h == usize::MAX || !(1..NSIG as c_int).contains(&sig) {
-        // SAFETY: __errno_location is async-signal-safe.
-        unsafe { *libc::__errno_location() = libc::EINVAL };
+        // SAFETY: errno_location returns this thread's errno, valid for the thread's life.
+        unsafe { *errno_location() = libc::EINVAL };
         return usize::MAX;
     }
     install(sig, &act_of(h, libc::SA_RESTART, sig))
@@ -183,8 +215,8 @@ unsafe extern "C" fn signal_impl(sig: c_int, h: usize) -> usize {
 /// `sysv_signal`: one-shot, no masking, no restart.
 unsafe extern "C" fn sysv_signal_impl(sig: c_int, h: usize) -> usize {
     if h == usize::MAX || !(1..NSIG as c_int).contains(&sig) {
-        // SAFETY: __errno_location is async-signal-safe.
-        unsafe { *libc::__errno_location() = libc::EINVAL };
+        // SAFETY: errno_location returns this thread's errno, valid for the thread's life.
+        unsafe { *errno_location() = libc::EINVAL };
         return usize::MAX;
     }
     install(sig, &act_of(h, libc::SA_RESETHAND | libc::SA_NODEFER, 0))
@@ -193,8 +225,8 @@ unsafe extern "C" fn sysv_signal_impl(sig: c_int, h: usize) -> usize {
 /// `sigset` (System V), including `SIG_HOLD`.
 unsafe extern "C" fn sigset_impl(sig: c_int, h: usize) -> usize {
     if h == usize::MAX || !(1..NSIG as c_int).contains(&sig) {
-        // SAFETY: __errno_location is async-signal-safe.
-        unsafe { *libc::__errno_location() = libc::EINVAL };
+        // SAFETY: errno_location returns this thread's errno, valid for the thread's life.
+        unsafe { *errno_location() = libc::EINVAL };
         return usize::MAX;
     }
     let bit: u64 = 1 << (sig - 1);
@@ -223,10 +255,10 @@ unsafe extern "C" fn sigset_impl(sig: c_int, h: usize) -> usize {
 
 /// Where the slow path sends a sigaction-class call.
 pub fn wrapper(idx: usize) -> usize {
-    match stubs::name(idx) {
-        b"sigaction" | b"__sigaction" => sigaction_impl as *const () as usize,
-        b"sysv_signal" | b"__sysv_signal" => sysv_signal_impl as *const () as usize,
-        b"sigset" => sigset_impl as *const () as usize,
+    match idx {
+        g::IDX_sigaction | g::IDX___sigaction => sigaction_impl as *const () as usize,
+        g::IDX_sysv_signal | g::IDX___sysv_signal => sysv_signal_impl as *const () as usize,
+        g::IDX_sigset => sigset_impl as *const () as usize,
         _ => signal_impl as *const () as usize,
     }
 }
@@ -247,42 +279,14 @@ pub fn wrap_existing() {
             cur.sa_flags &= !0x0400_0000; // SA_RESTORER: glibc adds its own
             install(sig, &cur);
         } else {
-            HANDLER[sig as usize].store(cur.sa_sigaction, Ordering::Relaxed);
-            UFLAGS[sig as usize].store(cur.sa_flags as u64, Ordering::Relaxed);
+            // Relaxed: at load, and the wrapper is not installed for this signal.
+            ACTION.store(
+                sig as usize,
+                action(cur.sa_sigaction, cur.sa_flags),
+                Ordering::Relaxed,
+            );
         }
     }
-}
-
-fn current_sp() -> usize {
-    let sp: usize;
-    // SAFETY: reads rsp.
-    unsafe {
-        core::arch::asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags))
-    };
-    sp
-}
-
-fn origin_of(sig: c_int, info: *const libc::siginfo_t) -> &'static str {
-    if info.is_null() {
-        return "async";
-    }
-    // SAFETY: the kernel filled siginfo (we always install with SA_SIGINFO).
-    let code = unsafe { (*info).si_code };
-    let synchronous = matches!(
-        sig,
-        libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP | libc::SIGSYS
-    );
-    if synchronous && code > 0 {
-        return "synchronous";
-    }
-    if code == libc::SI_USER || code == libc::SI_TKILL || code == libc::SI_QUEUE {
-        // SAFETY: for these codes si_pid is valid.
-        let pid = unsafe { (*info).si_pid() };
-        if pid == sys::getpid() {
-            return "self";
-        }
-    }
-    "async"
 }
 
 /// The action the kernel runs for every signal whose program handler is a function.
@@ -290,15 +294,14 @@ unsafe extern "C" fn handler_wrapper(sig: c_int, info: *mut libc::siginfo_t, uc:
     let b = tls::block();
     let saved = tls::state();
     let s = sig as usize;
-    let h = HANDLER
-        .get(s)
-        .map_or(SIG_DFL, |h| h.load(Ordering::Acquire));
-    let flags = UFLAGS.get(s).map_or(0, |f| f.load(Ordering::Acquire)) as i32;
+    // One load: the handler and its calling convention come from the same sigaction call.
+    let w = ACTION.load(s, Ordering::Acquire);
+    let h = w.handler();
     // SAFETY: b is this thread's TLS block; fields are accessed with volatile operations only.
     let depth = unsafe { core::ptr::read_volatile(&raw const (*b).depth) };
     if (depth as usize) < tls::LEVELS {
         let l = tls::Level {
-            entry_sp: current_sp(),
+            entry_sp: arch::stack_pointer(),
             uc: uc as usize,
             signal: sig as u32,
             saved_state: saved,
@@ -313,30 +316,32 @@ unsafe extern "C" fn handler_wrapper(sig: c_int, info: *mut libc::siginfo_t, uc:
     unsafe { core::ptr::write_volatile(&raw mut (*b).depth, depth + 1) };
     tls::store((saved & !tls::BUSY) | tls::IN_HANDLER);
 
-    if flags & libc::SA_RESETHAND != 0 && saved & tls::VFORK_CHILD == 0 {
+    if w.resethand() && saved & tls::VFORK_CHILD == 0 {
         // The kernel has reset the action to SIG_DFL; so does the table (not from a vfork
-        // child: its dispositions are its own, the table is the parent's).
-        HANDLER[s].store(SIG_DFL, Ordering::Relaxed);
+        // child: its dispositions are its own, the table is the parent's). Only if no sigaction
+        // replaced the word since our load: a newer install also replaced the kernel's action.
+        // Relaxed: the wrapper is no longer installed for the old pair; the flags stay for
+        // `oldact`.
+        ACTION.replace(s, w, w.reset(), Ordering::Relaxed);
     }
     if saved & tls::VFORK_CHILD != 0 && h > SIG_IGN {
         // A handler running in a vfork child shares, and can corrupt, the parent's memory.
         tls::set(tls::BUSY);
-        if init::done()
+        if state::initialised()
             && matches!(
-                crate::dedup::hit(sys::getpid(), stubs::HANDLER_IN_VFORK, h, false),
-                crate::dedup::Hit::First
+                dedup::hit(sys::getpid(), symbols::HANDLER_IN_VFORK, h, false),
+                dedup::Hit::First
             )
         {
-            report::handler_in_vfork(sig, h);
+            reporting::handler_in_vfork(sig, h);
         }
         tls::clear(tls::BUSY);
     }
-    // SAFETY: __errno_location returns this thread's errno.
-    let errno_p = unsafe { libc::__errno_location() };
+    let errno_p = errno_location();
     // SAFETY: valid errno pointer.
     let errno_before = unsafe { *errno_p };
     if h > SIG_IGN {
-        if flags & SA_SIGINFO != 0 {
+        if w.siginfo() {
             // SAFETY: the program installed this handler as a sa_sigaction function.
             let f: extern "C" fn(c_int, *mut libc::siginfo_t, *mut c_void) =
                 unsafe { core::mem::transmute(h) };
@@ -359,7 +364,7 @@ unsafe extern "C" fn handler_wrapper(sig: c_int, info: *mut libc::siginfo_t, uc:
 }
 
 fn errno_spoiled(sig: c_int, h: usize, before: i32, after: i32) {
-    if !init::done() || !init::options().report_errno_spoil {
+    if !state::initialised() || !config::options().report_errno_spoil {
         return;
     }
     // ThreadSanitizer's rule: synchronous signals and SIGTERM are not expected to preserve errno.
@@ -378,75 +383,12 @@ fn errno_spoiled(sig: c_int, h: usize, before: i32, after: i32) {
     if ERRNO_REPORTED[sig as usize].swap(h, Ordering::Relaxed) == h {
         return;
     }
-    report::errno_spoil(sig, h, before, after);
-}
-
-/// Fills in the signal-specific parts of a report context (cheap: no unwinding).
-pub fn describe(c: &mut Context) {
-    if c.bit != tls::IN_HANDLER {
-        return;
-    }
-    if let Some(l) = innermost_level(c) {
-        c.signal = l.signal as i32;
-        c.signal_origin = origin_of(l.signal as c_int, l.info as *const libc::siginfo_t);
-        c.handler = l.handler;
-    }
-}
-
-fn innermost_level(c: &mut Context) -> Option<tls::Level> {
-    let b = tls::block();
-    // SAFETY: this thread's block.
-    let depth = unsafe { core::ptr::read_volatile(&raw const (*b).depth) };
-    c.depth = depth;
-    if depth == 0 {
-        return None;
-    }
-    let i = (depth as usize).min(tls::LEVELS) - 1;
-    // SAFETY: this thread's block; i < LEVELS.
-    Some(unsafe { core::ptr::read_volatile(&raw const (*b).levels[i]) })
-}
-
-/// Sets `definite` when the innermost handler interrupted this thread inside an interposed
-/// unsafe function: unwinds the interrupted context (costs microseconds).
-pub fn find_definite(c: &mut Context) {
-    let Some(l) = innermost_level(c) else { return };
-    if l.uc == 0 {
-        return;
-    }
-    // SAFETY: uc is the ucontext the kernel passed to the running handler, still on the stack.
-    let g = unsafe { &(*(l.uc as *const libc::ucontext_t)).uc_mcontext.gregs };
-    let regs = assafe_unwind::Regs {
-        rip: g[libc::REG_RIP as usize] as usize,
-        rsp: g[libc::REG_RSP as usize] as usize,
-        rbp: g[libc::REG_RBP as usize] as usize,
-        rbx: g[libc::REG_RBX as usize] as usize,
-        r12: g[libc::REG_R12 as usize] as usize,
-        r13: g[libc::REG_R13 as usize] as usize,
-        r14: g[libc::REG_R14 as usize] as usize,
-        r15: g[libc::REG_R15 as usize] as usize,
-    };
-    let mut frames = [0usize; 64];
-    // SAFETY: fault-proof unwinder over the interrupted context.
-    let (_, hit) =
-        unsafe { assafe_unwind::walk_and_find(&regs, true, &mut frames, stubs::ranges()) };
-    c.definite = hit.is_some();
+    reporting::errno_spoil(sig, h, before, after);
 }
 
 // ---- longjmp out of a handler ----
 
 type JmpFn = unsafe extern "C" fn(*mut c_void, c_int) -> !;
-
-/// The stack pointer a `jmp_buf` will restore (glibc mangles it: rol 0x11 after xor fs:0x30).
-fn jmp_target_sp(env: *const usize) -> usize {
-    // SAFETY: env is the program's jmp_buf; slot 6 holds the mangled rsp (glibc x86_64 layout).
-    let mangled = unsafe { *env.add(6) };
-    let guard: usize;
-    // SAFETY: fs:0x30 is glibc's pointer guard in the TCB.
-    unsafe {
-        core::arch::asm!("mov {}, qword ptr fs:[0x30]", out(reg) guard, options(nostack, readonly, preserves_flags))
-    };
-    mangled.rotate_right(0x11) ^ guard
-}
 
 /// Does a jump to `target` stack pointer leave the handler whose wrapper started at `entry`?
 fn leaves(entry: usize, target: usize) -> bool {
@@ -457,9 +399,10 @@ fn leaves(entry: usize, target: usize) -> bool {
 /// `longjmp`, `_longjmp`, `siglongjmp`, `__longjmp_chk` (the real one is symbol `IDX`): repair
 /// the handler depth, then jump.
 unsafe extern "C" fn jmp_impl<const IDX: usize>(env: *mut c_void, val: c_int) -> ! {
-    repair_depth(jmp_target_sp(env as *const usize));
-    // SAFETY: the slot holds libc's longjmp-family function IDX.
-    let real: JmpFn = unsafe { core::mem::transmute(stubs::real(IDX)) };
+    // SAFETY: the program passes a jmp_buf that setjmp filled (longjmp's contract).
+    repair_depth(unsafe { jmp_target_sp(env as *const usize) });
+    // SAFETY: the slot holds libc's longjmp-family function IDX, of type JmpFn.
+    let real: JmpFn = unsafe { core::mem::transmute(symbols::real(IDX)) };
     // SAFETY: the program's own arguments.
     unsafe { real(env, val) }
 }

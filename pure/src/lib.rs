@@ -1,0 +1,12 @@
+//! The pure part of libassafe: code that touches neither the machine nor the C library, so that
+//! `cargo test` runs its unit tests like any other crate's. `no_std` and without `alloc`, as the
+//! preload that links it.
+#![cfg_attr(not(test), no_std)]
+
+pub mod demangle;
+pub mod fmt;
+pub mod options;
+pub mod proc_stat;
+pub mod sigtable;
+
+use fmt::Buf;

@@ -1,0 +1,60 @@
+//! The slow path of every stub, and the one place that names every context: a call whose thread
+//! is in a restricted context (or whose class always needs the slow path) is checked, then sent on
+//! to the real function or to its context's hand-written wrapper.
+//!
+//! Data path: stub → [`slow_entry`] (saves the registers into a `Frame`) → [`slow`] → `check`
+//! (verdict) → `reporting` (record) → sink; then the real function or a `contexts` wrapper.
+
+use crate::check;
+use crate::contexts::{cancel, dlopen, exec, fork, signal, vfork};
+use crate::libc::symbols::{self, CLASS, Class, F_HOT, FLAGS};
+use crate::platform::arch::{self, Frame};
+use crate::platform::tls;
+use crate::{init, state};
+
+arch::define_slow_entry!(slow_entry, slow);
+
+/// The slow path: decide whether the call needs checking, check it, and return where to go.
+unsafe extern "C" fn slow(idx: usize, f: *mut Frame) -> usize {
+    let st = tls::state();
+    if st & tls::BUSY != 0 {
+        // The library's own code (or a call it triggered) is running on this thread.
+        return wrapper_or_real(idx);
+    }
+    tls::set(tls::BUSY);
+    if st & tls::UNINIT != 0 {
+        init::ensure();
+        tls::clear(tls::UNINIT);
+        tls::set(state::process_context());
+    }
+    if FLAGS[idx] & F_HOT == 0 {
+        fork::check_unseen_fork();
+    }
+    let ctx = tls::state() & tls::CONTEXT_MASK;
+    let mut target = None;
+    if ctx != 0 || CLASS[idx] != Class::Unsafe {
+        // SAFETY: f points to the frame slow_entry saved on its own stack, alive until we return.
+        let f = unsafe { &*f };
+        check::call(idx, ctx, f);
+        if CLASS[idx] == Class::Exec {
+            target = exec::follow(idx, f);
+        }
+    }
+    let target = target.unwrap_or_else(|| wrapper_or_real(idx));
+    tls::clear(tls::BUSY);
+    target
+}
+
+/// Where an interposed call finally goes: a hand-written wrapper for the special classes, the
+/// real function otherwise.
+fn wrapper_or_real(idx: usize) -> usize {
+    match CLASS[idx] {
+        Class::Fork | Class::UFork => fork::wrapper(idx),
+        Class::Vfork => vfork::wrapper(),
+        Class::Sigaction => signal::wrapper(idx),
+        Class::Jmp => signal::jmp_wrapper(idx),
+        Class::Cancel => cancel::wrapper(),
+        Class::Dlopen => dlopen::wrapper(idx),
+        Class::Unsafe | Class::Exec | Class::Exit | Class::UExit => symbols::real(idx),
+    }
+}

@@ -1,0 +1,10 @@
+//! The machine: one module per target architecture, each with the same small interface (see
+//! `x86_64.rs`). Nothing outside this folder writes assembly or names a register.
+
+#[cfg(target_arch = "x86_64")]
+mod x86_64;
+#[cfg(target_arch = "x86_64")]
+pub use x86_64::*;
+
+#[cfg(not(target_arch = "x86_64"))]
+compile_error!("assafe supports x86_64 only so far: add src/platform/arch/<arch>.rs");

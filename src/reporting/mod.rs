@@ -1,0 +1,451 @@
+//! Reporting: the records the library writes (sanitizer-style text or one JSON object per line,
+//! see docs/log-format.md), deduplicated (`dedup`), filtered by the in-process suppressions
+//! (`suppress`), with frame names (`symbolize`), written to a sink (`sink`).
+
+pub mod dedup;
+mod json;
+pub mod sink;
+pub mod suppress;
+pub mod symbolize;
+
+use core::sync::atomic::Ordering;
+
+use crate::config::{self, Problems};
+use crate::libc::symbols;
+use crate::platform::arch::Frame;
+use crate::platform::fmt::Buf;
+use crate::platform::{in_self, signame, sys, tls};
+use crate::state;
+pub use json::End;
+use sink::{emit, emit_stderr, prefix};
+
+pub const MAX_FRAMES: usize = 48;
+
+/// Warning for a malformed `ASSAFE_OPTIONS` or an unreadable suppressions file, and the `help=1`
+/// text. Always on stderr.
+pub fn options_feedback(p: &Problems, suppressions: Result<(), &'static str>) {
+    let o = config::options();
+    if let Err(e) = suppressions {
+        let mut mem = [0u8; 1400];
+        let mut b = Buf::new(&mut mem);
+        prefix(&mut b);
+        b.s("warning: ")
+            .s(e)
+            .s(" '")
+            .printable(o.suppressions.as_bytes())
+            .s("'; no suppressions in the preload\n");
+        let _ = sys::write_all(2, b.as_bytes());
+    }
+    if p.count > 0 {
+        let mut mem = [0u8; 512];
+        let mut b = Buf::new(&mut mem);
+        prefix(&mut b);
+        b.s("warning: ");
+        config::warning(p, &mut b);
+        b.c(b'\n');
+        let _ = sys::write_all(2, b.as_bytes());
+    }
+    if o.help {
+        emit_stderr(config::help);
+    }
+    if o.verbosity >= 1 {
+        emit_stderr(|b| {
+            prefix(b);
+            b.s("libassafe loaded (safe_list=");
+            b.s(o.safe_list.word());
+            b.s(", ")
+                .u(symbols::NSYMS as u64)
+                .s(" functions interposed)");
+        });
+    }
+}
+
+fn exe(buf: &mut [u8]) -> &[u8] {
+    match sys::readlink(b"/proc/self/exe\0", buf) {
+        Ok(n) => &buf[..n],
+        Err(_) => b"",
+    }
+}
+
+/// The `"start"` record: one per process that loaded the library (only with `log_path` + json,
+/// so that `assafe run` can count the processes it checked).
+pub fn start_record() {
+    let o = config::options();
+    if !o.json() || o.log_path().is_empty() {
+        return;
+    }
+    emit(|b| {
+        let mut e = [0u8; 512];
+        json::start(
+            b,
+            sys::getpid(),
+            sys::getppid(),
+            exe(&mut e),
+            env!("CARGO_PKG_VERSION"),
+        );
+    });
+}
+
+/// What a report is about, beyond the function and the frame.
+pub struct Context {
+    /// One of the tls context bits (the most specific one).
+    pub bit: u8,
+    pub signal: i32,
+    pub signal_origin: &'static str,
+    pub definite: bool,
+    pub depth: u32,
+    /// The call site reported and deduplicated on: the return address of the call, or the
+    /// program's handler when the handler tail-called the unsafe function (then the return
+    /// address points into the library's handler wrapper).
+    pub site: usize,
+    /// The program's handler (signal-handler context only).
+    pub handler: usize,
+}
+
+/// The report name of a context bit.
+pub fn context_name(bit: u8) -> &'static str {
+    match bit {
+        tls::FORK_CHILD => "fork-child",
+        tls::VFORK_CHILD => "vfork-child",
+        tls::IN_HANDLER => "signal-handler",
+        _ => "async-cancel",
+    }
+}
+
+/// One sentence on why a call of this reason class is dangerous.
+fn explain(reason: &str) -> &'static str {
+    match reason {
+        "heap" => {
+            "the heap lock may be held by a thread that no longer exists (deadlock) or the heap may be mid-update (corruption)"
+        }
+        "lock" => {
+            "a lock may be held forever by a thread that no longer exists or by the interrupted code"
+        }
+        "stdio" => "stdio takes the stream lock and may allocate; the stream may be mid-update",
+        "syslog" => "syslog takes a global lock and allocates",
+        "env" => "the environment is guarded by a lock and may be mid-update",
+        "tz" => "time zone data is guarded by a lock and loaded with malloc",
+        "dl" => "the dynamic loader lock may be held by another thread",
+        "nss" => "NSS lookups load modules, allocate and take locks",
+        "locale" | "i18n" => "locale data is guarded by a lock and may be loaded with malloc",
+        "atexit" => "exit handlers are guarded by a lock and may run arbitrary code",
+        "fork" => {
+            "fork runs atfork handlers and takes locks (POSIX.1-2024 no longer lists it as safe)"
+        }
+        "thread" => "creating threads needs the heap and the stack cache lock",
+        "random" => "random() keeps its state behind a lock",
+        "dir" => "directory streams are allocated with malloc",
+        "corrupt" => "it updates shared state that an interrupted call may have left inconsistent",
+        _ => "it is not async-signal-safe",
+    }
+}
+
+fn frames_of(f: &Frame, site: usize, out: &mut [usize; MAX_FRAMES]) -> usize {
+    if site != f.ret_addr() {
+        // A tail call from a handler: the handler is the first frame we can name.
+        out[0] = site;
+        let mut rest = [0usize; MAX_FRAMES];
+        let n = frames_of(f, f.ret_addr(), &mut rest);
+        let n = n.min(MAX_FRAMES - 1);
+        out[1..=n].copy_from_slice(&rest[..n]);
+        return n + 1;
+    }
+    let regs = f.regs();
+    // SAFETY: the unwinder reads the stack only through fault-proof reads and the module table
+    // only through its lock-free published copy.
+    let n = unsafe { assafe_unwind::walk(&regs, false, &mut out[..]) };
+    if n == 0 {
+        out[0] = f.ret_addr();
+        return 1;
+    }
+    // Frames inside this library (the signal handler wrapper) are never shown or blamed.
+    let mut kept = 0;
+    for i in 0..n {
+        if !in_self(out[i]) {
+            out[kept] = out[i];
+            kept += 1;
+        }
+    }
+    kept
+}
+
+/// One sanitizer-style frame line. `exact`: `a` is a function's own address (a handler), not a
+/// return address (which is looked up one byte back, inside the call instruction).
+fn text_frame(b: &mut Buf, i: usize, a: usize, exact: bool) {
+    b.s("    #").u(i as u64).s(" ").hex(a as u64).s(" ");
+    match assafe_unwind::module_of(a) {
+        Some(m) => {
+            let at = if exact {
+                m.offset
+            } else {
+                m.offset.saturating_sub(1)
+            };
+            symbolize::function_name(m.path, at, b);
+            b.s("(")
+                .printable(m.path)
+                .s("+")
+                .hex(m.offset as u64)
+                .s(")");
+        }
+        None => {
+            b.s("(<unknown module>)");
+        }
+    }
+    b.s("\n");
+}
+
+/// Writes the report for an unsafe call; returns false (and writes nothing) when a suppression
+/// matched.
+pub fn unsafe_call(idx: usize, ctx: &Context, f: &Frame) -> bool {
+    let mut written = true;
+    let o = config::options();
+    let name = symbols::name(idx);
+    let reason = symbols::REASONS[idx];
+    let pid = sys::getpid();
+    let threads = state::PARENT_THREADS.load(Ordering::Relaxed);
+    let strict_only = state::STRICT_ONLY.load(Ordering::Relaxed) != 0;
+    emit(|b| {
+        let mut frames = [0usize; MAX_FRAMES];
+        let n = frames_of(f, ctx.site, &mut frames);
+        let frames = &frames[..n];
+        if suppress::suppressed(suppress::context_word(ctx.bit), name, frames) {
+            written = false;
+            return;
+        }
+        let mut e = [0u8; 512];
+        let exe = exe(&mut e);
+        if o.json() {
+            json::report(
+                b,
+                &json::Report {
+                    context: context_name(ctx.bit),
+                    function: name,
+                    reason,
+                    pid,
+                    ppid: sys::getppid(),
+                    tid: sys::gettid(),
+                    exe,
+                    fork: (ctx.bit == tls::FORK_CHILD).then_some((threads, strict_only)),
+                    signal: (ctx.bit == tls::IN_HANDLER).then_some((
+                        ctx.signal,
+                        ctx.signal_origin,
+                        ctx.definite,
+                        ctx.depth,
+                    )),
+                    site: ctx.site,
+                    frames,
+                },
+            );
+        } else {
+            prefix(b);
+            b.s("async-signal-unsafe call to ").printable(name).s("() ");
+            match ctx.bit {
+                tls::FORK_CHILD => {
+                    if strict_only {
+                        b.s("in the child of a fork (reported because strict=1; the parent had ");
+                        b.u(threads as u64).s(" thread)");
+                    } else if threads == 0 {
+                        b.s("in the child of a multi-threaded fork (made without fork(); parent thread count unknown)");
+                    } else {
+                        b.s("in the child of a multi-threaded fork (parent ");
+                        b.u(state::FORK_PARENT.load(Ordering::Relaxed) as u64);
+                        b.s(" had ").u(threads as u64).s(" threads)");
+                    }
+                }
+                tls::VFORK_CHILD => {
+                    b.s("in a vfork child (it shares the parent's memory)");
+                }
+                tls::IN_HANDLER => {
+                    b.s("in a handler for ").s(signame(ctx.signal));
+                    b.s(" (").s(ctx.signal_origin).s(" signal, ");
+                    b.s(if ctx.definite {
+                        "definite: the handler interrupted this thread inside an unsafe function"
+                    } else {
+                        "latent"
+                    });
+                    b.s(")");
+                }
+                _ => {
+                    b.s("while the thread's cancel type is asynchronous");
+                }
+            }
+            b.s("\n");
+            prefix(b);
+            b.s("  ")
+                .printable(name)
+                .s(": ")
+                .s(reason)
+                .s(" - ")
+                .s(explain(reason))
+                .s("\n");
+            for (i, &a) in frames.iter().enumerate() {
+                text_frame(b, i, a, i == 0 && ctx.site != f.ret_addr());
+            }
+            prefix(b);
+            b.s("  in process ")
+                .u(pid as u64)
+                .s(" (")
+                .printable(exe)
+                .s("), parent ");
+            b.u(sys::getppid() as u64);
+        }
+    });
+    written
+}
+
+/// The summary record, written when a process that made unsafe calls execs or exits.
+pub fn summary(end: End, ctx_bit: u8) {
+    let pid = sys::getpid();
+    let (calls, distinct, dropped) = dedup::totals(pid);
+    if calls == 0 {
+        return;
+    }
+    let o = config::options();
+    emit(|b| {
+        let mut e = [0u8; 512];
+        let exe = exe(&mut e);
+        if o.json() {
+            json::summary(
+                b,
+                &end,
+                context_name(ctx_bit),
+                pid,
+                sys::getppid(),
+                exe,
+                (calls, distinct, dropped),
+                suppress::MATCHED.load(Ordering::Relaxed) as u64,
+            );
+        } else {
+            prefix(b);
+            match end {
+                End::Exec(p) => {
+                    b.s("process ")
+                        .u(pid as u64)
+                        .s(" calls exec(\"")
+                        .printable(p)
+                        .s("\")");
+                }
+                End::Exit(s) => {
+                    b.s("process ")
+                        .u(pid as u64)
+                        .s(" exits with status ")
+                        .i(s as i64);
+                }
+            }
+            b.s(" after ")
+                .u(calls)
+                .s(" async-signal-unsafe calls at ")
+                .u(distinct)
+                .s(" call sites");
+            if dropped > 0 {
+                b.s(" (").u(dropped).s(" not attributed: table full)");
+            }
+            b.s(":\n");
+            dedup::each(pid, |s| {
+                b.s("    ")
+                    .u(s.count)
+                    .s(" x ")
+                    .printable(symbols::name(s.idx))
+                    .s(" from ");
+                b.hex(s.site as u64);
+                if let Some(m) = assafe_unwind::module_of(s.site) {
+                    b.s(" (")
+                        .printable(m.path)
+                        .s("+")
+                        .hex(m.offset as u64)
+                        .s(")");
+                }
+                b.s("\n");
+            });
+            let l = b.len();
+            b.truncate(l - 1);
+        }
+    });
+}
+
+/// A signal handler returned with `errno` changed.
+pub fn errno_spoil(sig: i32, handler: usize, before: i32, after: i32) {
+    let o = config::options();
+    emit(|b| {
+        if suppress::suppressed(b"errno", b"(signal handler)", &[handler]) {
+            return;
+        }
+        let mut e = [0u8; 512];
+        let exe = exe(&mut e);
+        if o.json() {
+            json::errno_spoil(
+                b,
+                sys::getpid(),
+                sys::getppid(),
+                sys::gettid(),
+                exe,
+                sig,
+                before,
+                after,
+                handler,
+            );
+        } else {
+            prefix(b);
+            b.s("signal handler for ")
+                .s(signame(sig))
+                .s(" changed errno from ")
+                .i(before as i64);
+            b.s(" to ")
+                .i(after as i64)
+                .s(" and did not restore it (the interrupted code may misread its error)\n");
+            text_frame(b, 0, handler, true);
+            let l = b.len();
+            b.truncate(l - 1);
+        }
+    });
+}
+
+/// A program signal handler ran inside a vfork child.
+pub fn handler_in_vfork(sig: i32, handler: usize) {
+    let o = config::options();
+    emit(|b| {
+        let mut e = [0u8; 512];
+        let exe = exe(&mut e);
+        if o.json() {
+            json::handler_in_vfork(
+                b,
+                sys::getpid(),
+                sys::getppid(),
+                sys::gettid(),
+                exe,
+                sig,
+                handler,
+            );
+        } else {
+            prefix(b);
+            b.s("the program's handler for ").s(signame(sig));
+            b.s(" ran in a vfork child: it shares, and can corrupt, the parent's memory and stack\n");
+            text_frame(b, 0, handler, true);
+            let l = b.len();
+            b.truncate(l - 1);
+        }
+    });
+}
+
+/// `verbosity=2`: one line per fork child, saying whether it is checked.
+pub fn fork_note(parent: i32, parent_threads: u32, checked: bool) {
+    let o = config::options();
+    emit(|b| {
+        if o.json() {
+            json::fork_note(b, sys::getpid(), parent, parent_threads, checked);
+        } else {
+            prefix(b);
+            b.s("fork child of ")
+                .u(parent as u64)
+                .s(" (parent had ")
+                .u(parent_threads as u64)
+                .s(" thread");
+            b.s(if parent_threads == 1 { ")" } else { "s)" });
+            b.s(if checked {
+                ": checking its calls until exec"
+            } else {
+                ": not checked (single-threaded parent)"
+            });
+        }
+    });
+}

@@ -1,0 +1,160 @@
+//! Sinks: where a formatted record goes. Each record is formatted into a fresh anonymous mapping
+//! (a raw `mmap`, so nothing is allocated and a signal handler on a small `sigaltstack` has stack
+//! to spare), then written with a single `write` so concurrent writers never interleave. With
+//! `log_path` the file `PATH.<pid>` is opened by path for every record, so a child that closed its
+//! fds or repointed fd 2 still reports. What cannot be written to the log goes to stderr, once
+//! announced.
+
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use crate::config::{self, PATH_MAX};
+use crate::platform::arch;
+use crate::platform::fmt::Buf;
+use crate::platform::sys;
+
+const MAP_LEN: usize = 64 * 1024;
+
+/// "Could not write the log" has been said in this process.
+static SINK_WARNED: AtomicBool = AtomicBool::new(false);
+
+/// Where a record goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Sink {
+    /// `log_path` if set, else stderr.
+    Log,
+    /// Always stderr (the `help=1` text, the load notice).
+    Stderr,
+}
+
+/// Formats one record with `f` and writes it to the log.
+pub fn emit(f: impl FnOnce(&mut Buf)) {
+    emit_to(Sink::Log, f)
+}
+
+/// Formats one record with `f` and writes it to `sink`.
+///
+/// `f` runs on a private stack inside a fresh anonymous mapping (the record buffer below it), so
+/// that unwinding and formatting never overflow a small `sigaltstack` a handler may be running on.
+pub fn emit_to(sink: Sink, f: impl FnOnce(&mut Buf)) {
+    match sys::mmap_anon(MAP_LEN + STACK_LEN) {
+        Some(p) => {
+            let mut job = Some(|| {
+                // SAFETY: the first MAP_LEN bytes of our fresh private mapping; the stack we run on
+                // is the part above them.
+                let mem = unsafe { core::slice::from_raw_parts_mut(p, MAP_LEN) };
+                let mut b = Buf::new(mem);
+                f(&mut b);
+                if !b.is_empty() {
+                    write_record(sink, &mut b);
+                }
+            });
+            // SAFETY: the top of the mapping is 16-byte aligned and STACK_LEN bytes are free below it.
+            unsafe { on_stack(&mut job, p.add(MAP_LEN + STACK_LEN)) };
+            // SAFETY: the mapping came from mmap_anon and nothing refers to it any more.
+            unsafe { sys::munmap(p, MAP_LEN + STACK_LEN) };
+        }
+        None => {
+            let mut mem = [0u8; 1024];
+            let mut b = Buf::new(&mut mem);
+            f(&mut b);
+            if !b.is_empty() {
+                write_record(sink, &mut b);
+            }
+        }
+    }
+}
+
+const STACK_LEN: usize = 64 * 1024;
+
+/// Runs `job` with the stack pointer at `top`.
+///
+/// # Safety
+/// `top` must be 16-byte aligned with enough writable memory below it.
+unsafe fn on_stack<F: FnOnce()>(job: &mut Option<F>, top: *mut u8) {
+    extern "C" fn trampoline<F: FnOnce()>(job: *mut u8) {
+        // SAFETY: `job` is the `&mut Option<F>` passed to on_stack, alive for the whole call.
+        let job = unsafe { &mut *(job as *mut Option<F>) };
+        if let Some(f) = job.take() {
+            f();
+        }
+    }
+    // SAFETY: the caller guarantees `top` (see above); the trampoline is a normal
+    // extern "C" fn(*mut u8), and `job` outlives the call.
+    unsafe {
+        arch::switch_stack(
+            job as *mut Option<F> as *mut u8,
+            trampoline::<F> as *const () as usize,
+            top,
+        )
+    };
+}
+
+fn write_record(sink: Sink, b: &mut Buf) {
+    if b.room() == 0 {
+        // Truncated: keep the line a line.
+        let l = b.len();
+        b.truncate(l - 1);
+    }
+    b.c(b'\n');
+    let o = config::options();
+    let path = o.log_path();
+    if path.is_empty() || sink == Sink::Stderr {
+        write_stderr(b.as_bytes());
+        return;
+    }
+    let mut name = [0u8; PATH_MAX + 16];
+    let n = {
+        let mut nb = Buf::new(&mut name);
+        nb.bytes(path).c(b'.').u(sys::getpid() as u64).c(0);
+        nb.len()
+    };
+    let flags =
+        libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    match sys::open(&name[..n], flags, 0o600) {
+        Ok(fd) => {
+            let r = if sys::exceeds_fsize_limit(fd, b.len()) {
+                Err(libc::EFBIG)
+            } else {
+                sys::write_all(fd, b.as_bytes())
+            };
+            sys::close(fd);
+            if let Err(e) = r {
+                sink_failed(&name[..n - 1], e, b.as_bytes());
+            }
+        }
+        Err(e) => sink_failed(&name[..n - 1], e, b.as_bytes()),
+    }
+}
+
+/// Writes to fd 2 unless that would exceed the file size limit (SIGXFSZ would kill the host).
+fn write_stderr(bytes: &[u8]) {
+    if !sys::exceeds_fsize_limit(2, bytes.len()) {
+        let _ = sys::write_all(2, bytes);
+    }
+}
+
+/// The log file could not be written: say so once on stderr, then put the record there.
+fn sink_failed(name: &[u8], err: i32, record: &[u8]) {
+    if !SINK_WARNED.swap(true, Ordering::Relaxed) {
+        let mut mem = [0u8; 1400];
+        let mut b = Buf::new(&mut mem);
+        prefix(&mut b);
+        b.s("warning: cannot write log file '")
+            .printable(name)
+            .s("' (errno ")
+            .u(err as u64);
+        b.s("); writing reports to stderr instead\n");
+        write_stderr(b.as_bytes());
+    }
+    write_stderr(record);
+}
+
+/// `==PID==ASSAFE: `, the prefix of every text line.
+pub fn prefix(b: &mut Buf) {
+    b.s("==").u(sys::getpid() as u64).s("==ASSAFE: ");
+}
+
+/// Formats one record with `f` and writes it to stderr (the `help=1` text, the load notice).
+pub fn emit_stderr(f: impl FnOnce(&mut Buf)) {
+    emit_to(Sink::Stderr, f)
+}
