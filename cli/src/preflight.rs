@@ -167,7 +167,9 @@ fn elf_why(path: &Path, file: &fs::File, head: &[u8]) -> Option<String> {
                     object::pod::from_bytes::<elf::SectionHeader64<Endianness>>(&sh).ok()?;
                 phnum = sh0.sh_info.get(endian) as usize;
             }
-            let len = phnum.checked_mul(entsize).filter(|&n| n <= MAX_PHDRS_BYTES)?;
+            let len = phnum
+                .checked_mul(entsize)
+                .filter(|&n| n <= MAX_PHDRS_BYTES)?;
             let table = read_at(file, hdr.e_phoff(endian), len)?;
             let (phdrs, _) =
                 object::pod::slice_from_bytes::<elf::ProgramHeader64<Endianness>>(&table, phnum)

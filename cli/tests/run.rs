@@ -378,7 +378,10 @@ fn callgrind_instructions(dir: &Path, preload: Option<&Path>, name: &str) -> Opt
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = fs::read_to_string(&out).ok()?;
     text.lines()
-        .find_map(|l| l.strip_prefix("summary:").or_else(|| l.strip_prefix("totals:")))
+        .find_map(|l| {
+            l.strip_prefix("summary:")
+                .or_else(|| l.strip_prefix("totals:"))
+        })
         .and_then(|v| v.trim().parse().ok())
 }
 
@@ -386,7 +389,9 @@ fn callgrind_instructions(dir: &Path, preload: Option<&Path>, name: &str) -> Opt
 fn load_cost_per_exec_within_limit() {
     let lib = library();
     if Command::new("valgrind").arg("--version").output().is_err() {
-        eprintln!("SKIPPED load_cost_per_exec_within_limit: no valgrind (apt-get install valgrind)");
+        eprintln!(
+            "SKIPPED load_cost_per_exec_within_limit: no valgrind (apt-get install valgrind)"
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();
