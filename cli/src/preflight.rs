@@ -84,12 +84,14 @@ fn why_unchecked_depth(path: &Path, depth: usize) -> Option<String> {
             path.display()
         ));
     }
-    let data = fs::read(path).ok()?;
-    if data.starts_with(b"#!") {
+    let file = fs::File::open(path).ok()?;
+    // What the kernel itself reads first (BINPRM_BUF_SIZE): enough for `#!` and an ELF header.
+    let head = read_at(&file, 0, 256)?;
+    if head.starts_with(b"#!") {
         if depth > 4 {
             return None;
         }
-        let first = data[2..].split(|b| *b == b'\n').next().unwrap_or(&[]);
+        let first = head[2..].split(|b| *b == b'\n').next().unwrap_or(&[]);
         let first = String::from_utf8_lossy(first);
         let mut words = first.split_whitespace();
         let interp = words.next()?;
@@ -107,14 +109,39 @@ fn why_unchecked_depth(path: &Path, depth: usize) -> Option<String> {
             )
         });
     }
-    elf_why(path, &data)
+    elf_why(path, &file, &head)
 }
 
-fn elf_why(path: &Path, data: &[u8]) -> Option<String> {
-    let kind = FileKind::parse(data).ok()?;
+/// Largest program header table read (glibc's loader itself gives up well before: 64 KiB holds
+/// 1170 entries).
+const MAX_PHDRS_BYTES: usize = 64 << 10;
+/// Longest PT_INTERP read (a path).
+const MAX_INTERP_BYTES: usize = 4096;
+
+/// Reads up to `len` bytes at `off` (fewer at the end of the file), in bounded `pread`s: the
+/// preflight never reads a whole program, which can be hundreds of megabytes.
+fn read_at(file: &fs::File, off: u64, len: usize) -> Option<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; len];
+    let mut got = 0;
+    while got < len {
+        match file.read_at(&mut buf[got..], off + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    buf.truncate(got);
+    Some(buf)
+}
+
+/// Judges an ELF file from its header, its program headers and its PT_INTERP string only.
+fn elf_why(path: &Path, file: &fs::File, head: &[u8]) -> Option<String> {
+    let kind = FileKind::parse(head).ok()?;
     match kind {
         FileKind::Elf64 => {
-            let hdr = elf::FileHeader64::<Endianness>::parse(data).ok()?;
+            let hdr = elf::FileHeader64::<Endianness>::parse(head).ok()?;
             let endian = hdr.endian().ok()?;
             let machine = hdr.e_machine(endian);
             if machine != HOST_MACHINE {
@@ -124,14 +151,42 @@ fn elf_why(path: &Path, data: &[u8]) -> Option<String> {
                     machine.0
                 ));
             }
-            let phdrs = hdr.program_headers(endian, data).ok()?;
-            let interp = phdrs
-                .iter()
-                .find(|p| p.p_type(endian) == elf::PT_INTERP)
-                .and_then(|p| p.data(endian, data).ok())
-                .map(|d| {
-                    String::from_utf8_lossy(d.split(|b| *b == 0).next().unwrap_or(d)).into_owned()
-                });
+            let entsize = usize::from(hdr.e_phentsize(endian));
+            if entsize != std::mem::size_of::<elf::ProgramHeader64<Endianness>>() {
+                return None;
+            }
+            let mut phnum = usize::from(hdr.e_phnum(endian));
+            if phnum == usize::from(elf::PN_XNUM) {
+                // The real count is in section header 0's sh_info.
+                let sh = read_at(
+                    file,
+                    hdr.e_shoff(endian),
+                    std::mem::size_of::<elf::SectionHeader64<Endianness>>(),
+                )?;
+                let (sh0, _) =
+                    object::pod::from_bytes::<elf::SectionHeader64<Endianness>>(&sh).ok()?;
+                phnum = sh0.sh_info.get(endian) as usize;
+            }
+            let len = phnum
+                .checked_mul(entsize)
+                .filter(|&n| n <= MAX_PHDRS_BYTES)?;
+            let table = read_at(file, hdr.e_phoff(endian), len)?;
+            let (phdrs, _) =
+                object::pod::slice_from_bytes::<elf::ProgramHeader64<Endianness>>(&table, phnum)
+                    .ok()?;
+            let interp = match phdrs.iter().find(|p| p.p_type(endian) == elf::PT_INTERP) {
+                None => None,
+                Some(p) => {
+                    let n = usize::try_from(p.p_filesz(endian))
+                        .ok()?
+                        .min(MAX_INTERP_BYTES);
+                    let d = read_at(file, p.p_offset(endian), n)?;
+                    Some(
+                        String::from_utf8_lossy(d.split(|b| *b == 0).next().unwrap_or(&d))
+                            .into_owned(),
+                    )
+                }
+            };
             match interp {
                 None => {
                     if hdr.e_type(endian) == elf::ET_DYN

@@ -7,6 +7,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// One symbolized frame. An address may give several (inlined functions first).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
@@ -124,41 +125,142 @@ pub fn demangle(name: &str) -> String {
     name.to_owned()
 }
 
+/// A file mapped read-only, shared by the module and the DWARF context that borrows from it.
+struct Mapped(memmap2::Mmap);
+
+impl Mapped {
+    fn open(path: &Path) -> Option<Arc<Mapped>> {
+        let f = fs::File::open(path).ok()?;
+        // SAFETY: a private read-only mapping of a file the run already finished with (the
+        // program and its libraries); were it truncated meanwhile, reading the lost pages would
+        // fault, which is the same trust addr2line's own loader places in these files. Nothing
+        // writes through the mapping.
+        let m = unsafe { memmap2::Mmap::map(&f) }.ok()?;
+        Some(Arc::new(Mapped(m)))
+    }
+}
+
+type Reader = addr2line::gimli::EndianSlice<'static, addr2line::gimli::RunTimeEndian>;
+
+/// The DWARF of one module, parsed lazily by addr2line (units, lines and functions are parsed
+/// when an address in them is first asked for). Only the sections that lookups use are loaded:
+/// location lists, macros, call-frame and type units are never read or decompressed.
+struct Dwarf {
+    // Field order is drop order: `ctx` borrows from `_owned` and `_file`.
+    ctx: addr2line::Context<Reader>,
+    /// Sections that were compressed in the file, decompressed.
+    _owned: Vec<Box<[u8]>>,
+    _file: Arc<Mapped>,
+}
+
+impl Dwarf {
+    fn load(file: Arc<Mapped>) -> Option<Dwarf> {
+        use addr2line::gimli::{self, SectionId};
+        let obj = object::File::parse(&file.0[..]).ok()?;
+        let endian = if obj.is_little_endian() {
+            gimli::RunTimeEndian::Little
+        } else {
+            gimli::RunTimeEndian::Big
+        };
+        let mut owned: Vec<Box<[u8]>> = Vec::new();
+        let load = |id: SectionId| -> Result<Reader, gimli::Error> {
+            let empty = gimli::EndianSlice::new(&[][..], endian);
+            let used = matches!(
+                id,
+                SectionId::DebugAbbrev
+                    | SectionId::DebugAddr
+                    | SectionId::DebugAranges
+                    | SectionId::DebugInfo
+                    | SectionId::DebugLine
+                    | SectionId::DebugLineStr
+                    | SectionId::DebugRanges
+                    | SectionId::DebugRngLists
+                    | SectionId::DebugStr
+                    | SectionId::DebugStrOffsets
+            );
+            let Some(section) = used.then(|| obj.section_by_name(id.name())).flatten() else {
+                return Ok(empty);
+            };
+            let bytes: &'static [u8] = match section.uncompressed_data() {
+                // SAFETY: the bytes lie in the mapping `file`, which `Dwarf` keeps alive (and
+                // unmoved: the mapping's address does not change when the Arc moves) for as long
+                // as `ctx`, the only holder of this slice, lives; `ctx` is dropped first.
+                Ok(std::borrow::Cow::Borrowed(b)) => unsafe { &*(b as *const [u8]) },
+                Ok(std::borrow::Cow::Owned(v)) => {
+                    let b = v.into_boxed_slice();
+                    // SAFETY: a boxed slice's heap buffer does not move when the Box moves into
+                    // `owned`, which `Dwarf` keeps until after `ctx` is dropped.
+                    let r = unsafe { &*(&*b as *const [u8]) };
+                    owned.push(b);
+                    r
+                }
+                Err(_) => return Ok(empty),
+            };
+            Ok(gimli::EndianSlice::new(bytes, endian))
+        };
+        let dwarf = gimli::Dwarf::load(load).ok()?;
+        let ctx = addr2line::Context::from_dwarf(dwarf).ok()?;
+        Some(Dwarf {
+            ctx,
+            _owned: owned,
+            _file: file,
+        })
+    }
+}
+
 struct Module {
+    file: Arc<Mapped>,
     /// DWARF from the module itself or its separate debug file.
-    dwarf: Option<addr2line::Loader>,
-    /// `(address, size, name)` from `.symtab` and `.dynsym`, sorted by address.
-    symbols: Vec<(u64, u64, String)>,
+    dwarf: Option<Dwarf>,
+    /// `(address, size, name)` from `.symtab` and `.dynsym`, sorted by address; read only when
+    /// a frame gets no function name from DWARF.
+    symbols: std::cell::OnceCell<Vec<(u64, u64, String)>>,
 }
 
 impl Module {
+    /// Maps the module (nothing is read but its ELF and section headers) and, if it or its
+    /// separate debug file has DWARF, prepares a lazy context over it.
     fn load(path: &Path) -> Option<Module> {
-        let data = fs::read(path).ok()?;
-        let file = object::File::parse(&*data).ok()?;
-        let mut symbols: Vec<(u64, u64, String)> = file
-            .symbols()
-            .chain(file.dynamic_symbols())
-            .filter(|s| s.kind() == SymbolKind::Text && s.address() != 0)
-            .filter_map(|s| Some((s.address(), s.size(), s.name().ok()?.to_owned())))
-            .filter(|(_, _, n)| !n.is_empty())
-            .collect();
-        symbols.sort();
-        symbols.dedup_by_key(|s| s.0);
-        let has_dwarf = file
+        let file = Mapped::open(path)?;
+        let obj = object::File::parse(&file.0[..]).ok()?;
+        let has_dwarf = obj
             .section_by_name(".debug_info")
             .is_some_and(|s| s.size() > 0);
-        let dwarf_path = if has_dwarf {
-            Some(path.to_path_buf())
+        let dwarf_file = if has_dwarf {
+            Some(file.clone())
         } else {
-            separate_debug_file(path, &file)
+            separate_debug_file(path, &obj).and_then(|p| Mapped::open(&p))
         };
-        let dwarf = dwarf_path.and_then(|p| addr2line::Loader::new(p).ok());
-        Some(Module { dwarf, symbols })
+        let dwarf = dwarf_file.and_then(Dwarf::load);
+        Some(Module {
+            file,
+            dwarf,
+            symbols: std::cell::OnceCell::new(),
+        })
+    }
+
+    fn symbols(&self) -> &[(u64, u64, String)] {
+        self.symbols.get_or_init(|| {
+            let Ok(file) = object::File::parse(&self.file.0[..]) else {
+                return Vec::new();
+            };
+            let mut symbols: Vec<(u64, u64, String)> = file
+                .symbols()
+                .chain(file.dynamic_symbols())
+                .filter(|s| s.kind() == SymbolKind::Text && s.address() != 0)
+                .filter_map(|s| Some((s.address(), s.size(), s.name().ok()?.to_owned())))
+                .filter(|(_, _, n)| !n.is_empty())
+                .collect();
+            symbols.sort();
+            symbols.dedup_by_key(|s| s.0);
+            symbols
+        })
     }
 
     fn symbol(&self, probe: u64) -> Option<&str> {
-        let i = self.symbols.partition_point(|s| s.0 <= probe);
-        let (addr, size, name) = self.symbols.get(i.checked_sub(1)?)?;
+        let symbols = self.symbols();
+        let i = symbols.partition_point(|s| s.0 <= probe);
+        let (addr, size, name) = symbols.get(i.checked_sub(1)?)?;
         if *size != 0 && probe >= addr + size {
             return None;
         }
@@ -198,6 +300,8 @@ fn separate_debug_file(path: &Path, file: &object::File) -> Option<PathBuf> {
 }
 
 /// Symbolizes frames, caching every module it opens (and every module it could not open).
+/// Work is proportional to the findings: only modules that appear in a stack are opened, they
+/// are mapped rather than read, and their DWARF is parsed unit by unit as addresses need it.
 #[derive(Default)]
 pub struct Symbolizer {
     modules: HashMap<String, Option<Module>>,
@@ -243,7 +347,8 @@ impl Symbolizer {
         };
         let mut out: Vec<SymFrame> = Vec::new();
         if let Some(dwarf) = &module.dwarf {
-            if let Ok(mut frames) = dwarf.find_frames(probe) {
+            // Split DWARF (.dwo) units are not followed: their frames fall back to the symbols.
+            if let Ok(mut frames) = dwarf.ctx.find_frames(probe).skip_all_loads() {
                 while let Ok(Some(f)) = frames.next() {
                     let function = f
                         .function
@@ -264,7 +369,7 @@ impl Symbolizer {
                 }
             }
             if out.is_empty()
-                && let Ok(Some(l)) = dwarf.find_location(probe)
+                && let Ok(Some(l)) = dwarf.ctx.find_location(probe)
             {
                 out.push(SymFrame {
                     file: l.file.map(str::to_owned),

@@ -158,3 +158,39 @@ fn foreign_elf_is_detected() {
         );
     }
 }
+
+/// The preflight reads the ELF header, the program headers and PT_INTERP, never the whole file:
+/// a 1 TiB (sparse) program is judged at once. Reading it whole cannot even allocate the buffer,
+/// so a preflight that does would answer "cannot tell" (None) here.
+#[test]
+fn preflight_reads_headers_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = cc(dir.path(), "hello", HELLO, &["-O1"]);
+    let mut data = fs::read(&exe).unwrap();
+    let from = b"/lib64/ld-linux-x86-64.so.2\0";
+    let pos = data
+        .windows(from.len())
+        .position(|w| w == from)
+        .expect("PT_INTERP string in a dynamic x86_64 program");
+    data[pos..pos + from.len()].copy_from_slice(b"/lib/ld-musl-x86_64.so.1\0\0\0\0");
+    let big = dir.path().join("big");
+    fs::write(&big, &data).unwrap();
+    let f = fs::OpenOptions::new().write(true).open(&big).unwrap();
+    if f.set_len(1 << 40).is_err() {
+        eprintln!("SKIPPED preflight_reads_headers_only: no sparse 1 TiB file on this filesystem");
+        return;
+    }
+    let t = std::time::Instant::now();
+    let why = why_unchecked(&big).expect("a musl program, judged from its headers");
+    assert!(why.contains("another C library"), "{why}");
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        t.elapsed()
+    );
+    // A script whose interpreter is that program: still only headers.
+    let script = dir.path().join("script");
+    fs::write(&script, format!("#!{}\n", big.display())).unwrap();
+    let why = why_unchecked(&script).expect("script run by a musl program");
+    assert!(why.contains("is a script run by"), "{why}");
+}
