@@ -1,59 +1,14 @@
 //! Writing JSON string literals without allocating, into any byte [`Sink`].
 //!
-//! The escaping is the preload's (`src/fmt.rs` `Buf::json_str`): `"` and `\` are escaped, `\n`
-//! and `\t` use their short forms, other control bytes and DEL become `\u00NN`, valid UTF-8
+//! The one JSON string escaper of the workspace: the preload writes every string through it (its
+//! record buffer, `assafe_pure::fmt::Buf`, is a [`Sink`]). `"` and `\` are escaped, `\n` and `\t`
+//! use their short forms, other control bytes and DEL become `\u00NN`, valid UTF-8
 //! sequences are copied, and every byte of an invalid sequence becomes `\u00NN` (so a non-UTF-8
 //! path survives as its Latin-1 reading and the line stays valid JSON).
 
 /// Somewhere bytes go. A sink may truncate; the escaper never needs to know.
 pub trait Sink {
     fn put(&mut self, bytes: &[u8]);
-}
-
-/// A `&mut [u8]` with a write position; writes past the end are cut off (like the preload's
-/// record buffer).
-pub struct Cursor<'a> {
-    buf: &'a mut [u8],
-    len: usize,
-}
-
-impl<'a> Cursor<'a> {
-    pub fn new(buf: &'a mut [u8]) -> Cursor<'a> {
-        Cursor { buf, len: 0 }
-    }
-
-    /// What was written.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Room left.
-    pub fn room(&self) -> usize {
-        self.buf.len() - self.len
-    }
-}
-
-impl Sink for Cursor<'_> {
-    fn put(&mut self, bytes: &[u8]) {
-        let n = bytes.len().min(self.room());
-        self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
-        self.len += n;
-    }
-}
-
-impl core::fmt::Write for Cursor<'_> {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        self.put(s.as_bytes());
-        Ok(())
-    }
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -109,44 +64,39 @@ pub fn utf8_width(s: &[u8]) -> usize {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
     use super::*;
+    use std::vec::Vec;
 
-    fn esc<'a>(s: &[u8], buf: &'a mut [u8]) -> &'a [u8] {
-        let mut c = Cursor::new(buf);
-        json_str(&mut c, s);
-        let n = c.len();
-        &buf[..n]
+    impl Sink for Vec<u8> {
+        fn put(&mut self, bytes: &[u8]) {
+            self.extend_from_slice(bytes);
+        }
+    }
+
+    fn esc(s: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        json_str(&mut v, s);
+        v
     }
 
     #[test]
     fn escapes_like_the_preload() {
-        let mut b = [0u8; 128];
-        assert_eq!(esc(b"plain /x.so", &mut b), b"\"plain /x.so\"");
-        assert_eq!(esc(b"", &mut b), b"\"\"");
-        assert_eq!(esc(b"a\"b\\c", &mut b), b"\"a\\\"b\\\\c\"");
-        assert_eq!(esc(b"l1\nl2\tx", &mut b), b"\"l1\\nl2\\tx\"");
+        assert_eq!(esc(b"plain /x.so"), b"\"plain /x.so\"");
+        assert_eq!(esc(b""), b"\"\"");
+        assert_eq!(esc(b"a\"b\\c"), b"\"a\\\"b\\\\c\"");
+        assert_eq!(esc(b"l1\nl2\tx"), b"\"l1\\nl2\\tx\"");
         assert_eq!(
-            esc(b"\x00\x01\r\x1f\x7f", &mut b),
+            esc(b"\x00\x01\r\x1f\x7f"),
             b"\"\\u0000\\u0001\\u000d\\u001f\\u007f\""
         );
         // Valid UTF-8 is kept as is (2, 3 and 4 byte sequences).
-        assert_eq!(esc("é€😀".as_bytes(), &mut b), "\"é€😀\"".as_bytes());
+        assert_eq!(esc("é€😀".as_bytes()), "\"é€😀\"".as_bytes());
         // Invalid sequences: each byte escaped.
-        assert_eq!(esc(b"\xff\xc3", &mut b), b"\"\\u00ff\\u00c3\"");
-        assert_eq!(esc(b"\xc3(", &mut b), b"\"\\u00c3(\"");
-        assert_eq!(esc(b"\xed\xa0\x80", &mut b), b"\"\\u00ed\\u00a0\\u0080\""); // surrogate
-        assert_eq!(esc(b"\xc0\xaf", &mut b), b"\"\\u00c0\\u00af\""); // overlong
-    }
-
-    #[test]
-    fn truncates_instead_of_failing() {
-        let mut b = [0u8; 4];
-        let mut c = Cursor::new(&mut b);
-        json_str(&mut c, b"abcdef");
-        assert_eq!(c.as_bytes(), b"\"abc");
-        assert_eq!(c.room(), 0);
-        json_str(&mut c, b"more");
-        assert_eq!(c.len(), 4);
+        assert_eq!(esc(b"\xff\xc3"), b"\"\\u00ff\\u00c3\"");
+        assert_eq!(esc(b"\xc3("), b"\"\\u00c3(\"");
+        assert_eq!(esc(b"\xed\xa0\x80"), b"\"\\u00ed\\u00a0\\u0080\""); // surrogate
+        assert_eq!(esc(b"\xc0\xaf"), b"\"\\u00c0\\u00af\""); // overlong
     }
 
     #[test]
@@ -165,8 +115,7 @@ mod tests {
     #[test]
     fn every_control_byte_is_escaped() {
         for c in 0u8..0x20 {
-            let mut b = [0u8; 16];
-            let out = esc(&[c], &mut b);
+            let out = esc(&[c]);
             assert_eq!(out[0], b'"');
             assert_eq!(out[1], b'\\', "byte {c:#x} not escaped");
             assert!(

@@ -102,65 +102,17 @@ impl<'a> Buf<'a> {
         self
     }
 
-    /// A JSON string literal (with quotes); invalid UTF-8 and control bytes become `\u00NN`.
+    /// A JSON string literal (with quotes), escaped by the one escaper of the workspace
+    /// ([`assafe_proto::json::json_str`]: control bytes and invalid UTF-8 become `\u00NN`).
     pub fn json_str(&mut self, s: &[u8]) -> &mut Self {
-        self.c(b'"');
-        let mut i = 0;
-        while i < s.len() {
-            let c = s[i];
-            match c {
-                b'"' => {
-                    self.s("\\\"");
-                }
-                b'\\' => {
-                    self.s("\\\\");
-                }
-                b'\n' => {
-                    self.s("\\n");
-                }
-                b'\t' => {
-                    self.s("\\t");
-                }
-                0x20..=0x7e => {
-                    self.c(c);
-                }
-                0x80..=0xff => {
-                    let w = utf8_width(&s[i..]);
-                    if w > 0 {
-                        self.bytes(&s[i..i + w]);
-                        i += w;
-                        continue;
-                    }
-                    self.s("\\u00")
-                        .c(HEX[(c >> 4) as usize])
-                        .c(HEX[(c & 15) as usize]);
-                }
-                _ => {
-                    self.s("\\u00")
-                        .c(HEX[(c >> 4) as usize])
-                        .c(HEX[(c & 15) as usize]);
-                }
-            }
-            i += 1;
-        }
-        self.c(b'"')
+        assafe_proto::json::json_str(self, s);
+        self
     }
 }
 
-/// Length of the valid UTF-8 sequence at the start of `s`, or 0.
-fn utf8_width(s: &[u8]) -> usize {
-    let w = match s[0] {
-        0xc2..=0xdf => 2,
-        0xe0..=0xef => 3,
-        0xf0..=0xf4 => 4,
-        _ => return 0,
-    };
-    if s.len() < w {
-        return 0;
-    }
-    match core::str::from_utf8(&s[..w]) {
-        Ok(_) => w,
-        Err(_) => 0,
+impl assafe_proto::json::Sink for Buf<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.bytes(bytes);
     }
 }
 
