@@ -4,6 +4,8 @@
 use core::ffi::c_int;
 use core::sync::atomic::{AtomicU8, Ordering};
 
+use assafe_proto::value;
+
 use crate::config::{self, SafeList};
 use crate::libc::symbols::{
     self, CLASS, Class, F_GLIBC_UNSAFE, F_POSIX_UNSAFE, FLAGS, generated as g,
@@ -39,20 +41,10 @@ pub fn is_unsafe(idx: usize) -> bool {
     }
 }
 
-/// The most specific context among `ctx`'s bits: a handler running in a fork child is reported
-/// as a handler.
+/// The bit of the most specific context among `ctx`'s bits (0 if none): a handler running in a
+/// fork child is reported as a handler (the order is `assafe_proto::Context::innermost`'s).
 pub fn innermost(ctx: u8) -> u8 {
-    for bit in [
-        tls::IN_HANDLER,
-        tls::VFORK_CHILD,
-        tls::FORK_CHILD,
-        tls::ASYNC_CANCEL,
-    ] {
-        if ctx & bit != 0 {
-            return bit;
-        }
-    }
-    0
+    assafe_proto::Context::innermost(ctx).map_or(0, |c| c.bit())
 }
 
 /// Checks the call (in context `ctx`, 0 if none) and writes the summary of an exec or exit.
@@ -101,7 +93,7 @@ pub fn violation(idx: usize, ctx: u8, f: &Frame) {
     let mut c = Context {
         bit,
         signal: 0,
-        signal_origin: "async",
+        signal_origin: value::ORIGIN_ASYNC,
         definite: false,
         depth: 0,
         site: f.ret_addr(),
@@ -162,7 +154,7 @@ fn exec_path<'a>(idx: usize, f: &Frame, buf: &'a mut [u8]) -> &'a [u8] {
 
 fn origin_of(sig: c_int, info: *const libc::siginfo_t) -> &'static str {
     if info.is_null() {
-        return "async";
+        return value::ORIGIN_ASYNC;
     }
     // SAFETY: the kernel filled siginfo (handlers are always installed with SA_SIGINFO), and it
     // stays on the handler's stack while the handler runs.
@@ -172,16 +164,16 @@ fn origin_of(sig: c_int, info: *const libc::siginfo_t) -> &'static str {
         libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP | libc::SIGSYS
     );
     if synchronous && code > 0 {
-        return "synchronous";
+        return value::ORIGIN_SYNCHRONOUS;
     }
     if code == libc::SI_USER || code == libc::SI_TKILL || code == libc::SI_QUEUE {
         // SAFETY: for these codes the kernel filled si_pid.
         let pid = unsafe { (*info).si_pid() };
         if pid == sys::getpid() {
-            return "self";
+            return value::ORIGIN_SELF;
         }
     }
-    "async"
+    value::ORIGIN_ASYNC
 }
 
 /// Fills in the signal-specific parts of a report context (cheap: no unwinding).

@@ -11,16 +11,20 @@
 //! Every update of byte 0 is a single `or`/`and`/`mov` instruction, so a signal arriving on the same
 //! thread can never lose an update (the handler wrapper saves and restores what it changes).
 
+use assafe_proto::Context;
+
 use super::arch;
 
+// The context bits are `assafe_proto::Context`'s (the one table of bit, report name, suppression
+// word and SARIF rule).
 /// In the child of a fork whose parent had more than one thread (or any fork with `strict=1`).
-pub const FORK_CHILD: u8 = 0x01;
+pub const FORK_CHILD: u8 = Context::ForkChild.bit();
 /// In a vfork child (shares the parent's memory, stack and this TLS block).
-pub const VFORK_CHILD: u8 = 0x02;
+pub const VFORK_CHILD: u8 = Context::VforkChild.bit();
 /// Inside a signal handler (depth > 0).
-pub const IN_HANDLER: u8 = 0x04;
+pub const IN_HANDLER: u8 = Context::SignalHandler.bit();
 /// Cancel type is PTHREAD_CANCEL_ASYNCHRONOUS.
-pub const ASYNC_CANCEL: u8 = 0x08;
+pub const ASYNC_CANCEL: u8 = Context::AsyncCancel.bit();
 /// Set in the initial image of every thread: the first interposed call on a new thread takes the
 /// slow path once, which finishes load-time resolution if needed and adopts the process context.
 pub const UNINIT: u8 = arch::TLS_INITIAL;
@@ -28,7 +32,9 @@ pub const UNINIT: u8 = arch::TLS_INITIAL;
 pub const BUSY: u8 = 0x80;
 
 /// Bits that describe a restricted context.
-pub const CONTEXT_MASK: u8 = FORK_CHILD | VFORK_CHILD | IN_HANDLER | ASYNC_CANCEL;
+pub const CONTEXT_MASK: u8 = assafe_proto::CONTEXT_MASK;
+
+const _: () = assert!(CONTEXT_MASK & (UNINIT | BUSY) == 0);
 
 /// The context flags of the calling thread.
 #[inline(always)]

@@ -10,6 +10,8 @@ pub mod symbolize;
 
 use core::sync::atomic::Ordering;
 
+use assafe_proto::{Context as ProtoContext, value};
+
 use crate::config::{self, Problems};
 use crate::libc::symbols;
 use crate::platform::arch::Frame;
@@ -102,42 +104,10 @@ pub struct Context {
     pub handler: usize,
 }
 
-/// The report name of a context bit.
-pub fn context_name(bit: u8) -> &'static str {
-    match bit {
-        tls::FORK_CHILD => "fork-child",
-        tls::VFORK_CHILD => "vfork-child",
-        tls::IN_HANDLER => "signal-handler",
-        _ => "async-cancel",
-    }
-}
-
-/// One sentence on why a call of this reason class is dangerous.
-fn explain(reason: &str) -> &'static str {
-    match reason {
-        "heap" => {
-            "the heap lock may be held by a thread that no longer exists (deadlock) or the heap may be mid-update (corruption)"
-        }
-        "lock" => {
-            "a lock may be held forever by a thread that no longer exists or by the interrupted code"
-        }
-        "stdio" => "stdio takes the stream lock and may allocate; the stream may be mid-update",
-        "syslog" => "syslog takes a global lock and allocates",
-        "env" => "the environment is guarded by a lock and may be mid-update",
-        "tz" => "time zone data is guarded by a lock and loaded with malloc",
-        "dl" => "the dynamic loader lock may be held by another thread",
-        "nss" => "NSS lookups load modules, allocate and take locks",
-        "locale" | "i18n" => "locale data is guarded by a lock and may be loaded with malloc",
-        "atexit" => "exit handlers are guarded by a lock and may run arbitrary code",
-        "fork" => {
-            "fork runs atfork handlers and takes locks (POSIX.1-2024 no longer lists it as safe)"
-        }
-        "thread" => "creating threads needs the heap and the stack cache lock",
-        "random" => "random() keeps its state behind a lock",
-        "dir" => "directory streams are allocated with malloc",
-        "corrupt" => "it updates shared state that an interrupted call may have left inconsistent",
-        _ => "it is not async-signal-safe",
-    }
+/// The context of a context bit (the most specific one; a bit that names none is async-cancel,
+/// as before the contexts came from `assafe_proto`).
+pub fn context_of(bit: u8) -> ProtoContext {
+    ProtoContext::from_bit(bit).unwrap_or(ProtoContext::AsyncCancel)
 }
 
 fn frames_of(f: &Frame, site: usize, out: &mut [usize; MAX_FRAMES]) -> usize {
@@ -208,7 +178,7 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &Frame) -> bool {
         let mut frames = [0usize; MAX_FRAMES];
         let n = frames_of(f, ctx.site, &mut frames);
         let frames = &frames[..n];
-        if suppress::suppressed(suppress::context_word(ctx.bit), name, frames) {
+        if suppress::suppressed(context_of(ctx.bit).suppression_word(), name, frames) {
             written = false;
             return;
         }
@@ -218,7 +188,7 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &Frame) -> bool {
             json::report(
                 b,
                 &json::Report {
-                    context: context_name(ctx.bit),
+                    context: context_of(ctx.bit).name(),
                     function: name,
                     reason,
                     pid,
@@ -276,7 +246,7 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &Frame) -> bool {
                 .s(": ")
                 .s(reason)
                 .s(" - ")
-                .s(explain(reason))
+                .s(assafe_proto::reason::explain(reason))
                 .s("\n");
             for (i, &a) in frames.iter().enumerate() {
                 text_frame(b, i, a, i == 0 && ctx.site != f.ret_addr());
@@ -308,7 +278,7 @@ pub fn summary(end: End, ctx_bit: u8) {
             json::summary(
                 b,
                 &end,
-                context_name(ctx_bit),
+                context_of(ctx_bit).name(),
                 pid,
                 sys::getppid(),
                 exe,
@@ -367,7 +337,13 @@ pub fn summary(end: End, ctx_bit: u8) {
 pub fn errno_spoil(sig: i32, handler: usize, before: i32, after: i32) {
     let o = config::options();
     emit(|b| {
-        if suppress::suppressed(b"errno", b"(signal handler)", &[handler]) {
+        // An errno record has no function: it is suppressed on the handler's name as a
+        // handler-in-vfork report names it, `(signal handler)`.
+        if suppress::suppressed(
+            assafe_proto::ERRNO_RULE,
+            value::HANDLER_IN_VFORK_FUNCTION.as_bytes(),
+            &[handler],
+        ) {
             return;
         }
         let mut e = [0u8; 512];

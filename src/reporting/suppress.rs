@@ -1,16 +1,19 @@
 //! `ASSAFE_OPTIONS=suppressions=FILE`: the preload's own reading of a suppressions file.
 //!
-//! Same format as the CLI's (`context:pattern` per line, `#` comments, `*`/`?` wildcards;
-//! contexts `fork`, `vfork`, `signal`, `cancel`, `errno`, `*`). In process the library knows the
-//! interposed function's name and the path of every frame's module, so a pattern matches the
-//! function name, a module path, or a module's file name; patterns on source files or on the
-//! names of functions inside frames need symbols and are applied by `assafe run`/`assafe report`.
+//! Same format as the CLI's (`context:pattern` per line, `#` comments, `*`/`?` wildcards matched by
+//! the CLI's matcher, `assafe_proto::glob`; contexts: the `Context::suppression_word`s, `errno`,
+//! `*`). In process the library knows the interposed function's name and the path of every frame's
+//! module, so a pattern matches the function name, a module path, or a module's file name;
+//! patterns on source files or on the names of functions inside frames need symbols and are
+//! applied by `assafe run`/`assafe report`.
 //! The file is read once at load into a static buffer (no allocation) and parsed at each check.
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
+use assafe_proto::glob;
+
 use crate::config::{PATH_MAX, trim};
-use crate::platform::{sys, tls};
+use crate::platform::sys;
 
 const MAX: usize = 16 * 1024;
 static mut TEXT: [u8; MAX] = [0; MAX];
@@ -53,31 +56,6 @@ fn text() -> &'static [u8] {
     unsafe { core::slice::from_raw_parts((&raw const TEXT) as *const u8, n) }
 }
 
-/// `*` and `?` wildcards, whole-string match, no allocation (iterative with one backtrack point).
-pub fn glob(pat: &[u8], s: &[u8]) -> bool {
-    let (mut p, mut i) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while i < s.len() {
-        if p < pat.len() && (pat[p] == b'?' || pat[p] == s[i]) {
-            p += 1;
-            i += 1;
-        } else if p < pat.len() && pat[p] == b'*' {
-            star = Some((p, i));
-            p += 1;
-        } else if let Some((sp, si)) = star {
-            p = sp + 1;
-            i = si + 1;
-            star = Some((sp, si + 1));
-        } else {
-            return false;
-        }
-    }
-    while p < pat.len() && pat[p] == b'*' {
-        p += 1;
-    }
-    p == pat.len()
-}
-
 fn basename(path: &[u8]) -> &[u8] {
     match path.iter().rposition(|&c| c == b'/') {
         Some(i) => &path[i + 1..],
@@ -85,9 +63,9 @@ fn basename(path: &[u8]) -> &[u8] {
     }
 }
 
-/// Is a record of `context` ("fork", "vfork", "signal", "cancel", "errno") about `function`, with
-/// frames `frames`, suppressed?
-pub fn suppressed(context: &[u8], function: &[u8], frames: &[usize]) -> bool {
+/// Is a record of `context` (a `Context::suppression_word` or `ERRNO_RULE`) about `function`,
+/// with frames `frames`, suppressed?
+pub fn suppressed(context: &str, function: &[u8], frames: &[usize]) -> bool {
     for line in text().split(|&c| c == b'\n') {
         let line = trim(line);
         if line.is_empty() || line[0] == b'#' {
@@ -97,7 +75,7 @@ pub fn suppressed(context: &[u8], function: &[u8], frames: &[usize]) -> bool {
             continue;
         };
         let (ctx, pat) = (trim(&line[..colon]), trim(&line[colon + 1..]));
-        if ctx != b"*" && ctx != context {
+        if ctx != b"*" && ctx != context.as_bytes() {
             continue;
         }
         let hit = glob(pat, function)
@@ -111,14 +89,4 @@ pub fn suppressed(context: &[u8], function: &[u8], frames: &[usize]) -> bool {
         }
     }
     false
-}
-
-/// The suppression file's context word for a context bit.
-pub fn context_word(bit: u8) -> &'static [u8] {
-    match bit {
-        tls::FORK_CHILD => b"fork",
-        tls::VFORK_CHILD => b"vfork",
-        tls::IN_HANDLER => b"signal",
-        _ => b"cancel",
-    }
 }
