@@ -69,13 +69,17 @@ fn mt_fork_child_malloc_is_reported() {
         "summary lists the malloc site once: {e}"
     );
 
-    // One "start" record for the parent (the child inherits the loaded library, no new start).
+    // A "start" record for the parent (at load) and one for the child, which inherits the loaded
+    // library and writes its start in front of its first record.
     let starts = out.records_of("start");
     assert!(
         starts.iter().any(|x| n(&x["pid"]) == out.pid as u64),
         "parent start record:\n{}",
         out.dump()
     );
+    let child: Vec<_> = starts.iter().filter(|x| x["pid"] == r["pid"]).collect();
+    assert_eq!(child.len(), 1, "one child start record:\n{}", out.dump());
+    assert_eq!(n(&child[0]["ppid"]), out.pid as u64, "{}", child[0]);
 
     env.assert_transparent(&[prog.as_os_str(), "mt".as_ref()]);
 }
@@ -345,9 +349,13 @@ fn exec_summary_precedes_the_new_image_start() {
             .any(|x| x["function"] == "malloc"),
         "{e}"
     );
+    // The file begins with the fork child's own start (written in front of its first report);
+    // the exec'd program's start is the last one.
+    assert_eq!(recs[0]["event"], "start", "{}", out.dump());
+    assert_eq!(n(&recs[0]["pid"]), child, "{}", recs[0]);
     let start_i = recs
         .iter()
-        .position(|x| x["event"] == "start" && n(&x["pid"]) == child)
+        .rposition(|x| x["event"] == "start" && n(&x["pid"]) == child)
         .unwrap_or_else(|| {
             panic!(
                 "/bin/true (pid {child}) did not log a start record:\n{}",

@@ -93,6 +93,48 @@ fn every_record_kind_matches_the_schema_the_cli_and_the_docs() {
         out.dump()
     );
 
+    // 1b. Every log file (fork and vfork children's too) begins with a `start` record of its own
+    // process whose second key is `format`, this format.
+    assert!(
+        out.log_files.len() >= 3,
+        "the parent and its children each have a file: {:?}",
+        out.log_files
+    );
+    for f in &out.log_files {
+        let text = std::fs::read_to_string(f).unwrap();
+        let first: Value = serde_json::from_str(text.lines().next().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{}: first line not JSON ({e}):\n{text}", f.display()));
+        assert_eq!(
+            first[key::EVENT],
+            event::START,
+            "{} does not begin with a start record:\n{text}",
+            f.display()
+        );
+        assert_eq!(
+            keys_in_order(&first).get(1).copied(),
+            Some(key::FORMAT),
+            "{}: {first}",
+            f.display()
+        );
+        assert_eq!(first[key::FORMAT], proto::FORMAT_VERSION, "{}", f.display());
+        let file_pid = f.extension().unwrap().to_str().unwrap();
+        assert_eq!(first[key::PID].to_string(), file_pid, "{}", f.display());
+    }
+    let child_pids: BTreeSet<u64> = reports
+        .iter()
+        .filter(|r| r[key::PID] != out.pid)
+        .map(|r| r[key::PID].as_u64().unwrap())
+        .collect();
+    for pid in &child_pids {
+        assert!(
+            out.records_of(event::START)
+                .iter()
+                .any(|r| r[key::PID] == *pid),
+            "child {pid} has no start record\n{}",
+            out.dump()
+        );
+    }
+
     // 2. Every record fits its event's schema: keys, types, `event` first, keys in schema order.
     let mut keys_seen: BTreeSet<String> = BTreeSet::new();
     for r in recs {

@@ -114,9 +114,10 @@ fn summary(f: &Fixture, pid: i64, sites: &[(&str, u64, u64)], base: u64) -> Valu
            key::UNSAFE_CALLS: 0, key::DISTINCT: sites.len(), key::DROPPED: 0, key::SUPPRESSED: 0, key::SITES: sites})
 }
 
-/// A `start` record as today's library writes it (format 1: no `format` key).
+/// A `start` record as the library writes it (`format` right after `event`).
 fn start(f: &Fixture, pid: i64) -> Value {
-    json!({key::EVENT: event::START, key::PID: pid, key::PPID: 1, key::EXE: f.exe.to_str().unwrap(), key::VERSION: "0.1.0"})
+    json!({key::EVENT: event::START, key::FORMAT: proto::FORMAT_VERSION, key::PID: pid, key::PPID: 1,
+           key::EXE: f.exe.to_str().unwrap(), key::VERSION: "0.1.0"})
 }
 
 fn write_log(dir: &Path, pid: i64, records: &[Value], extra: &str) {
@@ -557,7 +558,7 @@ fn fix_language_pattern(v: &mut Value) -> usize {
 }
 
 /// A log whose `start` record declares a newer format is refused with a message saying so; one
-/// that declares the current format is read like today's logs (which have no `format` key).
+/// whose `start` has no `format` key (written before the key existed) is read as format 1.
 #[test]
 fn newer_log_format_is_refused_clearly() {
     let f = fixture();
@@ -583,16 +584,15 @@ fn newer_log_format_is_refused_clearly() {
     );
     assert!(t.contains("assafe.40"), "names the file: {t}");
 
-    let current = f.dir.path().join("current");
+    let unversioned = f.dir.path().join("unversioned");
     let mut st = start(&f, 41);
-    st[key::FORMAT] = json!(proto::FORMAT_VERSION);
-    write_log(
-        &current,
-        41,
-        &[st, report(&f, 41, "malloc", "fork-child", f.site, BASE)],
-        "",
-    );
-    let (r, status) = report_json(&[], &[&current]);
+    st.as_object_mut().unwrap().remove(key::FORMAT);
+    // Not through write_log: the schema says today's writer always writes `format`.
+    fs::create_dir_all(&unversioned).unwrap();
+    let report = report(&f, 41, "malloc", "fork-child", f.site, BASE);
+    check_record(&report);
+    fs::write(unversioned.join("assafe.41"), format!("{st}\n{report}\n")).unwrap();
+    let (r, status) = report_json(&[], &[&unversioned]);
     assert_eq!(status, 66);
     assert_eq!(r["findings"].as_array().unwrap().len(), 1, "{r:#}");
 }

@@ -97,7 +97,8 @@ pub mod event {
 pub mod key {
     /// The event name ([`crate::event`]); always the first key.
     pub const EVENT: &str = "event";
-    /// `start`: the record format ([`crate::FORMAT_VERSION`]); absent in logs of format 1.
+    /// `start`: the record format ([`crate::FORMAT_VERSION`]), the second key; absent in logs
+    /// written before the key existed (format 1).
     pub const FORMAT: &str = "format";
     /// `start`: the library's package version (`"0.1.0"`); informational.
     pub const VERSION: &str = "version";

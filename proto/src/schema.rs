@@ -73,12 +73,14 @@ impl EventSchema {
 
 use Type::*;
 
-/// `start`. [`key::FORMAT`] is absent in format-1 logs (today's writer does not write it).
+/// `start`. The writer always writes [`key::FORMAT`], right after `event`; readers still accept
+/// a `start` without it (logs written before the key existed: format 1, see
+/// [`crate::check_format`]).
 pub const START: EventSchema = EventSchema {
     event: event::START,
     fields: &[
         always(key::EVENT, Str),
-        sometimes(key::FORMAT, Uint),
+        always(key::FORMAT, Uint),
         always(key::PID, Uint),
         always(key::PPID, Uint),
         always(key::EXE, Str),

@@ -1,6 +1,8 @@
-//! The JSON form of every record (docs/log-format.md): one object per line. Every event name and
-//! key string the preload writes is in this file, so that switching them to shared schema
-//! constants is a change to this file only. The text form is written in `mod.rs`.
+//! The JSON form of every record (docs/log-format.md): one object per line. Every event name, key
+//! and fixed value comes from `assafe_proto` (the schema the readers use); this file only decides
+//! the order, which is `assafe_proto::schema`'s. The text form is written in `mod.rs`.
+
+use assafe_proto::{Context, FORMAT_VERSION, event as ev, key as k, value};
 
 use crate::platform::fmt::Buf;
 use crate::platform::signame;
@@ -8,42 +10,51 @@ use crate::platform::signame;
 use super::dedup;
 
 /// `,"KEY":` — every key after the first of an object.
-fn key<'b, 'a>(b: &'b mut Buf<'a>, k: &str) -> &'b mut Buf<'a> {
-    b.c(b',').c(b'"').s(k).s("\":")
+fn key<'b, 'a>(b: &'b mut Buf<'a>, name: &str) -> &'b mut Buf<'a> {
+    b.c(b',').c(b'"').s(name).s("\":")
+}
+
+/// `{"KEY":` — the first key of an object.
+fn first_key<'b, 'a>(b: &'b mut Buf<'a>, name: &str) -> &'b mut Buf<'a> {
+    b.s("{\"").s(name).s("\":")
 }
 
 /// `{"event":"NAME"` — the first key of every record.
 fn event<'b, 'a>(b: &'b mut Buf<'a>, name: &str) -> &'b mut Buf<'a> {
-    b.s("{\"event\":\"").s(name).c(b'"')
+    first_key(b, k::EVENT).c(b'"').s(name).c(b'"')
 }
 
-fn str_value(b: &mut Buf, k: &str, v: &str) {
-    key(b, k).c(b'"').s(v).c(b'"');
+fn str_value(b: &mut Buf, name: &str, v: &str) {
+    key(b, name).c(b'"').s(v).c(b'"');
 }
 
-fn hex_value(b: &mut Buf, k: &str, v: u64) {
-    key(b, k).c(b'"').hex(v).c(b'"');
+fn hex_value(b: &mut Buf, name: &str, v: u64) {
+    key(b, name).c(b'"').hex(v).c(b'"');
+}
+
+fn bool_value(b: &mut Buf, name: &str, v: bool) {
+    key(b, name).s(if v { "true" } else { "false" });
 }
 
 /// `"module":…,"offset":"0x…"` of an address (`""` and the address itself when no module holds it).
 fn module_offset(b: &mut Buf, a: usize) {
-    key(b, "module");
+    key(b, k::MODULE);
     match assafe_unwind::module_of(a) {
         Some(m) => {
             b.json_str(m.path);
-            hex_value(b, "offset", m.offset as u64);
+            hex_value(b, k::OFFSET, m.offset as u64);
         }
         None => {
             b.s("\"\"");
-            hex_value(b, "offset", a as u64);
+            hex_value(b, k::OFFSET, a as u64);
         }
     }
 }
 
 /// `"site"`, `"frames"` and `"stack"`, then the closing brace.
 fn site_and_stack(b: &mut Buf, site: usize, frames: &[usize]) {
-    hex_value(b, "site", site as u64);
-    key(b, "frames").c(b'[');
+    hex_value(b, k::SITE, site as u64);
+    key(b, k::FRAMES).c(b'[');
     for (i, &a) in frames.iter().enumerate() {
         if i > 0 {
             b.c(b',');
@@ -51,12 +62,12 @@ fn site_and_stack(b: &mut Buf, site: usize, frames: &[usize]) {
         b.c(b'"').hex(a as u64).c(b'"');
     }
     b.c(b']');
-    key(b, "stack").c(b'[');
+    key(b, k::STACK).c(b'[');
     for (i, &a) in frames.iter().enumerate() {
         if i > 0 {
             b.c(b',');
         }
-        b.s("{\"addr\":\"").hex(a as u64).c(b'"');
+        first_key(b, k::ADDR).c(b'"').hex(a as u64).c(b'"');
         module_offset(b, a);
         b.c(b'}');
     }
@@ -65,21 +76,31 @@ fn site_and_stack(b: &mut Buf, site: usize, frames: &[usize]) {
 
 /// `"pid"`, `"ppid"`.
 fn pids(b: &mut Buf, pid: i32, ppid: i32) {
-    key(b, "pid").u(pid as u64);
-    key(b, "ppid").u(ppid as u64);
+    key(b, k::PID).u(pid as u64);
+    key(b, k::PPID).u(ppid as u64);
 }
 
-pub fn start(b: &mut Buf, pid: i32, ppid: i32, exe: &[u8], version: &str) {
-    event(b, "start");
+/// `"pid"`, `"ppid"`, `"tid"`, `"exe"`.
+fn process(b: &mut Buf, pid: i32, ppid: i32, tid: i32, exe: &[u8]) {
     pids(b, pid, ppid);
-    key(b, "exe").json_str(exe);
-    str_value(b, "version", version);
+    key(b, k::TID).u(tid as u64);
+    key(b, k::EXE).json_str(exe);
+}
+
+/// The `start` record: `format` right after `event`, so a reader knows the format before it reads
+/// anything else.
+pub fn start(b: &mut Buf, pid: i32, ppid: i32, exe: &[u8], version: &str) {
+    event(b, ev::START);
+    key(b, k::FORMAT).u(u64::from(FORMAT_VERSION));
+    pids(b, pid, ppid);
+    key(b, k::EXE).json_str(exe);
+    str_value(b, k::VERSION, version);
     b.c(b'}');
 }
 
 /// What an unsafe-call report says beyond the function.
 pub struct Report<'a> {
-    pub context: &'a str,
+    pub context: Context,
     pub function: &'a [u8],
     pub reason: &'a str,
     pub pid: i32,
@@ -95,31 +116,34 @@ pub struct Report<'a> {
 }
 
 pub fn report(b: &mut Buf, r: &Report) {
-    event(b, "report");
-    str_value(b, "context", r.context);
-    key(b, "function").json_str(r.function);
-    key(b, "reason").json_str(r.reason.as_bytes());
-    pids(b, r.pid, r.ppid);
-    key(b, "tid").u(r.tid as u64);
-    key(b, "exe").json_str(r.exe);
+    event(b, ev::REPORT);
+    str_value(b, k::CONTEXT, r.context.name());
+    key(b, k::FUNCTION).json_str(r.function);
+    key(b, k::REASON).json_str(r.reason.as_bytes());
+    process(b, r.pid, r.ppid, r.tid, r.exe);
     if let Some((threads, strict_only)) = r.fork {
-        key(b, "parent_threads").u(threads as u64);
+        key(b, k::PARENT_THREADS).u(threads as u64);
         if strict_only {
-            key(b, "strict").s("true");
+            bool_value(b, k::STRICT, true);
         }
     }
     if let Some((sig, origin, definite, depth)) = r.signal {
         signal(b, sig);
-        str_value(b, "signal_origin", origin);
-        str_value(b, "certainty", if definite { "definite" } else { "latent" });
-        key(b, "handler_depth").u(depth as u64);
+        str_value(b, k::SIGNAL_ORIGIN, origin);
+        let certainty = if definite {
+            value::DEFINITE
+        } else {
+            value::LATENT
+        };
+        str_value(b, k::CERTAINTY, certainty);
+        key(b, k::HANDLER_DEPTH).u(depth as u64);
     }
     site_and_stack(b, r.site, r.frames);
 }
 
 fn signal(b: &mut Buf, sig: i32) {
-    key(b, "signal").u(sig as u64);
-    str_value(b, "signal_name", signame(sig));
+    key(b, k::SIGNAL).u(sig as u64);
+    str_value(b, k::SIGNAL_NAME, signame(sig));
 }
 
 /// How a process that made unsafe calls ended.
@@ -133,7 +157,7 @@ pub enum End<'a> {
 pub fn summary(
     b: &mut Buf,
     end: &End,
-    context: &str,
+    context: Context,
     pid: i32,
     ppid: i32,
     exe: &[u8],
@@ -142,33 +166,32 @@ pub fn summary(
 ) {
     match end {
         End::Exec(p) => {
-            event(b, "exec");
-            key(b, "path").json_str(p);
+            event(b, ev::EXEC);
+            key(b, k::PATH).json_str(p);
         }
         End::Exit(s) => {
-            event(b, "exit");
-            key(b, "status").i(*s as i64);
+            event(b, ev::EXIT);
+            key(b, k::STATUS).i(*s as i64);
         }
     }
-    str_value(b, "context", context);
+    str_value(b, k::CONTEXT, context.name());
     pids(b, pid, ppid);
-    key(b, "exe").json_str(exe);
-    key(b, "unsafe_calls").u(calls);
-    key(b, "distinct").u(distinct);
-    key(b, "dropped").u(dropped);
-    key(b, "suppressed").u(suppressed);
-    key(b, "sites").c(b'[');
+    key(b, k::EXE).json_str(exe);
+    key(b, k::UNSAFE_CALLS).u(calls);
+    key(b, k::DISTINCT).u(distinct);
+    key(b, k::DROPPED).u(dropped);
+    key(b, k::SUPPRESSED).u(suppressed);
+    key(b, k::SITES).c(b'[');
     let mut first = true;
     dedup::each(pid, |s| {
         if !first {
             b.c(b',');
         }
         first = false;
-        b.s("{\"function\":")
-            .json_str(crate::libc::symbols::name(s.idx));
-        hex_value(b, "site", s.site as u64);
+        first_key(b, k::FUNCTION).json_str(crate::libc::symbols::name(s.idx));
+        hex_value(b, k::SITE, s.site as u64);
         module_offset(b, s.site);
-        key(b, "count").u(s.count).c(b'}');
+        key(b, k::COUNT).u(s.count).c(b'}');
     });
     b.s("]}");
 }
@@ -185,14 +208,12 @@ pub fn errno_spoil(
     after: i32,
     handler: usize,
 ) {
-    event(b, "errno");
-    str_value(b, "context", "signal-handler");
-    pids(b, pid, ppid);
-    key(b, "tid").u(tid as u64);
-    key(b, "exe").json_str(exe);
+    event(b, ev::ERRNO);
+    str_value(b, k::CONTEXT, Context::SignalHandler.name());
+    process(b, pid, ppid, tid, exe);
     signal(b, sig);
-    key(b, "errno_before").i(before as i64);
-    key(b, "errno_after").i(after as i64);
+    key(b, k::ERRNO_BEFORE).i(before as i64);
+    key(b, k::ERRNO_AFTER).i(after as i64);
     site_and_stack(b, handler, &[handler]);
 }
 
@@ -205,22 +226,19 @@ pub fn handler_in_vfork(
     sig: i32,
     handler: usize,
 ) {
-    event(b, "report");
-    str_value(b, "context", "vfork-child");
-    str_value(b, "function", "(signal handler)");
-    str_value(b, "reason", "signal");
-    pids(b, pid, ppid);
-    key(b, "tid").u(tid as u64);
-    key(b, "exe").json_str(exe);
+    event(b, ev::REPORT);
+    str_value(b, k::CONTEXT, Context::VforkChild.name());
+    str_value(b, k::FUNCTION, value::HANDLER_IN_VFORK_FUNCTION);
+    str_value(b, k::REASON, value::HANDLER_IN_VFORK_REASON);
+    process(b, pid, ppid, tid, exe);
     signal(b, sig);
     site_and_stack(b, handler, &[handler]);
 }
 
 pub fn fork_note(b: &mut Buf, pid: i32, parent: i32, parent_threads: u32, checked: bool) {
-    event(b, "fork");
+    event(b, ev::FORK);
     pids(b, pid, parent);
-    key(b, "parent_threads").u(parent_threads as u64);
-    key(b, "checked")
-        .s(if checked { "true" } else { "false" })
-        .c(b'}');
+    key(b, k::PARENT_THREADS).u(parent_threads as u64);
+    bool_value(b, k::CHECKED, checked);
+    b.c(b'}');
 }

@@ -76,16 +76,19 @@ pub fn start_record() {
     if !o.json() || o.log_path().is_empty() {
         return;
     }
-    emit(|b| {
-        let mut e = [0u8; 512];
-        json::start(
-            b,
-            sys::getpid(),
-            sys::getppid(),
-            exe(&mut e),
-            env!("CARGO_PKG_VERSION"),
-        );
-    });
+    sink::emit_start(start_into);
+}
+
+/// This process's `"start"` record; also the first record of every log file (`sink`).
+fn start_into(b: &mut Buf) {
+    let mut e = [0u8; 512];
+    json::start(
+        b,
+        sys::getpid(),
+        sys::getppid(),
+        exe(&mut e),
+        env!("CARGO_PKG_VERSION"),
+    );
 }
 
 /// What a report is about, beyond the function and the frame.
@@ -188,7 +191,7 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &Frame) -> bool {
             json::report(
                 b,
                 &json::Report {
-                    context: context_of(ctx.bit).name(),
+                    context: context_of(ctx.bit),
                     function: name,
                     reason,
                     pid,
@@ -278,7 +281,7 @@ pub fn summary(end: End, ctx_bit: u8) {
             json::summary(
                 b,
                 &end,
-                context_of(ctx_bit).name(),
+                context_of(ctx_bit),
                 pid,
                 sys::getppid(),
                 exe,
