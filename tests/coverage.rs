@@ -8,10 +8,6 @@ use std::path::Path;
 
 use assafe_tests::*;
 
-/// The layering of src/ (its own file; tests/Cargo.toml lists test targets explicitly).
-#[path = "layering.rs"]
-mod layering;
-
 /// The one parser of symbols.txt, shared with build.rs.
 #[path = "../build/symbols_txt.rs"]
 mod symbols_txt;

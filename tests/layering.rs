@@ -2,8 +2,6 @@
 //! text: each unit (a top-level module or folder of the preload) may use only units of lower
 //! layers, there is no import cycle between units, nothing under `platform/` or `reporting/` uses
 //! `contexts/`, and every line of assembly and every register name is in `src/platform/arch/`.
-//!
-//! Compiled into the `coverage` test binary (tests/Cargo.toml lists its targets explicitly).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -9,11 +9,6 @@ use std::time::{Duration, Instant};
 
 use assafe_tests::*;
 
-/// The signal table under concurrent re-installs (its own file; tests/Cargo.toml lists test
-/// targets explicitly).
-#[path = "signal_table.rs"]
-mod signal_table;
-
 /// Checks a signal-handler report made by the program itself (pid == the started process).
 fn check_handler_report(out: &Outcome, r: &Value, prog: &str, sig: u64, name: &str) {
     check_report_shape(r, prog);

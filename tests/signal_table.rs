@@ -6,8 +6,6 @@
 //!
 //! The table itself (`assafe_pure::sigtable`) has a unit test that catches a two-step (torn)
 //! update within milliseconds; this test checks the wrapper end to end.
-//!
-//! Compiled into the `signal` test binary (tests/Cargo.toml lists its targets explicitly).
 
 use assafe_tests::*;
 

@@ -59,24 +59,9 @@ pub fn line_of(source: &str, marker: &str) -> u32 {
         + 1
 }
 
-/// The workspace's target directory.
-pub fn target_dir() -> PathBuf {
-    if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
-        return PathBuf::from(t);
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target")
-}
-
-/// `target/release/libassafe.so`, or a clear failure when it has not been built.
-pub fn library() -> PathBuf {
-    let lib = target_dir().join("release/libassafe.so");
-    assert!(
-        lib.is_file(),
-        "build the library first: cargo build --release (no {})",
-        lib.display()
-    );
-    lib.canonicalize().unwrap()
-}
+/// `target/release/libassafe.so`, or a clear failure when it has not been built (the one lookup,
+/// shared with the integration tests).
+pub use assafe_tests::library;
 
 /// Parses the JSON report.
 pub fn json(text: &str) -> serde_json::Value {
