@@ -80,11 +80,19 @@ fn pids(b: &mut Buf, pid: i32, ppid: i32) {
     key(b, k::PPID).u(ppid as u64);
 }
 
+/// The process and thread a report is about.
+pub struct Process<'a> {
+    pub pid: i32,
+    pub ppid: i32,
+    pub tid: i32,
+    pub exe: &'a [u8],
+}
+
 /// `"pid"`, `"ppid"`, `"tid"`, `"exe"`.
-fn process(b: &mut Buf, pid: i32, ppid: i32, tid: i32, exe: &[u8]) {
-    pids(b, pid, ppid);
-    key(b, k::TID).u(tid as u64);
-    key(b, k::EXE).json_str(exe);
+fn process(b: &mut Buf, p: &Process) {
+    pids(b, p.pid, p.ppid);
+    key(b, k::TID).u(p.tid as u64);
+    key(b, k::EXE).json_str(p.exe);
 }
 
 /// The `start` record: `format` right after `event`, so a reader knows the format before it reads
@@ -103,10 +111,7 @@ pub struct Report<'a> {
     pub context: Context,
     pub function: &'a [u8],
     pub reason: &'a str,
-    pub pid: i32,
-    pub ppid: i32,
-    pub tid: i32,
-    pub exe: &'a [u8],
+    pub process: Process<'a>,
     /// Fork child: (parent threads, reported only because of strict=1).
     pub fork: Option<(u32, bool)>,
     /// Signal handler: (signal, origin, definite, depth).
@@ -120,7 +125,7 @@ pub fn report(b: &mut Buf, r: &Report) {
     str_value(b, k::CONTEXT, r.context.name());
     key(b, k::FUNCTION).json_str(r.function);
     key(b, k::REASON).json_str(r.reason.as_bytes());
-    process(b, r.pid, r.ppid, r.tid, r.exe);
+    process(b, &r.process);
     if let Some((threads, strict_only)) = r.fork {
         key(b, k::PARENT_THREADS).u(threads as u64);
         if strict_only {
@@ -196,41 +201,28 @@ pub fn summary(
     b.s("]}");
 }
 
-#[allow(clippy::too_many_arguments)]
 pub fn errno_spoil(
     b: &mut Buf,
-    pid: i32,
-    ppid: i32,
-    tid: i32,
-    exe: &[u8],
+    p: &Process,
     sig: i32,
-    before: i32,
-    after: i32,
+    (before, after): (i32, i32),
     handler: usize,
 ) {
     event(b, ev::ERRNO);
     str_value(b, k::CONTEXT, Context::SignalHandler.name());
-    process(b, pid, ppid, tid, exe);
+    process(b, p);
     signal(b, sig);
     key(b, k::ERRNO_BEFORE).i(before as i64);
     key(b, k::ERRNO_AFTER).i(after as i64);
     site_and_stack(b, handler, &[handler]);
 }
 
-pub fn handler_in_vfork(
-    b: &mut Buf,
-    pid: i32,
-    ppid: i32,
-    tid: i32,
-    exe: &[u8],
-    sig: i32,
-    handler: usize,
-) {
+pub fn handler_in_vfork(b: &mut Buf, p: &Process, sig: i32, handler: usize) {
     event(b, ev::REPORT);
     str_value(b, k::CONTEXT, Context::VforkChild.name());
     str_value(b, k::FUNCTION, value::HANDLER_IN_VFORK_FUNCTION);
     str_value(b, k::REASON, value::HANDLER_IN_VFORK_REASON);
-    process(b, pid, ppid, tid, exe);
+    process(b, p);
     signal(b, sig);
     site_and_stack(b, handler, &[handler]);
 }

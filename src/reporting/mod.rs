@@ -28,24 +28,15 @@ pub const MAX_FRAMES: usize = 48;
 pub fn options_feedback(p: &Problems, suppressions: Result<(), &'static str>) {
     let o = config::options();
     if let Err(e) = suppressions {
-        let mut mem = [0u8; 1400];
-        let mut b = Buf::new(&mut mem);
-        prefix(&mut b);
-        b.s("warning: ")
-            .s(e)
-            .s(" '")
-            .printable(o.suppressions.as_bytes())
-            .s("'; no suppressions in the preload\n");
-        let _ = sys::write_all(2, b.as_bytes());
+        sink::warning(|b| {
+            b.s(e)
+                .s(" '")
+                .printable(o.suppressions.as_bytes())
+                .s("'; no suppressions in the preload");
+        });
     }
     if p.count > 0 {
-        let mut mem = [0u8; 512];
-        let mut b = Buf::new(&mut mem);
-        prefix(&mut b);
-        b.s("warning: ");
-        config::warning(p, &mut b);
-        b.c(b'\n');
-        let _ = sys::write_all(2, b.as_bytes());
+        sink::warning(|b| config::warning(p, b));
     }
     if o.help {
         emit_stderr(config::help);
@@ -66,6 +57,16 @@ fn exe(buf: &mut [u8]) -> &[u8] {
     match sys::readlink(b"/proc/self/exe\0", buf) {
         Ok(n) => &buf[..n],
         Err(_) => b"",
+    }
+}
+
+/// The calling process and thread (`exe` read into `buf`).
+fn this_process(buf: &mut [u8]) -> json::Process<'_> {
+    json::Process {
+        pid: sys::getpid(),
+        ppid: sys::getppid(),
+        tid: sys::gettid(),
+        exe: exe(buf),
     }
 }
 
@@ -186,7 +187,8 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &Frame) -> bool {
             return;
         }
         let mut e = [0u8; 512];
-        let exe = exe(&mut e);
+        let process = this_process(&mut e);
+        let exe = process.exe;
         if o.json() {
             json::report(
                 b,
@@ -194,10 +196,7 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &Frame) -> bool {
                     context: context_of(ctx.bit),
                     function: name,
                     reason,
-                    pid,
-                    ppid: sys::getppid(),
-                    tid: sys::gettid(),
-                    exe,
+                    process,
                     fork: (ctx.bit == tls::FORK_CHILD).then_some((threads, strict_only)),
                     signal: (ctx.bit == tls::IN_HANDLER).then_some((
                         ctx.signal,
@@ -349,20 +348,9 @@ pub fn errno_spoil(sig: i32, handler: usize, before: i32, after: i32) {
         ) {
             return;
         }
-        let mut e = [0u8; 512];
-        let exe = exe(&mut e);
         if o.json() {
-            json::errno_spoil(
-                b,
-                sys::getpid(),
-                sys::getppid(),
-                sys::gettid(),
-                exe,
-                sig,
-                before,
-                after,
-                handler,
-            );
+            let mut e = [0u8; 512];
+            json::errno_spoil(b, &this_process(&mut e), sig, (before, after), handler);
         } else {
             prefix(b);
             b.s("signal handler for ")
@@ -383,18 +371,9 @@ pub fn errno_spoil(sig: i32, handler: usize, before: i32, after: i32) {
 pub fn handler_in_vfork(sig: i32, handler: usize) {
     let o = config::options();
     emit(|b| {
-        let mut e = [0u8; 512];
-        let exe = exe(&mut e);
         if o.json() {
-            json::handler_in_vfork(
-                b,
-                sys::getpid(),
-                sys::getppid(),
-                sys::gettid(),
-                exe,
-                sig,
-                handler,
-            );
+            let mut e = [0u8; 512];
+            json::handler_in_vfork(b, &this_process(&mut e), sig, handler);
         } else {
             prefix(b);
             b.s("the program's handler for ").s(signame(sig));

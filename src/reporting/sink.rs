@@ -195,17 +195,28 @@ fn write_stderr(bytes: &[u8]) {
 /// The log file could not be written: say so once on stderr, then put the record there.
 fn sink_failed(name: &[u8], err: i32, record: &[u8]) {
     if !SINK_WARNED.swap(true, Ordering::Relaxed) {
-        let mut mem = [0u8; 1400];
-        let mut b = Buf::new(&mut mem);
-        prefix(&mut b);
-        b.s("warning: cannot write log file '")
-            .printable(name)
-            .s("' (errno ")
-            .u(err as u64);
-        b.s("); writing reports to stderr instead\n");
-        write_stderr(b.as_bytes());
+        warning(|b| {
+            b.s("cannot write log file '")
+                .printable(name)
+                .s("' (errno ")
+                .u(err as u64)
+                .s("); writing reports to stderr instead");
+        });
     }
     write_stderr(record);
+}
+
+/// One `==PID==ASSAFE: warning: …` line on stderr (problems with the options, the suppressions
+/// file or the log file are never log records), formatted by `f` into a stack buffer.
+pub fn warning(f: impl FnOnce(&mut Buf)) {
+    let mut mem = [0u8; 1400];
+    let mut b = Buf::new(&mut mem[..1399]);
+    prefix(&mut b);
+    b.s("warning: ");
+    f(&mut b);
+    let n = b.len();
+    mem[n] = b'\n';
+    write_stderr(&mem[..=n]);
 }
 
 /// `==PID==ASSAFE: `, the prefix of every text line.
