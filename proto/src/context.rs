@@ -129,7 +129,8 @@ mod tests {
 
     #[test]
     fn preload_bit_values() {
-        // src/tls.rs: FORK_CHILD=0x01, VFORK_CHILD=0x02, IN_HANDLER=0x04, ASYNC_CANCEL=0x08.
+        // The preload's state byte (src/platform/tls.rs takes these) also holds 0x40 (a new
+        // thread) and 0x80 (the library's own code): the context bits must stay in the low nibble.
         assert_eq!(Context::ForkChild.bit(), 0x01);
         assert_eq!(Context::VforkChild.bit(), 0x02);
         assert_eq!(Context::SignalHandler.bit(), 0x04);
