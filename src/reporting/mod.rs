@@ -230,11 +230,12 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &Frame) -> bool {
                 tls::IN_HANDLER => {
                     b.s("in a handler for ").s(signame(ctx.signal));
                     b.s(" (").s(ctx.signal_origin).s(" signal, ");
-                    b.s(if ctx.definite {
-                        "definite: the handler interrupted this thread inside an unsafe function"
+                    if ctx.definite {
+                        b.s(value::DEFINITE)
+                            .s(": the handler interrupted this thread inside an unsafe function");
                     } else {
-                        "latent"
-                    });
+                        b.s(value::LATENT);
+                    }
                     b.s(")");
                 }
                 _ => {

@@ -61,6 +61,7 @@ pub fn line_of(source: &str, marker: &str) -> u32 {
 
 /// `target/release/libassafe.so`, or a clear failure when it has not been built (the one lookup,
 /// shared with the integration tests).
+#[allow(unused_imports)] // not every test file that includes this module runs the library
 pub use assafe_tests::library;
 
 /// Parses the JSON report.
