@@ -42,6 +42,15 @@ pub fn link_map_head() -> *const LinkMap {
     unsafe { _r_debug.r_map }
 }
 
+/// Load bias of the dynamic loader (`r_ldbase`, which rtld sets to its own map's `l_addr`).
+pub fn loader_base() -> usize {
+    // SAFETY: as in `link_map_head`: written once by the loader before any library code runs.
+    unsafe { _r_debug.r_ldbase }
+}
+
+/// `DT_SONAME` of the C library.
+pub const LIBC_SONAME: &[u8] = b"libc.so.6";
+
 /// Address of `_r_debug` (inside the dynamic loader).
 pub fn loader_anchor() -> usize {
     (&raw const _r_debug) as usize
