@@ -421,3 +421,43 @@ fn thread_started_before_our_constructor_works() {
         assert_eq!(reports, 1, "{order}: expected the child's malloc report");
     }
 }
+
+/// A name whose next definition is an IFUNC outside glibc is resolved at load, in normal
+/// context: the foreign resolver never runs lazily (here: in a signal handler).
+#[test]
+fn foreign_ifunc_is_resolved_at_load() {
+    let env = Env::new("load_ifunc");
+    let ifunc = env.compile_c(
+        "libifunc.so",
+        include_str!("c/load_ifunc_lib.c"),
+        &["-shared", "-fPIC"],
+    );
+    let prog = env.compile_file("load_ifunc", &[]);
+    let log = env.dir.join("log");
+    let (_, status, stdout, stderr) = run_raw(
+        &[prog.as_os_str()],
+        &[
+            (
+                "LD_PRELOAD".into(),
+                format!("{} {}", env.lib.display(), ifunc.display()),
+            ),
+            (
+                "ASSAFE_OPTIONS".into(),
+                format!("log_format=json:log_path={}", log.display()),
+            ),
+        ],
+        &["LD_PRELOAD", "ASSAFE_OPTIONS"],
+    );
+    assert!(status.success(), "{status}: {stderr}");
+    assert_eq!(stdout, "resolver\nmain start\nhandler ifunc\n", "{stderr}");
+    let reports: String = std::fs::read_dir(&env.dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("log."))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    assert!(
+        reports.contains("\"function\":\"getenv\"") && reports.contains("signal-handler"),
+        "{reports}"
+    );
+}

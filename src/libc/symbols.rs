@@ -24,9 +24,10 @@
 //!   lookup never follows the loader's list again.
 //! - **No lock, no allocation, no system call, no foreign code.** A lookup hashes nothing
 //!   (hashes are precomputed), walks GNU hash chains and compares strings. The one call out is an
-//!   IFUNC resolver of the C library (or loader), which only reads the CPU feature data the loader
-//!   filled at start; IFUNC definitions in any other object of the snapshot are resolved at load
-//!   (in [`prepare`], normal context), so their resolvers never run later.
+//!   IFUNC resolver of glibc (libc.so.6, the loader, libm…), which only reads the CPU feature
+//!   data the loader filled at start; a name that an IFUNC of any other object of the snapshot
+//!   defines is resolved at load ([`prepare`], normal context, one pass over each such object's
+//!   dynamic symbols), so no foreign resolver runs later.
 //! - **Idempotent under races, re-entrant under signals.** The slot's value is a function of
 //!   immutable data only, so every racer stores the same value; a handler that interrupts a
 //!   resolution resolves again and stores the same value. Slots and the per-object version cache
@@ -112,8 +113,8 @@ fn lookup(idx: usize) -> Option<Def> {
 #[cold]
 fn resolve(idx: usize) -> usize {
     let a = match lookup(idx) {
-        // SAFETY: an IFUNC found here belongs to the C library or the loader, whose resolvers
-        // only read CPU feature data: `prepare` resolved every IFUNC of other objects at load.
+        // SAFETY: an IFUNC found here belongs to glibc, whose resolvers only read CPU feature
+        // data: `prepare` resolved at load every name an IFUNC of another object defines.
         Some(d) => unsafe { d.function() },
         // Not in the snapshot: this libc lacks the name. Before the snapshot exists (a handler
         // interrupting initialisation), answer without storing.
@@ -180,19 +181,36 @@ pub fn prepare() {
         return;
     }
     NOBJECTS.store(pinned, Ordering::Release);
-    // IFUNC resolvers outside the C library may do anything: run them now, in normal context.
-    for o in snapshot() {
-        if o.base() == ldso || o.soname() == super::glibc::LIBC_SONAME {
+    // IFUNC resolvers outside glibc may do anything: run them now, in normal context. Per
+    // object, the cheaper of one pass over its dynamic symbols and a (bloom-filtered) lookup of
+    // every interposed name.
+    for (o, cache) in snapshot().iter().zip(&VCACHE) {
+        if super::glibc::is_glibc(o.base(), o.soname()) {
             continue;
         }
-        // SAFETY: a startup object: its tables stay mapped.
-        unsafe {
-            o.for_each_ifunc(|name, hash| {
-                if let Some(i) = index_of(name, hash) {
-                    resolve(i);
-                }
-            })
-        };
+        if o.symbols_estimate() <= 3 * NSYMS {
+            // SAFETY: a startup object: its tables stay mapped.
+            unsafe {
+                o.for_each_ifunc(|name, hash| {
+                    if let Some(i) = index_of(name, hash) {
+                        resolve(i);
+                    }
+                })
+            };
+            continue;
+        }
+        for i in 0..NSYMS {
+            // SAFETY: as above.
+            if !unsafe { o.may_define(HASHES[i]) } {
+                continue;
+            }
+            let vid = VERSIONS[i] as usize;
+            // SAFETY: as above.
+            let d = unsafe { o.lookup(name(i), HASHES[i], VERSION_NAMES[vid], &cache[vid]) };
+            if d.is_some_and(|d| d.ifunc) {
+                resolve(i);
+            }
+        }
     }
 }
 

@@ -216,6 +216,41 @@ impl Object {
         Some(o)
     }
 
+    /// About how many dynamic symbols the object has (the linker places `.dynstr` right after
+    /// `.dynsym`; `usize::MAX` when the layout says nothing). An estimate, to choose between
+    /// scanning the table and looking names up.
+    pub fn symbols_estimate(&self) -> usize {
+        let (sym, str) = (self.symtab as usize, self.strtab as usize);
+        if str > sym {
+            (str - sym) / core::mem::size_of::<Sym>()
+        } else {
+            usize::MAX
+        }
+    }
+
+    /// Can the object define a symbol whose GNU hash is `hash`? (Its GNU bloom filter: `false`
+    /// is certain, `true` may be wrong; always `true` without a GNU hash table.)
+    ///
+    /// # Safety
+    /// The object's tables must be valid and mapped.
+    pub unsafe fn may_define(&self, hash: u32) -> bool {
+        let t = self.gnu_hash;
+        if t.is_null() {
+            return true;
+        }
+        // SAFETY: GNU hash layout (see `lookup`).
+        unsafe {
+            let bloom_size = *t.add(2) as usize;
+            let bloom_shift = *t.add(3);
+            if bloom_size == 0 {
+                return false;
+            }
+            let word = *(t.add(4) as *const u64).add((hash as usize / 64) % bloom_size);
+            let mask = (1u64 << (hash % 64)) | (1u64 << ((hash >> bloom_shift) % 64));
+            word & mask == mask
+        }
+    }
+
     /// The object's load bias.
     pub fn base(&self) -> usize {
         self.base
@@ -417,17 +452,8 @@ impl Object {
     /// # Safety
     /// The object's tables must be valid and mapped.
     pub unsafe fn for_each_ifunc(&self, mut f: impl FnMut(&[u8], u32)) {
-        let mut each = |i: usize| {
-            // SAFETY: i is a valid symbol index (below the table's symbol count).
-            if let Some(s) = unsafe { self.defined_function(i) }
-                && s.st_info & 0xf == STT_GNU_IFUNC
-            {
-                // SAFETY: st_name is a string table offset of a NUL-terminated name.
-                let name = unsafe { cstr(self.strtab.add(s.st_name as usize)) };
-                f(name, gnu_hash(name));
-            }
-        };
-        if !self.gnu_hash.is_null() {
+        // The symbols to scan: [first, end).
+        let (first, end) = if !self.gnu_hash.is_null() {
             let t = self.gnu_hash;
             // SAFETY: GNU hash layout (see `lookup`): the symbols it covers are symoffset up to
             // the end of the chain that starts at the highest bucket value.
@@ -447,16 +473,23 @@ impl Object {
                 while *chain.add(last - symoffset) & 1 == 0 {
                     last += 1;
                 }
-                for i in symoffset..=last {
-                    each(i);
-                }
+                (symoffset, last + 1)
             }
-            return;
-        }
-        // SAFETY: SysV hash layout: nchain is the number of symbols.
-        let nchain = unsafe { *self.hash.add(1) } as usize;
-        for i in 1..nchain {
-            each(i);
+        } else {
+            // SAFETY: SysV hash layout: nchain is the number of symbols.
+            (1, unsafe { *self.hash.add(1) } as usize)
+        };
+        let mut i = first;
+        while i < end {
+            // SAFETY: i < the table's symbol count.
+            let ifunc = unsafe { (*self.symtab.add(i)).st_info } & 0xf == STT_GNU_IFUNC;
+            // SAFETY: as above.
+            if ifunc && let Some(s) = unsafe { self.defined_function(i) } {
+                // SAFETY: st_name is a string table offset of a NUL-terminated name.
+                let name = unsafe { cstr(self.strtab.add(s.st_name as usize)) };
+                f(name, gnu_hash(name));
+            }
+            i += 1;
         }
     }
 }
