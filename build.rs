@@ -3,9 +3,13 @@
 //! `symbols.txt` is the single list of interposed symbols, read by `build/symbols_txt.rs` (the
 //! one parser, shared with the tests). Two files are written to `OUT_DIR`:
 //! - `symbols.rs` (included by `src/libc/symbols.rs`): the `Class` enum, the flag bits, and per
-//!   symbol its name, version, reason, flags, class and an `IDX_<name>` constant;
-//! - `stubs.rs` (included by `src/stubs.rs`): one exported naked stub per interposed symbol, from
-//!   the template of the target architecture ([`x86_64`] below, the one place its text lives).
+//!   symbol its name (in one byte blob with `u16` offsets: no pointer, so no load-time
+//!   relocation), GNU hash (precomputed here), version, reason (an index into the few distinct
+//!   words), flags, class and an `IDX_<name>` constant;
+//! - `stubs.rs` (included by `src/stubs.rs`): one exported naked stub per interposed symbol, and
+//!   the block of lazy-resolution trampolines (entry `i` at `i * LAZY_STRIDE` from its start:
+//!   `r11 = i`, jump to `dispatch::lazy_entry`), from the template of the target architecture
+//!   ([`x86_64`] below, the one place its text lives).
 //!
 //! Special classes (fork, vfork, signal dispositions…) get a stub that always takes the slow path,
 //! which sends the call on to their hand-written wrapper in `src/contexts/`.
@@ -18,11 +22,12 @@ mod symbols_txt;
 
 use symbols_txt::{CLASSES, FLAG_BITS, Row};
 
-/// Paths the stub templates name (`{slots}`, `{alive}`, `{slow}`).
-const OPERANDS: [(&str, &str); 3] = [
+/// Paths the stub templates name (`{slots}`, `{alive}`, `{slow}`, `{lazy}`).
+const OPERANDS: [(&str, &str); 4] = [
     ("slots", "crate::libc::symbols::SLOTS"),
     ("alive", "crate::libc::symbols::ALIVE"),
     ("slow", "crate::dispatch::slow_entry"),
+    ("lazy", "crate::dispatch::lazy_entry"),
 ];
 
 /// The stub templates of x86_64. `{slots}` is the table of real addresses, `{alive}` the
@@ -53,6 +58,43 @@ mod x86_64 {
         v.push("jmp {slow}".into());
         v
     }
+
+    /// Distance between two lazy trampolines: each is `mov r11d, imm32` (6 bytes) and
+    /// `jmp rel32` (5 bytes, or 2 if the assembler shortens it), padded to 16 by `.balign`.
+    pub const LAZY_STRIDE: usize = 16;
+
+    /// The block of lazy trampolines: a hidden label at its 16-aligned start, then per index
+    /// `mov r11d, i; jmp {lazy}` padded to [`LAZY_STRIDE`] bytes. An unresolved slot points at
+    /// its trampoline, so the first call through the fast path resolves it.
+    pub fn lazy_trampolines(n: usize) -> Vec<String> {
+        let mut v: Vec<String> = vec![
+            ".pushsection .text.assafe_lazy,\"ax\",@progbits".into(),
+            ".balign 16".into(),
+            ".globl assafe_lazy_trampolines".into(),
+            ".hidden assafe_lazy_trampolines".into(),
+            "assafe_lazy_trampolines:".into(),
+        ];
+        for i in 0..n {
+            v.push(format!("mov r11d, {i}"));
+            v.push("jmp {lazy}".into());
+            v.push(".balign 16".into());
+        }
+        v.push(".popsection".into());
+        v
+    }
+}
+
+fn lazy_block(arch: &str, n: usize) -> (usize, Vec<String>) {
+    match arch {
+        "x86_64" => (x86_64::LAZY_STRIDE, x86_64::lazy_trampolines(n)),
+        other => panic!("no lazy trampoline template for target arch {other}: add one to build.rs"),
+    }
+}
+
+/// The GNU hash of a symbol name (what `DT_GNU_HASH` tables are keyed by).
+fn gnu_hash(name: &str) -> u32 {
+    name.bytes()
+        .fold(5381u32, |h, c| h.wrapping_mul(33).wrapping_add(c as u32))
 }
 
 fn stub_body(arch: &str, i: usize, r: &Row) -> Vec<String> {
@@ -76,11 +118,11 @@ fn main() {
         .filter(Row::interposed)
         .collect();
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
-    std::fs::write(out.join("symbols.rs"), tables(&rows)).unwrap();
+    std::fs::write(out.join("symbols.rs"), tables(&arch, &rows)).unwrap();
     std::fs::write(out.join("stubs.rs"), stubs(&arch, &rows)).unwrap();
 }
 
-fn tables(rows: &[Row]) -> String {
+fn tables(arch: &str, rows: &[Row]) -> String {
     let mut out = String::new();
     let n = rows.len();
     writeln!(
@@ -103,10 +145,42 @@ fn tables(rows: &[Row]) -> String {
     }
     writeln!(out, "pub const NSYMS: usize = {n};").unwrap();
     let list = |f: &dyn Fn(&Row) -> String| rows.iter().map(f).collect::<Vec<_>>().join(",\n    ");
+    // Names: one blob, symbol i is NAME_BLOB[NAME_OFF[i]..NAME_OFF[i + 1]] (no pointers, so no
+    // relocation for the loader to apply at every exec).
+    let blob: String = rows.iter().map(|r| r.name.as_str()).collect();
+    assert!(
+        blob.len() < u16::MAX as usize,
+        "names blob exceeds u16 offsets"
+    );
+    let mut offs = vec![0usize];
+    for r in rows {
+        offs.push(offs.last().unwrap() + r.name.len());
+    }
     writeln!(
         out,
-        "pub static NAMES: [&[u8]; NSYMS] = [\n    {}\n];",
-        list(&|r| format!("b\"{}\\0\"", r.name))
+        "/// Every symbol name, concatenated (no NUL).\npub static NAME_BLOB: [u8; {}] = *b\"{}\";",
+        blob.len(),
+        blob
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "/// Symbol i's name is NAME_BLOB[NAME_OFF[i]..NAME_OFF[i + 1]].\npub static NAME_OFF: [u16; NSYMS + 1] = [{}];",
+        offs.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(", ")
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "/// The GNU hash of each name (computed by build.rs).\npub static HASHES: [u32; NSYMS] = [\n    {}\n];",
+        list(&|r| format!("{:#010x}", gnu_hash(&r.name)))
+    )
+    .unwrap();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| gnu_hash(&rows[i].name));
+    writeln!(
+        out,
+        "/// Symbol indices sorted by GNU hash (to find a name met in a symbol table).\npub static HASH_ORDER: [u16; NSYMS] = [{}];",
+        order.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
     )
     .unwrap();
     let mut versions: Vec<&str> = rows.iter().map(|r| r.version.as_str()).collect();
@@ -114,7 +188,7 @@ fn tables(rows: &[Row]) -> String {
     versions.dedup();
     writeln!(
         out,
-        "/// The distinct version names.\npub static VERSION_NAMES: [&[u8]; {}] = [{}];",
+        "/// The distinct version names.\npub const NVERSIONS: usize = {};\npub static VERSION_NAMES: [&[u8]; NVERSIONS] = [{}];",
         versions.len(),
         versions
             .iter()
@@ -129,10 +203,26 @@ fn tables(rows: &[Row]) -> String {
         list(&|r| versions.iter().position(|v| *v == r.version).unwrap().to_string())
     )
     .unwrap();
+    // Reasons: the few distinct words once, and per symbol an index into them.
+    let mut words: Vec<&str> = rows.iter().map(|r| r.reason.as_str()).collect();
+    words.sort();
+    words.dedup();
+    assert!(words.len() <= u8::MAX as usize);
     writeln!(
         out,
-        "pub static REASONS: [&str; NSYMS] = [\n    {}\n];",
-        list(&|r| format!("{:?}", r.reason))
+        "/// The distinct reason words.\npub static REASON_WORDS: [&str; {}] = [{}];",
+        words.len(),
+        words
+            .iter()
+            .map(|w| format!("{w:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "/// Each symbol's reason, as an index into REASON_WORDS.\npub static REASON_OF: [u8; NSYMS] = [\n    {}\n];",
+        list(&|r| words.iter().position(|w| *w == r.reason).unwrap().to_string())
     )
     .unwrap();
     writeln!(
@@ -145,6 +235,12 @@ fn tables(rows: &[Row]) -> String {
         out,
         "pub static CLASS: [Class; NSYMS] = [\n    {}\n];",
         list(&|r| format!("Class::{}", r.class_info().variant))
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "/// Bytes between two lazy trampolines (stubs.rs).\npub const LAZY_STRIDE: usize = {};",
+        lazy_block(arch, 0).0
     )
     .unwrap();
     for (i, r) in rows.iter().enumerate() {
@@ -186,5 +282,17 @@ fn stubs(arch: &str, rows: &[Row]) -> String {
         )
         .unwrap();
     }
+    let (_, lines) = lazy_block(arch, rows.len());
+    let body = lines
+        .iter()
+        .map(|l| format!("{l:?},"))
+        .collect::<Vec<_>>()
+        .join("\n    ");
+    writeln!(
+        out,
+        "// The lazy trampolines: entry i (at i * LAZY_STRIDE) resolves slot i on its first call.\n\
+         core::arch::global_asm!(\n    {body}\n    lazy = sym crate::dispatch::lazy_entry,\n);"
+    )
+    .unwrap();
     out
 }

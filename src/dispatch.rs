@@ -13,6 +13,15 @@ use crate::platform::tls;
 use crate::{init, state};
 
 arch::define_slow_entry!(slow_entry, slow);
+arch::define_slow_entry!(lazy_entry, lazy);
+
+/// The first call through a stub's fast path whose slot is not resolved yet: the slot points at
+/// the symbol's lazy trampoline (`stubs.rs`), which enters here with the index. The fast path has
+/// already decided that the call needs no check, so this only resolves the slot and goes on to
+/// the real function (`symbols::real`: lock-free, no allocation, async-signal-safe).
+unsafe extern "C" fn lazy(idx: usize, _f: *mut Frame) -> usize {
+    symbols::real(idx)
+}
 
 /// The slow path: decide whether the call needs checking, check it, and return where to go.
 unsafe extern "C" fn slow(idx: usize, f: *mut Frame) -> usize {

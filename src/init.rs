@@ -1,8 +1,8 @@
 //! Start-up order. Runs from the library's constructor, or earlier, from the first interposed
 //! call, if another library's constructor calls e.g. `malloc` before ours runs:
 //!
-//! 1. resolve every real function (`libc::symbols::resolve_all`): nothing may pass through a
-//!    stub to an empty slot after this;
+//! 1. make every real-function slot usable (`libc::symbols::prepare`: each points at its lazy
+//!    trampoline, resolved on first use from a snapshot of the objects loaded at start);
 //! 2. read `ASSAFE_OPTIONS` (`config`), make `log_path` absolute;
 //! 3. arm the fork sentinel (`contexts::fork::arm`), load the suppressions file;
 //! 4. publish DONE; then, with this thread BUSY so calls pass through: fill the module table,
@@ -70,7 +70,7 @@ fn env_options() -> &'static [u8] {
 }
 
 fn run() {
-    symbols::resolve_all();
+    symbols::prepare();
     // SAFETY: this thread won the NOT_STARTED→RUNNING exchange; it is the only writer, and
     // nobody reads the options before DONE is published.
     let o = unsafe { config::options_mut() };

@@ -12,7 +12,8 @@
 //! address reach the real function intact. "Cold" (non-hot) stubs add one more test: a byte on a
 //! `MADV_WIPEONFORK` page that the kernel zeroes in the child of any fork, so a fork made with a
 //! raw `clone` syscall is still noticed by the first cold call in the child. The slow path is
-//! `dispatch::slow_entry`.
+//! `dispatch::slow_entry`. Until a slot is resolved it holds the address of the symbol's lazy
+//! trampoline (generated here too), which enters `dispatch::lazy_entry` with the index.
 
 #![allow(clippy::all, non_snake_case)]
 

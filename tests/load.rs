@@ -347,3 +347,117 @@ fn every_exec_function_is_followed() {
         assert_eq!(plain.stdout, "PATH=/usr/bin:/bin\n", "{how}");
     }
 }
+
+/// Real functions are resolved on first use (`libc::symbols`): a function whose first call in
+/// the process is made by racing threads, in a signal handler, in the child of a multi-threaded
+/// fork or in a vfork child works there, and is reported as in any other call.
+#[test]
+fn first_call_resolves_in_every_context() {
+    let env = Env::new("load_lazy");
+    let prog = env.compile_file("load_lazy", &[]);
+    let out = env.run(&[prog.as_os_str()], true, "");
+    out.assert_ok();
+    assert_eq!(
+        out.stdout,
+        "threads ok\nhandler 1\nfork child: exit 0\nvfork child: exit 0\nmain set 1 1\n",
+        "{}",
+        out.dump()
+    );
+    for (function, context) in [
+        ("getenv", "signal-handler"),
+        ("strdup", "fork-child"),
+        ("localeconv", "vfork-child"),
+    ] {
+        let r = out.reports_for(function);
+        assert_eq!(r.len(), 1, "{function}: {}", out.dump());
+        assert_eq!(r[0]["context"], context, "{function}: {}", out.dump());
+    }
+    assert!(out.reports_for("random").is_empty(), "{}", out.dump());
+    assert_eq!(out.reports().len(), 3, "{}", out.dump());
+}
+
+/// A thread started by another preloaded library's constructor (possibly before ours runs)
+/// makes the process's first interposed calls: they work, and the library checks the program
+/// afterwards.
+#[test]
+fn thread_started_before_our_constructor_works() {
+    let env = Env::new("load_ctor_thread");
+    let ctor = env.compile_c(
+        "libctorthread.so",
+        include_str!("c/load_ctor_thread.c"),
+        &["-shared", "-fPIC"],
+    );
+    let prog = env.compile_file("fork_malloc", &[]);
+    for (i, order) in [
+        format!("{} {}", ctor.display(), env.lib.display()),
+        format!("{} {}", env.lib.display(), ctor.display()),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let log = env.dir.join(format!("ctor{i}"));
+        let opts = format!("log_format=json:log_path={}", log.display());
+        let (_, status, stdout, _) = run_raw(
+            &[prog.as_os_str(), "mt".as_ref()],
+            &[
+                ("LD_PRELOAD".into(), order.clone()),
+                ("ASSAFE_OPTIONS".into(), opts),
+            ],
+            &["LD_PRELOAD", "ASSAFE_OPTIONS"],
+        );
+        assert!(status.success(), "{order}: {status}");
+        assert!(stdout.starts_with("ctor thread ok\n"), "{order}: {stdout}");
+        let reports = std::fs::read_dir(&env.dir)
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("ctor{i}."))
+            })
+            .map(|e| std::fs::read_to_string(e.path()).unwrap())
+            .filter(|t| t.contains("\"event\":\"report\"") && t.contains("\"function\":\"malloc\""))
+            .count();
+        assert_eq!(reports, 1, "{order}: expected the child's malloc report");
+    }
+}
+
+/// A name whose next definition is an IFUNC outside glibc is resolved at load, in normal
+/// context: the foreign resolver never runs lazily (here: in a signal handler).
+#[test]
+fn foreign_ifunc_is_resolved_at_load() {
+    let env = Env::new("load_ifunc");
+    let ifunc = env.compile_c(
+        "libifunc.so",
+        include_str!("c/load_ifunc_lib.c"),
+        &["-shared", "-fPIC"],
+    );
+    let prog = env.compile_file("load_ifunc", &[]);
+    let log = env.dir.join("log");
+    let (_, status, stdout, stderr) = run_raw(
+        &[prog.as_os_str()],
+        &[
+            (
+                "LD_PRELOAD".into(),
+                format!("{} {}", env.lib.display(), ifunc.display()),
+            ),
+            (
+                "ASSAFE_OPTIONS".into(),
+                format!("log_format=json:log_path={}", log.display()),
+            ),
+        ],
+        &["LD_PRELOAD", "ASSAFE_OPTIONS"],
+    );
+    assert!(status.success(), "{status}: {stderr}");
+    assert_eq!(stdout, "resolver\nmain start\nhandler ifunc\n", "{stderr}");
+    let reports: String = std::fs::read_dir(&env.dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("log."))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    assert!(
+        reports.contains("\"function\":\"getenv\"") && reports.contains("signal-handler"),
+        "{reports}"
+    );
+}

@@ -42,6 +42,38 @@ pub fn link_map_head() -> *const LinkMap {
     unsafe { _r_debug.r_map }
 }
 
+/// Load bias of the dynamic loader (`r_ldbase`, which rtld sets to its own map's `l_addr`).
+pub fn loader_base() -> usize {
+    // SAFETY: as in `link_map_head`: written once by the loader before any library code runs.
+    unsafe { _r_debug.r_ldbase }
+}
+
+/// `DT_SONAME` of the C library.
+pub const LIBC_SONAME: &[u8] = b"libc.so.6";
+
+/// `DT_SONAME`s of glibc's own libraries besides libc.so.6 (their IFUNC resolvers, like libc's,
+/// only read the CPU feature data the loader filled at start).
+const GLIBC_SONAMES: [&[u8]; 12] = [
+    b"libm.so.6",
+    b"libmvec.so.1",
+    b"libpthread.so.0",
+    b"libdl.so.2",
+    b"librt.so.1",
+    b"libresolv.so.2",
+    b"libutil.so.1",
+    b"libanl.so.1",
+    b"libnsl.so.1",
+    b"libBrokenLocale.so.1",
+    b"libc_malloc_debug.so.0",
+    b"libthread_db.so.1",
+];
+
+/// Is the object with this load bias and `DT_SONAME` part of glibc (libc.so.6, the loader, or
+/// one of glibc's other libraries)?
+pub fn is_glibc(base: usize, soname: &[u8]) -> bool {
+    base == loader_base() || soname == LIBC_SONAME || GLIBC_SONAMES.contains(&soname)
+}
+
 /// Address of `_r_debug` (inside the dynamic loader).
 pub fn loader_anchor() -> usize {
     (&raw const _r_debug) as usize

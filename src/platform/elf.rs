@@ -1,15 +1,21 @@
 //! Finds the "next" definition of a symbol (what `dlsym(RTLD_NEXT, …)` / `dlvsym` would return)
-//! by walking the loader's list of loaded objects and their ELF dynamic symbol tables directly.
+//! by reading loaded objects' ELF dynamic symbol tables directly.
 //!
 //! Why not `dlsym`: it may call `calloc` (which is this library's own `calloc`, so resolving the
 //! malloc family through it needs a bootstrap arena), `dlsym`/`dlvsym` are themselves interposed
-//! (a call from here would come back to our own stub), and it takes the loader lock. This walk
-//! allocates nothing, takes no lock and picks the exact symbol version `symbols.txt` names, so an
-//! unversioned interposer never hands a caller the wrong version of a function.
+//! (a call from here would come back to our own stub), and it takes the loader lock. This code
+//! allocates nothing, takes no lock, makes no system call and picks the exact symbol version
+//! `symbols.txt` names, so an unversioned interposer never hands a caller the wrong version of a
+//! function.
 //!
-//! The C library supplies the list of loaded objects (`libc::loaded_objects`); this module only
-//! reads ELF. It runs once, at load (or at the first interposed call, if another library's constructor calls
-//! e.g. `malloc` before ours runs), never in a fork child or a signal handler.
+//! It only reads: an [`Object`] is parsed once from an object's dynamic section (in normal
+//! context, at load), and a lookup reads nothing but that object's immutable tables (hash table,
+//! symbol table, string table, version tables) and the caller's version cache. It calls no IFUNC
+//! resolver itself: a lookup returns a [`Def`] and the caller decides whether and when to call
+//! the resolver. So a lookup is async-signal-safe and fork-safe as long as the object stays
+//! mapped, which `libc::symbols` guarantees by keeping only objects that are never unloaded.
+
+use core::sync::atomic::{AtomicU16, Ordering};
 
 /// One entry of an object's dynamic section.
 #[repr(C)]
@@ -49,6 +55,7 @@ const DT_NULL: i64 = 0;
 const DT_HASH: i64 = 4;
 const DT_STRTAB: i64 = 5;
 const DT_SYMTAB: i64 = 6;
+const DT_SONAME: i64 = 14;
 const DT_GNU_HASH: i64 = 0x6fff_fef5;
 const DT_VERSYM: i64 = 0x6fff_fff0;
 const DT_VERDEF: i64 = 0x6fff_fffc;
@@ -57,8 +64,9 @@ const DT_VERDEFNUM: i64 = 0x6fff_fffd;
 pub const STT_FUNC: u8 = 2;
 pub const STT_GNU_IFUNC: u8 = 10;
 
-/// One object's dynamic symbol table.
-struct Object {
+/// One object's dynamic symbol table: pointers into the object's own, immutable tables.
+#[derive(Clone, Copy)]
+pub struct Object {
     base: usize,
     symtab: *const Sym,
     strtab: *const u8,
@@ -67,16 +75,35 @@ struct Object {
     versym: *const u16,
     verdef: *const u8,
     verdefnum: usize,
-    /// Version index of each version id asked for so far (u16::MAX: not looked up yet).
-    vcache: [core::cell::Cell<u16>; 64],
+    soname: *const u8,
 }
 
-fn gnu_hash(name: &[u8]) -> u32 {
-    let mut h: u32 = 5381;
-    for &c in name {
-        h = h.wrapping_mul(33).wrapping_add(c as u32);
+/// A definition found by [`Object::lookup`].
+#[derive(Clone, Copy)]
+pub struct Def {
+    /// The symbol's address (for an IFUNC: its resolver's).
+    pub addr: usize,
+    /// The symbol's size (0 when unknown).
+    pub size: usize,
+    /// `STT_GNU_IFUNC`: `addr` is a resolver, `fn() -> address`.
+    pub ifunc: bool,
+}
+
+impl Def {
+    /// The function's address: `addr`, or what the IFUNC resolver returns.
+    ///
+    /// # Safety
+    /// For an IFUNC, calling its resolver must be sound where this runs (the caller decides: the
+    /// C library's resolvers only read the CPU feature data the loader filled at start).
+    pub unsafe fn function(&self) -> usize {
+        if !self.ifunc {
+            return self.addr;
+        }
+        // SAFETY: an IFUNC symbol's value is its resolver, `fn() -> address` (caller's contract
+        // for calling it here).
+        let resolver: extern "C" fn() -> usize = unsafe { core::mem::transmute(self.addr) };
+        resolver()
     }
-    h
 }
 
 fn sysv_hash(name: &[u8]) -> u32 {
@@ -92,11 +119,20 @@ fn sysv_hash(name: &[u8]) -> u32 {
     h
 }
 
+/// The GNU hash of `name` (build.rs precomputes it for the interposed names).
+pub fn gnu_hash(name: &[u8]) -> u32 {
+    let mut h: u32 = 5381;
+    for &c in name {
+        h = h.wrapping_mul(33).wrapping_add(c as u32);
+    }
+    h
+}
+
 /// Compares a NUL-terminated C string with `name` (no NUL).
 ///
 /// # Safety
 /// `s` must point to a NUL-terminated string.
-unsafe fn cstr_eq(s: *const u8, name: &[u8]) -> bool {
+pub unsafe fn cstr_eq(s: *const u8, name: &[u8]) -> bool {
     for (i, &c) in name.iter().enumerate() {
         // SAFETY: we stop at the first mismatch, so we never read past s's NUL.
         if unsafe { *s.add(i) } != c {
@@ -107,24 +143,47 @@ unsafe fn cstr_eq(s: *const u8, name: &[u8]) -> bool {
     unsafe { *s.add(name.len()) == 0 }
 }
 
+/// The bytes of the NUL-terminated string at `s` (without the NUL).
+///
+/// # Safety
+/// `s` must point to a NUL-terminated string that outlives the result.
+unsafe fn cstr<'a>(s: *const u8) -> &'a [u8] {
+    let mut n = 0;
+    // SAFETY: the string is NUL-terminated; we stop at the NUL.
+    while unsafe { *s.add(n) } != 0 {
+        n += 1;
+    }
+    // SAFETY: n bytes before the NUL are readable.
+    unsafe { core::slice::from_raw_parts(s, n) }
+}
+
 impl Object {
+    /// A placeholder for unused entries of a fixed table.
+    pub const EMPTY: Object = Object {
+        base: 0,
+        symtab: core::ptr::null(),
+        strtab: core::ptr::null(),
+        gnu_hash: core::ptr::null(),
+        hash: core::ptr::null(),
+        versym: core::ptr::null(),
+        verdef: core::ptr::null(),
+        verdefnum: 0,
+        soname: core::ptr::null(),
+    };
+
+    /// Parses an object's dynamic section; `None` when it has no usable symbol table.
+    ///
     /// # Safety
     /// `base` and `dynamic` must be a loaded object's load bias and dynamic section.
-    unsafe fn new(base: usize, dynamic: *const Dyn) -> Option<Object> {
+    pub unsafe fn parse(base: usize, dynamic: *const Dyn) -> Option<Object> {
         // glibc relocates most d_ptr entries in place; the vdso and some objects keep them as
         // virtual addresses. Either way the result must be an absolute address.
         let abs = |p: usize| if p < base { p + base } else { p };
         let mut o = Object {
             base,
-            symtab: core::ptr::null(),
-            strtab: core::ptr::null(),
-            gnu_hash: core::ptr::null(),
-            hash: core::ptr::null(),
-            versym: core::ptr::null(),
-            verdef: core::ptr::null(),
-            verdefnum: 0,
-            vcache: [const { core::cell::Cell::new(u16::MAX) }; 64],
+            ..Object::EMPTY
         };
+        let mut soname = usize::MAX;
         let mut d = dynamic;
         if d.is_null() {
             return None;
@@ -141,6 +200,7 @@ impl Object {
                 DT_VERSYM => o.versym = abs(e.d_val) as *const u16,
                 DT_VERDEF => o.verdef = abs(e.d_val) as *const u8,
                 DT_VERDEFNUM => o.verdefnum = e.d_val,
+                DT_SONAME => soname = e.d_val,
                 _ => {}
             }
             // SAFETY: not past DT_NULL yet.
@@ -149,20 +209,73 @@ impl Object {
         if o.symtab.is_null() || o.strtab.is_null() || (o.gnu_hash.is_null() && o.hash.is_null()) {
             return None;
         }
+        if soname != usize::MAX {
+            // SAFETY: DT_SONAME is an offset into the string table.
+            o.soname = unsafe { o.strtab.add(soname) };
+        }
         Some(o)
     }
 
-    /// The version index (in this object) of the version named `version`, whose id is `vid`
-    /// (0 if the object does not define it), cached per id.
+    /// About how many dynamic symbols the object has (the linker places `.dynstr` right after
+    /// `.dynsym`; `usize::MAX` when the layout says nothing). An estimate, to choose between
+    /// scanning the table and looking names up.
+    pub fn symbols_estimate(&self) -> usize {
+        let (sym, str) = (self.symtab as usize, self.strtab as usize);
+        if str > sym {
+            (str - sym) / core::mem::size_of::<Sym>()
+        } else {
+            usize::MAX
+        }
+    }
+
+    /// Can the object define a symbol whose GNU hash is `hash`? (Its GNU bloom filter: `false`
+    /// is certain, `true` may be wrong; always `true` without a GNU hash table.)
+    ///
+    /// # Safety
+    /// The object's tables must be valid and mapped.
+    pub unsafe fn may_define(&self, hash: u32) -> bool {
+        let t = self.gnu_hash;
+        if t.is_null() {
+            return true;
+        }
+        // SAFETY: GNU hash layout (see `lookup`).
+        unsafe {
+            let bloom_size = *t.add(2) as usize;
+            let bloom_shift = *t.add(3);
+            if bloom_size == 0 {
+                return false;
+            }
+            let word = *(t.add(4) as *const u64).add((hash as usize / 64) % bloom_size);
+            let mask = (1u64 << (hash % 64)) | (1u64 << ((hash >> bloom_shift) % 64));
+            word & mask == mask
+        }
+    }
+
+    /// The object's load bias.
+    pub fn base(&self) -> usize {
+        self.base
+    }
+
+    /// The object's `DT_SONAME` (empty when it has none).
+    pub fn soname(&self) -> &[u8] {
+        if self.soname.is_null() {
+            return b"";
+        }
+        // SAFETY: a NUL-terminated string in the object's string table, mapped as long as the
+        // object (the contract of `parse`).
+        unsafe { cstr(self.soname) }
+    }
+
+    /// The version index (in this object) of the version named `version` (0 if the object does
+    /// not define it), cached in `cache` (0: not looked up yet, else index + 1). Racing callers
+    /// compute and store the same value.
     ///
     /// # Safety
     /// The object's tables must be valid.
-    unsafe fn version_index(&self, vid: usize, version: &[u8]) -> u16 {
-        if let Some(c) = self.vcache.get(vid) {
-            let v = c.get();
-            if v != u16::MAX {
-                return v;
-            }
+    unsafe fn version_index(&self, version: &[u8], cache: &AtomicU16) -> u16 {
+        let c = cache.load(Ordering::Relaxed);
+        if c != 0 {
+            return c - 1;
         }
         let mut found = 0;
         for ndx in 2..=(self.verdefnum as u16 + 1) {
@@ -174,9 +287,7 @@ impl Object {
                 break;
             }
         }
-        if let Some(c) = self.vcache.get(vid) {
-            c.set(found);
-        }
+        cache.store(found + 1, Ordering::Relaxed);
         found
     }
 
@@ -207,6 +318,21 @@ impl Object {
         core::ptr::null()
     }
 
+    /// Is symbol `i` a defined function (or IFUNC) with global or weak binding?
+    ///
+    /// # Safety
+    /// `i` must be a valid symbol index of this object.
+    unsafe fn defined_function(&self, i: usize) -> Option<&Sym> {
+        // SAFETY: i is a valid symbol index.
+        let s = unsafe { &*self.symtab.add(i) };
+        let ty = s.st_info & 0xf;
+        let bind = s.st_info >> 4;
+        if s.st_shndx == 0 || (ty != STT_FUNC && ty != STT_GNU_IFUNC) || (bind != 1 && bind != 2) {
+            return None;
+        }
+        Some(s)
+    }
+
     /// Does symbol `i` define `name` with version `version` (or the default version, or no version
     /// information at all, as the loader would accept)?
     ///
@@ -216,16 +342,11 @@ impl Object {
         &self,
         i: usize,
         name: &[u8],
-        vid: usize,
         version: &[u8],
-    ) -> Option<(usize, usize)> {
-        // SAFETY: i is a valid symbol index.
-        let s = unsafe { &*self.symtab.add(i) };
-        let ty = s.st_info & 0xf;
-        let bind = s.st_info >> 4;
-        if s.st_shndx == 0 || (ty != STT_FUNC && ty != STT_GNU_IFUNC) || (bind != 1 && bind != 2) {
-            return None;
-        }
+        vcache: &AtomicU16,
+    ) -> Option<Def> {
+        // SAFETY: forwarded contract.
+        let s = unsafe { self.defined_function(i) }?;
         // SAFETY: st_name is a string table offset.
         if !unsafe { cstr_eq(self.strtab.add(s.st_name as usize), name) } {
             return None;
@@ -237,7 +358,7 @@ impl Object {
             if ndx >= 2 {
                 // SAFETY: tables of a loaded object.
                 let exact =
-                    !version.is_empty() && unsafe { self.version_index(vid, version) } == ndx;
+                    !version.is_empty() && unsafe { self.version_index(version, vcache) } == ndx;
                 let default = v & 0x8000 == 0;
                 // Another version of the name: keep looking (libc may define several).
                 if !(exact || (default && version.is_empty())) {
@@ -245,21 +366,26 @@ impl Object {
                 }
             }
         }
-        let mut addr = self.base + s.st_value as usize;
-        let mut size = s.st_size as usize;
-        if ty == STT_GNU_IFUNC {
-            size = 0;
-            // SAFETY: an IFUNC symbol's value is its resolver, `fn() -> address`; the loader has
-            // already run the same resolvers for relocations, so the CPU feature data is ready.
-            let resolver: extern "C" fn() -> usize = unsafe { core::mem::transmute(addr) };
-            addr = resolver();
-        }
-        Some((addr, size))
+        let ifunc = s.st_info & 0xf == STT_GNU_IFUNC;
+        Some(Def {
+            addr: self.base + s.st_value as usize,
+            size: if ifunc { 0 } else { s.st_size as usize },
+            ifunc,
+        })
     }
 
+    /// Looks up `name` (without NUL), whose GNU hash is `hash`, at `version` (empty = default).
+    /// `vcache` caches this object's index of `version` (one cell per object and version).
+    ///
     /// # Safety
-    /// The object's tables must be valid.
-    unsafe fn lookup(&self, name: &[u8], vid: usize, version: &[u8]) -> Option<(usize, usize)> {
+    /// The object's tables must be valid and mapped.
+    pub unsafe fn lookup(
+        &self,
+        name: &[u8],
+        hash: u32,
+        version: &[u8],
+        vcache: &AtomicU16,
+    ) -> Option<Def> {
         if !self.gnu_hash.is_null() {
             let t = self.gnu_hash;
             // SAFETY: GNU hash table layout: nbuckets, symoffset, bloom_size, bloom_shift,
@@ -268,22 +394,28 @@ impl Object {
                 let nbuckets = *t as usize;
                 let symoffset = *t.add(1) as usize;
                 let bloom_size = *t.add(2) as usize;
-                if nbuckets == 0 {
+                let bloom_shift = *t.add(3);
+                if nbuckets == 0 || bloom_size == 0 {
+                    return None;
+                }
+                let bloom = t.add(4) as *const u64;
+                let word = *bloom.add((hash as usize / 64) % bloom_size);
+                let mask = (1u64 << (hash % 64)) | (1u64 << ((hash >> bloom_shift) % 64));
+                if word & mask != mask {
                     return None;
                 }
                 let buckets = t.add(4 + bloom_size * 2);
                 let chain = buckets.add(nbuckets);
-                let h = gnu_hash(name);
-                let mut i = *buckets.add(h as usize % nbuckets) as usize;
+                let mut i = *buckets.add(hash as usize % nbuckets) as usize;
                 if i < symoffset {
                     return None;
                 }
                 loop {
                     let ch = *chain.add(i - symoffset);
-                    if (ch | 1) == (h | 1)
-                        && let Some(a) = self.matches(i, name, vid, version)
+                    if (ch | 1) == (hash | 1)
+                        && let Some(d) = self.matches(i, name, version, vcache)
                     {
-                        return Some(a);
+                        return Some(d);
                     }
                     if ch & 1 != 0 {
                         return None;
@@ -304,8 +436,8 @@ impl Object {
             let mut i = *bucket.add(sysv_hash(name) as usize % nbucket) as usize;
             let mut guard = 0;
             while i != 0 && guard < 1 << 20 {
-                if let Some(a) = self.matches(i, name, vid, version) {
-                    return Some(a);
+                if let Some(d) = self.matches(i, name, version, vcache) {
+                    return Some(d);
                 }
                 i = *chain.add(i) as usize;
                 guard += 1;
@@ -313,61 +445,51 @@ impl Object {
         }
         None
     }
-}
 
-/// The objects loaded after this library, in the loader's search order, with their tables parsed
-/// once: lookups in them give the `RTLD_NEXT` definition of a name.
-pub struct Next {
-    objects: [Option<Object>; 64],
-    n: usize,
-}
-
-impl Next {
-    /// Parses the objects `objects` yields (load bias, dynamic section), in search order, skipping
-    /// the one loaded at `me`; if `me` is among them, only the objects after it are searched.
+    /// Calls `f(name, gnu hash)` for every defined IFUNC function of the object (one pass over
+    /// its dynamic symbol table).
     ///
     /// # Safety
-    /// Every pair must describe a loaded object that stays loaded while the `Next` is used (in
-    /// normal context, not concurrently with `dlclose`).
-    pub unsafe fn new<I>(objects: I, me: usize) -> Next
-    where
-        I: Iterator<Item = (usize, *const Dyn)> + Clone,
-    {
-        let mut next = Next {
-            objects: [const { None }; 64],
-            n: 0,
-        };
-        // Skip up to and including ourselves; if we are not in the list, search all but ourselves.
-        let after_me = objects.clone().skip_while(|&(b, _)| b != me).skip(1);
-        let found_me = objects.clone().any(|(b, _)| b == me);
-        let mut add = |(base, dynamic): (usize, *const Dyn)| {
-            if base == me || next.n >= next.objects.len() {
-                return;
+    /// The object's tables must be valid and mapped.
+    pub unsafe fn for_each_ifunc(&self, mut f: impl FnMut(&[u8], u32)) {
+        // The symbols to scan: [first, end).
+        let (first, end) = if !self.gnu_hash.is_null() {
+            let t = self.gnu_hash;
+            // SAFETY: GNU hash layout (see `lookup`): the symbols it covers are symoffset up to
+            // the end of the chain that starts at the highest bucket value.
+            unsafe {
+                let nbuckets = *t as usize;
+                let symoffset = *t.add(1) as usize;
+                let bloom_size = *t.add(2) as usize;
+                let buckets = t.add(4 + bloom_size * 2);
+                let chain = buckets.add(nbuckets);
+                let mut last = 0;
+                for b in 0..nbuckets {
+                    last = last.max(*buckets.add(b) as usize);
+                }
+                if last < symoffset {
+                    return;
+                }
+                while *chain.add(last - symoffset) & 1 == 0 {
+                    last += 1;
+                }
+                (symoffset, last + 1)
             }
-            // SAFETY: a live object's dynamic section (the caller's contract).
-            if let Some(o) = unsafe { Object::new(base, dynamic) } {
-                next.objects[next.n] = Some(o);
-                next.n += 1;
-            }
-        };
-        if found_me {
-            after_me.for_each(&mut add);
         } else {
-            objects.for_each(&mut add);
-        }
-        next
-    }
-
-    /// Looks up `name` (without NUL) at `version` (empty = default), whose id (a small number
-    /// unique to the version string) is `vid`. Returns the address and the symbol's size (0 when
-    /// unknown, e.g. for an IFUNC).
-    pub fn lookup(&self, name: &[u8], vid: usize, version: &[u8]) -> Option<(usize, usize)> {
-        for o in self.objects[..self.n].iter().flatten() {
-            // SAFETY: tables of a live object, parsed in `new`.
-            if let Some(a) = unsafe { o.lookup(name, vid, version) } {
-                return Some(a);
+            // SAFETY: SysV hash layout: nchain is the number of symbols.
+            (1, unsafe { *self.hash.add(1) } as usize)
+        };
+        let mut i = first;
+        while i < end {
+            // SAFETY: i < the table's symbol count.
+            let ifunc = unsafe { (*self.symtab.add(i)).st_info } & 0xf == STT_GNU_IFUNC;
+            // SAFETY: as above.
+            if ifunc && let Some(s) = unsafe { self.defined_function(i) } {
+                // SAFETY: st_name is a string table offset of a NUL-terminated name.
+                let name = unsafe { cstr(self.strtab.add(s.st_name as usize)) };
+                f(name, gnu_hash(name));
             }
+            i += 1;
         }
-        None
     }
 }

@@ -8,6 +8,8 @@
 //! - [`Frame`], the registers the slow path saved, read as "argument i" and "return address";
 //! - the naked entry points, emitted by macros so that their targets can live in higher layers:
 //!   [`define_slow_entry!`] and [`define_vfork_wrapper!`];
+//! - [`lazy_trampolines`], the start of the block of lazy-resolution trampolines that
+//!   `build.rs`'s stub template emits;
 //! - [`switch_stack`], [`stack_pointer`], [`regs_of_ucontext`].
 
 use core::arch::{asm, global_asm};
@@ -165,6 +167,19 @@ pub fn stack_pointer() -> usize {
     // SAFETY: copying a register has no side effect.
     unsafe { asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags)) };
     sp
+}
+
+/// Start of the lazy trampolines (`assafe_lazy_trampolines`, a hidden label that `build.rs`'s
+/// x86_64 template emits into the stubs): entry `i`, `LAZY_STRIDE * i` bytes further, sets r11 to
+/// `i` and jumps to `dispatch::lazy_entry`. A PC-relative address: no relocation.
+#[inline(always)]
+pub fn lazy_trampolines() -> usize {
+    let a: usize;
+    // SAFETY: computing an address has no side effect; the label is defined in this library.
+    unsafe {
+        asm!("lea {}, [rip + assafe_lazy_trampolines]", out(reg) a, options(nomem, nostack, preserves_flags, pure))
+    };
+    a
 }
 
 // ---- the slow path's saved frame ----
