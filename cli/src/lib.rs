@@ -3,6 +3,7 @@
 //! as text, JSON or SARIF.
 
 pub mod analyze;
+pub mod collect;
 pub mod logs;
 pub mod preflight;
 pub mod render;

@@ -4,7 +4,7 @@ use assafe_cli::analyze::{self, CommandInfo, Report};
 use assafe_cli::logs::Logs;
 use assafe_cli::run::{self, RunConfig};
 use assafe_cli::symbolize::Symbolizer;
-use assafe_cli::{preflight, render, sarif, suppress};
+use assafe_cli::{collect, preflight, render, sarif, suppress};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
 use std::fs;
@@ -30,7 +30,8 @@ struct Cli {
 enum Cmd {
     /// Run CMD (and every process it starts) under libassafe.so and report what it found.
     Run(RunArgs),
-    /// Report from log directories kept earlier (--keep-logs); merges many runs.
+    /// Report on stdout from logs kept earlier (--keep-logs dirs, autopkgtest output dirs, or
+    /// trees of them from many workers); merges any number of runs and packages.
     Report(ReportArgs),
     /// Like run, for autopkgtest: keeps CMD's exit status, never writes to stderr, writes
     /// assafe.json, assafe.sarif and assafe.txt into $AUTOPKGTEST_ARTIFACTS or --output-dir.
@@ -71,7 +72,7 @@ struct OutputArgs {
     /// Report format.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
-    /// Write the report to FILE instead of stderr.
+    /// Write the report to FILE (default: stderr for run, stdout for report).
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
     /// Exit status when there are unsuppressed findings (0: keep the normal status).
@@ -105,7 +106,8 @@ struct ReportArgs {
     suppressions: Vec<PathBuf>,
     #[command(flatten)]
     out: OutputArgs,
-    /// Log directories (or single log files) written with --keep-logs or log_path.
+    /// Log directories or files (--keep-logs, log_path), autopkgtest output directories, or
+    /// directories holding any number of them (searched recursively).
     #[arg(required = true, value_name = "DIR")]
     dirs: Vec<PathBuf>,
 }
@@ -143,15 +145,24 @@ fn render(report: &Report, format: Format, repo_root: Option<&Path>) -> String {
     }
 }
 
-fn emit(text: &str, output: Option<&Path>) -> Result<(), String> {
-    match output {
-        Some(p) => fs::write(p, text).map_err(|e| format!("--output {}: {e}", p.display())),
-        None => {
-            let mut e = std::io::stderr().lock();
-            e.write_all(text.as_bytes())
-                .and_then(|()| e.flush())
-                .map_err(|e| format!("writing the report: {e}"))
-        }
+/// Where a report goes without `--output`: `run` writes to stderr (the program owns stdout);
+/// `report` writes to stdout (it is the command's output).
+#[derive(Clone, Copy)]
+enum Stream {
+    Stdout,
+    Stderr,
+}
+
+fn emit(text: &str, output: Option<&Path>, stream: Stream) -> Result<(), String> {
+    let write = |w: &mut dyn Write| {
+        w.write_all(text.as_bytes())
+            .and_then(|()| w.flush())
+            .map_err(|e| format!("writing the report: {e}"))
+    };
+    match (output, stream) {
+        (Some(p), _) => fs::write(p, text).map_err(|e| format!("--output {}: {e}", p.display())),
+        (None, Stream::Stdout) => write(&mut std::io::stdout().lock()),
+        (None, Stream::Stderr) => write(&mut std::io::stderr().lock()),
     }
 }
 
@@ -205,6 +216,7 @@ fn cmd_run(a: RunArgs) -> ExitCode {
     if let Err(e) = emit(
         &render(&report, a.out.format, a.out.repo_root.as_deref()),
         a.out.output.as_deref(),
+        Stream::Stderr,
     ) {
         return fail(e);
     }
@@ -220,15 +232,18 @@ fn cmd_report(a: ReportArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let logs = match Logs::read(&a.dirs) {
+    let logs = match collect::discover(&a.dirs).and_then(|runs| Logs::read_runs(&runs)) {
         Ok(l) => l,
         Err(e) => return fail(e),
     };
     let mut sym = Symbolizer::new();
+    // Kept logs may be older than the modules on disk: say when a build cannot be verified.
+    sym.warn_unverified = true;
     let report = analyze::analyze(&logs, &supps, &mut sym, run::exec_unchecked(&logs));
     if let Err(e) = emit(
         &render(&report, a.out.format, a.out.repo_root.as_deref()),
         a.out.output.as_deref(),
+        Stream::Stdout,
     ) {
         return fail(e);
     }

@@ -243,6 +243,7 @@ pub fn run(argv: &[OsString], cfg: &RunConfig) -> Result<Outcome, String> {
             pid: Some(pid),
             exe,
             why,
+            package: None,
         });
     }
     unchecked.extend(exec_unchecked(&logs));
@@ -266,6 +267,7 @@ pub fn exec_unchecked(logs: &Logs) -> Vec<Unchecked> {
                     pid: Some(p.pid),
                     exe: path.clone(),
                     why: format!("exec'd without the library: {why}"),
+                    package: logs.package(p.run).map(str::to_owned),
                 });
             }
         }
