@@ -4,6 +4,7 @@
 
 pub mod analyze;
 pub mod collect;
+pub mod embedded;
 pub mod logs;
 pub mod preflight;
 pub mod render;

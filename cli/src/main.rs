@@ -36,6 +36,27 @@ enum Cmd {
     /// Like run, for autopkgtest: keeps CMD's exit status, never writes to stderr, writes
     /// assafe.json, assafe.sarif and assafe.txt into $AUTOPKGTEST_ARTIFACTS or --output-dir.
     Audit(AuditArgs),
+    /// Print the path of the preload library `run` uses (for plain `LD_PRELOAD=$(assafe lib)`).
+    Lib(LibArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (assafe.1, assafe-run.1, …) into DIR.
+    #[command(hide = true)]
+    Man {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct LibArgs {
+    /// The library to check and print (default: $ASSAFE_LIB, next to this binary, ../lib, the
+    /// copy embedded in this binary, target/*).
+    #[arg(long, value_name = "PATH")]
+    lib: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -317,11 +338,45 @@ fn cmd_audit(a: AuditArgs) -> ExitCode {
     ExitCode::from(status.clamp(0, 255) as u8)
 }
 
+fn cmd_lib(a: LibArgs) -> ExitCode {
+    match run::find_library(a.lib.as_deref()) {
+        Ok(p) => {
+            println!("{}", p.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+fn cmd_man(dir: &Path) -> ExitCode {
+    use clap::CommandFactory;
+    let write = || -> std::io::Result<()> {
+        fs::create_dir_all(dir)?;
+        clap_mangen::generate_to(Cli::command(), dir)
+    };
+    match write() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(format!("writing man pages into {}: {e}", dir.display())),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Cmd::Run(a) => cmd_run(a),
         Cmd::Report(a) => cmd_report(a),
         Cmd::Audit(a) => cmd_audit(a),
+        Cmd::Lib(a) => cmd_lib(a),
+        Cmd::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "assafe", &mut script);
+            match std::io::stdout().lock().write_all(&script) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => fail(format!("writing the completions: {e}")),
+            }
+        }
+        Cmd::Man { dir } => cmd_man(&dir),
     }
 }
