@@ -64,6 +64,8 @@ enum Format {
     Text,
     Json,
     Sarif,
+    /// A single self-contained HTML page (report only; `run` accepts it too).
+    Html,
 }
 
 #[derive(Args)]
@@ -163,6 +165,7 @@ fn render(report: &Report, format: Format, repo_root: Option<&Path>) -> String {
         Format::Text => render::text(report),
         Format::Json => render::json(report),
         Format::Sarif => sarif::sarif(report, sarif::repo_root(repo_root).as_deref()),
+        Format::Html => render::html(report),
     }
 }
 

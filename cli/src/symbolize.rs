@@ -28,6 +28,9 @@ pub struct SymFrame {
     /// The interposed libc function itself (frame #0), not a real frame of the stack.
     #[serde(skip)]
     pub synthetic: bool,
+    /// The text of `file:line` when the file was readable at report time (HTML reports only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 fn ser_hex<S: serde::Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
