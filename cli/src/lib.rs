@@ -3,6 +3,7 @@
 //! as text, JSON or SARIF.
 
 pub mod analyze;
+pub mod audit;
 pub mod collect;
 pub mod embedded;
 pub mod logs;

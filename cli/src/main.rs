@@ -35,6 +35,7 @@ enum Cmd {
     Report(ReportArgs),
     /// Like run, for autopkgtest: keeps CMD's exit status, never writes to stderr, writes
     /// assafe.json, assafe.sarif and assafe.txt into $AUTOPKGTEST_ARTIFACTS or --output-dir.
+    /// With --packages: runs the autopkgtests of source packages with the library injected.
     Audit(AuditArgs),
     /// Print the path of the preload library `run` uses (for plain `LD_PRELOAD=$(assafe lib)`).
     Lib(LibArgs),
@@ -145,7 +146,19 @@ struct AuditArgs {
     /// Repository root for relative SARIF URIs.
     #[arg(long, value_name = "DIR")]
     repo_root: Option<PathBuf>,
-    /// The command to run, after `--`.
+    /// CMD is a list of source packages (names, source directories or .dsc files): run each
+    /// one's autopkgtests (autopkgtest … -- null) with the library injected, logs into each run's
+    /// artifacts, without and with the library, compare the verdicts, and write the merged
+    /// report (assafe.json, assafe.html, assafe.txt) into --output-dir.
+    #[arg(long)]
+    packages: bool,
+    /// With --packages: do not run each package without the library first (no verdict check).
+    #[arg(long, requires = "packages")]
+    no_baseline: bool,
+    /// With --packages: an extra argument for autopkgtest (repeatable), e.g. --timeout-test=300.
+    #[arg(long = "autopkgtest-arg", value_name = "ARG", allow_hyphen_values = true)]
+    autopkgtest_args: Vec<String>,
+    /// The command to run, after `--` (with --packages: the packages).
     #[arg(
         trailing_var_arg = true,
         allow_hyphen_values = true,
@@ -278,7 +291,104 @@ fn cmd_report(a: ReportArgs) -> ExitCode {
     }
 }
 
+fn cmd_audit_packages(a: AuditArgs) -> ExitCode {
+    let Some(out_dir) = a.output_dir.clone() else {
+        return fail("audit --packages needs --output-dir DIR");
+    };
+    let lib = match run::find_library(a.check.lib.as_deref()) {
+        Ok(l) => l,
+        Err(e) => return fail(e),
+    };
+    for o in &a.check.options {
+        if let Err(e) = run::validate_option(o) {
+            return fail(e);
+        }
+    }
+    let mut options = a.check.options.clone();
+    if a.check.strict {
+        options.push("strict=1".to_owned());
+    }
+    if let Err(e) = fs::create_dir_all(&out_dir) {
+        return fail(format!("--output-dir {}: {e}", out_dir.display()));
+    }
+    let out_dir = out_dir.canonicalize().unwrap_or(out_dir);
+    let cfg = assafe_cli::audit::PackagesConfig {
+        lib,
+        options,
+        output_dir: out_dir.clone(),
+        baseline: !a.no_baseline,
+        autopkgtest_args: a.autopkgtest_args.clone(),
+        runner: Vec::new(),
+    };
+    let specs = argv_strings(&a.cmd);
+    let outcomes = assafe_cli::audit::run_packages(&specs, &cfg);
+    // One report over every package's run with the library (baselines are not packages of it).
+    let supps = suppress::load(&a.check.suppressions).unwrap_or_default();
+    let logs = match collect::discover(std::slice::from_ref(&out_dir))
+        .and_then(|runs| Logs::read_runs(&runs))
+    {
+        Ok(l) => l,
+        Err(e) => return fail(e),
+    };
+    let mut sym = Symbolizer::new();
+    let report = analyze::analyze(&logs, &supps, &mut sym, run::exec_unchecked(&logs));
+    let root = sarif::repo_root(a.repo_root.as_deref());
+    let _ = fs::write(out_dir.join("assafe.json"), render::json(&report));
+    let _ = fs::write(out_dir.join("assafe.html"), render::html(&report));
+    let _ = fs::write(out_dir.join("assafe.txt"), render::text(&report));
+    let _ = fs::write(
+        out_dir.join("assafe.sarif"),
+        sarif::sarif(&report, root.as_deref()),
+    );
+    let _ = fs::write(
+        out_dir.join("verdicts.json"),
+        serde_json::to_string_pretty(&outcomes).unwrap_or_default() + "\n",
+    );
+    println!(
+        "{:<24} {:>6} {:>9} {:>8} {:>9} {:>8}  verdicts",
+        "package", "tests", "baseline", "assafe", "processes", "findings"
+    );
+    let mut differ = 0;
+    for o in &outcomes {
+        let p = report.packages.iter().find(|p| p.package == o.package);
+        let verdict = match o.same_verdicts {
+            Some(true) => "same",
+            Some(false) => {
+                differ += 1;
+                "DIFFERENT"
+            }
+            None => "-",
+        };
+        let st = |s: Option<i32>| s.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
+        println!(
+            "{:<24} {:>6} {:>9} {:>8} {:>9} {:>8}  {verdict}",
+            o.package,
+            o.verdicts.len(),
+            st(o.baseline_status),
+            st(o.status),
+            p.map_or(0, |p| p.processes_checked),
+            p.map_or(0, |p| p.findings),
+        );
+    }
+    println!(
+        "{} packages, {} findings in {} processes checked ({} not checked); report: {}",
+        outcomes.len(),
+        report.findings.len(),
+        report.processes_checked,
+        report.processes_unchecked.len(),
+        out_dir.join("assafe.html").display()
+    );
+    if differ > 0 {
+        eprintln!("assafe: {differ} packages have different test verdicts with the library");
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}
+
 fn cmd_audit(a: AuditArgs) -> ExitCode {
+    if a.packages {
+        return cmd_audit_packages(a);
+    }
     // Never write to stderr (autopkgtest fails a test that does); problems go into the files.
     let Some(out_dir) = a.output_dir.clone().or_else(|| {
         std::env::var_os("AUTOPKGTEST_ARTIFACTS")
