@@ -156,7 +156,11 @@ struct AuditArgs {
     #[arg(long, requires = "packages")]
     no_baseline: bool,
     /// With --packages: an extra argument for autopkgtest (repeatable), e.g. --timeout-test=300.
-    #[arg(long = "autopkgtest-arg", value_name = "ARG", allow_hyphen_values = true)]
+    #[arg(
+        long = "autopkgtest-arg",
+        value_name = "ARG",
+        allow_hyphen_values = true
+    )]
     autopkgtest_args: Vec<String>,
     /// The command to run, after `--` (with --packages: the packages).
     #[arg(
