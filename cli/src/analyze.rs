@@ -5,7 +5,7 @@ use crate::suppress::Suppression;
 use crate::symbolize::{SymFrame, Symbolizer};
 use assafe_proto::{self as proto, Context, value};
 use serde::Serialize;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
 /// One deduplicated finding: a (context, function, symbolized stack).
@@ -40,8 +40,18 @@ pub struct Finding {
     pub stack: Vec<SymFrame>,
     /// Index in `stack` of the first frame in the user's own code.
     pub user_frame: Option<usize>,
-    /// Stable identity across runs (hash of context, function and the stack's function names).
+    /// Stable identity across runs and builds (hash of context, function and the names of the
+    /// call site's function(s)).
     pub fingerprint: String,
+    /// `error`, `warning` or `note` (see [`severity`]).
+    pub severity: &'static str,
+    /// The call site that makes this one finding: the module (its build-id when the log recorded
+    /// it) and offset of the return address into the interposed function.
+    pub site: Option<Site>,
+    /// Source packages whose tests made the call (autopkgtest runs; empty otherwise).
+    pub packages: Vec<String>,
+    /// The distinct stacks that reached the call site, most calls first (`stack` is the first).
+    pub stacks: Vec<StackGroup>,
     /// The suppression that hid this finding (only in `suppressed`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suppressed_by: Option<String>,
@@ -58,12 +68,83 @@ impl Finding {
     }
 }
 
+/// Where a finding's call is: module and offset of the call site.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Site {
+    pub module: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build_id: Option<String>,
+    #[serde(serialize_with = "ser_hex")]
+    pub offset: u64,
+}
+
+fn ser_hex<S: serde::Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{v:#x}"))
+}
+
+/// One distinct stack through a finding's call site.
+#[derive(Clone, Debug, Serialize)]
+pub struct StackGroup {
+    pub stack: Vec<SymFrame>,
+    pub user_frame: Option<usize>,
+    pub count: u64,
+    pub processes: usize,
+    pub packages: Vec<String>,
+    pub programs: Vec<String>,
+}
+
 /// A process that ran without the library, as far as the CLI can tell.
 #[derive(Clone, Debug, Serialize)]
 pub struct Unchecked {
     pub pid: Option<i64>,
     pub exe: String,
     pub why: String,
+    /// The package whose test ran it (autopkgtest runs only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
+}
+
+/// A process that loaded the library but was not checked completely.
+#[derive(Clone, Debug, Serialize)]
+pub struct Partial {
+    pub pid: i64,
+    pub exe: String,
+    pub why: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
+}
+
+/// Per package (autopkgtest runs): what was checked and found.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PackageSummary {
+    pub package: String,
+    pub version: Option<String>,
+    /// Test runs (autopkgtest output directories) merged.
+    pub runs: usize,
+    pub processes_checked: usize,
+    pub processes_not_checked: usize,
+    pub processes_partially_checked: usize,
+    /// Findings (unsuppressed) with at least one call from this package.
+    pub findings: usize,
+    pub by_context: BTreeMap<String, usize>,
+    pub by_severity: BTreeMap<String, usize>,
+    /// autopkgtest verdicts (`summary`), as `test: VERDICT`.
+    pub tests: BTreeMap<String, String>,
+}
+
+/// How bad a finding is: `note` when reported only because of `strict=1`; `warning` for a
+/// signal handler that did not interrupt an unsafe function (latent) and for errno changes;
+/// `error` otherwise (a call that can deadlock or corrupt now).
+pub fn severity(context: &str, certainty: Option<&str>, strict: bool) -> &'static str {
+    if strict {
+        "note"
+    } else if context == proto::ERRNO_RULE
+        || (context == Context::SignalHandler.name() && certainty != Some(value::DEFINITE))
+    {
+        "warning"
+    } else {
+        "error"
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -94,8 +175,13 @@ pub struct Report {
     pub findings: Vec<Finding>,
     pub suppressed: Vec<Finding>,
     pub suppressions_matched: Vec<MatchedSuppression>,
+    /// Processes that loaded the library (see [`Logs::processes_checked`]).
     pub processes_checked: usize,
     pub processes_unchecked: Vec<Unchecked>,
+    /// Processes checked but not completely (counted in `processes_checked` too).
+    pub processes_partially_checked: Vec<Partial>,
+    /// Per package, when the runs are autopkgtest runs (sorted by name).
+    pub packages: Vec<PackageSummary>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<CommandInfo>,
     pub log_dirs: Vec<PathBuf>,
@@ -172,9 +258,20 @@ pub fn fnv1a(s: &str) -> u64 {
     h
 }
 
+#[derive(Default)]
+struct StackAcc {
+    count: u64,
+    processes: BTreeSet<(usize, i64)>,
+    packages: BTreeSet<String>,
+    programs: BTreeSet<String>,
+}
+
 struct Group {
     finding: Finding,
+    /// Symbolized stack (its frame keys) → the stack and its tallies.
+    stacks: BTreeMap<Vec<String>, (Vec<SymFrame>, StackAcc)>,
     processes: BTreeSet<(usize, i64)>,
+    packages: BTreeSet<String>,
     programs: BTreeSet<String>,
     signals: BTreeSet<String>,
     all_strict: bool,
@@ -182,7 +279,18 @@ struct Group {
     latent: bool,
 }
 
-/// Deduplicates occurrences by (context, function, symbolized stack), applies suppressions.
+/// The first frame of a raw stack that is not libassafe's own: the call site.
+fn site_frame(occ: &Occurrence) -> Option<&crate::logs::RawFrame> {
+    occ.stack
+        .iter()
+        .find(|f| !crate::symbolize::is_assafe_module(&f.module))
+}
+
+/// Deduplicates occurrences into findings — one per (context, function, call site), where the
+/// call site is the module (by build-id when recorded, else path) and offset of the return
+/// address into the interposed function, so the same call in the same library seen from many
+/// programs and packages is one finding — and applies suppressions. The distinct stacks that
+/// reached a call site are kept, grouped, in [`Finding::stacks`].
 pub fn analyze(
     logs: &Logs,
     suppressions: &[Suppression],
@@ -201,27 +309,45 @@ pub fn analyze(
         } else {
             occ.function.clone()
         };
-        let mut key = format!("{}|{}", occ.context, function);
-        for f in &stack {
-            key.push('|');
-            key.push_str(&f.key());
-        }
+        let raw_site = site_frame(occ).filter(|f| !f.module.is_empty());
+        let site = raw_site.map(|f| Site {
+            module: f.module.clone(),
+            build_id: f.build_id.clone(),
+            offset: f.offset,
+        });
+        let stack_keys: Vec<String> = stack.iter().map(SymFrame::key).collect();
+        let key = match &site {
+            Some(s) => format!(
+                "{}|{}|{}+{:#x}",
+                occ.context,
+                function,
+                s.build_id.as_deref().unwrap_or(&s.module),
+                s.offset
+            ),
+            // No module for the site: the symbolized stack is all there is.
+            None => format!("{}|{}|{}", occ.context, function, stack_keys.join("|")),
+        };
         let gi = *index.entry(key).or_insert_with(|| {
-            let names: Vec<String> = stack
-                .iter()
-                .filter(|f| !f.synthetic)
-                .map(|f| {
-                    f.function.clone().unwrap_or_else(|| {
-                        let m = f.module.as_deref().unwrap_or("");
-                        format!(
-                            "{}+{:#x}",
-                            m.rsplit('/').next().unwrap_or(m),
-                            f.offset.unwrap_or(0)
-                        )
-                    })
-                })
-                .collect();
-            let fp = fnv1a(&format!("{}|{}|{}", occ.context, function, names.join("|")));
+            // The fingerprint names the call site's function(s) (with inlined frames) and module
+            // base name: stable across processes, runs and rebuilds that keep the function.
+            let site_names: Vec<String> = match raw_site {
+                Some(f) => symbolizer
+                    .frame_at(f, occ.kind == Kind::Report, occ.logged_at)
+                    .iter()
+                    .map(frame_name)
+                    .collect(),
+                None => stack
+                    .iter()
+                    .filter(|f| !f.synthetic)
+                    .map(frame_name)
+                    .collect(),
+            };
+            let fp = fnv1a(&format!(
+                "{}|{}|{}",
+                occ.context,
+                function,
+                site_names.join("|")
+            ));
             groups.push(Group {
                 finding: Finding {
                     context: occ.context.clone(),
@@ -237,12 +363,18 @@ pub fn analyze(
                     strict: false,
                     errno_before: occ.errno_before,
                     errno_after: occ.errno_after,
-                    user_frame: stack.iter().position(SymFrame::is_user_code),
-                    stack,
+                    user_frame: None,
+                    stack: Vec::new(),
                     fingerprint: format!("{fp:016x}"),
+                    severity: "error",
+                    site: site.clone(),
+                    packages: Vec::new(),
+                    stacks: Vec::new(),
                     suppressed_by: None,
                 },
+                stacks: BTreeMap::new(),
                 processes: BTreeSet::new(),
+                packages: BTreeSet::new(),
                 programs: BTreeSet::new(),
                 signals: BTreeSet::new(),
                 all_strict: true,
@@ -256,9 +388,26 @@ pub fn analyze(
         if g.finding.reason.is_empty() && !occ.reason.is_empty() {
             g.finding.reason = occ.reason.clone();
         }
+        let package = logs.package(occ.run);
         g.processes.insert((occ.run, occ.pid));
+        if let Some(p) = package {
+            g.packages.insert(p.to_owned());
+        }
         if !occ.exe.is_empty() {
             g.programs.insert(occ.exe.clone());
+        }
+        let acc = &mut g
+            .stacks
+            .entry(stack_keys)
+            .or_insert_with(|| (stack, StackAcc::default()))
+            .1;
+        acc.count += occ.count;
+        acc.processes.insert((occ.run, occ.pid));
+        if let Some(p) = package {
+            acc.packages.insert(p.to_owned());
+        }
+        if !occ.exe.is_empty() {
+            acc.programs.insert(occ.exe.clone());
         }
         if let Some(s) = &occ.signal_name {
             g.signals.insert(s.clone());
@@ -278,6 +427,7 @@ pub fn analyze(
         let mut f = g.finding;
         f.processes = g.processes.len();
         f.programs = g.programs.into_iter().collect();
+        f.packages = g.packages.into_iter().collect();
         f.signals = g.signals.into_iter().collect();
         f.strict = g.all_strict;
         f.certainty = if g.definite {
@@ -287,15 +437,48 @@ pub fn analyze(
         } else {
             None
         };
+        let mut stacks: Vec<(Vec<String>, StackGroup)> = g
+            .stacks
+            .into_iter()
+            .map(|(k, (stack, acc))| {
+                (
+                    k,
+                    StackGroup {
+                        user_frame: stack.iter().position(SymFrame::is_user_code),
+                        stack,
+                        count: acc.count,
+                        processes: acc.processes.len(),
+                        packages: acc.packages.into_iter().collect(),
+                        programs: acc.programs.into_iter().collect(),
+                    },
+                )
+            })
+            .collect();
+        // Most calls first, then the longest (a summary-only site has one frame), then by keys.
+        stacks.sort_by(|a, b| {
+            b.1.count
+                .cmp(&a.1.count)
+                .then(b.1.stack.len().cmp(&a.1.stack.len()))
+                .then(a.0.cmp(&b.0))
+        });
+        f.stacks = stacks.into_iter().map(|(_, s)| s).collect();
+        if let Some(first) = f.stacks.first() {
+            f.stack = first.stack.clone();
+            f.user_frame = first.user_frame;
+        }
         if f.reason.is_empty() {
             f.reason = "unknown".to_owned();
         }
+        f.severity = severity(&f.context, f.certainty.as_deref(), f.strict);
         f.title = title(&f.context, &f.function, &f.signals, f.strict);
         f.explanation = explanation(&f.context, &f.reason, &f.function);
-        // The interposed name is matched as well as every frame (frame 0 carries it).
-        let hit = suppressions
-            .iter()
-            .position(|s| s.matches(&f.context, &f.function, &f.stack));
+        // The interposed name is matched as well as every frame (frame 0 carries it); a finding
+        // is suppressed when a suppression matches any of its stacks.
+        let hit = suppressions.iter().position(|s| {
+            f.stacks
+                .iter()
+                .any(|st| s.matches(&f.context, &f.function, &st.stack))
+        });
         match hit {
             Some(i) => {
                 matched[i].0 += 1;
@@ -307,7 +490,12 @@ pub fn analyze(
         }
     }
     let order = |a: &Finding, b: &Finding| {
-        (&a.context, &a.function, &a.fingerprint).cmp(&(&b.context, &b.function, &b.fingerprint))
+        (&a.context, &a.function, &a.fingerprint, &a.site).cmp(&(
+            &b.context,
+            &b.function,
+            &b.fingerprint,
+            &b.site,
+        ))
     };
     findings.sort_by(order);
     suppressed.sort_by(order);
@@ -324,6 +512,20 @@ pub fn analyze(
             "cannot open module {m} (deleted or unreadable): its frames are shown as module+offset"
         ));
     }
+    warnings.extend(symbolizer.build_warnings());
+
+    let partial: Vec<Partial> = logs
+        .processes
+        .values()
+        .filter(|p| !p.partial.is_empty())
+        .map(|p| Partial {
+            pid: p.pid,
+            exe: p.exes.first().cloned().unwrap_or_default(),
+            why: p.partial.join("; "),
+            package: logs.package(p.run).map(str::to_owned),
+        })
+        .collect();
+    let packages = package_summaries(logs, &findings, &unchecked, &partial);
 
     Report {
         tool: "assafe",
@@ -344,23 +546,92 @@ pub fn analyze(
             .collect(),
         processes_checked: logs.processes_checked(),
         processes_unchecked: unchecked,
+        processes_partially_checked: partial,
+        packages,
         command: None,
         log_dirs: logs.sources.clone(),
         warnings,
     }
 }
 
+/// A frame's name for fingerprints: the function, else `module+offset`.
+fn frame_name(f: &SymFrame) -> String {
+    f.function.clone().unwrap_or_else(|| {
+        let m = f.module.as_deref().unwrap_or("");
+        format!(
+            "{}+{:#x}",
+            m.rsplit('/').next().unwrap_or(m),
+            f.offset.unwrap_or(0)
+        )
+    })
+}
+
+fn package_summaries(
+    logs: &Logs,
+    findings: &[Finding],
+    unchecked: &[Unchecked],
+    partial: &[Partial],
+) -> Vec<PackageSummary> {
+    let mut out: BTreeMap<String, PackageSummary> = BTreeMap::new();
+    for r in &logs.runs {
+        let Some(p) = &r.package else { continue };
+        let s = out.entry(p.clone()).or_insert_with(|| PackageSummary {
+            package: p.clone(),
+            ..Default::default()
+        });
+        s.runs += 1;
+        if s.version.is_none() || r.version > s.version {
+            s.version = r.version.clone();
+        }
+        for (t, v) in &r.verdicts {
+            // Several runs of one package: a test fails if it failed in any run.
+            let e = s.tests.entry(t.clone()).or_insert_with(|| v.clone());
+            if v != "PASS" && *e == "PASS" {
+                *e = v.clone();
+            }
+        }
+    }
+    if out.is_empty() {
+        return Vec::new();
+    }
+    for p in logs.processes.values() {
+        if let Some(s) = logs.package(p.run).and_then(|n| out.get_mut(n)) {
+            s.processes_checked += 1;
+        }
+    }
+    for u in unchecked {
+        if let Some(s) = u.package.as_deref().and_then(|n| out.get_mut(n)) {
+            s.processes_not_checked += 1;
+        }
+    }
+    for u in partial {
+        if let Some(s) = u.package.as_deref().and_then(|n| out.get_mut(n)) {
+            s.processes_partially_checked += 1;
+        }
+    }
+    for f in findings {
+        for p in &f.packages {
+            if let Some(s) = out.get_mut(p) {
+                s.findings += 1;
+                *s.by_context.entry(f.context.clone()).or_default() += 1;
+                *s.by_severity.entry(f.severity.to_owned()).or_default() += 1;
+            }
+        }
+    }
+    out.into_values().collect()
+}
+
 fn symbolize_occurrence(occ: &Occurrence, symbolizer: &mut Symbolizer) -> Vec<SymFrame> {
     match occ.kind {
         // The single frame is the handler's own address, not a return address.
-        Kind::Errno => symbolizer.stack(&occ.stack, false),
+        Kind::Errno => symbolizer.stack_at(&occ.stack, false, occ.logged_at),
         Kind::Report => {
             let mut stack = vec![SymFrame {
                 function: Some(occ.function.clone()),
                 synthetic: true,
                 ..Default::default()
             }];
-            stack.extend(symbolizer.stack(&occ.stack, true));
+            stack.extend(symbolizer.stack_at(&occ.stack, true, occ.logged_at));
             stack
         }
     }

@@ -3,6 +3,9 @@
 //! as text, JSON or SARIF.
 
 pub mod analyze;
+pub mod audit;
+pub mod collect;
+pub mod embedded;
 pub mod logs;
 pub mod preflight;
 pub mod render;

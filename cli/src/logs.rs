@@ -19,6 +19,10 @@ pub struct RawFrame {
     pub module: String,
     /// Address minus the module's load base (equals `addr` when the module is unknown).
     pub offset: u64,
+    /// The module's GNU build-id (lower-case hex) as the library recorded it: the frame's own
+    /// `build_id` key, else the record's `modules` list. `None` when the log does not say (logs of
+    /// libraries that do not record build-ids): the symbolizer then cannot verify the build.
+    pub build_id: Option<String>,
 }
 
 /// Which kind of record an [`Occurrence`] comes from.
@@ -52,6 +56,9 @@ pub struct Occurrence {
     /// The call site (`site`): the return address of the call into the interposed function.
     pub site: Option<u64>,
     pub stack: Vec<RawFrame>,
+    /// When the log file was last written (its mtime): a module replaced after this time is not
+    /// the build that ran.
+    pub logged_at: Option<std::time::SystemTime>,
 }
 
 /// What the logs tell about one process.
@@ -68,12 +75,29 @@ pub struct ProcessInfo {
     /// The path of an exec the process made after which no `start` record came: the new image
     /// may have run without the library.
     pub exec_without_start: Option<String>,
+    /// Why the process was only partly checked (calls not counted, a raw-clone fork child whose
+    /// first calls were not seen, torn records); empty when fully checked.
+    pub partial: Vec<String>,
+}
+
+/// Where a run's logs came from: a log directory, and the package whose tests wrote it (from an
+/// autopkgtest output directory's `testpkg-version`) when there is one.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RunSource {
+    /// Source package name (`None`: not an autopkgtest run).
+    pub package: Option<String>,
+    pub version: Option<String>,
+    pub path: PathBuf,
+    /// `(test, verdict)` from autopkgtest's `summary` file.
+    pub verdicts: Vec<(String, String)>,
 }
 
 /// Everything read from a set of log directories.
 #[derive(Clone, Debug, Default)]
 pub struct Logs {
     pub sources: Vec<PathBuf>,
+    /// One per run (index = `run`), with its package when known.
+    pub runs: Vec<RunSource>,
     pub occurrences: Vec<Occurrence>,
     pub processes: BTreeMap<(usize, i64), ProcessInfo>,
     /// Problems found while reading.
@@ -107,7 +131,32 @@ fn n(v: &Value, key: &str) -> Option<i64> {
     v.get(key).and_then(Value::as_i64)
 }
 
+/// The record key of a module's GNU build-id (hex): in a `stack` frame or a summary site, and in
+/// the objects of a record's `modules` list (`{"module":path,"build_id":hex}`). Not yet in
+/// `assafe_proto::key`: the writer does not record build-ids yet; readers accept them when present.
+pub const KEY_BUILD_ID: &str = "build_id";
+/// The record key of a list of `{"module","build_id"}` objects (see [`KEY_BUILD_ID`]).
+pub const KEY_MODULES: &str = "modules";
+
+fn build_id_of(v: &Value) -> Option<String> {
+    let b = v.get(KEY_BUILD_ID)?.as_str()?.trim().to_ascii_lowercase();
+    (!b.is_empty() && b.bytes().all(|c| c.is_ascii_hexdigit())).then_some(b)
+}
+
+/// `module path → build-id` from a record's `modules` list.
+fn modules_of(v: &Value) -> BTreeMap<String, String> {
+    v.get(KEY_MODULES)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| Some((s(m, key::MODULE)?, build_id_of(m)?)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn parse_stack(v: &Value) -> Vec<RawFrame> {
+    let modules = modules_of(v);
     if let Some(stack) = v.get(key::STACK).and_then(Value::as_array) {
         let frames: Vec<RawFrame> = stack
             .iter()
@@ -115,10 +164,12 @@ fn parse_stack(v: &Value) -> Vec<RawFrame> {
                 let addr = f.get(key::ADDR).and_then(parse_hex)?;
                 let module = s(f, key::MODULE).unwrap_or_default();
                 let offset = f.get(key::OFFSET).and_then(parse_hex).unwrap_or(addr);
+                let build_id = build_id_of(f).or_else(|| modules.get(&module).cloned());
                 Some(RawFrame {
                     addr,
                     module,
                     offset,
+                    build_id,
                 })
             })
             .collect();
@@ -137,6 +188,7 @@ fn parse_stack(v: &Value) -> Vec<RawFrame> {
             addr,
             module: String::new(),
             offset: addr,
+            build_id: None,
         })
         .collect()
 }
@@ -167,9 +219,22 @@ struct Segment {
 impl Logs {
     /// Reads log directories (every file named `<prefix>.<pid>`) or single log files.
     pub fn read(paths: &[PathBuf]) -> io::Result<Logs> {
+        let runs: Vec<RunSource> = paths
+            .iter()
+            .map(|p| RunSource {
+                path: p.clone(),
+                ..Default::default()
+            })
+            .collect();
+        Self::read_runs(&runs)
+    }
+
+    /// Reads runs found by [`crate::collect::discover`] (each a log directory or file, with its
+    /// package), in the order given.
+    pub fn read_runs(runs: &[RunSource]) -> io::Result<Logs> {
         let mut logs = Logs::default();
-        for p in paths {
-            logs.add_source(p)?;
+        for r in runs {
+            logs.add_run(r.clone())?;
         }
         if !logs.unknown_events.is_empty() {
             let list: Vec<String> = logs
@@ -187,8 +252,19 @@ impl Logs {
 
     /// Adds one directory or file as a new run.
     pub fn add_source(&mut self, path: &Path) -> io::Result<()> {
+        self.add_run(RunSource {
+            path: path.to_path_buf(),
+            ..Default::default()
+        })
+    }
+
+    /// Adds one run (a directory or file of logs).
+    pub fn add_run(&mut self, source: RunSource) -> io::Result<()> {
         let run = self.sources.len();
+        let path = source.path.clone();
+        let path = path.as_path();
         self.sources.push(path.to_path_buf());
+        self.runs.push(source);
         let meta = fs::metadata(path)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
         if meta.is_dir() {
@@ -209,6 +285,7 @@ impl Logs {
 
     fn read_file(&mut self, run: usize, path: &Path) -> io::Result<()> {
         let bytes = fs::read(path)?;
+        let logged_at = fs::metadata(path).and_then(|m| m.modified()).ok();
         let text = String::from_utf8_lossy(&bytes);
         // Per pid: the segments (program images) in file order.
         let mut segments: BTreeMap<i64, Vec<Segment>> = BTreeMap::new();
@@ -298,8 +375,17 @@ impl Logs {
                     } else {
                         s(&v, key::CONTEXT).unwrap_or_else(|| "unknown".to_owned())
                     };
+                    if kind == Kind::Report
+                        && v.get(key::PARENT_THREADS).and_then(Value::as_u64) == Some(0)
+                        && proc_.partial.is_empty()
+                    {
+                        proc_.partial.push(
+                            "a fork made with a raw clone: calls before its first non-hot interposed call were not checked".to_owned(),
+                        );
+                    }
                     let occ = Occurrence {
                         kind,
+                        logged_at,
                         run,
                         pid,
                         exe: exe.unwrap_or_default(),
@@ -329,6 +415,12 @@ impl Logs {
                     if ev == event::EXEC {
                         proc_.exec_without_start = Some(s(&v, key::PATH).unwrap_or_default());
                     }
+                    if let Some(d) = n(&v, key::DROPPED).filter(|d| *d > 0) {
+                        proc_.partial.push(format!(
+                            "{d} unsafe calls not counted (the library's table was full)"
+                        ));
+                    }
+                    let modules = modules_of(&v);
                     let sites = v
                         .get(key::SITES)
                         .and_then(Value::as_array)
@@ -339,13 +431,18 @@ impl Logs {
                                     SummarySite {
                                         function: s(site, key::FUNCTION).unwrap_or_default(),
                                         site: addr,
-                                        frame: addr.map(|addr| RawFrame {
-                                            addr,
-                                            module: s(site, key::MODULE).unwrap_or_default(),
-                                            offset: site
-                                                .get(key::OFFSET)
-                                                .and_then(parse_hex)
-                                                .unwrap_or(addr),
+                                        frame: addr.map(|addr| {
+                                            let module = s(site, key::MODULE).unwrap_or_default();
+                                            RawFrame {
+                                                addr,
+                                                offset: site
+                                                    .get(key::OFFSET)
+                                                    .and_then(parse_hex)
+                                                    .unwrap_or(addr),
+                                                build_id: build_id_of(site)
+                                                    .or_else(|| modules.get(&module).cloned()),
+                                                module,
+                                            }
                                         }),
                                         count: site
                                             .get(key::COUNT)
@@ -375,7 +472,7 @@ impl Logs {
         }
         for (pid, segs) in segments {
             for seg in segs {
-                self.finish_segment(run, pid, seg);
+                self.finish_segment(run, pid, seg, logged_at);
             }
         }
         Ok(())
@@ -383,7 +480,13 @@ impl Logs {
 
     /// Gives each report its count from the image's last summary, and turns summary sites that
     /// have no report record into occurrences of their own.
-    fn finish_segment(&mut self, run: usize, pid: i64, seg: Segment) {
+    fn finish_segment(
+        &mut self,
+        run: usize,
+        pid: i64,
+        seg: Segment,
+        logged_at: Option<std::time::SystemTime>,
+    ) {
         let Segment {
             mut reports,
             summary,
@@ -434,6 +537,7 @@ impl Logs {
                         errno_after: None,
                         site: site.site,
                         stack: site.frame.clone().into_iter().collect(),
+                        logged_at,
                     });
                     continue;
                 };
@@ -457,9 +561,15 @@ impl Logs {
         self.occurrences.extend(reports);
     }
 
-    /// Processes that wrote anything at all (and so ran with the library loaded).
+    /// Processes that loaded the library: every pid with any record — a `start` record (every
+    /// process image that loads it writes one), a `fork` record (a fork child), or a report.
     pub fn processes_checked(&self) -> usize {
         self.processes.len()
+    }
+
+    /// The package of a run, when known.
+    pub fn package(&self, run: usize) -> Option<&str> {
+        self.runs.get(run).and_then(|r| r.package.as_deref())
     }
 }
 

@@ -4,7 +4,7 @@ use assafe_cli::analyze::{self, CommandInfo, Report};
 use assafe_cli::logs::Logs;
 use assafe_cli::run::{self, RunConfig};
 use assafe_cli::symbolize::Symbolizer;
-use assafe_cli::{preflight, render, sarif, suppress};
+use assafe_cli::{collect, preflight, render, sarif, suppress};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
 use std::fs;
@@ -30,11 +30,34 @@ struct Cli {
 enum Cmd {
     /// Run CMD (and every process it starts) under libassafe.so and report what it found.
     Run(RunArgs),
-    /// Report from log directories kept earlier (--keep-logs); merges many runs.
+    /// Report on stdout from logs kept earlier (--keep-logs dirs, autopkgtest output dirs, or
+    /// trees of them from many workers); merges any number of runs and packages.
     Report(ReportArgs),
     /// Like run, for autopkgtest: keeps CMD's exit status, never writes to stderr, writes
     /// assafe.json, assafe.sarif and assafe.txt into $AUTOPKGTEST_ARTIFACTS or --output-dir.
+    /// With --packages: runs the autopkgtests of source packages with the library injected.
     Audit(AuditArgs),
+    /// Print the path of the preload library `run` uses (for plain `LD_PRELOAD=$(assafe lib)`).
+    Lib(LibArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (assafe.1, assafe-run.1, …) into DIR.
+    #[command(hide = true)]
+    Man {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct LibArgs {
+    /// The library to check and print (default: $ASSAFE_LIB, next to this binary, ../lib, the
+    /// copy embedded in this binary, target/*).
+    #[arg(long, value_name = "PATH")]
+    lib: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -42,6 +65,8 @@ enum Format {
     Text,
     Json,
     Sarif,
+    /// A single self-contained HTML page (report only; `run` accepts it too).
+    Html,
 }
 
 #[derive(Args)]
@@ -71,7 +96,7 @@ struct OutputArgs {
     /// Report format.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
-    /// Write the report to FILE instead of stderr.
+    /// Write the report to FILE (default: stderr for run, stdout for report).
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
     /// Exit status when there are unsuppressed findings (0: keep the normal status).
@@ -105,7 +130,8 @@ struct ReportArgs {
     suppressions: Vec<PathBuf>,
     #[command(flatten)]
     out: OutputArgs,
-    /// Log directories (or single log files) written with --keep-logs or log_path.
+    /// Log directories or files (--keep-logs, log_path), autopkgtest output directories, or
+    /// directories holding any number of them (searched recursively).
     #[arg(required = true, value_name = "DIR")]
     dirs: Vec<PathBuf>,
 }
@@ -120,7 +146,23 @@ struct AuditArgs {
     /// Repository root for relative SARIF URIs.
     #[arg(long, value_name = "DIR")]
     repo_root: Option<PathBuf>,
-    /// The command to run, after `--`.
+    /// CMD is a list of source packages (names, source directories or .dsc files): run each
+    /// one's autopkgtests (autopkgtest … -- null) with the library injected, logs into each run's
+    /// artifacts, without and with the library, compare the verdicts, and write the merged
+    /// report (assafe.json, assafe.html, assafe.txt) into --output-dir.
+    #[arg(long)]
+    packages: bool,
+    /// With --packages: do not run each package without the library first (no verdict check).
+    #[arg(long, requires = "packages")]
+    no_baseline: bool,
+    /// With --packages: an extra argument for autopkgtest (repeatable), e.g. --timeout-test=300.
+    #[arg(
+        long = "autopkgtest-arg",
+        value_name = "ARG",
+        allow_hyphen_values = true
+    )]
+    autopkgtest_args: Vec<String>,
+    /// The command to run, after `--` (with --packages: the packages).
     #[arg(
         trailing_var_arg = true,
         allow_hyphen_values = true,
@@ -140,18 +182,28 @@ fn render(report: &Report, format: Format, repo_root: Option<&Path>) -> String {
         Format::Text => render::text(report),
         Format::Json => render::json(report),
         Format::Sarif => sarif::sarif(report, sarif::repo_root(repo_root).as_deref()),
+        Format::Html => render::html(report),
     }
 }
 
-fn emit(text: &str, output: Option<&Path>) -> Result<(), String> {
-    match output {
-        Some(p) => fs::write(p, text).map_err(|e| format!("--output {}: {e}", p.display())),
-        None => {
-            let mut e = std::io::stderr().lock();
-            e.write_all(text.as_bytes())
-                .and_then(|()| e.flush())
-                .map_err(|e| format!("writing the report: {e}"))
-        }
+/// Where a report goes without `--output`: `run` writes to stderr (the program owns stdout);
+/// `report` writes to stdout (it is the command's output).
+#[derive(Clone, Copy)]
+enum Stream {
+    Stdout,
+    Stderr,
+}
+
+fn emit(text: &str, output: Option<&Path>, stream: Stream) -> Result<(), String> {
+    let write = |w: &mut dyn Write| {
+        w.write_all(text.as_bytes())
+            .and_then(|()| w.flush())
+            .map_err(|e| format!("writing the report: {e}"))
+    };
+    match (output, stream) {
+        (Some(p), _) => fs::write(p, text).map_err(|e| format!("--output {}: {e}", p.display())),
+        (None, Stream::Stdout) => write(&mut std::io::stdout().lock()),
+        (None, Stream::Stderr) => write(&mut std::io::stderr().lock()),
     }
 }
 
@@ -205,6 +257,7 @@ fn cmd_run(a: RunArgs) -> ExitCode {
     if let Err(e) = emit(
         &render(&report, a.out.format, a.out.repo_root.as_deref()),
         a.out.output.as_deref(),
+        Stream::Stderr,
     ) {
         return fail(e);
     }
@@ -220,15 +273,18 @@ fn cmd_report(a: ReportArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let logs = match Logs::read(&a.dirs) {
+    let logs = match collect::discover(&a.dirs).and_then(|runs| Logs::read_runs(&runs)) {
         Ok(l) => l,
         Err(e) => return fail(e),
     };
     let mut sym = Symbolizer::new();
+    // Kept logs may be older than the modules on disk: say when a build cannot be verified.
+    sym.warn_unverified = true;
     let report = analyze::analyze(&logs, &supps, &mut sym, run::exec_unchecked(&logs));
     if let Err(e) = emit(
         &render(&report, a.out.format, a.out.repo_root.as_deref()),
         a.out.output.as_deref(),
+        Stream::Stdout,
     ) {
         return fail(e);
     }
@@ -239,7 +295,104 @@ fn cmd_report(a: ReportArgs) -> ExitCode {
     }
 }
 
+fn cmd_audit_packages(a: AuditArgs) -> ExitCode {
+    let Some(out_dir) = a.output_dir.clone() else {
+        return fail("audit --packages needs --output-dir DIR");
+    };
+    let lib = match run::find_library(a.check.lib.as_deref()) {
+        Ok(l) => l,
+        Err(e) => return fail(e),
+    };
+    for o in &a.check.options {
+        if let Err(e) = run::validate_option(o) {
+            return fail(e);
+        }
+    }
+    let mut options = a.check.options.clone();
+    if a.check.strict {
+        options.push("strict=1".to_owned());
+    }
+    if let Err(e) = fs::create_dir_all(&out_dir) {
+        return fail(format!("--output-dir {}: {e}", out_dir.display()));
+    }
+    let out_dir = out_dir.canonicalize().unwrap_or(out_dir);
+    let cfg = assafe_cli::audit::PackagesConfig {
+        lib,
+        options,
+        output_dir: out_dir.clone(),
+        baseline: !a.no_baseline,
+        autopkgtest_args: a.autopkgtest_args.clone(),
+        runner: Vec::new(),
+    };
+    let specs = argv_strings(&a.cmd);
+    let outcomes = assafe_cli::audit::run_packages(&specs, &cfg);
+    // One report over every package's run with the library (baselines are not packages of it).
+    let supps = suppress::load(&a.check.suppressions).unwrap_or_default();
+    let logs = match collect::discover(std::slice::from_ref(&out_dir))
+        .and_then(|runs| Logs::read_runs(&runs))
+    {
+        Ok(l) => l,
+        Err(e) => return fail(e),
+    };
+    let mut sym = Symbolizer::new();
+    let report = analyze::analyze(&logs, &supps, &mut sym, run::exec_unchecked(&logs));
+    let root = sarif::repo_root(a.repo_root.as_deref());
+    let _ = fs::write(out_dir.join("assafe.json"), render::json(&report));
+    let _ = fs::write(out_dir.join("assafe.html"), render::html(&report));
+    let _ = fs::write(out_dir.join("assafe.txt"), render::text(&report));
+    let _ = fs::write(
+        out_dir.join("assafe.sarif"),
+        sarif::sarif(&report, root.as_deref()),
+    );
+    let _ = fs::write(
+        out_dir.join("verdicts.json"),
+        serde_json::to_string_pretty(&outcomes).unwrap_or_default() + "\n",
+    );
+    println!(
+        "{:<24} {:>6} {:>9} {:>8} {:>9} {:>8}  verdicts",
+        "package", "tests", "baseline", "assafe", "processes", "findings"
+    );
+    let mut differ = 0;
+    for o in &outcomes {
+        let p = report.packages.iter().find(|p| p.package == o.package);
+        let verdict = match o.same_verdicts {
+            Some(true) => "same",
+            Some(false) => {
+                differ += 1;
+                "DIFFERENT"
+            }
+            None => "-",
+        };
+        let st = |s: Option<i32>| s.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
+        println!(
+            "{:<24} {:>6} {:>9} {:>8} {:>9} {:>8}  {verdict}",
+            o.package,
+            o.verdicts.len(),
+            st(o.baseline_status),
+            st(o.status),
+            p.map_or(0, |p| p.processes_checked),
+            p.map_or(0, |p| p.findings),
+        );
+    }
+    println!(
+        "{} packages, {} findings in {} processes checked ({} not checked); report: {}",
+        outcomes.len(),
+        report.findings.len(),
+        report.processes_checked,
+        report.processes_unchecked.len(),
+        out_dir.join("assafe.html").display()
+    );
+    if differ > 0 {
+        eprintln!("assafe: {differ} packages have different test verdicts with the library");
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}
+
 fn cmd_audit(a: AuditArgs) -> ExitCode {
+    if a.packages {
+        return cmd_audit_packages(a);
+    }
     // Never write to stderr (autopkgtest fails a test that does); problems go into the files.
     let Some(out_dir) = a.output_dir.clone().or_else(|| {
         std::env::var_os("AUTOPKGTEST_ARTIFACTS")
@@ -302,11 +455,45 @@ fn cmd_audit(a: AuditArgs) -> ExitCode {
     ExitCode::from(status.clamp(0, 255) as u8)
 }
 
+fn cmd_lib(a: LibArgs) -> ExitCode {
+    match run::find_library(a.lib.as_deref()) {
+        Ok(p) => {
+            println!("{}", p.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+fn cmd_man(dir: &Path) -> ExitCode {
+    use clap::CommandFactory;
+    let write = || -> std::io::Result<()> {
+        fs::create_dir_all(dir)?;
+        clap_mangen::generate_to(Cli::command(), dir)
+    };
+    match write() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(format!("writing man pages into {}: {e}", dir.display())),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Cmd::Run(a) => cmd_run(a),
         Cmd::Report(a) => cmd_report(a),
         Cmd::Audit(a) => cmd_audit(a),
+        Cmd::Lib(a) => cmd_lib(a),
+        Cmd::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "assafe", &mut script);
+            match std::io::stdout().lock().write_all(&script) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => fail(format!("writing the completions: {e}")),
+            }
+        }
+        Cmd::Man { dir } => cmd_man(&dir),
     }
 }

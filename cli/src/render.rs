@@ -135,3 +135,88 @@ pub fn json(r: &Report) -> String {
     s.push('\n');
     s
 }
+
+/// Fills [`SymFrame::source`] with the text of each frame's `file:line` that can be read now
+/// (absolute paths only; each file read once).
+pub fn attach_sources(r: &mut Report) {
+    let mut cache: std::collections::HashMap<String, Option<Vec<String>>> = Default::default();
+    let mut fill = |f: &mut SymFrame| {
+        let (Some(file), Some(line)) = (&f.file, f.line) else {
+            return;
+        };
+        if !file.starts_with('/') || line == 0 {
+            return;
+        }
+        let lines = cache.entry(file.clone()).or_insert_with(|| {
+            let meta = std::fs::metadata(file).ok()?;
+            // Source files, not whatever a path happens to name.
+            if !meta.is_file() || meta.len() > 4 << 20 {
+                return None;
+            }
+            let text = std::fs::read(file).ok()?;
+            Some(
+                String::from_utf8_lossy(&text)
+                    .lines()
+                    .map(str::to_owned)
+                    .collect(),
+            )
+        });
+        if let Some(l) = lines.as_ref().and_then(|l| l.get(line as usize - 1)) {
+            f.source = Some(l.chars().take(200).collect());
+        }
+    };
+    for f in r.findings.iter_mut().chain(r.suppressed.iter_mut()) {
+        f.stack.iter_mut().for_each(&mut fill);
+        for s in &mut f.stacks {
+            s.stack.iter_mut().for_each(&mut fill);
+        }
+    }
+}
+
+/// A single self-contained HTML page (no network, no server): the report as JSON inside the page,
+/// rendered by inline JavaScript: headline counts, a table and a chart per package and context,
+/// the findings with their grouped stacks and source lines, filters and permalinks.
+pub fn html(r: &Report) -> String {
+    let mut r = r.clone();
+    attach_sources(&mut r);
+    let data = serde_json::to_string(&r)
+        .expect("report serializes")
+        // Inside <script>: no "</script>" or "<!--" can end or confuse it.
+        .replace("</", "<\\/")
+        .replace("<!--", "<\\u0021--");
+    let title = if r.packages.is_empty() {
+        "assafe report".to_owned()
+    } else {
+        format!("assafe report: {} packages", r.packages.len())
+    };
+    format!(
+        r#"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
+<title>{title}</title>
+<style>{css}</style></head>
+<body>
+<h1>{title}</h1>
+<p class="pkgs">assafe {version}: async-signal-unsafe calls in fork children, vfork children, signal handlers and under async cancellation.</p>
+<div class="headline" id="headline"></div>
+<section id="packages-section"><h2>Per package</h2><table id="packages"></table></section>
+<h2>Findings per package and context</h2><div id="chart"></div>
+<h2>Findings (<span id="shown">0</span> shown)</h2>
+<div class="filters">
+<label>context <select id="filter-context"></select></label>
+<label>severity <select id="filter-severity"></select></label>
+<label>package <select id="filter-package"></select></label>
+</div>
+<div id="findings"></div>
+<script type="application/json" id="assafe-data">{data}</script>
+<script>{js}</script>
+</body></html>
+"#,
+        title = title,
+        version = r.version,
+        css = include_str!("html/report.css"),
+        js = include_str!("html/report.js"),
+        data = data,
+    )
+}

@@ -10,8 +10,19 @@ use std::process::Command;
 
 pub const LIB_NAME: &str = "libassafe.so";
 
+/// The Debian multiarch directory name of this architecture (`/usr/lib/<this>/libassafe.so`).
+pub const MULTIARCH: &str = if cfg!(target_arch = "x86_64") {
+    "x86_64-linux-gnu"
+} else if cfg!(target_arch = "aarch64") {
+    "aarch64-linux-gnu"
+} else {
+    "unknown-linux-gnu"
+};
+
 /// Finds `libassafe.so`: `--lib`, else `$ASSAFE_LIB`, else next to the `assafe` binary, else in
-/// `../lib/` relative to it, else in `target/release` or `target/debug` of a cargo tree above it.
+/// `../lib/<multiarch>/` or `../lib/` relative to it (an installed package), else the library
+/// embedded in this binary (written once to a cache directory: `cargo install`), else in
+/// `target/release` or `target/debug` of a cargo tree above it.
 pub fn find_library(explicit: Option<&Path>) -> Result<PathBuf, String> {
     if let Some(p) = explicit {
         return check_lib(p, "--lib");
@@ -22,7 +33,25 @@ pub fn find_library(explicit: Option<&Path>) -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find my own binary: {e}"))?;
     let exe = exe.canonicalize().unwrap_or(exe);
     let dir = exe.parent().unwrap_or(Path::new("/"));
-    let mut candidates = vec![dir.join(LIB_NAME), dir.join("../lib").join(LIB_NAME)];
+    let installed = [
+        dir.join(LIB_NAME),
+        dir.join("../lib").join(MULTIARCH).join(LIB_NAME),
+        dir.join("../lib").join(LIB_NAME),
+    ];
+    for c in &installed {
+        if c.is_file() {
+            return Ok(c.canonicalize().unwrap_or_else(|_| c.clone()));
+        }
+    }
+    let embedded_error = if crate::embedded::available() {
+        match crate::embedded::extract() {
+            Ok(p) => return Ok(p),
+            Err(e) => Some(e),
+        }
+    } else {
+        None
+    };
+    let mut candidates = Vec::new();
     for anc in dir.ancestors() {
         if anc.file_name() == Some(OsStr::new("target")) {
             candidates.push(anc.join("release").join(LIB_NAME));
@@ -37,8 +66,9 @@ pub fn find_library(explicit: Option<&Path>) -> Result<PathBuf, String> {
         }
     }
     Err(format!(
-        "cannot find {LIB_NAME} (looked next to {}, in ../lib and in target/release and target/debug above it); pass --lib PATH or set ASSAFE_LIB, or build it: cargo build --release",
-        exe.display()
+        "cannot find {LIB_NAME} (looked next to {}, in ../lib/{MULTIARCH}, ../lib and in target/release and target/debug above it{}); pass --lib PATH or set ASSAFE_LIB, or build it: cargo build --release",
+        exe.display(),
+        embedded_error.map(|e| format!("; {e}")).unwrap_or_default()
     ))
 }
 
@@ -243,6 +273,7 @@ pub fn run(argv: &[OsString], cfg: &RunConfig) -> Result<Outcome, String> {
             pid: Some(pid),
             exe,
             why,
+            package: None,
         });
     }
     unchecked.extend(exec_unchecked(&logs));
@@ -266,6 +297,7 @@ pub fn exec_unchecked(logs: &Logs) -> Vec<Unchecked> {
                     pid: Some(p.pid),
                     exe: path.clone(),
                     why: format!("exec'd without the library: {why}"),
+                    package: logs.package(p.run).map(str::to_owned),
                 });
             }
         }

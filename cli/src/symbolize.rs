@@ -4,10 +4,11 @@
 use crate::logs::RawFrame;
 use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 /// One symbolized frame. An address may give several (inlined functions first).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
@@ -27,6 +28,9 @@ pub struct SymFrame {
     /// The interposed libc function itself (frame #0), not a real frame of the stack.
     #[serde(skip)]
     pub synthetic: bool,
+    /// The text of `file:line` when the file was readable at report time (HTML reports only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 fn ser_hex<S: serde::Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
@@ -209,6 +213,11 @@ impl Dwarf {
 }
 
 struct Module {
+    /// The GNU build-id of the file on disk now (lower-case hex).
+    build_id: Option<String>,
+    /// When the file's inode last changed (ctime): a package upgrade replaces the file, and
+    /// dpkg cannot backdate a ctime.
+    changed: Option<SystemTime>,
     file: Arc<Mapped>,
     /// DWARF from the module itself or its separate debug file.
     dwarf: Option<Dwarf>,
@@ -232,7 +241,18 @@ impl Module {
             separate_debug_file(path, &obj).and_then(|p| Mapped::open(&p))
         };
         let dwarf = dwarf_file.and_then(Dwarf::load);
+        let build_id = match obj.build_id() {
+            Ok(Some(id)) if !id.is_empty() => Some(id.iter().map(|b| format!("{b:02x}")).collect()),
+            _ => None,
+        };
+        let changed = fs::metadata(path).ok().and_then(|m| {
+            use std::os::unix::fs::MetadataExt;
+            let secs = u64::try_from(m.ctime()).ok()?;
+            SystemTime::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(secs))
+        });
         Some(Module {
+            build_id,
+            changed,
             file,
             dwarf,
             symbols: std::cell::OnceCell::new(),
@@ -307,6 +327,13 @@ pub struct Symbolizer {
     modules: HashMap<String, Option<Module>>,
     /// Modules that could not be opened (deleted since the run, unreadable, not ELF).
     pub missing: Vec<String>,
+    /// Modules on disk that are not the build that ran (module → why): never symbolized.
+    pub other_build: BTreeMap<String, String>,
+    /// Modules symbolized although the log recorded no build-id to check them against.
+    pub unverified: BTreeSet<String>,
+    /// Warn about [`Self::unverified`] modules (`assafe report` on kept logs; not `run`, which
+    /// symbolizes right after the run).
+    pub warn_unverified: bool,
 }
 
 impl Symbolizer {
@@ -325,9 +352,77 @@ impl Symbolizer {
         self.modules.get(path).and_then(Option::as_ref)
     }
 
+    /// Whether the module of `raw` on disk is the build that ran: its build-id equals the one the
+    /// log recorded, or (no build-id recorded) the file has not been replaced since `logged_at`.
+    fn same_build(&mut self, raw: &RawFrame, logged_at: Option<SystemTime>) -> bool {
+        let Some(m) = self.module(&raw.module) else {
+            return false;
+        };
+        let (disk_id, changed) = (m.build_id.clone(), m.changed);
+        if self.other_build.contains_key(&raw.module) {
+            return false;
+        }
+        let why = match (&raw.build_id, &disk_id) {
+            (Some(rec), Some(disk)) if rec == disk => return true,
+            (Some(rec), Some(disk)) => {
+                format!("the log recorded build-id {rec}, the file now has {disk}")
+            }
+            (Some(rec), None) => {
+                format!("the log recorded build-id {rec}, the file now has none")
+            }
+            (None, _) => {
+                // Slack for file systems with coarse timestamps.
+                let slack = std::time::Duration::from_secs(2);
+                match (changed, logged_at) {
+                    (Some(c), Some(l)) if c > l + slack => {
+                        "the file was replaced after the log was written (no build-id recorded)"
+                            .to_owned()
+                    }
+                    _ => {
+                        self.unverified.insert(raw.module.clone());
+                        return true;
+                    }
+                }
+            }
+        };
+        self.other_build.insert(raw.module.clone(), why);
+        false
+    }
+
+    /// Warnings about builds: modules not symbolized because they changed since the run, and
+    /// (with [`Self::warn_unverified`]) modules whose build could not be verified.
+    pub fn build_warnings(&self) -> Vec<String> {
+        let mut w: Vec<String> = self
+            .other_build
+            .iter()
+            .map(|(m, why)| {
+                format!("{m} is not the build that ran ({why}): its frames are shown as module+offset, not symbolized")
+            })
+            .collect();
+        if self.warn_unverified && !self.unverified.is_empty() {
+            let list: Vec<&str> = self.unverified.iter().map(String::as_str).collect();
+            w.push(format!(
+                "cannot verify build: the logs record no build-id for {} module(s) ({}); their names come from the files as they are now",
+                list.len(),
+                list.join(", ")
+            ));
+        }
+        w
+    }
+
     /// Symbolizes one frame. `return_address`: the frame holds the address after a call, so look
     /// up the byte before it.
     pub fn frame(&mut self, raw: &RawFrame, return_address: bool) -> Vec<SymFrame> {
+        self.frame_at(raw, return_address, None)
+    }
+
+    /// [`Self::frame`] for a frame logged at `logged_at`: symbolized only against the same build.
+    pub fn frame_at(
+        &mut self,
+        raw: &RawFrame,
+        return_address: bool,
+        logged_at: Option<SystemTime>,
+    ) -> Vec<SymFrame> {
         let base = SymFrame {
             module: (!raw.module.is_empty()).then(|| raw.module.clone()),
             offset: Some(raw.offset),
@@ -342,6 +437,9 @@ impl Symbolizer {
         } else {
             raw.offset
         };
+        if !self.same_build(raw, logged_at) {
+            return vec![base];
+        }
         let Some(module) = self.module(&raw.module) else {
             return vec![base];
         };
@@ -392,9 +490,19 @@ impl Symbolizer {
 
     /// Symbolizes a whole stack, dropping libassafe's own frames.
     pub fn stack(&mut self, raw: &[RawFrame], return_addresses: bool) -> Vec<SymFrame> {
+        self.stack_at(raw, return_addresses, None)
+    }
+
+    /// [`Self::stack`] for frames logged at `logged_at` (see [`Self::frame_at`]).
+    pub fn stack_at(
+        &mut self,
+        raw: &[RawFrame],
+        return_addresses: bool,
+        logged_at: Option<SystemTime>,
+    ) -> Vec<SymFrame> {
         raw.iter()
             .filter(|f| !is_assafe_module(&f.module))
-            .flat_map(|f| self.frame(f, return_addresses))
+            .flat_map(|f| self.frame_at(f, return_addresses, logged_at))
             .collect()
     }
 }

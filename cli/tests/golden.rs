@@ -250,7 +250,7 @@ fn every_record_kind_matches_the_schema_the_cli_and_the_docs() {
 
     // ... and so does `assafe report --format json`.
     let o = output(assafe().args(["report", "--format", "json"]).arg(&dir));
-    let r = json(&stderr(&o));
+    let r = json(&stdout(&o));
     assert_eq!(o.status.code(), Some(66), "{}", stderr(&o));
     let contexts: BTreeSet<&str> = r["findings"]
         .as_array()
@@ -272,7 +272,16 @@ fn every_record_kind_matches_the_schema_the_cli_and_the_docs() {
             "{f}"
         );
     }
-    assert!(r["warnings"].as_array().unwrap().is_empty(), "{r:#}");
+    // The one warning allowed: this library records no module build-ids yet, so `report` on kept
+    // logs cannot verify the build it symbolizes against (it says so).
+    assert!(
+        r["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|w| w.as_str().unwrap().starts_with("cannot verify build:")),
+        "{r:#}"
+    );
 }
 
 /// Keys in the first column of the document's key tables and in its `Keys:` lists.

@@ -164,7 +164,7 @@ fn report_json(args: &[&str], dirs: &[&Path]) -> (Value, i32) {
             .args(args)
             .args(dirs),
     );
-    (json(&stderr(&o)), o.status.code().unwrap())
+    (json(&stdout(&o)), o.status.code().unwrap())
 }
 
 fn finding<'a>(r: &'a Value, key: &str, function: &str) -> &'a Value {
@@ -229,7 +229,7 @@ fn text_report_layout() {
     two_process_logs(&f, &logs);
     let o = output(assafe().arg("report").arg(&logs));
     assert_eq!(o.status.code(), Some(66));
-    let t = stderr(&o);
+    let t = stdout(&o);
     assert!(
         t.contains(
             "==assafe== async-signal-unsafe call to malloc() in the child of a multi-threaded fork"
@@ -290,7 +290,7 @@ fn suppression_hides_one_finding_and_is_counted() {
             .arg(&supp)
             .arg(&logs),
     );
-    let t = stderr(&o);
+    let t = stdout(&o);
     assert!(
         t.contains("Matched suppressions:\n    1 fork:other_w* (1 call,"),
         "{t}"
@@ -370,7 +370,7 @@ fn clean_logs_exit_zero_and_error_exitcode() {
     write_log(&clean, 300, &[start(&f, 300)], "");
     let o = output(assafe().arg("report").arg(&clean));
     assert_eq!(o.status.code(), Some(0));
-    assert!(stderr(&o).contains(
+    assert!(stdout(&o).contains(
         "SUMMARY: assafe: 0 findings (0 suppressed) in 1 process checked, 0 not checked"
     ));
     let bad = f.dir.path().join("bad");
@@ -386,7 +386,10 @@ fn clean_logs_exit_zero_and_error_exitcode() {
     assert_eq!(o.status.code(), Some(0));
     let out = f.dir.path().join("r.txt");
     let o = output(assafe().arg("report").arg("--output").arg(&out).arg(&bad));
-    assert!(stderr(&o).is_empty(), "report goes to --output only");
+    assert!(
+        stderr(&o).is_empty() && stdout(&o).is_empty(),
+        "report goes to --output only"
+    );
     assert!(
         fs::read_to_string(&out)
             .unwrap()
@@ -407,7 +410,7 @@ fn missing_module_and_unknown_frames() {
     });
     write_log(&logs, 5, &[r], "");
     let o = output(assafe().arg("report").arg(&logs));
-    let t = stderr(&o);
+    let t = stdout(&o);
     assert!(t.contains("#1 0x401234 (/gone/prog+0x1234)"), "{t}");
     assert!(t.contains("#2 0xdeadbeef\n"), "{t}");
     assert!(t.contains("cannot open module /gone/prog"), "{t}");
@@ -427,7 +430,7 @@ fn sarif_validates_against_the_schema() {
             .arg(&logs),
     );
     assert_eq!(o.status.code(), Some(66));
-    let doc = json(&stderr(&o));
+    let doc = json(&stdout(&o));
     let mut schema: Value =
         serde_json::from_str(include_str!("data/sarif-schema-2.1.0.json")).unwrap();
     // The schema's own `language` patterns (run, toolComponent) have a stray `]` that the
@@ -504,7 +507,7 @@ fn sarif_validates_against_the_schema() {
             .arg(elsewhere.path())
             .arg(&logs),
     );
-    let doc = json(&stderr(&o));
+    let doc = json(&stdout(&o));
     let uri = doc["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
         ["uri"]
         .as_str()
@@ -630,4 +633,252 @@ fn unknown_event_is_skipped_not_fatal() {
             .any(|w| w.contains("skipped") && w.contains("2 \"from-the-future\"")),
         "{w:?}"
     );
+}
+
+/// Writes records as they are, without the schema check (keys a newer writer adds).
+fn write_raw_log(dir: &Path, pid: i64, records: &[Value]) {
+    fs::create_dir_all(dir).unwrap();
+    let text: String = records
+        .iter()
+        .map(|r| serde_json::to_string(r).unwrap() + "\n")
+        .collect();
+    fs::write(dir.join(format!("assafe.{pid}")), text).unwrap();
+}
+
+#[test]
+fn report_json_goes_to_stdout_and_nothing_to_stderr() {
+    let f = fixture();
+    let logs = f.dir.path().join("logs");
+    two_process_logs(&f, &logs);
+    let o = output(assafe().args(["report", "--format", "json"]).arg(&logs));
+    assert_eq!(o.status.code(), Some(66));
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    assert_eq!(json(&stdout(&o))["tool"], "assafe");
+}
+
+#[test]
+fn processes_checked_counts_every_process_that_loaded_the_library() {
+    let f = fixture();
+    let logs = f.dir.path().join("logs");
+    // A process image that only loaded the library (start), a fork child that only says it was
+    // forked (fork record), and one that reported: three processes loaded the library.
+    write_log(&logs, 10, &[start(&f, 10)], "");
+    write_log(
+        &logs,
+        11,
+        &[
+            json!({key::EVENT: event::FORK, key::PID: 11, key::PPID: 10, key::PARENT_THREADS: 1, key::CHECKED: false}),
+        ],
+        "",
+    );
+    write_log(
+        &logs,
+        12,
+        &[report(&f, 12, "malloc", "fork-child", f.site, BASE)],
+        "",
+    );
+    let (r, code) = report_json(&[], &[&logs]);
+    assert_eq!(code, 66);
+    assert_eq!(r["processes_checked"], 3, "{r:#}");
+    assert_eq!(r["processes_partially_checked"], json!([]));
+}
+
+fn build_id_hex(exe: &Path) -> String {
+    use object::Object;
+    let data = fs::read(exe).unwrap();
+    let obj = object::File::parse(&*data).unwrap();
+    let id = obj.build_id().unwrap().expect("cc writes a build-id");
+    id.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn frames_are_symbolized_only_against_the_build_that_ran() {
+    let f = fixture();
+    let id = build_id_hex(&f.exe);
+    let with_id = |pid: i64, id: &str, in_frame: bool| {
+        let mut r = report(&f, pid, "malloc", "fork-child", f.site, BASE);
+        if in_frame {
+            for fr in r[key::STACK].as_array_mut().unwrap() {
+                if fr[key::MODULE] == f.exe.to_str().unwrap() {
+                    fr["build_id"] = json!(id);
+                }
+            }
+        } else {
+            r["modules"] = json!([{key::MODULE: f.exe.to_str().unwrap(), "build_id": id}]);
+        }
+        r
+    };
+    // The same build, recorded per frame or in the record's module list: symbolized, no warning.
+    for in_frame in [true, false] {
+        let logs = f.dir.path().join(format!("same-{in_frame}"));
+        write_raw_log(&logs, 1, &[with_id(1, &id, in_frame)]);
+        let (r, _) = report_json(&[], &[&logs]);
+        assert_eq!(
+            r["findings"][0]["stack"][1]["function"], "child_work",
+            "{r:#}"
+        );
+        let w = r["warnings"].as_array().unwrap();
+        assert!(
+            w.iter().all(|w| !w.as_str().unwrap().contains("prog")),
+            "{r:#}"
+        );
+    }
+    // Another build: never named from the file on disk, and the report says why.
+    let logs = f.dir.path().join("other");
+    write_raw_log(
+        &logs,
+        1,
+        &[with_id(1, "00112233445566778899aabbccddeeff00112233", true)],
+    );
+    let (r, _) = report_json(&[], &[&logs]);
+    let frame = &r["findings"][0]["stack"][1];
+    assert!(
+        frame["function"].is_null() && frame["file"].is_null(),
+        "{r:#}"
+    );
+    let t = output(assafe().arg("report").arg(&logs));
+    let t = stdout(&t);
+    assert!(
+        t.contains("is not the build that ran (the log recorded build-id 0011"),
+        "{t}"
+    );
+    // No build-id recorded: symbolized, and the report says it cannot verify the build...
+    let logs = f.dir.path().join("unrecorded");
+    write_log(
+        &logs,
+        1,
+        &[report(&f, 1, "malloc", "fork-child", f.site, BASE)],
+        "",
+    );
+    let (r, _) = report_json(&[], &[&logs]);
+    assert_eq!(r["findings"][0]["stack"][1]["function"], "child_work");
+    assert!(
+        r["warnings"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("cannot verify build: the logs record no build-id"),
+        "{r:#}"
+    );
+    // ... unless the module was replaced after the log was written (a package upgrade).
+    let st = std::process::Command::new("touch")
+        .args(["-d", "2001-01-01"])
+        .arg(logs.join("assafe.1"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (r, _) = report_json(&[], &[&logs]);
+    assert!(r["findings"][0]["stack"][1]["function"].is_null(), "{r:#}");
+    assert!(
+        r["warnings"]
+            .to_string()
+            .contains("the file was replaced after the log was written"),
+        "{r:#}"
+    );
+}
+
+/// An autopkgtest output directory as a debci worker leaves it: `testpkg-version`, `summary`,
+/// `log`, and the library's logs in `artifacts/assafe/`.
+fn autopkgtest_dir(dir: &Path, pkg: &str, tests: &[(&str, &str)]) -> PathBuf {
+    fs::create_dir_all(dir.join("artifacts/assafe")).unwrap();
+    fs::write(dir.join("testpkg-version"), format!("{pkg} 1.0-1\n")).unwrap();
+    let summary: String = tests.iter().map(|(t, v)| format!("{t:20} {v}\n")).collect();
+    fs::write(dir.join("summary"), summary).unwrap();
+    fs::write(
+        dir.join("log"),
+        "autopkgtest [10:00:00]: starting date and time: 2025-05-20 10:00:00+0000\nautopkgtest [10:00:00]: command line: /usr/bin/autopkgtest --env=LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libassafe.so pkg -- null\n",
+    )
+    .unwrap();
+    dir.join("artifacts/assafe")
+}
+
+#[test]
+fn report_merges_packages_from_separate_workers_in_any_order() {
+    let f = fixture();
+    let root = f.dir.path();
+    // Worker 1 ran pkga: malloc at the call site, reached from main's first call.
+    let a = autopkgtest_dir(&root.join("worker1/pkga"), "pkga", &[("smoke", "PASS")]);
+    write_log(&a, 500, &[start(&f, 500)], "");
+    write_log(
+        &a,
+        501,
+        &[report(&f, 501, "malloc", "fork-child", f.site, BASE)],
+        "",
+    );
+    // Worker 2 ran pkgb: the same call site (same module and offset), another caller, and a
+    // process only partly checked (a raw clone child).
+    let b = autopkgtest_dir(
+        &root.join("worker2/pkgb"),
+        "pkgb",
+        &[("unit", "PASS"), ("cli", "FAIL")],
+    );
+    let mut other_caller = report(&f, 501, "malloc", "fork-child", f.site, BASE + 0x1000);
+    other_caller[key::STACK][2] = frame(&f, f.caller + 5, BASE + 0x1000);
+    other_caller[key::PARENT_THREADS] = json!(0);
+    write_log(&b, 501, &[other_caller], "");
+    write_log(
+        &b,
+        502,
+        &[report(&f, 502, "free", "vfork-child", f.other, BASE)],
+        "",
+    );
+    // Worker 3 ran pkgc with the library, and no test process ever loaded it.
+    let c = root.join("worker3/pkgc");
+    autopkgtest_dir(&c, "pkgc", &[("t", "PASS")]);
+    // A baseline run without the library is not a package of the report.
+    let base = root.join("worker3/pkgc-baseline");
+    autopkgtest_dir(&base, "pkgd", &[("t", "PASS")]);
+    fs::write(
+        base.join("log"),
+        "autopkgtest [10:00:00]: command line: autopkgtest pkgd -- null\n",
+    )
+    .unwrap();
+
+    let w: Vec<PathBuf> = ["worker1", "worker2", "worker3"]
+        .iter()
+        .map(|w| root.join(w))
+        .collect();
+    let forward = output(assafe().args(["report", "--format", "json"]).args(&w));
+    let backward = output(
+        assafe()
+            .args(["report", "--format", "json"])
+            .args(w.iter().rev()),
+    );
+    let whole = output(assafe().args(["report", "--format", "json"]).arg(root));
+    assert_eq!(
+        stdout(&forward),
+        stdout(&backward),
+        "order of the workers changes nothing"
+    );
+    let r = json(&stdout(&forward));
+    let mut rw = json(&stdout(&whole));
+    rw["log_dirs"] = r["log_dirs"].clone();
+    assert_eq!(r, rw, "one tree or three workers: the same report");
+
+    let malloc = finding(&r, "findings", "malloc");
+    assert_eq!(malloc["packages"], json!(["pkga", "pkgb"]), "{r:#}");
+    assert_eq!(malloc["processes"], 2);
+    assert_eq!(malloc["stacks"].as_array().unwrap().len(), 2, "{malloc:#}");
+    assert_eq!(malloc["site"]["offset"], format!("{:#x}", f.site));
+    assert_eq!(r["findings"].as_array().unwrap().len(), 2);
+    let pkgs: Vec<&str> = r["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["package"].as_str().unwrap())
+        .collect();
+    assert_eq!(pkgs, ["pkga", "pkgb", "pkgc"], "{r:#}");
+    let p = |i: usize| &r["packages"][i];
+    assert_eq!(p(0)["processes_checked"], 2);
+    assert_eq!(p(0)["findings"], 1);
+    assert_eq!(p(0)["by_context"], json!({"fork-child": 1}));
+    assert_eq!(p(1)["processes_checked"], 2);
+    assert_eq!(p(1)["processes_partially_checked"], 1);
+    assert_eq!(
+        p(1)["by_context"],
+        json!({"fork-child": 1, "vfork-child": 1})
+    );
+    assert_eq!(p(1)["by_severity"], json!({"error": 2}));
+    assert_eq!(p(1)["tests"], json!({"cli": "FAIL", "unit": "PASS"}));
+    assert_eq!(p(2)["processes_checked"], 0);
+    assert_eq!(p(2)["runs"], 1);
 }

@@ -319,7 +319,7 @@ fn run_keep_logs_then_report() {
     assert!(fs::read_dir(&logs).unwrap().count() >= 2);
     let o = output(assafe().arg("report").arg(&logs));
     assert_eq!(o.status.code(), Some(66));
-    assert!(stderr(&o).contains("malloc()"));
+    assert!(stdout(&o).contains("malloc()"));
     // Reusing a directory that has logs is refused.
     let o = output(
         assafe()
@@ -412,4 +412,56 @@ fn load_cost_per_exec_within_limit() {
         cost <= LOAD_COST_LIMIT,
         "load cost regressed: +{cost} instructions per exec (limit {LOAD_COST_LIMIT})"
     );
+}
+
+/// What `cargo install` gives: the `assafe` binary alone, with no library beside it. It carries
+/// the library, writes it once to a private cache keyed by its hash, and `run` works.
+#[test]
+fn installed_binary_alone_uses_its_embedded_library() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin/assafe");
+    fs::create_dir_all(bin.parent().unwrap()).unwrap();
+    fs::copy(env!("CARGO_BIN_EXE_assafe"), &bin).unwrap();
+    let home = dir.path().join("home");
+    let lib_cmd = || {
+        let mut c = Command::new(&bin);
+        c.arg("lib")
+            .env("HOME", &home)
+            .env_remove("XDG_CACHE_HOME")
+            .env_remove("ASSAFE_LIB");
+        c
+    };
+    let o = output(&mut lib_cmd());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let path = stdout(&o).trim().to_owned();
+    assert!(
+        path.starts_with(home.join(".cache/assafe/libassafe-").to_str().unwrap()),
+        "{path}"
+    );
+    let meta = fs::metadata(&path).unwrap();
+    let first = meta.modified().unwrap();
+    // Written once: a second call reuses it.
+    let o = output(&mut lib_cmd());
+    assert_eq!(stdout(&o).trim(), path);
+    assert_eq!(fs::metadata(&path).unwrap().modified().unwrap(), first);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(Path::new(&path).parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700, "the cache directory is private");
+    }
+    // The embedded library works under `run`.
+    let exe = cc(dir.path(), "mt", MT_FORK, &["-g", "-O1", "-pthread"]);
+    let o = output(
+        Command::new(&bin)
+            .args(["run", "--format", "json", "--"])
+            .arg(&exe)
+            .env("HOME", &home)
+            .env_remove("ASSAFE_LIB"),
+    );
+    assert_eq!(o.status.code(), Some(66), "{}", stderr(&o));
+    let r = json(&stderr(&o));
+    assert!(!findings(&r, "malloc").is_empty(), "{r:#}");
 }
