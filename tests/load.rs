@@ -4,16 +4,12 @@
 
 use assafe_tests::*;
 
-/// Another preloaded library's constructor calls malloc (possibly before ours runs): it works,
-/// and the library still checks the program afterwards.
-#[test]
-fn malloc_before_our_constructor_works() {
-    let env = Env::new("load_ctor");
-    let ctor = env.compile_c(
-        "libctor.so",
-        include_str!("c/load_ctor.c"),
-        &["-shared", "-fPIC"],
-    );
+/// Runs `fork_malloc mt` with another preloaded library (`ctor_src`, whose constructor may run
+/// before ours) in both preload orders: the program starts (its stdout begins with `greeting`),
+/// and the library still reports the fork child's malloc exactly once.
+fn with_early_constructor(name: &str, ctor_src: &str, greeting: &str) {
+    let env = Env::new(name);
+    let ctor = env.compile_c(&format!("lib{name}.so"), ctor_src, &["-shared", "-fPIC"]);
     let prog = env.compile_file("fork_malloc", &[]);
     for (i, order) in [
         format!("{} {}", ctor.display(), env.lib.display()),
@@ -33,8 +29,8 @@ fn malloc_before_our_constructor_works() {
             &["LD_PRELOAD", "ASSAFE_OPTIONS"],
         );
         assert!(status.success(), "{order}: {status}");
-        assert!(stdout.starts_with("ctor malloc ok\n"), "{order}: {stdout}");
-        let reports: Vec<String> = std::fs::read_dir(&env.dir)
+        assert!(stdout.starts_with(greeting), "{order}: {stdout}");
+        let reports = std::fs::read_dir(&env.dir)
             .unwrap()
             .flatten()
             .filter(|e| {
@@ -44,13 +40,32 @@ fn malloc_before_our_constructor_works() {
             })
             .map(|e| std::fs::read_to_string(e.path()).unwrap())
             .filter(|t| t.contains("\"event\":\"report\"") && t.contains("\"function\":\"malloc\""))
-            .collect();
-        assert_eq!(
-            reports.len(),
-            1,
-            "{order}: expected the child's malloc report"
-        );
+            .count();
+        assert_eq!(reports, 1, "{order}: expected the child's malloc report");
     }
+}
+
+/// Another preloaded library's constructor calls malloc (possibly before ours runs): it works,
+/// and the library still checks the program afterwards.
+#[test]
+fn malloc_before_our_constructor_works() {
+    with_early_constructor(
+        "load_ctor",
+        include_str!("c/load_ctor.c"),
+        "ctor malloc ok\n",
+    );
+}
+
+/// A thread started by another preloaded library's constructor (possibly before ours runs)
+/// makes the process's first interposed calls: they work, and the library checks the program
+/// afterwards.
+#[test]
+fn thread_started_before_our_constructor_works() {
+    with_early_constructor(
+        "load_ctor_thread",
+        include_str!("c/load_ctor_thread.c"),
+        "ctor thread ok\n",
+    );
 }
 
 /// A report from code in a dlopen'ed library names that library (the module table is refreshed
@@ -374,52 +389,6 @@ fn first_call_resolves_in_every_context() {
     }
     assert!(out.reports_for("random").is_empty(), "{}", out.dump());
     assert_eq!(out.reports().len(), 3, "{}", out.dump());
-}
-
-/// A thread started by another preloaded library's constructor (possibly before ours runs)
-/// makes the process's first interposed calls: they work, and the library checks the program
-/// afterwards.
-#[test]
-fn thread_started_before_our_constructor_works() {
-    let env = Env::new("load_ctor_thread");
-    let ctor = env.compile_c(
-        "libctorthread.so",
-        include_str!("c/load_ctor_thread.c"),
-        &["-shared", "-fPIC"],
-    );
-    let prog = env.compile_file("fork_malloc", &[]);
-    for (i, order) in [
-        format!("{} {}", ctor.display(), env.lib.display()),
-        format!("{} {}", env.lib.display(), ctor.display()),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let log = env.dir.join(format!("ctor{i}"));
-        let opts = format!("log_format=json:log_path={}", log.display());
-        let (_, status, stdout, _) = run_raw(
-            &[prog.as_os_str(), "mt".as_ref()],
-            &[
-                ("LD_PRELOAD".into(), order.clone()),
-                ("ASSAFE_OPTIONS".into(), opts),
-            ],
-            &["LD_PRELOAD", "ASSAFE_OPTIONS"],
-        );
-        assert!(status.success(), "{order}: {status}");
-        assert!(stdout.starts_with("ctor thread ok\n"), "{order}: {stdout}");
-        let reports = std::fs::read_dir(&env.dir)
-            .unwrap()
-            .flatten()
-            .filter(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .starts_with(&format!("ctor{i}."))
-            })
-            .map(|e| std::fs::read_to_string(e.path()).unwrap())
-            .filter(|t| t.contains("\"event\":\"report\"") && t.contains("\"function\":\"malloc\""))
-            .count();
-        assert_eq!(reports, 1, "{order}: expected the child's malloc report");
-    }
 }
 
 /// A name whose next definition is an IFUNC outside glibc is resolved at load, in normal

@@ -112,16 +112,11 @@ impl Suppression {
 mod tests {
     use super::*;
 
+    /// The matcher is proto's (tested there); this only checks the CLI goes through it.
     #[test]
     fn globs() {
-        assert!(glob_match("malloc", "malloc"));
-        assert!(!glob_match("malloc", "malloc_usable_size"));
-        assert!(glob_match("*alloc", "calloc"));
         assert!(glob_match("std::*", "std::process::Command::spawn"));
-        assert!(glob_match("*/vendor/*", "/src/vendor/x.c"));
-        assert!(glob_match("a*b*c", "aXbYbZc"));
-        assert!(!glob_match("a*b*c", "aXbYbZ"));
-        assert!(glob_match("f?o", "foo"));
+        assert!(!glob_match("malloc", "malloc_usable_size"));
         assert!(glob_match("caf?", "café"));
     }
 
