@@ -57,7 +57,8 @@ mod x86_64 {
         f
     }
 
-    /// x86_64 signal trampolines (glibc's `__restore_rt`) carry CFI: nothing to do here.
+    /// x86_64 signal trampolines (glibc's `__restore_rt`) carry CFI that restores every
+    /// register: nothing to do here.
     pub(crate) fn signal_step(_pc: usize, _regs: &RegFile, _r: &mut SafeReader) -> Option<RegFile> {
         None
     }
@@ -143,7 +144,8 @@ mod aarch64 {
     }
 
     /// `mov x8, #139` (rt_sigreturn) then `svc #0`: the kernel's `__kernel_rt_sigreturn` in
-    /// the vDSO and qemu-user's trampoline (neither has usable CFI; libgcc matches the same).
+    /// the vDSO (whose CFI, since Linux 5.10, restores x29/x30 only, not the interrupted pc)
+    /// and qemu-user's trampoline (no CFI); libgcc matches the same two instructions.
     const SIGRETURN: u64 = 0xd400_0001_d280_1168;
     /// `struct rt_sigframe` at sp: `siginfo_t` (128 bytes), then `ucontext_t`, whose
     /// `uc_mcontext` (`struct sigcontext`, 16-aligned) is at 176: `fault_address`, then

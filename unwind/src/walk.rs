@@ -133,10 +133,20 @@ pub(crate) unsafe fn walk_impl(
             None => Err(CfiError::NoFde),
         };
         let step = match cfi {
+            // A signal frame whose CFI restores only some registers (aarch64's vDSO since
+            // Linux 5.10 gives x29/x30 from a frame record, not the interrupted pc): the
+            // architecture's reading of the whole signal context, where it has one.
+            Ok(s) if s.signal => match crate::arch::signal_step(pc, &regs, &mut reader) {
+                Some(next) => Step {
+                    regs: next,
+                    signal: true,
+                },
+                None => s,
+            },
             Ok(s) => s,
             Err(CfiError::NoFde) => {
-                // A signal trampoline without CFI (aarch64's vDSO, qemu-user's), else the
-                // frame-pointer chain inside a known module.
+                // A signal trampoline without CFI (the vDSO before Linux 5.10, qemu-user's),
+                // else the frame-pointer chain inside a known module.
                 if let Some(next) = crate::arch::signal_step(pc, &regs, &mut reader) {
                     Step {
                         regs: next,
