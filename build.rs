@@ -30,6 +30,65 @@ const OPERANDS: [(&str, &str); 4] = [
     ("lazy", "crate::dispatch::lazy_entry"),
 ];
 
+/// The stub templates of aarch64. `{slots}`, `{alive}`, `{slow}` as on x86_64; the index goes
+/// to the slow path in x16. Only x16/x17 change on the fast path (the intra-procedure-call
+/// scratch registers, which a PLT stub clobbers too): arguments in x0–x8 and v0–v7, the stack
+/// and x30 reach the real function intact.
+mod aarch64 {
+    /// A stub that always takes the slow path.
+    pub fn always_slow(i: usize) -> Vec<String> {
+        vec![format!("mov x16, #{i}"), "b {slow}".into()]
+    }
+
+    /// The fast path: load the state byte through the initial-exec GOT slot and tpidr_el0, test
+    /// it, then branch to the real function through its slot (8 instructions). Cold stubs also
+    /// test the fork-sentinel byte.
+    pub fn checked(i: usize, hot: bool) -> Vec<String> {
+        let off = i * 8;
+        let mut v: Vec<String> = vec![
+            "adrp x16, :gottprel:assafe_tls".into(),
+            "ldr x16, [x16, :gottprel_lo12:assafe_tls]".into(),
+            "mrs x17, tpidr_el0".into(),
+            "ldrb w16, [x17, x16]".into(),
+            "cbnz w16, 2f".into(),
+        ];
+        if !hot {
+            v.push("adrp x16, {alive}".into());
+            v.push("ldr x16, [x16, :lo12:{alive}]".into());
+            v.push("ldrb w16, [x16]".into());
+            v.push("cbz w16, 2f".into());
+        }
+        v.push(format!("adrp x16, {{slots}}+{off}"));
+        v.push(format!("ldr x16, [x16, :lo12:{{slots}}+{off}]"));
+        v.push("br x16".into());
+        v.push("2:".into());
+        v.push(format!("mov x16, #{i}"));
+        v.push("b {slow}".into());
+        v
+    }
+
+    /// Distance between two lazy trampolines: `mov x16, #i` and `b` (8 bytes), padded to 16.
+    pub const LAZY_STRIDE: usize = 16;
+
+    /// The block of lazy trampolines (see the x86_64 template).
+    pub fn lazy_trampolines(n: usize) -> Vec<String> {
+        let mut v: Vec<String> = vec![
+            ".pushsection .text.assafe_lazy,\"ax\",%progbits".into(),
+            ".balign 16".into(),
+            ".globl assafe_lazy_trampolines".into(),
+            ".hidden assafe_lazy_trampolines".into(),
+            "assafe_lazy_trampolines:".into(),
+        ];
+        for i in 0..n {
+            v.push(format!("mov x16, #{i}"));
+            v.push("b {lazy}".into());
+            v.push(".balign 16".into());
+        }
+        v.push(".popsection".into());
+        v
+    }
+}
+
 /// The stub templates of x86_64. `{slots}` is the table of real addresses, `{alive}` the
 /// fork-sentinel pointer, `{slow}` the common slow path (entered with the symbol index in r11).
 mod x86_64 {
@@ -87,6 +146,7 @@ mod x86_64 {
 fn lazy_block(arch: &str, n: usize) -> (usize, Vec<String>) {
     match arch {
         "x86_64" => (x86_64::LAZY_STRIDE, x86_64::lazy_trampolines(n)),
+        "aarch64" => (aarch64::LAZY_STRIDE, aarch64::lazy_trampolines(n)),
         other => panic!("no lazy trampoline template for target arch {other}: add one to build.rs"),
     }
 }
@@ -101,6 +161,8 @@ fn stub_body(arch: &str, i: usize, r: &Row) -> Vec<String> {
     match arch {
         "x86_64" if r.class_info().always_slow => x86_64::always_slow(i),
         "x86_64" => x86_64::checked(i, r.hot),
+        "aarch64" if r.class_info().always_slow => aarch64::always_slow(i),
+        "aarch64" => aarch64::checked(i, r.hot),
         other => panic!("no stub template for target arch {other}: add one to build.rs"),
     }
 }
@@ -112,14 +174,40 @@ fn main() {
     println!("cargo:rerun-if-changed=build/symbols_txt.rs");
     let arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap();
     let text = std::fs::read_to_string(&path).expect("read symbols.txt");
-    let rows: Vec<Row> = symbols_txt::parse(&text)
+    let mut rows: Vec<Row> = symbols_txt::parse(&text)
         .unwrap_or_else(|e| panic!("{e}"))
         .into_iter()
         .filter(Row::interposed)
         .collect();
+    if arch != "x86_64" {
+        rows = with_arch_versions(&manifest, &arch, rows);
+    }
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     std::fs::write(out.join("symbols.rs"), tables(&arch, &rows)).unwrap();
     std::fs::write(out.join("stubs.rs"), stubs(&arch, &rows)).unwrap();
+}
+
+/// symbols.txt's versions are x86_64's (its one source of verdicts): on another architecture
+/// each row takes the version that architecture's libc exports it at
+/// (`data/reference/libc-exports-<arch>.tsv`, `name<TAB>version`), and a name that libc does not
+/// export there (x86-only functions) is not interposed.
+fn with_arch_versions(manifest: &std::path::Path, arch: &str, rows: Vec<Row>) -> Vec<Row> {
+    let path = manifest.join(format!("data/reference/libc-exports-{arch}.tsv"));
+    println!("cargo:rerun-if-changed={}", path.display());
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (the libc export list of {arch})", path.display()));
+    let versions: std::collections::HashMap<&str, &str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with("symbol\t"))
+        .filter_map(|l| l.split_once('\t'))
+        .collect();
+    rows.into_iter()
+        .filter_map(|mut r| {
+            let v = versions.get(r.name.as_str())?;
+            r.version = (*v).to_string();
+            Some(r)
+        })
+        .collect()
 }
 
 fn tables(arch: &str, rows: &[Row]) -> String {

@@ -917,6 +917,40 @@ def check_libc(path, rows):
     return ok
 
 
+def check_arch_exports(arch, path, rows):
+    """data/reference/libc-exports-ARCH.tsv (build.rs's versions for ARCH) must be exactly the
+    default-version public functions PATH (that architecture's libc.so.6) exports."""
+    table = os.path.join(REPO, "data", "reference", "libc-exports-%s.tsv" % arch)
+    try:
+        syms = read_elf_dynsym(path)
+    except (OSError, ValueError) as e:
+        print("gen-symbols: --check-exports: %s" % e, file=sys.stderr)
+        return False
+    exported = {n: v for n, t, _b, sh, _v, v, hidden in syms
+                if t in (STT_FUNC, STT_GNU_IFUNC) and sh != 0 and not hidden and v != "GLIBC_PRIVATE"}
+    listed = {}
+    with open(table, encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("#") or line.startswith("symbol\t") or not line.strip():
+                continue
+            n, v = line.rstrip("\n").split("\t")
+            listed[n] = v
+    if listed != exported:
+        diff = sorted(set(listed.items()) ^ set(exported.items()))
+        print("gen-symbols: --check-exports: %s differs from %s (%d): %s"
+              % (os.path.relpath(table, REPO), path, len(diff), " ".join("%s@%s" % d for d in diff[:40])),
+              file=sys.stderr)
+        return False
+    names = {r["name"] for r in rows}
+    interposed = {r["name"] for r in rows if r["class"] not in ("safe", "skip")}
+    lost = sorted(interposed - set(exported))
+    print("gen-symbols: %s: %d public functions match %s; %d symbols.txt rows are x86-only (%d "
+          "interposed on x86_64, so not on %s%s); %d names exported there are not in symbols.txt"
+          % (path, len(exported), os.path.relpath(table, REPO), len(names - set(exported)),
+             len(lost), arch, (": " + " ".join(lost)) if lost else "", len(set(exported) - names)))
+    return True
+
+
 # --------------------------------------------------------------------------
 
 
@@ -943,6 +977,9 @@ def main():
     ap.add_argument("--libc", default=DEFAULT_LIBC, help="libc.so.6 to check with --check-libc")
     ap.add_argument("--check-libc", action="store_true",
                     help="fail if --libc exports a public function symbols.txt does not classify")
+    ap.add_argument("--check-exports", action="append", default=[], metavar="ARCH=LIBC",
+                    help="fail unless data/reference/libc-exports-ARCH.tsv lists exactly LIBC's "
+                         "public functions (e.g. aarch64=/usr/aarch64-linux-gnu/lib/libc.so.6)")
     args = ap.parse_args()
 
     if not os.path.isfile(os.path.join(args.reference, "libc-exports.tsv")):
@@ -983,6 +1020,10 @@ def main():
             with open(path, "w", encoding="utf-8") as f:
                 f.write(text)
             print("gen-symbols: wrote %s" % os.path.relpath(path, REPO))
+    for spec in args.check_exports:
+        arch, _, path = spec.partition("=")
+        if not check_arch_exports(arch, path, read_symbols_file(SYMBOLS)):
+            status = 1
     if args.check and status:
         print("gen-symbols: run python3 scripts/gen-symbols.py to regenerate", file=sys.stderr)
     if args.check_libc:

@@ -236,6 +236,7 @@ fn cmd_run(a: RunArgs) -> ExitCode {
         Ok(l) => l,
         Err(e) => return fail(e),
     };
+    preflight::use_library(&lib);
     let cfg = match run_config(&a.check, Some(lib)) {
         Ok(c) => c,
         Err(e) => return fail(e),
@@ -410,6 +411,9 @@ fn cmd_audit(a: AuditArgs) -> ExitCode {
     let lib = run::find_library(a.check.lib.as_deref())
         .map_err(|e| notes.push(e))
         .ok();
+    if let Some(l) = &lib {
+        preflight::use_library(l);
+    }
     let mut check = a.check;
     check.options.retain(|o| match run::validate_option(o) {
         Ok(()) => true,

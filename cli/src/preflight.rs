@@ -42,6 +42,33 @@ const HOST_MACHINE: elf::Machine = elf::EM_AARCH64;
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 const HOST_MACHINE: elf::Machine = elf::EM_NONE;
 
+/// The ELF machine of the library that will be preloaded (0: not told, the host's is assumed).
+static LIB_MACHINE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Tells the preflight which library will be preloaded: a program is checkable when it is built
+/// for the library's architecture (an aarch64 program with the aarch64 library, run on an x86_64
+/// host through qemu-user's binfmt handler, is), not necessarily the host's.
+pub fn use_library(lib: &Path) {
+    let machine = fs::File::open(lib)
+        .ok()
+        .and_then(|f| read_at(&f, 0, 64))
+        .and_then(|head| {
+            let hdr = elf::FileHeader64::<Endianness>::parse(&head[..]).ok()?;
+            Some(hdr.e_machine(hdr.endian().ok()?))
+        });
+    if let Some(m) = machine {
+        LIB_MACHINE.store(u32::from(m.0), std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// The ELF machine a program must be built for to be checked.
+fn expected_machine() -> elf::Machine {
+    match LIB_MACHINE.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => HOST_MACHINE,
+        m => elf::Machine(m as u16),
+    }
+}
+
 fn has_file_capabilities(path: &Path) -> bool {
     let Ok(cpath) = CString::new(path.as_os_str().as_bytes()) else {
         return false;
@@ -144,11 +171,13 @@ fn elf_why(path: &Path, file: &fs::File, head: &[u8]) -> Option<String> {
             let hdr = elf::FileHeader64::<Endianness>::parse(head).ok()?;
             let endian = hdr.endian().ok()?;
             let machine = hdr.e_machine(endian);
-            if machine != HOST_MACHINE {
+            let expected = expected_machine();
+            if machine != expected {
                 return Some(format!(
-                    "{} is built for another architecture (ELF machine {}): this library cannot be loaded into it",
+                    "{} is built for another architecture (ELF machine {}, the library's is {}): this library cannot be loaded into it",
                     path.display(),
-                    machine.0
+                    machine.0,
+                    expected.0
                 ));
             }
             let entsize = usize::from(hdr.e_phentsize(endian));

@@ -85,17 +85,17 @@ fn has_prefix(s: *const c_char, prefix: &[u8]) -> bool {
     prefix
         .iter()
         .enumerate()
-        .all(|(i, &c)| unsafe { *(s as *const u8).add(i) } == c)
+        .all(|(i, &c)| unsafe { *s.cast::<u8>().add(i) } == c)
 }
 
 fn cstr<'a>(s: *const c_char) -> &'a [u8] {
     let mut n = 0;
     // SAFETY: s is a NUL-terminated string.
-    while unsafe { *(s as *const u8).add(n) } != 0 {
+    while unsafe { *s.cast::<u8>().add(n) } != 0 {
         n += 1;
     }
     // SAFETY: n bytes before the NUL.
-    unsafe { core::slice::from_raw_parts(s as *const u8, n) }
+    unsafe { core::slice::from_raw_parts(s.cast::<u8>(), n) }
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {

@@ -90,9 +90,12 @@ fn child(parent_threads: u32, parent: i32) {
     dedup::child_reset();
     let inherited = state::process_context() & tls::FORK_CHILD != 0;
     let strict = config::options().strict;
-    let checked = parent_threads > 1 || inherited || strict;
+    // 0: the kernel's count was unavailable (no /proc, or qemu-user, which reports 0 threads):
+    // glibc's flag (copied from the parent) decides, as for a fork we did not see.
+    let mt = parent_threads > 1 || (parent_threads == 0 && !single_threaded());
+    let checked = mt || inherited || strict;
     if checked {
-        enter_fork_child(parent_threads, parent, parent_threads <= 1 && !inherited);
+        enter_fork_child(parent_threads, parent, !mt && !inherited);
     }
     if config::options().verbosity >= 2 {
         reporting::fork_note(parent, parent_threads, checked);

@@ -1,8 +1,9 @@
-//! glibc facts the preload depends on (x86_64, glibc ≥ 2.32). A port to musl or to another glibc
+//! glibc facts the preload depends on (x86_64 and aarch64, glibc ≥ 2.32). A port to musl or to another glibc
 //! layout replaces this file, nothing else.
 
 use core::ffi::c_char;
 
+#[cfg(target_arch = "x86_64")]
 use crate::platform::arch;
 use crate::platform::elf::Dyn;
 
@@ -87,18 +88,80 @@ pub fn single_threaded() -> bool {
 }
 
 /// Offset of the pointer guard in glibc's x86_64 TCB header (`tcbhead_t.pointer_guard`).
+#[cfg(target_arch = "x86_64")]
 const POINTER_GUARD: usize = 0x30;
 /// `PTR_MANGLE` rotation on x86_64.
+#[cfg(target_arch = "x86_64")]
 const MANGLE_ROTATE: u32 = 0x11;
 /// Slot of the saved stack pointer in glibc's x86_64 `__jmp_buf` (JB_RSP).
+#[cfg(target_arch = "x86_64")]
 const JB_SP: usize = 6;
 
 /// The stack pointer a `jmp_buf` will restore (glibc mangles it: xor pointer guard, rol 0x11).
 ///
 /// # Safety
 /// `env` must be a `jmp_buf` filled by `setjmp`/`sigsetjmp`.
+#[cfg(target_arch = "x86_64")]
 pub unsafe fn jmp_target_sp(env: *const usize) -> usize {
     // SAFETY: forwarded contract: slot JB_SP of a filled jmp_buf is readable.
     let mangled = unsafe { *env.add(JB_SP) };
     mangled.rotate_right(MANGLE_ROTATE) ^ arch::thread_word(POINTER_GUARD)
+}
+
+/// x86_64 keeps the pointer guard in the TCB: nothing to record.
+#[cfg(target_arch = "x86_64")]
+pub fn record_pointer_guard(_loader: Option<(usize, *const Dyn)>) {}
+
+/// Slots of glibc's aarch64 `__jmp_buf` (sysdeps/aarch64/jmpbuf-offsets.h): x29 is stored as
+/// is, sp mangled (JB_SP).
+#[cfg(target_arch = "aarch64")]
+const JB_X29: usize = 10;
+#[cfg(target_arch = "aarch64")]
+const JB_SP: usize = 13;
+
+/// glibc's aarch64 pointer guard (`PTR_MANGLE` only XORs with it): ld.so's
+/// `__pointer_chk_guard`, read at load ([`record_pointer_guard`]); valid when `GUARD_KNOWN`.
+#[cfg(target_arch = "aarch64")]
+static GUARD: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+#[cfg(target_arch = "aarch64")]
+static GUARD_KNOWN: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Reads ld.so's `__pointer_chk_guard` (a GLIBC_PRIVATE data symbol, so looked up at run time
+/// rather than linked: a glibc without it only costs precision, see [`jmp_target_sp`]). Called
+/// once at load, in normal context, with the loader's (load bias, dynamic section).
+#[cfg(target_arch = "aarch64")]
+pub fn record_pointer_guard(loader: Option<(usize, *const Dyn)>) {
+    use core::sync::atomic::Ordering;
+    let Some((base, dynamic)) = loader else {
+        return;
+    };
+    // SAFETY: the loader's own dynamic section and tables, mapped for the process's life.
+    let Some(obj) = (unsafe { crate::platform::elf::Object::parse(base, dynamic) }) else {
+        return;
+    };
+    // SAFETY: as above; the symbol, when found, is an 8-byte object the loader set at start
+    // and never changes.
+    if let Some(addr) = unsafe { obj.find_data(b"__pointer_chk_guard") } {
+        // SAFETY: see above.
+        GUARD.store(unsafe { *(addr as *const usize) }, Ordering::Relaxed);
+        GUARD_KNOWN.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The stack pointer a `jmp_buf` will restore: glibc stores it XORed with the pointer guard.
+/// Without the guard, the saved frame pointer of `setjmp`'s caller (stored unmangled, and in
+/// that caller's frame) stands in for it.
+///
+/// # Safety
+/// `env` must be a `jmp_buf` filled by `setjmp`/`sigsetjmp`.
+#[cfg(target_arch = "aarch64")]
+pub unsafe fn jmp_target_sp(env: *const usize) -> usize {
+    use core::sync::atomic::Ordering;
+    if GUARD_KNOWN.load(Ordering::Relaxed) {
+        // SAFETY: forwarded contract: slot JB_SP of a filled jmp_buf is readable.
+        unsafe { *env.add(JB_SP) ^ GUARD.load(Ordering::Relaxed) }
+    } else {
+        // SAFETY: as above, slot JB_X29.
+        unsafe { *env.add(JB_X29) }
+    }
 }

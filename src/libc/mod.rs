@@ -57,6 +57,7 @@ pub fn record_bases() {
     if let Some(m) = assafe_unwind::module_of(glibc::loader_anchor()) {
         LDSO_BASE.store(m.base, Ordering::Relaxed);
     }
+    glibc::record_pointer_guard(loaded_objects().find(|&(base, _)| base == glibc::loader_base()));
 }
 
 /// Is `addr` inside the C library proper: libc.so.6 or the dynamic loader?

@@ -318,6 +318,33 @@ impl Object {
         core::ptr::null()
     }
 
+    /// The address of the defined data object `name` (global or weak; any version), by a scan
+    /// of the symbol table: for the loader's few exported variables.
+    ///
+    /// # Safety
+    /// The object's tables must be valid and mapped.
+    #[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
+    pub unsafe fn find_data(&self, name: &[u8]) -> Option<usize> {
+        const STT_OBJECT: u8 = 1;
+        let n = self.symbols_estimate();
+        if n == usize::MAX {
+            return None;
+        }
+        for i in 0..n {
+            // SAFETY: i is below the symbol count the table layout gives.
+            let s = unsafe { &*self.symtab.add(i) };
+            let bind = s.st_info >> 4;
+            if s.st_shndx == 0 || s.st_info & 0xf != STT_OBJECT || (bind != 1 && bind != 2) {
+                continue;
+            }
+            // SAFETY: st_name is a string table offset.
+            if unsafe { cstr_eq(self.strtab.add(s.st_name as usize), name) } {
+                return Some(self.base + s.st_value as usize);
+            }
+        }
+        None
+    }
+
     /// Is symbol `i` a defined function (or IFUNC) with global or weak binding?
     ///
     /// # Safety

@@ -113,18 +113,24 @@ pub fn pread(fd: i32, buf: &mut [u8], off: usize) -> Result<usize, i32> {
     }
 }
 
-/// `readlink(path)` into `buf`; returns the length (not NUL-terminated).
+/// `readlink(path)` into `buf` (as `readlinkat(AT_FDCWD, …)`, which every architecture has);
+/// returns the length (not NUL-terminated).
 pub fn readlink(path: &[u8], buf: &mut [u8]) -> Result<usize, i32> {
     if path.last() != Some(&0) {
         return Err(libc::EINVAL);
     }
     // SAFETY: path is NUL-terminated (checked), buf is a valid writable slice.
     unsafe {
-        syscall3(
-            nr::READLINK,
-            path.as_ptr() as usize,
-            buf.as_mut_ptr() as usize,
-            buf.len(),
+        syscall6(
+            nr::READLINKAT,
+            [
+                AT_FDCWD as usize,
+                path.as_ptr() as usize,
+                buf.as_mut_ptr() as usize,
+                buf.len(),
+                0,
+                0,
+            ],
         )
     }
 }
@@ -182,7 +188,8 @@ pub fn raise(sig: i32) {
     };
 }
 
-/// Kernel `struct sigaction` layout for x86_64 `rt_sigaction`.
+/// Kernel `struct sigaction` layout for `rt_sigaction` (x86_64 and aarch64: both have
+/// `sa_restorer`).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct KSigaction {
@@ -195,7 +202,7 @@ pub struct KSigaction {
 /// # Safety
 /// `act`/`old` must be null or valid kernel sigaction structs.
 pub unsafe fn rt_sigaction(sig: i32, act: *const KSigaction, old: *mut KSigaction) -> SysResult {
-    // SAFETY: forwarded contract; sigsetsize is 8 on x86_64.
+    // SAFETY: forwarded contract; the kernel's sigset is 8 bytes on x86_64 and aarch64.
     unsafe {
         syscall6(
             nr::RT_SIGACTION,
@@ -261,14 +268,14 @@ pub fn exceeds_fsize_limit(fd: i32, len: usize) -> bool {
     if lim[0] == u64::MAX {
         return false;
     }
-    let mut st = [0u64; 18]; // struct stat is 144 bytes on x86_64
-    // SAFETY: fstat into a buffer of the kernel's struct stat size.
-    if unsafe { syscall3(nr::FSTAT, fd as usize, st.as_mut_ptr() as usize, 0) }.is_err() {
+    // SAFETY: all-zero bytes are a valid `struct stat` (plain integers).
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: fstat into the kernel's struct stat of this architecture (the libc crate's).
+    if unsafe { syscall3(nr::FSTAT, fd as usize, (&raw mut st) as usize, 0) }.is_err() {
         return false;
     }
-    let mode = (st[3] & 0xffff_ffff) as u32; // st_mode at offset 24
-    let size = st[6]; // st_size at offset 48
-    mode & libc::S_IFMT == libc::S_IFREG && size.saturating_add(len as u64) > lim[0]
+    st.st_mode & libc::S_IFMT == libc::S_IFREG
+        && (st.st_size as u64).saturating_add(len as u64) > lim[0]
 }
 
 /// `getcwd` into `buf`; returns the length including the NUL.

@@ -216,6 +216,10 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &Frame) -> bool {
                     if strict_only {
                         b.s("in the child of a fork (reported because strict=1; the parent had ");
                         b.u(threads as u64).s(" thread)");
+                    } else if threads == 0 && state::FORK_PARENT.load(Ordering::Relaxed) != 0 {
+                        b.s("in the child of a multi-threaded fork (parent ");
+                        b.u(state::FORK_PARENT.load(Ordering::Relaxed) as u64);
+                        b.s("; its thread count unavailable)");
                     } else if threads == 0 {
                         b.s("in the child of a multi-threaded fork (made without fork(); parent thread count unknown)");
                     } else {

@@ -1,4 +1,4 @@
-//! Async-signal-safe stack unwinding for x86_64 Linux.
+//! Async-signal-safe stack unwinding for x86_64 and aarch64 Linux.
 //!
 //! `#![no_std]`, no `alloc`: the walker uses only stack storage, never takes a lock and
 //! calls no libc function. Stack memory is read through `process_vm_readv` on our own
@@ -15,9 +15,13 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
-#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
-compile_error!("assafe-unwind supports x86_64 Linux only");
+#[cfg(not(all(
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    target_os = "linux"
+)))]
+compile_error!("assafe-unwind supports x86_64 and aarch64 Linux only");
 
+mod arch;
 mod modules;
 mod sys;
 mod walk;
@@ -26,21 +30,9 @@ pub use modules::{
     MAX_LOADS, MAX_MODULES, ModuleRef, generation, module_count, module_of, refresh_modules,
 };
 
-/// Callee-saved registers plus pc and sp of the innermost frame to unwind from.
-#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
-#[repr(C)]
-pub struct Regs {
-    pub rip: usize,
-    pub rsp: usize,
-    pub rbp: usize,
-    pub rbx: usize,
-    pub r12: usize,
-    pub r13: usize,
-    pub r14: usize,
-    pub r15: usize,
-}
+pub use arch::Regs;
 
-/// Fills `out` with return addresses (`out[0] = regs.rip`), innermost first; returns
+/// Fills `out` with return addresses (`out[0]` = the pc of `regs`), innermost first; returns
 /// how many. At most `out.len()` frames are produced.
 ///
 /// `regs.rip` of frames > 0 are return addresses, and the FDE is looked up at `rip - 1`
@@ -89,28 +81,7 @@ pub unsafe fn walk_and_find(
 #[inline(never)]
 pub fn capture_here(out: &mut [usize]) -> usize {
     let mut r = Regs::default();
-    let p: *mut Regs = &mut r;
-    // SAFETY: the asm only stores eight words into `r` (offsets match the #[repr(C)]
-    // layout: rip 0, rsp 8, rbp 16, rbx 24, r12..r15 32..56) and clobbers `tmp`. It does
-    // not touch the stack. Each stored register value is the one live at the captured
-    // pc (inside this block), which is what the CFI row at that pc describes; the pc is
-    // taken last so that clobbering `tmp` cannot affect the stored callee-saved values.
-    unsafe {
-        core::arch::asm!(
-            "mov [{p} + 8], rsp",
-            "mov [{p} + 16], rbp",
-            "mov [{p} + 24], rbx",
-            "mov [{p} + 32], r12",
-            "mov [{p} + 40], r13",
-            "mov [{p} + 48], r14",
-            "mov [{p} + 56], r15",
-            "lea {tmp}, [rip]",
-            "mov [{p}], {tmp}",
-            p = in(reg) p,
-            tmp = out(reg) _,
-            options(nostack, preserves_flags),
-        );
-    }
+    arch::capture(&mut r);
     let start = walk::RegFile::from_regs(&r);
     // SAFETY: module table currency is this function's documented requirement. Frame 0
     // (this function, at an exact pc) is skipped.

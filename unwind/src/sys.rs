@@ -1,11 +1,25 @@
-//! Raw x86_64 Linux system calls (no libc at unwind time) and the fault-free
+//! Raw Linux system calls (x86_64 and aarch64) (no libc at unwind time) and the fault-free
 //! memory reader built on `process_vm_readv`.
 
+#[cfg(target_arch = "x86_64")]
 use core::arch::asm;
 
+#[cfg(target_arch = "x86_64")]
 const SYS_GETPID: usize = 39;
+#[cfg(target_arch = "x86_64")]
 const SYS_READLINK: usize = 89;
+#[cfg(target_arch = "x86_64")]
 const SYS_PROCESS_VM_READV: usize = 310;
+
+// aarch64 (the generic syscall table): no `readlink`, only `readlinkat`.
+#[cfg(target_arch = "aarch64")]
+const SYS_GETPID: usize = 172;
+#[cfg(target_arch = "aarch64")]
+const SYS_READLINKAT: usize = 78;
+#[cfg(target_arch = "aarch64")]
+const SYS_PROCESS_VM_READV: usize = 270;
+#[cfg(target_arch = "aarch64")]
+const AT_FDCWD: usize = -100isize as usize;
 
 #[repr(C)]
 struct IoVec {
@@ -19,35 +33,26 @@ struct IoVec {
 /// The caller must pass a system call number and argument valid for that call.
 #[inline(always)]
 unsafe fn syscall1(n: usize, a1: usize) -> isize {
-    let ret: isize;
-    // SAFETY: the `syscall` instruction only clobbers rax (result), rcx and r11, all
-    // declared; memory effects are those of the system call, which the caller vouches for.
-    unsafe {
-        asm!("syscall", inlateout("rax") n as isize => ret, in("rdi") a1,
-             lateout("rcx") _, lateout("r11") _, options(nostack));
-    }
-    ret
+    // SAFETY: forwarded contract.
+    unsafe { syscall6(n, a1, 0, 0, 0, 0, 0) }
 }
 
 /// Raw 3-argument system call.
 ///
 /// # Safety
 /// As [`syscall1`].
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn syscall3(n: usize, a1: usize, a2: usize, a3: usize) -> isize {
-    let ret: isize;
-    // SAFETY: as in `syscall1`.
-    unsafe {
-        asm!("syscall", inlateout("rax") n as isize => ret, in("rdi") a1, in("rsi") a2,
-             in("rdx") a3, lateout("rcx") _, lateout("r11") _, options(nostack));
-    }
-    ret
+    // SAFETY: forwarded contract.
+    unsafe { syscall6(n, a1, a2, a3, 0, 0, 0) }
 }
 
 /// Raw 6-argument system call.
 ///
 /// # Safety
 /// As [`syscall1`].
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn syscall6(
     n: usize,
@@ -59,11 +64,38 @@ unsafe fn syscall6(
     a6: usize,
 ) -> isize {
     let ret: isize;
-    // SAFETY: as in `syscall1`.
+    // SAFETY: the `syscall` instruction only clobbers rax (result), rcx and r11, all
+    // declared; memory effects are those of the system call, which the caller vouches for.
     unsafe {
         asm!("syscall", inlateout("rax") n as isize => ret, in("rdi") a1, in("rsi") a2,
              in("rdx") a3, in("r10") a4, in("r8") a5, in("r9") a6,
              lateout("rcx") _, lateout("r11") _, options(nostack));
+    }
+    ret
+}
+
+/// Raw 6-argument system call (aarch64: `svc #0`, number in x8, result in x0).
+///
+/// # Safety
+/// As [`syscall1`].
+#[cfg(target_arch = "aarch64")]
+#[inline(always)]
+unsafe fn syscall6(
+    n: usize,
+    a1: usize,
+    a2: usize,
+    a3: usize,
+    a4: usize,
+    a5: usize,
+    a6: usize,
+) -> isize {
+    let ret: isize;
+    // SAFETY: `svc #0` clobbers only x0 (the result, declared); memory effects are those
+    // of the system call, which the caller vouches for.
+    unsafe {
+        core::arch::asm!("svc #0", in("x8") n, inlateout("x0") a1 as isize => ret,
+             in("x1") a2, in("x2") a3, in("x3") a4, in("x4") a5, in("x5") a6,
+             options(nostack));
     }
     ret
 }
@@ -83,12 +115,26 @@ pub fn readlink(path: &[u8], buf: &mut [u8]) -> Option<usize> {
     }
     // SAFETY: `path` is a NUL-terminated readable buffer and `buf` is a writable buffer of
     // `buf.len()` bytes; the kernel writes at most that many bytes.
+    #[cfg(target_arch = "x86_64")]
     let r = unsafe {
         syscall3(
             SYS_READLINK,
             path.as_ptr() as usize,
             buf.as_mut_ptr() as usize,
             buf.len(),
+        )
+    };
+    // SAFETY: as above (readlinkat relative to the working directory is readlink).
+    #[cfg(target_arch = "aarch64")]
+    let r = unsafe {
+        syscall6(
+            SYS_READLINKAT,
+            AT_FDCWD,
+            path.as_ptr() as usize,
+            buf.as_mut_ptr() as usize,
+            buf.len(),
+            0,
+            0,
         )
     };
     if r < 0 { None } else { Some(r as usize) }

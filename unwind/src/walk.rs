@@ -12,8 +12,8 @@ use crate::sys::SafeReader;
 /// crate's `StoreOnStack`.
 pub(crate) struct StoreOnStack;
 
-/// Register rules per row: x86_64 CFI in practice names at most the 17 GPR/RA columns.
-const MAX_RULES: usize = 20;
+use crate::arch::{CALLER_SAVED, FP, MAX_RULES, NREGS, PC, RA, RA_DEFAULT_SAME, SP};
+
 /// Depth of DW_CFA_remember_state nesting supported (+1 for the current row).
 const MAX_STACK: usize = 3;
 
@@ -24,38 +24,26 @@ impl<T: gimli::ReaderOffset> UnwindContextStorage<T> for StoreOnStack {
 
 pub(crate) type Ctx = UnwindContext<usize, StoreOnStack>;
 
-/// DWARF register numbers on x86_64.
-const RBX: u16 = 3;
-const RBP: u16 = 6;
-const RSP: u16 = 7;
-const RA: u16 = 16;
-const NREGS: usize = 17;
-
-/// Registers known for a frame, by DWARF number (0..=16; 16 is the return address / pc).
+/// Registers known for a frame, by DWARF number (and the arch's pc column).
 #[derive(Clone, Copy)]
 pub(crate) struct RegFile {
     vals: [usize; NREGS],
-    known: u32,
+    known: u64,
 }
 
 impl RegFile {
-    pub(crate) fn from_regs(r: &crate::Regs) -> Self {
-        let mut f = RegFile {
+    pub(crate) fn empty() -> Self {
+        RegFile {
             vals: [0; NREGS],
             known: 0,
-        };
-        f.set(RA, r.rip);
-        f.set(RSP, r.rsp);
-        f.set(RBP, r.rbp);
-        f.set(RBX, r.rbx);
-        f.set(12, r.r12);
-        f.set(13, r.r13);
-        f.set(14, r.r14);
-        f.set(15, r.r15);
-        f
+        }
     }
 
-    fn get(&self, reg: u16) -> Option<usize> {
+    pub(crate) fn from_regs(r: &crate::Regs) -> Self {
+        crate::arch::regfile(r)
+    }
+
+    pub(crate) fn get(&self, reg: u16) -> Option<usize> {
         let i = reg as usize;
         if i < NREGS && self.known & (1 << i) != 0 {
             Some(self.vals[i])
@@ -64,7 +52,7 @@ impl RegFile {
         }
     }
 
-    fn set(&mut self, reg: u16, v: usize) {
+    pub(crate) fn set(&mut self, reg: u16, v: usize) {
         let i = reg as usize;
         if i < NREGS {
             self.vals[i] = v;
@@ -79,10 +67,6 @@ impl RegFile {
         }
     }
 }
-
-/// Caller-saved registers (SysV x86_64): not preserved across a call, so unknown in the
-/// caller unless the CFI (e.g. a signal frame) says otherwise.
-const CALLER_SAVED: [u16; 9] = [0, 1, 2, 4, 5, 8, 9, 10, 11];
 
 /// Largest distance between a frame's rsp and its rbp accepted by the rbp fallback.
 const MAX_RBP_DISTANCE: usize = 8 << 20;
@@ -123,7 +107,7 @@ pub(crate) unsafe fn walk_impl(
     let mut hit = None;
     let mut signals = 0;
     while n < out.len() {
-        let Some(pc) = regs.get(RA) else { break };
+        let Some(pc) = regs.get(PC) else { break };
         if pc == 0 {
             break;
         }
@@ -140,21 +124,46 @@ pub(crate) unsafe fn walk_impl(
                 break;
             }
         }
-        let Some(module) = modules::lookup(lookup) else {
-            break;
+        let old_rsp = regs.get(SP).unwrap_or(0);
+        let module = modules::lookup(lookup);
+        let cfi = match &module {
+            // SAFETY: `m` comes from the table, whose segments are mapped (caller's
+            // contract); stack memory is only read through `reader`.
+            Some(m) => unsafe { cfi_step(m, lookup, &regs, &mut reader, &mut ctx) },
+            None => Err(CfiError::NoFde),
         };
-        let old_rsp = regs.get(RSP).unwrap_or(0);
-        // SAFETY: `module` comes from the table, whose segments are mapped (caller's
-        // contract); stack memory is only read through `reader`.
-        let step = match unsafe { cfi_step(&module, lookup, &regs, &mut reader, &mut ctx) } {
-            Ok(s) => s,
-            Err(CfiError::NoFde) => match rbp_step(&regs, &mut reader) {
-                Some(s) => s,
-                None => break,
+        let step = match cfi {
+            // A signal frame whose CFI restores only some registers (aarch64's vDSO since
+            // Linux 5.10 gives x29/x30 from a frame record, not the interrupted pc): the
+            // architecture's reading of the whole signal context, where it has one.
+            Ok(s) if s.signal => match crate::arch::signal_step(pc, &regs, &mut reader) {
+                Some(next) => Step {
+                    regs: next,
+                    signal: true,
+                },
+                None => s,
             },
+            Ok(s) => s,
+            Err(CfiError::NoFde) => {
+                // A signal trampoline without CFI (the vDSO before Linux 5.10, qemu-user's),
+                // else the frame-pointer chain inside a known module.
+                if let Some(next) = crate::arch::signal_step(pc, &regs, &mut reader) {
+                    Step {
+                        regs: next,
+                        signal: true,
+                    }
+                } else if module.is_some() {
+                    match rbp_step(&regs, &mut reader) {
+                        Some(s) => s,
+                        None => break,
+                    }
+                } else {
+                    break;
+                }
+            }
             Err(CfiError::Fail) => break,
         };
-        let Some(new_rsp) = step.regs.get(RSP) else {
+        let Some(new_rsp) = step.regs.get(SP) else {
             break;
         };
         if step.signal {
@@ -175,20 +184,21 @@ pub(crate) unsafe fn walk_impl(
 
 /// One step using the frame-pointer chain (for code without CFI).
 fn rbp_step(regs: &RegFile, reader: &mut SafeReader) -> Option<Step> {
-    let rbp = regs.get(RBP)?;
-    let rsp = regs.get(RSP)?;
+    let rbp = regs.get(FP)?;
+    let rsp = regs.get(SP)?;
     if rbp % 8 != 0 || rbp < rsp || rbp - rsp > MAX_RBP_DISTANCE {
         return None;
     }
     let saved_rbp = reader.read_usize(rbp)?;
     let ra = reader.read_usize(rbp.checked_add(8)?)?;
     let mut next = *regs;
-    for r in CALLER_SAVED {
+    for &r in CALLER_SAVED {
         next.unset(r);
     }
-    next.set(RBP, saved_rbp);
+    next.set(FP, saved_rbp);
     next.set(RA, ra);
-    next.set(RSP, rbp.checked_add(16)?);
+    next.set(PC, ra);
+    next.set(SP, rbp.checked_add(16)?);
     Some(Step {
         regs: next,
         signal: false,
@@ -250,15 +260,18 @@ unsafe fn cfi_step(
 
     let mut next = *regs;
     if !signal {
-        for r in CALLER_SAVED {
+        for &r in CALLER_SAVED {
             next.unset(r);
         }
     }
-    // Without an explicit rule the return address is undefined (end of stack).
-    next.unset(RA);
+    // Without an explicit rule the return address is undefined (end of stack) on x86_64;
+    // on aarch64 it is still in x30 (the same value).
+    if !RA_DEFAULT_SAME {
+        next.unset(RA);
+    }
     for (reg, rule) in row.registers() {
         let r = reg.0;
-        if r as usize >= NREGS || r == RSP {
+        if r as usize >= NREGS || r == SP || (r == PC && PC != RA) {
             continue;
         }
         let value = match rule {
@@ -282,11 +295,12 @@ unsafe fn cfi_step(
             None => next.unset(r),
         }
     }
-    // rsp is the CFA by definition.
-    next.set(RSP, cfa);
-    if next.get(RA).is_none() {
+    // sp is the CFA by definition; the caller's pc is the return address.
+    next.set(SP, cfa);
+    let Some(ra) = next.get(RA) else {
         return Err(CfiError::Fail);
-    }
+    };
+    next.set(PC, ra);
     Ok(Step { regs: next, signal })
 }
 

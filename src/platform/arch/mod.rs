@@ -6,5 +6,10 @@ mod x86_64;
 #[cfg(target_arch = "x86_64")]
 pub use x86_64::*;
 
-#[cfg(not(target_arch = "x86_64"))]
-compile_error!("assafe supports x86_64 only so far: add src/platform/arch/<arch>.rs");
+#[cfg(target_arch = "aarch64")]
+mod aarch64;
+#[cfg(target_arch = "aarch64")]
+pub use aarch64::*;
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+compile_error!("assafe supports x86_64 and aarch64 so far: add src/platform/arch/<arch>.rs");

@@ -28,12 +28,12 @@ pub mod nr {
     pub const MADVISE: usize = 28;
     pub const GETPID: usize = 39;
     pub const GETCWD: usize = 79;
-    pub const READLINK: usize = 89;
     pub const GETPPID: usize = 110;
     pub const GETTID: usize = 186;
     pub const EXIT_GROUP: usize = 231;
     pub const TGKILL: usize = 234;
     pub const OPENAT: usize = 257;
+    pub const READLINKAT: usize = 267;
     pub const PRLIMIT64: usize = 302;
 }
 
