@@ -6,7 +6,7 @@
 //! (verdict) → `reporting` (record) → sink; then the real function or a `contexts` wrapper.
 
 use crate::check;
-use crate::contexts::{cancel, dlopen, exec, fork, signal, vfork};
+use crate::contexts::{cancel, dlopen, exec, fork, sandbox, signal, vfork};
 use crate::libc::symbols::{self, CLASS, Class, F_HOT, FLAGS};
 use crate::platform::arch::{self, Frame};
 use crate::platform::tls;
@@ -48,6 +48,9 @@ unsafe extern "C" fn slow(idx: usize, f: *mut Frame) -> usize {
         if CLASS[idx] == Class::Exec {
             target = exec::follow(idx, f);
         }
+        if CLASS[idx] == Class::Sandbox {
+            sandbox::before(idx, f);
+        }
     }
     let target = target.unwrap_or_else(|| wrapper_or_real(idx));
     tls::clear(tls::BUSY);
@@ -64,6 +67,8 @@ fn wrapper_or_real(idx: usize) -> usize {
         Class::Jmp => signal::jmp_wrapper(idx),
         Class::Cancel => cancel::wrapper(),
         Class::Dlopen => dlopen::wrapper(idx),
-        Class::Unsafe | Class::Exec | Class::Exit | Class::UExit => symbols::real(idx),
+        Class::Unsafe | Class::Exec | Class::Exit | Class::UExit | Class::Sandbox => {
+            symbols::real(idx)
+        }
     }
 }

@@ -11,7 +11,9 @@ use crate::reporting::dedup;
 use crate::state;
 
 /// Threads in this process right now, from the kernel (field 20 of /proc/self/stat).
-/// 1 without a syscall when glibc knows the process never had a second thread.
+/// 1 without a syscall when glibc knows the process never had a second thread; 0 (unknown) when
+/// `/proc` cannot be read (a chroot or sandbox without it, a seccomp filter) although glibc says
+/// the process has had a second thread.
 pub fn count_threads() -> u32 {
     if single_threaded() {
         return 1;
@@ -86,13 +88,20 @@ fn enter_fork_child(parent_threads: u32, parent: i32, strict_only: bool) {
 
 /// Runs in the child right after `fork`/`_Fork` returned 0.
 fn child(parent_threads: u32, parent: i32) {
+    if sys::restricted() {
+        // Made under a seccomp filter: our pid cannot be asked for (records are counted lost).
+        sys::forget_pid();
+    }
     arm();
     dedup::child_reset();
+    reporting::sink::child_reset();
     let inherited = state::process_context() & tls::FORK_CHILD != 0;
     let strict = config::options().strict;
-    let checked = parent_threads > 1 || inherited || strict;
+    // parent_threads 0: the count was unknown (no /proc), and glibc says the parent has had a
+    // second thread.
+    let checked = parent_threads > 1 || parent_threads == 0 || inherited || strict;
     if checked {
-        enter_fork_child(parent_threads, parent, parent_threads <= 1 && !inherited);
+        enter_fork_child(parent_threads, parent, parent_threads == 1 && !inherited);
     }
     if config::options().verbosity >= 2 {
         reporting::fork_note(parent, parent_threads, checked);

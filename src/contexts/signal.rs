@@ -263,7 +263,9 @@ pub fn wrapper(idx: usize) -> usize {
     }
 }
 
-/// Wraps handlers installed before the library loaded (by earlier constructors).
+/// Wraps handlers installed before the library loaded (by earlier constructors). Runs at
+/// initialisation and again from the constructor (an earlier constructor's interposed call, e.g.
+/// `syscall`, may have initialised the library before that constructor installed its handler).
 pub fn wrap_existing() {
     for sig in 1..NSIG as c_int {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
@@ -273,6 +275,11 @@ pub fn wrap_existing() {
         let mut cur: libc::sigaction = unsafe { core::mem::zeroed() };
         // SAFETY: query only.
         if unsafe { (real_sigaction())(sig, core::ptr::null(), &mut cur) } != 0 {
+            continue;
+        }
+        if cur.sa_sigaction == handler_wrapper as *const () as usize {
+            // Already ours (this runs again from the constructor when an earlier interposed
+            // call initialised the library).
             continue;
         }
         if cur.sa_sigaction > SIG_IGN {

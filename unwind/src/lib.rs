@@ -20,6 +20,7 @@ compile_error!("assafe-unwind supports x86_64 Linux only");
 
 mod modules;
 mod sys;
+pub use sys::{make_probe_pipe, memory_readable, restrict_to_read_write};
 mod walk;
 
 pub use modules::{

@@ -1,11 +1,129 @@
 //! Raw x86_64 Linux system calls (no libc at unwind time) and the fault-free
-//! memory reader built on `process_vm_readv`.
+//! memory reader built on `process_vm_readv`, with a fallback for where that call is
+//! missing or forbidden (qemu-user answers `ENOSYS`; a seccomp filter `EPERM`, or kills):
+//! the bytes are written into a private pipe (`write` fails with `EFAULT` on an unmapped
+//! source instead of faulting) and read back. `read` and `write` are the two calls every
+//! practical seccomp filter allows.
 
 use core::arch::asm;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicU64, Ordering};
 
+const SYS_READ: usize = 0;
+const SYS_WRITE: usize = 1;
+const SYS_CLOSE: usize = 3;
+const SYS_FSTAT: usize = 5;
 const SYS_GETPID: usize = 39;
 const SYS_READLINK: usize = 89;
+const SYS_PIPE2: usize = 293;
 const SYS_PROCESS_VM_READV: usize = 310;
+const ENOSYS: isize = 38;
+const EPERM: isize = 1;
+
+/// How memory is read: [`VM_READV`] until that fails with `ENOSYS`/`EPERM`, then
+/// [`PIPE_CHECKED`]; [`PIPE_TRUSTED`] once the caller said only `read`/`write` may be used.
+static MODE: AtomicU8 = AtomicU8::new(VM_READV);
+const VM_READV: u8 = 0;
+/// Through the pipe, whose identity (`fstat`) is checked once per walk: a program that closed
+/// it and reused the number must never receive our writes.
+const PIPE_CHECKED: u8 = 1;
+/// Through the pipe, without `fstat` (a seccomp filter may forbid it).
+const PIPE_TRUSTED: u8 = 2;
+static PIPE_R: AtomicI32 = AtomicI32::new(-1);
+static PIPE_W: AtomicI32 = AtomicI32::new(-1);
+/// (dev, ino) of the pipe's write end when it was made.
+static PIPE_ID: AtomicU64 = AtomicU64::new(0);
+/// One reader at a time uses the pipe (another thread or a nested handler finds it busy and
+/// gets no bytes: a shorter stack, never a wrong one).
+static PIPE_BUSY: AtomicBool = AtomicBool::new(false);
+
+fn ident(fd: i32) -> Option<u64> {
+    let mut st = [0u64; 18]; // struct stat: 144 bytes on x86_64
+    // SAFETY: fstat writes one struct stat into a buffer of that size.
+    let r = unsafe { syscall3(SYS_FSTAT, fd as usize, st.as_mut_ptr() as usize, 0) };
+    (r == 0).then(|| st[0].rotate_left(32) ^ st[1])
+}
+
+/// Makes the probe pipe (once; close-on-exec, non-blocking). Returns false when it cannot.
+pub fn make_probe_pipe() -> bool {
+    if PIPE_W.load(Ordering::Acquire) >= 0 {
+        return true;
+    }
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe2 writes two ints into fds.
+    let r = unsafe {
+        syscall3(
+            SYS_PIPE2,
+            fds.as_mut_ptr() as usize,
+            0o2_004_000, // O_CLOEXEC | O_NONBLOCK
+            0,
+        )
+    };
+    if r != 0 {
+        return false;
+    }
+    let id = ident(fds[1]).unwrap_or(0);
+    PIPE_ID.store(id, Ordering::Relaxed);
+    PIPE_R.store(fds[0], Ordering::Relaxed);
+    if PIPE_W
+        .compare_exchange(-1, fds[1], Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        // Another thread made one first: ours is not needed.
+        // SAFETY: closing the two fds we just made.
+        unsafe {
+            syscall1(SYS_CLOSE, fds[0] as usize);
+            syscall1(SYS_CLOSE, fds[1] as usize);
+        }
+    }
+    true
+}
+
+/// From now on read memory only with `read`/`write` (a seccomp filter may be in force). Call
+/// [`make_probe_pipe`] first, while other system calls are still allowed.
+pub fn restrict_to_read_write() {
+    MODE.store(PIPE_TRUSTED, Ordering::Relaxed);
+}
+
+/// Can stack memory be read at all (otherwise walks stop at the first frame)?
+pub fn memory_readable() -> bool {
+    MODE.load(Ordering::Relaxed) == VM_READV || pipe_ready()
+}
+
+/// Is the probe pipe usable for one walk?
+fn pipe_ready() -> bool {
+    let w = PIPE_W.load(Ordering::Acquire);
+    if w < 0 {
+        return false;
+    }
+    match MODE.load(Ordering::Relaxed) {
+        PIPE_TRUSTED => true,
+        _ => ident(w) == Some(PIPE_ID.load(Ordering::Relaxed)),
+    }
+}
+
+/// Copies `len` (at most one page, not straddling two) bytes at `src` through the pipe.
+///
+/// # Safety
+/// `dst` must be valid for writes of `len` bytes.
+unsafe fn read_via_pipe(src: usize, dst: *mut u8, len: usize) -> bool {
+    if PIPE_BUSY.swap(true, Ordering::Acquire) {
+        return false;
+    }
+    let (r, w) = (
+        PIPE_R.load(Ordering::Relaxed),
+        PIPE_W.load(Ordering::Relaxed),
+    );
+    // SAFETY: write only reads from src (the kernel answers EFAULT for an unmapped range).
+    let n = unsafe { syscall3(SYS_WRITE, w as usize, src, len) };
+    let mut ok = false;
+    if n > 0 {
+        // SAFETY: dst is valid for len >= n bytes (caller's contract).
+        let got = unsafe { syscall3(SYS_READ, r as usize, dst as usize, n as usize) };
+        ok = n == len as isize && got == n;
+    }
+    PIPE_BUSY.store(false, Ordering::Release);
+    ok
+}
 
 #[repr(C)]
 struct IoVec {
@@ -113,6 +231,10 @@ pub unsafe fn read_remote(pid: usize, src: usize, dst: *mut u8, len: usize) -> b
         len,
     };
     let remote = IoVec { base: src, len };
+    if MODE.load(Ordering::Relaxed) != VM_READV {
+        // SAFETY: forwarded contract.
+        return unsafe { read_via_pipe(src, dst, len) };
+    }
     // SAFETY: both iovec structs live on our stack for the duration of the call; the local
     // buffer is valid for `len` bytes of writes (caller's contract); the remote range is
     // checked by the kernel, which reports EFAULT instead of delivering SIGSEGV.
@@ -127,6 +249,15 @@ pub unsafe fn read_remote(pid: usize, src: usize, dst: *mut u8, len: usize) -> b
             0,
         )
     };
+    if r == -ENOSYS || r == -EPERM {
+        // qemu-user, or a seccomp filter that answers with an errno: fall back for good.
+        if make_probe_pipe() {
+            let _ =
+                MODE.compare_exchange(VM_READV, PIPE_CHECKED, Ordering::Relaxed, Ordering::Relaxed);
+            // SAFETY: forwarded contract.
+            return pipe_ready() && unsafe { read_via_pipe(src, dst, len) };
+        }
+    }
     r == len as isize
 }
 
@@ -138,6 +269,8 @@ const BLOCK: usize = 256;
 /// small and adjacent, so most reads of one walk hit the cache).
 pub struct SafeReader {
     pid: usize,
+    /// False when no fault-free way to read memory is available: every read fails.
+    usable: bool,
     block_addr: usize,
     valid: bool,
     block: [u8; BLOCK],
@@ -145,8 +278,12 @@ pub struct SafeReader {
 
 impl SafeReader {
     pub fn new() -> Self {
+        let vm = MODE.load(Ordering::Relaxed) == VM_READV;
+        let usable = vm || pipe_ready();
         SafeReader {
-            pid: getpid(),
+            // getpid only where process_vm_readv is used (a filter may forbid both).
+            pid: if vm { getpid() } else { 0 },
+            usable,
             block_addr: 0,
             valid: false,
             block: [0; BLOCK],
@@ -156,6 +293,9 @@ impl SafeReader {
     /// Reads a native-endian usize at `addr`, or `None` if it is not readable.
     pub fn read_usize(&mut self, addr: usize) -> Option<usize> {
         const W: usize = core::mem::size_of::<usize>();
+        if !self.usable {
+            return None;
+        }
         let end = addr.checked_add(W)?;
         let base = addr & !(BLOCK - 1);
         if (end - 1) & !(BLOCK - 1) != base {
