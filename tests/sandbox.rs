@@ -183,3 +183,45 @@ fn return_from_main_writes_the_exact_summary_with_every_signal() {
     assert_eq!(n(&e["unsafe_calls"]), 6, "{e}");
     assert_eq!(e["signals"], serde_json::json!(["SIGUSR1", "SIGUSR2"]));
 }
+
+/// Item 7: `signal()` reaches a preload loaded after this one (as `sigaction()` does), and the
+/// handler is still checked.
+#[test]
+fn signal_reaches_a_later_preload() {
+    let env = Env::new("sb_chain");
+    let counter = env.compile_file("chain_counter", &["-shared", "-fPIC", "-ldl"]);
+    let prog = env.compile_file("sb_return", &[]);
+    let log = env.dir.join("log");
+    let (_, status, stdout, stderr) = run_raw(
+        &[&prog],
+        &[
+            (
+                "LD_PRELOAD".into(),
+                format!("{} {}", env.lib.display(), counter.display()),
+            ),
+            (
+                "ASSAFE_OPTIONS".into(),
+                format!("log_format=json:log_path={}", log.display()),
+            ),
+        ],
+        &["LD_PRELOAD", "ASSAFE_OPTIONS"],
+    );
+    assert!(status.success(), "{status}\n{stderr}");
+    // (The counter's destructor writes before stdio's buffer is flushed at exit.)
+    assert!(
+        stdout.contains("counter: signal=2 sigaction=1\n") && stdout.contains("done\n"),
+        "both signal() calls reach the second preload: {stdout:?}\n{stderr}"
+    );
+    let text: String = std::fs::read_dir(&env.dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("log."))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    assert!(
+        text.lines().any(|l| l.contains("\"event\":\"report\"")
+            && l.contains("\"function\":\"malloc\"")
+            && l.contains("\"signal_name\":\"SIGUSR1\"")),
+        "the handler is still wrapped and checked:\n{text}"
+    );
+}
