@@ -297,8 +297,9 @@ pub fn run(argv: &[OsString], cfg: &RunConfig) -> Result<Outcome, String> {
         .or_else(|| signal.map(|s| 128 + s))
         .unwrap_or(1);
 
-    let logs =
+    let mut logs =
         Logs::read(std::slice::from_ref(&dir)).map_err(|e| format!("reading the logs: {e}"))?;
+    logs.warnings.extend(still_running(&logs));
     let mut unchecked = Vec::new();
     let resolved = preflight::resolve(prog, std::env::var_os("PATH").as_deref());
     if !logs.processes.contains_key(&(0, pid)) {
@@ -329,6 +330,40 @@ pub fn run(argv: &[OsString], cfg: &RunConfig) -> Result<Outcome, String> {
         unchecked,
         _tmp: tmp,
     })
+}
+
+/// Processes of the run that are still alive after the program ended (a daemon such as
+/// gpg-agent): checked until now; what they do later is in no report.
+fn still_running(logs: &Logs) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in logs.processes.values() {
+        let Ok(pid) = i32::try_from(p.pid) else {
+            continue;
+        };
+        if pid <= 0 || !p.started {
+            continue;
+        }
+        // SAFETY: signal 0 only checks that the process exists.
+        let alive = unsafe { libc::kill(pid, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+        if !alive {
+            continue;
+        }
+        // The pid may have been reused: it must still run one of the images it logged.
+        let exe = fs::read_link(format!("/proc/{pid}/exe")).ok();
+        if let Some(e) = &exe
+            && !p.exes.iter().any(|x| Path::new(x) == e)
+        {
+            continue;
+        }
+        out.push(format!(
+            "process {pid} ({}) is still running after the program ended: checked until now; \
+             what it does later is in no report (its records go to this run's log directory, \
+             removed now unless --keep-logs was given)",
+            p.exes.last().map_or("?", String::as_str)
+        ));
+    }
+    out
 }
 
 /// Processes whose exec'd program could not load the library (static, setuid, …): the exec
