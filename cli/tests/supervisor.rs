@@ -138,3 +138,41 @@ fn a_process_that_outlives_the_program_is_named() {
     );
     assert!(all.contains("sleep"), "{all}");
 }
+
+/// Item 6: a static program started by a process that made no unsafe call (`env ./static`) is
+/// named as not checked: every exec is recorded.
+#[test]
+fn a_static_program_started_by_a_clean_process_is_not_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("st.c");
+    std::fs::write(
+        &src,
+        "#include <stdio.h>\nint main(void) { puts(\"static ok\"); return 0; }\n",
+    )
+    .unwrap();
+    let exe = dir.path().join("st");
+    let cc = std::process::Command::new("cc")
+        .arg("-static")
+        .arg("-o")
+        .arg(&exe)
+        .arg(&src)
+        .output()
+        .unwrap();
+    if !cc.status.success() {
+        eprintln!(
+            "skipped: no static libc ({})",
+            String::from_utf8_lossy(&cc.stderr)
+        );
+        return;
+    }
+    let out = output(assafe().arg("run").arg("--").arg("env").arg(&exe));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "static ok\n");
+    let err = stderr(&out);
+    assert!(
+        err.contains("not checked")
+            && err.contains("static binary")
+            && err.contains("1 not checked"),
+        "{err}"
+    );
+}

@@ -322,7 +322,12 @@ pub fn summary(end: End, ctx_bit: u8) {
     let pid = sys::getpid();
     let (calls, distinct, dropped) = dedup::totals(pid);
     let (lost, why) = sink::lost();
-    if calls == 0 && lost == 0 {
+    let o = config::options();
+    // Every exec is recorded in a JSON log (so that a program exec'd without the library, e.g. a
+    // static one started by `env`, is named as not checked); other summaries only when there is
+    // something to say.
+    let exec_logged = matches!(end, End::Exec(_)) && o.json() && !o.log_path().is_empty();
+    if calls == 0 && lost == 0 && !exec_logged {
         return;
     }
     if matches!(end, End::Unseen)
@@ -346,7 +351,6 @@ pub fn summary(end: End, ctx_bit: u8) {
         &whybuf[..n]
     };
     let signals = dedup::signals();
-    let o = config::options();
     emit(|b| {
         let mut e = [0u8; 512];
         let exe = exe(&mut e);
