@@ -26,6 +26,13 @@ unsafe extern "C" fn lazy(idx: usize, _f: *mut Frame) -> usize {
 /// The slow path: decide whether the call needs checking, check it, and return where to go.
 unsafe extern "C" fn slow(idx: usize, f: *mut Frame) -> usize {
     let st = tls::state();
+    if st == 0 && CLASS[idx] == Class::Sandbox {
+        // `syscall()` is common (Rust's futexes): only the few calls that matter take the path.
+        // SAFETY: f points to the frame slow_entry saved on its own stack, alive until we return.
+        if !sandbox::relevant(idx, unsafe { &*f }) {
+            return symbols::real(idx);
+        }
+    }
     if st & tls::BUSY != 0 {
         // The library's own code (or a call it triggered) is running on this thread.
         return wrapper_or_real(idx);

@@ -14,6 +14,32 @@ use crate::reporting::sink;
 const PR_SET_SECCOMP: usize = 22;
 const PR_SET_NO_NEW_PRIVS: usize = 38;
 
+/// Does this sandbox-class call need [`before`]? (Cheap: most `syscall()` calls do not.)
+#[inline]
+pub fn relevant(idx: usize, f: &Frame) -> bool {
+    match idx {
+        g::IDX_prctl => matches!(f.arg(0), PR_SET_SECCOMP | PR_SET_NO_NEW_PRIVS),
+        g::IDX_syscall => matches!(
+            f.arg(0) as libc::c_long,
+            libc::SYS_seccomp
+                | libc::SYS_prctl
+                | libc::SYS_chroot
+                | libc::SYS_pivot_root
+                | libc::SYS_unshare
+                | libc::SYS_setns
+                | libc::SYS_setuid
+                | libc::SYS_setgid
+                | libc::SYS_setreuid
+                | libc::SYS_setregid
+                | libc::SYS_setresuid
+                | libc::SYS_setresgid
+                | libc::SYS_setfsuid
+                | libc::SYS_setfsgid
+        ),
+        _ => true,
+    }
+}
+
 /// Runs before the real function of a sandbox-class call.
 pub fn before(idx: usize, f: &Frame) {
     match idx {
