@@ -75,6 +75,18 @@ pub fn child_reset() {
     LOST_WHY.store(0, Ordering::Relaxed);
 }
 
+/// `fd` renumbered from [`HIGH_FD`] up (close-on-exec), or `fd` itself when that fails (a low
+/// `RLIMIT_NOFILE`).
+fn move_high(fd: i32) -> i32 {
+    match sys::dup_high(fd, HIGH_FD) {
+        Ok(h) => {
+            sys::close(fd);
+            h
+        }
+        Err(_) => fd,
+    }
+}
+
 /// Opens the log directory (see [`DIRFD`]), once.
 fn open_dir() {
     if DIRFD.load(Ordering::Relaxed) >= 0 {
@@ -92,11 +104,8 @@ fn open_dir() {
     let Ok(fd) = sys::open(&dir[..=n], flags, 0) else {
         return;
     };
-    let high = sys::dup_high(fd, HIGH_FD);
-    sys::close(fd);
-    if let Ok(h) = high
-        && let Some(i) = sys::fstat_id(h)
-    {
+    let h = move_high(fd);
+    if let Some(i) = sys::fstat_id(h) {
         DIR_ID.store(id(i), Ordering::Relaxed);
         DIRFD.store(h, Ordering::Release);
     }
@@ -169,11 +178,8 @@ pub fn keep_open() {
         let l = start_in_front(&mut mem);
         let _ = sys::write_all(fd, &mem[START_ROOM - l..]);
     }
-    let high = sys::dup_high(fd, HIGH_FD);
-    sys::close(fd);
-    if let Ok(h) = high
-        && let Some(i) = sys::fstat_id(h)
-    {
+    let h = move_high(fd);
+    if let Some(i) = sys::fstat_id(h) {
         OWN_ID.store(id(i), Ordering::Relaxed);
         OWN_PID.store(sys::getpid(), Ordering::Relaxed);
         if let Ok(old) = u32::try_from(OWN_FD.swap(h, Ordering::Relaxed)) {
