@@ -225,3 +225,23 @@ fn signal_reaches_a_later_preload() {
         "the handler is still wrapped and checked:\n{text}"
     );
 }
+
+/// `process_vm_readv` answering ENOSYS (qemu-user) or EPERM: the unwinder falls back to its pipe
+/// reader (here through a filter the library cannot see, installed with a raw system call).
+#[test]
+fn stacks_are_read_without_process_vm_readv() {
+    let env = Env::new("sb_enosys");
+    let prog = env.compile_file("sb_enosys", &[]);
+    let out = env.run(&[&prog], true, "");
+    out.assert_ok();
+    assert_eq!(out.stdout, "ok\n", "{}", out.dump());
+    let r = out.reports_for("malloc");
+    assert_eq!(r.len(), 1, "{}", out.dump());
+    let frames = r[0]["frames"].as_array().unwrap();
+    assert!(
+        frames.len() >= 3,
+        "the handler's callers were found through the pipe reader: {}",
+        r[0]
+    );
+    assert!(r[0].get("truncated").is_none(), "{}", r[0]);
+}
