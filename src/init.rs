@@ -142,11 +142,16 @@ fn seccomp_inherited() -> bool {
         }
     }
     sys::close(fd);
+    // The line is near the end: scan backwards, comparing only at line starts (load cost).
     let key = b"\nSeccomp:\t";
-    buf[..n]
-        .windows(key.len())
-        .position(|w| w == key)
-        .is_some_and(|i| buf.get(i + key.len()).is_some_and(|&c| c != b'0'))
+    let mut i = n.saturating_sub(key.len() + 1);
+    while i > 0 {
+        if buf[i] == b'\n' && buf[i..i + key.len()] == *key {
+            return buf[i + key.len()] != b'0';
+        }
+        i -= 1;
+    }
+    false
 }
 
 /// The destructor: runs at a return from `main` and in `exit` (after the atexit handlers). Writes
