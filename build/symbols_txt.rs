@@ -35,6 +35,7 @@ pub const CLASSES: &[ClassInfo] = &[
     class("jmp", "Jmp", true),
     class("cancel", "Cancel", true),
     class("dlopen", "Dlopen", true),
+    class("sandbox", "Sandbox", true),
 ];
 
 const fn class(word: &'static str, variant: &'static str, always_slow: bool) -> ClassInfo {

@@ -60,6 +60,12 @@ SPECIAL = {
     "longjmp": "jmp", "_longjmp": "jmp", "siglongjmp": "jmp", "__longjmp_chk": "jmp",
     "pthread_setcanceltype": "cancel",
     "dlopen": "dlopen", "dlmopen": "dlopen", "dlclose": "dlopen",
+    # Calls after which the log may be unreachable (seccomp filter, chroot, namespaces, another
+    # uid): the library prepares its log file before the real call.
+    "prctl": "sandbox", "syscall": "sandbox", "chroot": "sandbox", "unshare": "sandbox",
+    "setns": "sandbox", "setuid": "sandbox", "setgid": "sandbox", "seteuid": "sandbox",
+    "setegid": "sandbox", "setreuid": "sandbox", "setregid": "sandbox",
+    "setresuid": "sandbox", "setresgid": "sandbox",
 }
 
 # Never interposed: called before the library can run, or with a non-C ABI.
@@ -258,7 +264,7 @@ MANUAL_REASONS = [("i18n", "i18n"), ("dlopen", "dl"), ("plugin", "dl"), ("heap",
 
 SPECIAL_REASON = {"fork": "fork", "vfork": "fork", "exec": "exec", "exit": "atexit",
                   "sigaction": "signal", "jmp": "signal", "cancel": "thread", "dlopen": "dl", "_fork": "-",
-                  "_exit": "-"}
+                  "_exit": "-", "sandbox": None}
 
 # Reason words for documented-AS-Safe functions that POSIX does not list and that
 # touch shared state (so they stay interposed for the posix verdict).
@@ -505,7 +511,7 @@ def classify(ref, name):
         elif pure and glibc == "safe":
             reason = kind
         else:
-            reason = SPECIAL_REASON[special]
+            reason = SPECIAL_REASON[special] or reason
     elif pure and not (glibc == "unsafe"):
         cls = "safe"
         if posix == "unsafe" or posix_src == "assafe":
@@ -522,6 +528,8 @@ def classify(ref, name):
     if judged:
         src.append("assafe: " + "; ".join(dict.fromkeys(judged)))
     source = "; ".join(src).replace("\t", " ")
+    if cls == "sandbox":
+        source = source.replace(", not interposed", "").replace("not interposed: ", "")
     hot = "hot" if row["hot_path"] in HOT_PATHS else "-"
     return {
         "name": name, "version": row["version"], "class": cls, "reason": reason,
@@ -575,6 +583,7 @@ CLASS_DOC = [
     ("jmp", "longjmp family: interposed (leaving a handler ends the context); safe when leaving a handler."),
     ("cancel", "pthread_setcanceltype: interposed (asynchronous cancellation is tracked)."),
     ("dlopen", "dlopen/dlmopen/dlclose: interposed and unsafe (the loader lock); the library also refreshes its module table after them, for stacks."),
+    ("sandbox", "prctl, syscall, chroot, unshare, setns and the setuid/setgid family: interposed; before the real call the library opens its log file and notes a seccomp filter (the log may be unreachable afterwards); verdicts as the columns say."),
     ("skip", "not interposed although not safe; reason versioned (several versions are distinct code: an unversioned interposer would send old binaries to the new implementation) or loader (startup/loader/profiling internals that must never be wrapped)."),
 ]
 

@@ -15,6 +15,7 @@ use crate::platform::arch::{self, Frame};
 use crate::platform::fmt::Buf;
 use crate::platform::{in_self, sys, tls};
 use crate::reporting::{self, Context, End, dedup};
+use crate::state;
 
 /// Context bits of the violations this process reported (for the summary's `context`).
 pub static SEEN: AtomicU8 = AtomicU8::new(0);
@@ -67,6 +68,14 @@ pub fn call(idx: usize, ctx: u8, f: &Frame) {
     }
 }
 
+/// The summary of a process that ends without an exit call the library saw (the destructor).
+pub fn end_summary() {
+    reporting::summary(
+        End::Unseen,
+        summary_context(tls::state() | state::process_context()),
+    );
+}
+
 /// An interposed call in a restricted context: report it if the verdict says unsafe.
 pub fn violation(idx: usize, ctx: u8, f: &Frame) {
     if !is_unsafe(idx) {
@@ -102,6 +111,9 @@ pub fn violation(idx: usize, ctx: u8, f: &Frame) {
     describe(&mut c);
     if c.handler != 0 && in_self(f.ret_addr()) {
         c.site = c.handler;
+    }
+    if bit == tls::IN_HANDLER {
+        dedup::note_signal(c.signal);
     }
     if bit == tls::IN_HANDLER && dedup::worth_unwinding(pid, idx, c.site) {
         find_definite(&mut c);

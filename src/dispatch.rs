@@ -6,7 +6,7 @@
 //! (verdict) → `reporting` (record) → sink; then the real function or a `contexts` wrapper.
 
 use crate::check;
-use crate::contexts::{cancel, dlopen, exec, fork, signal, vfork};
+use crate::contexts::{cancel, dlopen, exec, fork, sandbox, signal, vfork};
 use crate::libc::symbols::{self, CLASS, Class, F_HOT, FLAGS};
 use crate::platform::arch::{self, Frame};
 use crate::platform::tls;
@@ -26,6 +26,13 @@ unsafe extern "C" fn lazy(idx: usize, _f: *mut Frame) -> usize {
 /// The slow path: decide whether the call needs checking, check it, and return where to go.
 unsafe extern "C" fn slow(idx: usize, f: *mut Frame) -> usize {
     let st = tls::state();
+    if st == 0 && CLASS[idx] == Class::Sandbox {
+        // `syscall()` is common (Rust's futexes): only the few calls that matter take the path.
+        // SAFETY: f points to the frame slow_entry saved on its own stack, alive until we return.
+        if !sandbox::relevant(idx, unsafe { &*f }) {
+            return symbols::real(idx);
+        }
+    }
     if st & tls::BUSY != 0 {
         // The library's own code (or a call it triggered) is running on this thread.
         return wrapper_or_real(idx);
@@ -48,6 +55,9 @@ unsafe extern "C" fn slow(idx: usize, f: *mut Frame) -> usize {
         if CLASS[idx] == Class::Exec {
             target = exec::follow(idx, f);
         }
+        if CLASS[idx] == Class::Sandbox {
+            sandbox::before(idx, f);
+        }
     }
     let target = target.unwrap_or_else(|| wrapper_or_real(idx));
     tls::clear(tls::BUSY);
@@ -64,6 +74,8 @@ fn wrapper_or_real(idx: usize) -> usize {
         Class::Jmp => signal::jmp_wrapper(idx),
         Class::Cancel => cancel::wrapper(),
         Class::Dlopen => dlopen::wrapper(idx),
-        Class::Unsafe | Class::Exec | Class::Exit | Class::UExit => symbols::real(idx),
+        Class::Unsafe | Class::Exec | Class::Exit | Class::UExit | Class::Sandbox => {
+            symbols::real(idx)
+        }
     }
 }

@@ -11,8 +11,9 @@
 
 use core::sync::atomic::Ordering;
 
+use crate::check;
 use crate::config::{self, PATH_MAX, Path};
-use crate::contexts::{fork, signal};
+use crate::contexts::{fork, sandbox, signal};
 use crate::libc::{self, symbols};
 use crate::platform::{sys, tls};
 use crate::reporting::{self, suppress};
@@ -81,6 +82,10 @@ fn run() {
         o.suppressions.len = 0;
     }
     absolute(&mut o.log_path.0);
+    reporting::capture_exe();
+    if seccomp_inherited() {
+        sandbox::restrict();
+    }
     fork::arm();
     let sup = suppress::load(o.suppressions.as_bytes());
     reporting::options_feedback(&problems, sup);
@@ -116,10 +121,68 @@ fn after() {
     reporting::start_record();
 }
 
+/// Is a seccomp filter already in force (inherited through exec: systemd's
+/// `SystemCallFilter=`, a sandboxing parent)? Read from `/proc/self/status` with the calls the
+/// loader itself has just made (`openat`, `read`, `close`), so a filter that let the program
+/// start allows them. Without `/proc`: no.
+fn seccomp_inherited() -> bool {
+    let Ok(fd) = sys::open(
+        b"/proc/self/status\0",
+        ::libc::O_RDONLY | ::libc::O_CLOEXEC,
+        0,
+    ) else {
+        return false;
+    };
+    let mut buf = [0u8; 4096];
+    let mut n = 0;
+    while n < buf.len() {
+        match sys::read(fd, &mut buf[n..]) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+    }
+    sys::close(fd);
+    // The line is near the end: scan backwards, comparing only at line starts (load cost).
+    let key = b"\nSeccomp:\t";
+    let mut i = n.saturating_sub(key.len() + 1);
+    while i > 0 {
+        if buf[i] == b'\n' && buf[i..i + key.len()] == *key {
+            return buf[i + key.len()] != b'0';
+        }
+        i -= 1;
+    }
+    false
+}
+
+/// The destructor: runs at a return from `main` and in `exit` (after the atexit handlers). Writes
+/// the summary if no exit call the library saw wrote it (libc's start code calls `exit`
+/// internally, which no stub sees), or if calls were made since.
+extern "C" fn destructor() {
+    if !state::initialised() {
+        return;
+    }
+    let was = tls::state();
+    if was & tls::BUSY != 0 {
+        return;
+    }
+    tls::set(tls::BUSY);
+    check::end_summary();
+    tls::store(was);
+}
+
+#[used]
+#[unsafe(link_section = ".fini_array")]
+static FINI_ARRAY: extern "C" fn() = destructor;
+
 /// The constructor: runs when the loader initialises this library.
 extern "C" fn constructor() {
     let was = tls::state();
     tls::set(tls::BUSY);
+    if state::initialised() {
+        // An earlier constructor's interposed call initialised the library: handlers it
+        // installed after that call are wrapped now.
+        signal::wrap_existing();
+    }
     ensure();
     tls::store(was & !(tls::UNINIT | tls::BUSY) | state::process_context());
 }

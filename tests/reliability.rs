@@ -470,7 +470,7 @@ fn nasty_option_strings_never_harm_the_host() {
 // 5. Sink faults
 
 /// Runs fork_malloc mt with `log_path` = `path` (+ json), with and without the preload; asserts
-/// the host is unharmed, one "cannot write" warning, and the child's report on stderr instead.
+/// the host is unharmed and nothing of ours reaches its stderr.
 fn unwritable_log(env: &Env, what: &str, log_prefix: &Path, setup: impl Fn(&mut Command)) {
     let prog = env.compile_file("fork_malloc", &[]);
     let opts = format!("log_format=json:log_path={}", log_prefix.display());
@@ -492,33 +492,11 @@ fn unwritable_log(env: &Env, what: &str, log_prefix: &Path, setup: impl Fn(&mut 
         r.status.signal(),
         r.stderr
     );
-    let sink_warnings: Vec<&str> = r
-        .stderr
-        .lines()
-        .filter(|l| l.contains("ASSAFE: warning: cannot write log file"))
-        .collect();
+    // With log_path set nothing of ours goes to the program's stderr (issue 11): the records
+    // that cannot be written are counted as lost (here nowhere can take the count either).
     assert_eq!(
-        sink_warnings.len(),
-        1,
-        "[{what}] say it once:\n{}",
-        r.stderr
-    );
-    let recs = json_on_stderr(&r.stderr);
-    assert!(
-        recs.iter().any(|x| x["event"] == "report"
-            && x["function"] == "malloc"
-            && x["context"] == "fork-child"),
-        "[{what}] the report went to stderr instead:\n{}",
-        r.stderr
-    );
-    let other: Vec<&str> = r
-        .stderr
-        .lines()
-        .filter(|l| !l.starts_with('{') && !l.contains("ASSAFE: warning: cannot write log file"))
-        .collect();
-    assert!(
-        other.is_empty(),
-        "[{what}] unexpected stderr lines: {other:?}"
+        r.stderr, base.stderr,
+        "[{what}] nothing of ours on the program's stderr"
     );
 }
 
@@ -695,13 +673,8 @@ fn child_that_closed_every_fd_and_an_unwritable_log() {
         "{}",
         r.stderr
     );
-    // The parent (fds open) said once that it cannot write; the child could say nothing.
-    let w: Vec<&str> = r
-        .stderr
-        .lines()
-        .filter(|l| l.contains("cannot write log file"))
-        .collect();
-    assert_eq!(w.len(), 1, "{}", r.stderr);
+    // Nothing of ours on the program's stderr (issue 11: the lost records are only counted).
+    assert_eq!(r.stderr, base.stderr);
 }
 
 #[test]
@@ -889,20 +862,8 @@ fn planted_symlink_at_the_log_file_is_not_followed() {
             "created the symlink's target {}",
             dangling.display()
         );
-        let w: Vec<&str> = r
-            .stderr
-            .lines()
-            .filter(|l| l.contains("ASSAFE: warning: cannot write log file"))
-            .collect();
-        assert_eq!(w.len(), 1, "one warning:\n{}", r.stderr);
-        let recs = json_on_stderr(&r.stderr);
-        assert!(
-            recs.iter().any(|x| x["event"] == "report"
-                && x["function"] == "malloc"
-                && n(&x["pid"]) != r.pid as u64),
-            "the child's report went to stderr:\n{}",
-            r.stderr
-        );
+        // The child's record is lost (counted, not written through the link, nothing on stderr).
+        assert_eq!(r.stderr, "", "nothing of ours on stderr");
         // The parent's own log file (start record) is a regular file with mode 0600.
         let own = PathBuf::from(format!("{}.{}", prefix.display(), r.pid));
         let md =

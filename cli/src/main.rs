@@ -262,7 +262,12 @@ fn cmd_run(a: RunArgs) -> ExitCode {
     ) {
         return fail(e);
     }
-    if !report.findings.is_empty() && a.out.error_exitcode != 0 {
+    if let Some(sig) = outcome.signal {
+        // Ends as the program did, before --error-exitcode (a shell must still see the signal).
+        // The report is out; the temporary directory goes with `outcome`.
+        drop(outcome);
+        run::die_of(sig)
+    } else if !report.findings.is_empty() && a.out.error_exitcode != 0 {
         ExitCode::from(a.out.error_exitcode)
     } else {
         ExitCode::from(outcome.status.clamp(0, 255) as u8)

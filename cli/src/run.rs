@@ -98,6 +98,9 @@ pub struct RunConfig {
 pub struct Outcome {
     /// Shell-style status: the exit code, or 128+N when killed by signal N.
     pub status: i32,
+    /// The signal that killed the program (`assafe run` then ends by the same signal, see
+    /// [`die_of`]).
+    pub signal: Option<i32>,
     pub logs: Logs,
     pub unchecked: Vec<Unchecked>,
     /// Kept alive until the report is written; deleted on drop.
@@ -161,34 +164,104 @@ fn has_logs(dir: &Path) -> bool {
     })
 }
 
-struct IgnoreInterrupts {
-    old_int: libc::sighandler_t,
-    old_quit: libc::sighandler_t,
+/// The signals `assafe run` passes on to the program it supervises.
+const FORWARDED: [libc::c_int; 4] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT];
+
+/// The program's pid while it runs (0 before and after), for the forwarding handler.
+static CHILD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _uc: *mut libc::c_void) {
+    // A signal the kernel generated (^C, ^\ at the terminal, a hangup) went to the whole
+    // foreground process group, the program included: passing it on would deliver it twice.
+    // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
+    if !info.is_null() && unsafe { (*info).si_code } == libc::SI_KERNEL {
+        return;
+    }
+    let pid = CHILD.load(std::sync::atomic::Ordering::SeqCst);
+    if pid > 0 {
+        // SAFETY: kill is async-signal-safe; pid is our own child, not yet reaped.
+        unsafe { libc::kill(pid, sig) };
+    } else {
+        // The program is not started yet: passed on as soon as it is.
+        PENDING.fetch_or(1 << sig, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
-impl IgnoreInterrupts {
-    /// Like `system(3)`: while the child runs, ^C and ^\ go to it, not to us, so the report is
-    /// still written.
+/// Signals that arrived before the program started (bit n for signal n).
+static PENDING: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// While the program runs, SIGTERM, SIGINT, SIGHUP and SIGQUIT sent to `assafe run` go to the
+/// program (as a shell's `exec` would let them), and `assafe run` waits for it, reports what was
+/// collected, removes its temporary directory and ends as the program did.
+struct Forwarder {
+    old: [libc::sigaction; 4],
+}
+// (The handlers restore nothing: `Drop` puts the old actions back after the program ended.)
+
+impl Forwarder {
+    /// Installs the handlers (before the program starts: a signal that arrives meanwhile is
+    /// kept and passed on by [`Forwarder::started`]).
     fn new() -> Self {
-        // SAFETY: setting SIGINT/SIGQUIT to SIG_IGN installs no handler code; the old
-        // dispositions are restored in `drop`.
+        CHILD.store(0, std::sync::atomic::Ordering::SeqCst);
+        PENDING.store(0, std::sync::atomic::Ordering::SeqCst);
+        // SAFETY: all-zero is a valid sigaction; the handler only reads an atomic and calls kill.
         unsafe {
-            IgnoreInterrupts {
-                old_int: libc::signal(libc::SIGINT, libc::SIG_IGN),
-                old_quit: libc::signal(libc::SIGQUIT, libc::SIG_IGN),
+            let mut old: [libc::sigaction; 4] = std::mem::zeroed();
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = forward as *const () as usize;
+            sa.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+            for (i, &sig) in FORWARDED.iter().enumerate() {
+                libc::sigaction(sig, &sa, &mut old[i]);
+            }
+            Forwarder { old }
+        }
+    }
+
+    /// The program runs as `pid`: signals from now on go to it, and so do those kept meanwhile.
+    fn started(&self, pid: u32) {
+        CHILD.store(pid as i32, std::sync::atomic::Ordering::SeqCst);
+        let pending = PENDING.swap(0, std::sync::atomic::Ordering::SeqCst);
+        for &sig in &FORWARDED {
+            if pending & (1 << sig) != 0 {
+                // SAFETY: our own child, not yet reaped.
+                unsafe { libc::kill(pid as i32, sig) };
             }
         }
     }
 }
 
-impl Drop for IgnoreInterrupts {
+impl Drop for Forwarder {
     fn drop(&mut self) {
-        // SAFETY: restores the dispositions that `signal` returned in `new`.
-        unsafe {
-            libc::signal(libc::SIGINT, self.old_int);
-            libc::signal(libc::SIGQUIT, self.old_quit);
+        CHILD.store(0, std::sync::atomic::Ordering::Relaxed);
+        for (i, &sig) in FORWARDED.iter().enumerate() {
+            // SAFETY: restores the action `new` saved.
+            unsafe { libc::sigaction(sig, &self.old[i], std::ptr::null_mut()) };
         }
     }
+}
+
+/// Ends this process the way the program ended: killed by signal `sig` (so a shell prints
+/// "Segmentation fault" and `$?` is 128+sig). No core dump of `assafe` itself.
+pub fn die_of(sig: i32) -> ! {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    // SAFETY: plain libc calls on our own process.
+    unsafe {
+        let no_core = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        libc::setrlimit(libc::RLIMIT_CORE, &no_core);
+        libc::signal(sig, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::raise(sig);
+    }
+    // A signal whose default action does not end a process.
+    std::process::exit(128 + sig)
 }
 
 /// Runs `argv` with the library preloaded, waits, and reads the logs.
@@ -235,24 +308,28 @@ pub fn run(argv: &[OsString], cfg: &RunConfig) -> Result<Outcome, String> {
             assafe_options(cfg, inherited.as_deref(), &dir.join("assafe")),
         );
     }
+    let forwarder = Forwarder::new();
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", prog.to_string_lossy()))?;
     let pid = i64::from(child.id());
     let status = {
-        let _guard = IgnoreInterrupts::new();
+        forwarder.started(child.id());
+        let _forwarder = forwarder;
         child
             .wait()
             .map_err(|e| format!("waiting for {}: {e}", prog.to_string_lossy()))?
     };
     use std::os::unix::process::ExitStatusExt;
+    let signal = status.signal();
     let status = status
         .code()
-        .or_else(|| status.signal().map(|s| 128 + s))
+        .or_else(|| signal.map(|s| 128 + s))
         .unwrap_or(1);
 
-    let logs =
+    let mut logs =
         Logs::read(std::slice::from_ref(&dir)).map_err(|e| format!("reading the logs: {e}"))?;
+    logs.warnings.extend(still_running(&logs));
     let mut unchecked = Vec::new();
     let resolved = preflight::resolve(prog, std::env::var_os("PATH").as_deref());
     if !logs.processes.contains_key(&(0, pid)) {
@@ -279,10 +356,45 @@ pub fn run(argv: &[OsString], cfg: &RunConfig) -> Result<Outcome, String> {
     unchecked.extend(exec_unchecked(&logs));
     Ok(Outcome {
         status,
+        signal,
         logs,
         unchecked,
         _tmp: tmp,
     })
+}
+
+/// Processes of the run that are still alive after the program ended (a daemon such as
+/// gpg-agent): checked until now; what they do later is in no report.
+fn still_running(logs: &Logs) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in logs.processes.values() {
+        let Ok(pid) = i32::try_from(p.pid) else {
+            continue;
+        };
+        if pid <= 0 || !p.started {
+            continue;
+        }
+        // SAFETY: signal 0 only checks that the process exists.
+        let alive = unsafe { libc::kill(pid, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+        if !alive {
+            continue;
+        }
+        // The pid may have been reused: it must still run one of the images it logged.
+        let exe = fs::read_link(format!("/proc/{pid}/exe")).ok();
+        if let Some(e) = &exe
+            && !p.exes.iter().any(|x| Path::new(x) == e)
+        {
+            continue;
+        }
+        out.push(format!(
+            "process {pid} ({}) is still running after the program ended: checked until now; \
+             what it does later is in no report (its records go to this run's log directory, \
+             removed now unless --keep-logs was given)",
+            p.exes.last().map_or("?", String::as_str)
+        ));
+    }
+    out
 }
 
 /// Processes whose exec'd program could not load the library (static, setuid, …): the exec

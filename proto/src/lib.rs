@@ -140,11 +140,19 @@ pub mod key {
     /// In a summary site.
     pub const COUNT: &str = "count";
     pub const CHECKED: &str = "checked";
+    /// Summary: records of this process that could not be written (absent when none).
+    pub const LOST: &str = "lost";
+    /// Summary: why the first lost record could not be written (`"seccomp"`, `"errno 13"`, …).
+    pub const LOST_REASON: &str = "lost_reason";
+    /// Summary: names of the signals whose handlers made the unsafe calls (absent when none).
+    pub const SIGNALS: &str = "signals";
+    /// Report: why `frames` stops early (`"seccomp"`: stack memory could not be read safely).
+    pub const TRUNCATED: &str = "truncated";
 
     /// Every key, top-level and nested.
     ///
     /// Keep in step with [`crate::schema`] (a unit test checks both ways).
-    pub const ALL: [&str; 34] = [
+    pub const ALL: [&str; 38] = [
         EVENT,
         FORMAT,
         VERSION,
@@ -179,6 +187,10 @@ pub mod key {
         SITES,
         COUNT,
         CHECKED,
+        LOST,
+        LOST_REASON,
+        SIGNALS,
+        TRUNCATED,
     ];
 }
 

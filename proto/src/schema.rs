@@ -22,6 +22,8 @@ pub enum Type {
     Stack,
     /// An array of objects with [`SUMMARY_SITE`]'s keys.
     Sites,
+    /// An array of strings.
+    StrArray,
 }
 
 /// When a key is present.
@@ -112,6 +114,7 @@ pub const REPORT: EventSchema = EventSchema {
         always(key::SITE, Hex),
         always(key::FRAMES, HexArray),
         always(key::STACK, Stack),
+        sometimes(key::TRUNCATED, Str),
     ],
 };
 
@@ -135,7 +138,7 @@ pub const ERRNO: EventSchema = EventSchema {
     ],
 };
 
-const SUMMARY_TAIL: [Field; 9] = [
+const SUMMARY_TAIL: [Field; 12] = [
     always(key::CONTEXT, Str),
     always(key::PID, Uint),
     always(key::PPID, Uint),
@@ -145,10 +148,13 @@ const SUMMARY_TAIL: [Field; 9] = [
     always(key::DROPPED, Uint),
     always(key::SUPPRESSED, Uint),
     always(key::SITES, Sites),
+    sometimes(key::SIGNALS, StrArray),
+    sometimes(key::LOST, Uint),
+    sometimes(key::LOST_REASON, Str),
 ];
 
-const fn summary(second: Field) -> [Field; 11] {
-    let mut out = [second; 11];
+const fn summary(second: Field) -> [Field; 14] {
+    let mut out = [second; 14];
     out[0] = always(key::EVENT, Str);
     let mut i = 0;
     while i < SUMMARY_TAIL.len() {
@@ -158,8 +164,10 @@ const fn summary(second: Field) -> [Field; 11] {
     out
 }
 
-const EXEC_FIELDS: [Field; 11] = summary(always(key::PATH, Str));
-const EXIT_FIELDS: [Field; 11] = summary(always(key::STATUS, Int));
+const EXEC_FIELDS: [Field; 14] = summary(always(key::PATH, Str));
+/// `status` is absent when the library's destructor wrote the summary (a return from `main`: no
+/// exit call the library saw).
+const EXIT_FIELDS: [Field; 14] = summary(sometimes(key::STATUS, Int));
 
 /// `exec`.
 pub const EXEC: EventSchema = EventSchema {

@@ -11,7 +11,9 @@ use crate::reporting::dedup;
 use crate::state;
 
 /// Threads in this process right now, from the kernel (field 20 of /proc/self/stat).
-/// 1 without a syscall when glibc knows the process never had a second thread.
+/// 1 without a syscall when glibc knows the process never had a second thread; 0 (unknown) when
+/// `/proc` cannot be read (a chroot or sandbox without it, a seccomp filter) although glibc says
+/// the process has had a second thread.
 pub fn count_threads() -> u32 {
     if single_threaded() {
         return 1;
@@ -86,12 +88,18 @@ fn enter_fork_child(parent_threads: u32, parent: i32, strict_only: bool) {
 
 /// Runs in the child right after `fork`/`_Fork` returned 0.
 fn child(parent_threads: u32, parent: i32) {
+    if sys::restricted() {
+        // Made under a seccomp filter: our pid cannot be asked for (records are counted lost).
+        sys::forget_pid();
+    }
     arm();
     dedup::child_reset();
+    reporting::sink::child_reset();
     let inherited = state::process_context() & tls::FORK_CHILD != 0;
     let strict = config::options().strict;
-    // 0: the kernel's count was unavailable (no /proc, or qemu-user, which reports 0 threads):
-    // glibc's flag (copied from the parent) decides, as for a fork we did not see.
+    // 0: the kernel's count was unavailable (no /proc, a seccomp filter, or qemu-user, which
+    // reports 0 threads): glibc's flag (copied from the parent) decides, as for a fork we did not
+    // see.
     let mt = parent_threads > 1 || (parent_threads == 0 && !single_threaded());
     let checked = mt || inherited || strict;
     if checked {

@@ -202,24 +202,63 @@ fn install(sig: c_int, a: &libc::sigaction) -> usize {
     }
 }
 
-/// `signal`, `bsd_signal`, `ssignal`: BSD semantics, as glibc's own implementation.
-unsafe extern "C" fn signal_impl(sig: c_int, h: usize) -> usize {
-    if h == usize::MAX || !(1..NSIG as c_int).contains(&sig) {
-        // SAFETY: errno_location returns this thread's errno, valid for the thread's life.
-        unsafe { *errno_location() = libc::EINVAL };
-        return usize::MAX;
-    }
-    install(sig, &act_of(h, libc::SA_RESTART, sig))
+type SignalFn = unsafe extern "C" fn(c_int, usize) -> usize;
+
+/// Passes a `signal`-family call to the next definition in load order (`RTLD_NEXT` semantics: a
+/// preload loaded after this one sees the call, as it sees `sigaction`), with the program's own
+/// arguments. The kernel then has the program's handler for a moment; the caller installs the
+/// wrapper right after (a signal arriving in between runs the program's handler unchecked).
+fn chain(idx: usize, sig: c_int, h: usize) {
+    // SAFETY: the slot holds the next definition of signal-family function idx, whose C type
+    // is `sighandler_t f(int, sighandler_t)`.
+    let next: SignalFn = unsafe { core::mem::transmute(symbols::real(idx)) };
+    // SAFETY: the program's own arguments (checked valid by the caller).
+    unsafe { next(sig, h) };
 }
 
-/// `sysv_signal`: one-shot, no masking, no restart.
-unsafe extern "C" fn sysv_signal_impl(sig: c_int, h: usize) -> usize {
+/// `signal`, `bsd_signal`, `ssignal` (the real one is symbol `IDX`): BSD semantics, as glibc's
+/// own implementation.
+unsafe extern "C" fn signal_impl<const IDX: usize>(sig: c_int, h: usize) -> usize {
     if h == usize::MAX || !(1..NSIG as c_int).contains(&sig) {
         // SAFETY: errno_location returns this thread's errno, valid for the thread's life.
         unsafe { *errno_location() = libc::EINVAL };
         return usize::MAX;
     }
-    install(sig, &act_of(h, libc::SA_RESETHAND | libc::SA_NODEFER, 0))
+    chained(IDX, sig, h, &act_of(h, libc::SA_RESTART, sig))
+}
+
+/// `sysv_signal` (the real one is symbol `IDX`): one-shot, no masking, no restart.
+unsafe extern "C" fn sysv_signal_impl<const IDX: usize>(sig: c_int, h: usize) -> usize {
+    if h == usize::MAX || !(1..NSIG as c_int).contains(&sig) {
+        // SAFETY: errno_location returns this thread's errno, valid for the thread's life.
+        unsafe { *errno_location() = libc::EINVAL };
+        return usize::MAX;
+    }
+    chained(
+        IDX,
+        sig,
+        h,
+        &act_of(h, libc::SA_RESETHAND | libc::SA_NODEFER, 0),
+    )
+}
+
+/// The program's current handler for `sig` (what `oldact` would show), then [`chain`], then
+/// [`install`] `a`; returns the handler from before (what the program's call returns).
+fn chained(idx: usize, sig: c_int, h: usize, a: &libc::sigaction) -> usize {
+    if tls::state() & tls::VFORK_CHILD != 0 {
+        return install(sig, a);
+    }
+    // SAFETY: all-zero is a valid sigaction.
+    let mut old: libc::sigaction = unsafe { core::mem::zeroed() };
+    // SAFETY: a query into our own struct.
+    if unsafe { sigaction_impl(sig, core::ptr::null(), &mut old) } < 0 {
+        return usize::MAX;
+    }
+    chain(idx, sig, h);
+    if install(sig, a) == usize::MAX {
+        return usize::MAX;
+    }
+    old.sa_sigaction
 }
 
 /// `sigset` (System V), including `SIG_HOLD`.
@@ -257,13 +296,18 @@ unsafe extern "C" fn sigset_impl(sig: c_int, h: usize) -> usize {
 pub fn wrapper(idx: usize) -> usize {
     match idx {
         g::IDX_sigaction | g::IDX___sigaction => sigaction_impl as *const () as usize,
-        g::IDX_sysv_signal | g::IDX___sysv_signal => sysv_signal_impl as *const () as usize,
+        g::IDX_sysv_signal => sysv_signal_impl::<{ g::IDX_sysv_signal }> as *const () as usize,
+        g::IDX___sysv_signal => sysv_signal_impl::<{ g::IDX___sysv_signal }> as *const () as usize,
         g::IDX_sigset => sigset_impl as *const () as usize,
-        _ => signal_impl as *const () as usize,
+        g::IDX_bsd_signal => signal_impl::<{ g::IDX_bsd_signal }> as *const () as usize,
+        g::IDX_ssignal => signal_impl::<{ g::IDX_ssignal }> as *const () as usize,
+        _ => signal_impl::<{ g::IDX_signal }> as *const () as usize,
     }
 }
 
-/// Wraps handlers installed before the library loaded (by earlier constructors).
+/// Wraps handlers installed before the library loaded (by earlier constructors). Runs at
+/// initialisation and again from the constructor (an earlier constructor's interposed call, e.g.
+/// `syscall`, may have initialised the library before that constructor installed its handler).
 pub fn wrap_existing() {
     for sig in 1..NSIG as c_int {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
@@ -273,6 +317,11 @@ pub fn wrap_existing() {
         let mut cur: libc::sigaction = unsafe { core::mem::zeroed() };
         // SAFETY: query only.
         if unsafe { (real_sigaction())(sig, core::ptr::null(), &mut cur) } != 0 {
+            continue;
+        }
+        if cur.sa_sigaction == handler_wrapper as *const () as usize {
+            // Already ours (this runs again from the constructor when an earlier interposed
+            // call initialised the library).
             continue;
         }
         if cur.sa_sigaction > SIG_IGN {

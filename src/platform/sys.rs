@@ -4,7 +4,45 @@
 //! these: no libc function is called (libc's wrappers are safe too, but several of the names are
 //! exported by this very library, and going straight to the kernel keeps `errno` untouched).
 
+use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+
 use super::arch::{self, nr};
+
+// ---- restricted mode: a seccomp filter is (or may be) in force ----
+//
+// A filter may kill the process on any system call it does not list. Once the library knows (or
+// suspects) that one is in force, the functions below make no system call but `read` and `write`
+// (the ones every practical filter allows, e.g. OpenSSH's pre-auth child, Chromium's renderers):
+// `getpid`/`getppid` answer from values cached before the filter, `gettid` answers 0 (unknown),
+// and `open`, `readlink`, `mmap_anon` and the file-size check fail without a system call.
+
+static RESTRICTED: AtomicBool = AtomicBool::new(false);
+/// This process's pid and parent as cached by [`enter_restricted`] (0: unknown, e.g. in a fork
+/// child made under the filter).
+static PID: AtomicI32 = AtomicI32::new(0);
+static PPID: AtomicI32 = AtomicI32::new(0);
+
+/// Is a seccomp filter (possibly) in force? Then only `read`/`write` may be used.
+#[inline]
+pub fn restricted() -> bool {
+    RESTRICTED.load(Ordering::Relaxed)
+}
+
+/// From now on make only the system calls a strict seccomp filter allows. Call while system calls
+/// are still allowed (the pid and parent are cached now).
+pub fn enter_restricted() {
+    if !restricted() {
+        PID.store(raw_getpid(), Ordering::Relaxed);
+        PPID.store(raw_getppid(), Ordering::Relaxed);
+        RESTRICTED.store(true, Ordering::Relaxed);
+    }
+}
+
+/// In a fork child of a restricted process: its pid cannot be asked for.
+pub fn forget_pid() {
+    PID.store(0, Ordering::Relaxed);
+    PPID.store(0, Ordering::Relaxed);
+}
 
 pub const AT_FDCWD: isize = -100;
 
@@ -36,19 +74,101 @@ pub unsafe fn syscall3(n: usize, a0: usize, a1: usize, a2: usize) -> SysResult {
     unsafe { syscall6(n, [a0, a1, a2, 0, 0, 0]) }
 }
 
-pub fn getpid() -> i32 {
+fn raw_getpid() -> i32 {
     // SAFETY: getpid takes no arguments and cannot fail.
     unsafe { syscall3(nr::GETPID, 0, 0, 0).unwrap_or(0) as i32 }
 }
 
-pub fn getppid() -> i32 {
+fn raw_getppid() -> i32 {
     // SAFETY: getppid takes no arguments and cannot fail.
     unsafe { syscall3(nr::GETPPID, 0, 0, 0).unwrap_or(0) as i32 }
 }
 
+/// The pid (cached, possibly 0 = unknown, when [`restricted`]).
+pub fn getpid() -> i32 {
+    if restricted() {
+        return PID.load(Ordering::Relaxed);
+    }
+    raw_getpid()
+}
+
+/// The parent's pid (cached when [`restricted`]).
+pub fn getppid() -> i32 {
+    if restricted() {
+        return PPID.load(Ordering::Relaxed);
+    }
+    raw_getppid()
+}
+
+/// The thread id (0 = unknown when [`restricted`]).
 pub fn gettid() -> i32 {
+    if restricted() {
+        return 0;
+    }
     // SAFETY: gettid takes no arguments and cannot fail.
     unsafe { syscall3(nr::GETTID, 0, 0, 0).unwrap_or(0) as i32 }
+}
+
+/// `openat(dir, path, flags, mode)`; `path` must be NUL-terminated. Fails with `EPERM` without a
+/// system call when [`restricted`].
+pub fn openat(dir: i32, path: &[u8], flags: i32, mode: u32) -> Result<i32, i32> {
+    if path.last() != Some(&0) {
+        return Err(libc::EINVAL);
+    }
+    if restricted() {
+        return Err(libc::EPERM);
+    }
+    loop {
+        // SAFETY: path is a NUL-terminated byte string that outlives the call.
+        match unsafe {
+            syscall6(
+                nr::OPENAT,
+                [
+                    dir as isize as usize,
+                    path.as_ptr() as usize,
+                    flags as usize,
+                    mode as usize,
+                    0,
+                    0,
+                ],
+            )
+        } {
+            Ok(fd) => return Ok(fd as i32),
+            Err(libc::EINTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// `fcntl(fd, F_DUPFD_CLOEXEC, min)`: a close-on-exec duplicate of `fd` numbered `min` or above.
+pub fn dup_high(fd: i32, min: i32) -> Result<i32, i32> {
+    // SAFETY: fcntl with integer arguments only.
+    unsafe {
+        syscall3(
+            nr::FCNTL,
+            fd as usize,
+            libc::F_DUPFD_CLOEXEC as usize,
+            min as usize,
+        )
+    }
+    .map(|f| f as i32)
+}
+
+/// (device, inode) of an open fd.
+pub fn fstat_id(fd: i32) -> Option<(u64, u64)> {
+    if restricted() {
+        return None;
+    }
+    let mut st = [0u64; 18]; // struct stat is 144 bytes on x86_64
+    // SAFETY: fstat into a buffer of the kernel's struct stat size.
+    unsafe { syscall3(nr::FSTAT, fd as usize, st.as_mut_ptr() as usize, 0) }.ok()?;
+    Some((st[0], st[1]))
+}
+
+/// `read` into `buf` (allowed in restricted mode).
+pub fn read(fd: i32, buf: &mut [u8]) -> SysResult {
+    // SAFETY: buf is a valid writable slice of buf.len() bytes.
+    unsafe { syscall3(nr::READ, fd as usize, buf.as_mut_ptr() as usize, buf.len()) }
 }
 
 pub fn sched_yield() {
@@ -74,6 +194,9 @@ pub fn write_all(fd: i32, mut buf: &[u8]) -> Result<(), i32> {
 pub fn open(path: &[u8], flags: i32, mode: u32) -> Result<i32, i32> {
     if path.last() != Some(&0) {
         return Err(libc::EINVAL);
+    }
+    if restricted() {
+        return Err(libc::EPERM);
     }
     loop {
         // SAFETY: path is a NUL-terminated byte string that outlives the call.
@@ -119,6 +242,9 @@ pub fn readlink(path: &[u8], buf: &mut [u8]) -> Result<usize, i32> {
     if path.last() != Some(&0) {
         return Err(libc::EINVAL);
     }
+    if restricted() {
+        return Err(libc::EPERM);
+    }
     // SAFETY: path is NUL-terminated (checked), buf is a valid writable slice.
     unsafe {
         syscall6(
@@ -137,6 +263,9 @@ pub fn readlink(path: &[u8], buf: &mut [u8]) -> Result<usize, i32> {
 
 /// Anonymous private read-write mapping of `len` bytes.
 pub fn mmap_anon(len: usize) -> Option<*mut u8> {
+    if restricted() {
+        return None;
+    }
     // SAFETY: an anonymous mapping at a kernel-chosen address touches no existing memory.
     let r = unsafe {
         syscall6(
@@ -246,6 +375,10 @@ pub fn abort() -> ! {
 /// then send SIGXFSZ, whose default action kills the host program: never let our own write do
 /// that.) Non-regular files have no size limit.
 pub fn exceeds_fsize_limit(fd: i32, len: usize) -> bool {
+    if restricted() {
+        // Checked when the log file was opened before the filter (see reporting::sink).
+        return false;
+    }
     let mut lim = [0u64; 2];
     // SAFETY: prlimit64 on ourselves (pid 0), read-only, into a valid 16-byte rlimit.
     if unsafe {

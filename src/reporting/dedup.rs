@@ -46,6 +46,23 @@ static TABLE: [Entry; SIZE] = [const {
 
 /// Calls that found the table full (per process image; a vfork child shares it).
 static DROPPED: AtomicU64 = AtomicU64::new(0);
+/// Has anything been recorded (so that `totals` need not scan the table in the many processes
+/// that never made an unsafe call)?
+static ANY: AtomicBool = AtomicBool::new(false);
+/// Signals (bit n for signal n) whose handlers made unsafe calls in this process.
+static SIGNALS: AtomicU64 = AtomicU64::new(0);
+
+/// Notes that a handler for `sig` made an unsafe call.
+pub fn note_signal(sig: i32) {
+    if (1..64).contains(&sig) {
+        SIGNALS.fetch_or(1 << sig, Ordering::Relaxed);
+    }
+}
+
+/// The signals noted by [`note_signal`], bit n for signal n.
+pub fn signals() -> u64 {
+    SIGNALS.load(Ordering::Relaxed)
+}
 
 fn mix(pid: i32, idx: usize, site: usize) -> u64 {
     let mut h = (pid as u64) ^ ((idx as u64) << 32) ^ (site as u64).rotate_left(17);
@@ -93,6 +110,9 @@ pub fn worth_unwinding(pid: i32, idx: usize, site: usize) -> bool {
 }
 
 pub fn hit(pid: i32, idx: usize, site: usize, definite: bool) -> Hit {
+    if !ANY.load(Ordering::Relaxed) {
+        ANY.store(true, Ordering::Relaxed);
+    }
     let key = mix(pid, idx, site);
     let start = key as usize % SIZE;
     for probe in 0..SIZE {
@@ -138,6 +158,9 @@ pub struct Site {
 
 /// Totals for `pid`: (unsafe calls, distinct sites, dropped).
 pub fn totals(pid: i32) -> (u64, u64, u64) {
+    if !ANY.load(Ordering::Relaxed) {
+        return (0, 0, 0);
+    }
     let (mut calls, mut distinct) = (0, 0);
     each(pid, |s| {
         calls += s.count;
@@ -178,4 +201,5 @@ pub fn each(pid: i32, mut f: impl FnMut(Site)) {
 /// In a fork child: the parent's dropped count is not ours.
 pub fn child_reset() {
     DROPPED.store(0, Ordering::Relaxed);
+    SIGNALS.store(0, Ordering::Relaxed);
 }

@@ -52,7 +52,7 @@ fn module_offset(b: &mut Buf, a: usize) {
 }
 
 /// `"site"`, `"frames"` and `"stack"`, then the closing brace.
-fn site_and_stack(b: &mut Buf, site: usize, frames: &[usize]) {
+fn site_and_stack(b: &mut Buf, site: usize, frames: &[usize], truncated: Option<&str>) {
     hex_value(b, k::SITE, site as u64);
     key(b, k::FRAMES).c(b'[');
     for (i, &a) in frames.iter().enumerate() {
@@ -71,7 +71,11 @@ fn site_and_stack(b: &mut Buf, site: usize, frames: &[usize]) {
         module_offset(b, a);
         b.c(b'}');
     }
-    b.s("]}");
+    b.c(b']');
+    if let Some(why) = truncated {
+        str_value(b, k::TRUNCATED, why);
+    }
+    b.c(b'}');
 }
 
 /// `"pid"`, `"ppid"`.
@@ -118,6 +122,8 @@ pub struct Report<'a> {
     pub signal: Option<(i32, &'a str, bool, u32)>,
     pub site: usize,
     pub frames: &'a [usize],
+    /// Why `frames` stops early, when it does for a reason other than the stack's end.
+    pub truncated: Option<&'a str>,
 }
 
 pub fn report(b: &mut Buf, r: &Report) {
@@ -143,7 +149,7 @@ pub fn report(b: &mut Buf, r: &Report) {
         str_value(b, k::CERTAINTY, certainty);
         key(b, k::HANDLER_DEPTH).u(depth as u64);
     }
-    site_and_stack(b, r.site, r.frames);
+    site_and_stack(b, r.site, r.frames, r.truncated);
 }
 
 fn signal(b: &mut Buf, sig: i32) {
@@ -155,6 +161,9 @@ fn signal(b: &mut Buf, sig: i32) {
 pub enum End<'a> {
     Exec(&'a [u8]),
     Exit(i32),
+    /// The process ends without an exit call the library saw (return from `main`: libc's start
+    /// code calls `exit` internally); written by the library's destructor, without a status.
+    Unseen,
 }
 
 /// The summary written at exec or exit; `pid`'s sites come from the dedup table.
@@ -168,6 +177,8 @@ pub fn summary(
     exe: &[u8],
     (calls, distinct, dropped): (u64, u64, u64),
     suppressed: u64,
+    signals: u64,
+    (lost, lost_why): (u64, &[u8]),
 ) {
     match end {
         End::Exec(p) => {
@@ -177,6 +188,9 @@ pub fn summary(
         End::Exit(s) => {
             event(b, ev::EXIT);
             key(b, k::STATUS).i(*s as i64);
+        }
+        End::Unseen => {
+            event(b, ev::EXIT);
         }
     }
     str_value(b, k::CONTEXT, context.name());
@@ -198,7 +212,26 @@ pub fn summary(
         module_offset(b, s.site);
         key(b, k::COUNT).u(s.count).c(b'}');
     });
-    b.s("]}");
+    b.c(b']');
+    if signals != 0 {
+        key(b, k::SIGNALS).c(b'[');
+        let mut first = true;
+        for sig in 1..64 {
+            if signals & (1 << sig) != 0 {
+                if !first {
+                    b.c(b',');
+                }
+                first = false;
+                b.json_str(signame(sig).as_bytes());
+            }
+        }
+        b.c(b']');
+    }
+    if lost > 0 {
+        key(b, k::LOST).u(lost);
+        key(b, k::LOST_REASON).json_str(lost_why);
+    }
+    b.c(b'}');
 }
 
 pub fn errno_spoil(
@@ -214,7 +247,7 @@ pub fn errno_spoil(
     signal(b, sig);
     key(b, k::ERRNO_BEFORE).i(before as i64);
     key(b, k::ERRNO_AFTER).i(after as i64);
-    site_and_stack(b, handler, &[handler]);
+    site_and_stack(b, handler, &[handler], None);
 }
 
 pub fn handler_in_vfork(b: &mut Buf, p: &Process, sig: i32, handler: usize) {
@@ -224,7 +257,7 @@ pub fn handler_in_vfork(b: &mut Buf, p: &Process, sig: i32, handler: usize) {
     str_value(b, k::REASON, value::HANDLER_IN_VFORK_REASON);
     process(b, p);
     signal(b, sig);
-    site_and_stack(b, handler, &[handler]);
+    site_and_stack(b, handler, &[handler], None);
 }
 
 pub fn fork_note(b: &mut Buf, pid: i32, parent: i32, parent_threads: u32, checked: bool) {

@@ -8,7 +8,8 @@ pub mod sink;
 pub mod suppress;
 pub mod symbolize;
 
-use core::sync::atomic::Ordering;
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 
 use assafe_proto::{Context as ProtoContext, value};
 
@@ -53,7 +54,51 @@ pub fn options_feedback(p: &Problems, suppressions: Result<(), &'static str>) {
     }
 }
 
+/// The program's path, taken at load (`/proc/self/exe`, or the auxiliary vector's `AT_EXECFN`
+/// where `/proc` is not mounted): known in a chroot, a new mount namespace or under a seccomp
+/// filter, where it can no longer be read.
+struct Exe(UnsafeCell<[u8; 512]>);
+// SAFETY: written once, at load, before EXE_LEN publishes it (Release); read only after.
+unsafe impl Sync for Exe {}
+static EXE: Exe = Exe(UnsafeCell::new([0; 512]));
+static EXE_LEN: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+/// At load: note the program's path.
+pub fn capture_exe() {
+    // SAFETY: at load, by the initialising thread, before EXE_LEN is published.
+    let buf = unsafe { &mut *EXE.0.get() };
+    let n = match sys::readlink(b"/proc/self/exe\0", buf) {
+        Ok(n) => n,
+        Err(_) => {
+            // SAFETY: getauxval reads the auxiliary vector; normal context, at load.
+            let p = unsafe { ::libc::getauxval(::libc::AT_EXECFN) } as *const u8;
+            let mut n = 0;
+            while !p.is_null() && n < buf.len() {
+                // SAFETY: AT_EXECFN points at the NUL-terminated path on the initial stack,
+                // read up to its NUL (bounded by buf).
+                let c = unsafe { *p.add(n) };
+                if c == 0 {
+                    break;
+                }
+                buf[n] = c;
+                n += 1;
+            }
+            n
+        }
+    };
+    EXE_LEN.store(n, Ordering::Release);
+}
+
 fn exe(buf: &mut [u8]) -> &[u8] {
+    let n = EXE_LEN.load(Ordering::Acquire);
+    if n != usize::MAX {
+        // SAFETY: published by capture_exe, never written again.
+        let e: &[u8; 512] = unsafe { &*EXE.0.get() };
+        let e = &e[..n];
+        let n = n.min(buf.len());
+        buf[..n].copy_from_slice(&e[..n]);
+        return &buf[..n];
+    }
     match sys::readlink(b"/proc/self/exe\0", buf) {
         Ok(n) => &buf[..n],
         Err(_) => b"",
@@ -206,6 +251,8 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &Frame) -> bool {
                     )),
                     site: ctx.site,
                     frames,
+                    truncated: (sys::restricted() && !assafe_unwind::memory_readable())
+                        .then_some("seccomp"),
                 },
             );
         } else {
@@ -270,14 +317,44 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &Frame) -> bool {
     written
 }
 
+/// The last summary written: pid and calls + lost (the destructor does not repeat it).
+static LAST_SUMMARY_PID: AtomicI32 = AtomicI32::new(0);
+static LAST_SUMMARY: AtomicU64 = AtomicU64::new(0);
+
 /// The summary record, written when a process that made unsafe calls execs or exits.
 pub fn summary(end: End, ctx_bit: u8) {
     let pid = sys::getpid();
     let (calls, distinct, dropped) = dedup::totals(pid);
-    if calls == 0 {
+    let (lost, why) = sink::lost();
+    let o = config::options();
+    // Every exec is recorded in a JSON log (so that a program exec'd without the library, e.g. a
+    // static one started by `env`, is named as not checked); other summaries only when there is
+    // something to say.
+    let exec_logged = matches!(end, End::Exec(_)) && o.json() && !o.log_path().is_empty();
+    if calls == 0 && lost == 0 && !exec_logged {
         return;
     }
-    let o = config::options();
+    if matches!(end, End::Unseen)
+        && LAST_SUMMARY_PID.load(Ordering::Relaxed) == pid
+        && LAST_SUMMARY.load(Ordering::Relaxed) == calls + lost
+    {
+        // exit() wrote it, and nothing happened since.
+        return;
+    }
+    LAST_SUMMARY_PID.store(pid, Ordering::Relaxed);
+    LAST_SUMMARY.store(calls + lost, Ordering::Relaxed);
+    let mut whybuf = [0u8; 24];
+    let why: &[u8] = {
+        let mut b = Buf::new(&mut whybuf);
+        if why == sink::WHY_SECCOMP {
+            b.s("seccomp");
+        } else if why != 0 {
+            b.s("errno ").u(why as u64);
+        }
+        let n = b.len();
+        &whybuf[..n]
+    };
+    let signals = dedup::signals();
     emit(|b| {
         let mut e = [0u8; 512];
         let exe = exe(&mut e);
@@ -291,6 +368,8 @@ pub fn summary(end: End, ctx_bit: u8) {
                 exe,
                 (calls, distinct, dropped),
                 suppress::MATCHED.load(Ordering::Relaxed) as u64,
+                signals,
+                (lost, why),
             );
         } else {
             prefix(b);
@@ -308,6 +387,12 @@ pub fn summary(end: End, ctx_bit: u8) {
                         .s(" exits with status ")
                         .i(s as i64);
                 }
+                End::Unseen => {
+                    b.s("process ").u(pid as u64).s(" ends");
+                }
+            }
+            if lost > 0 {
+                b.s(" (").u(lost).s(" records lost: ").bytes(why).s(")");
             }
             b.s(" after ")
                 .u(calls)

@@ -1,26 +1,203 @@
 //! Sinks: where a formatted record goes. Each record is formatted into a fresh anonymous mapping
 //! (a raw `mmap`, so nothing is allocated and a signal handler on a small `sigaltstack` has stack
-//! to spare), then written with a single `write` so concurrent writers never interleave. With
-//! `log_path` the file `PATH.<pid>` is opened by path for every record, so a child that closed its
-//! fds or repointed fd 2 still reports. What cannot be written to the log goes to stderr, once
-//! announced.
+//! to spare; under a seccomp filter a static spare buffer instead), then written with a single
+//! `write` so concurrent writers never interleave. With `log_path` the file `PATH.<pid>` is opened
+//! for every record relative to the log directory's fd taken at load (so it is reached from inside
+//! a chroot or a new mount namespace; by path when the program closed that fd), so a child that
+//! closed its fds or repointed fd 2 still reports. Before a seccomp filter, a chroot or a change
+//! of uid (`contexts::sandbox`) the process's file is opened once and kept. A record that cannot be
+//! written is counted (the summary's `lost` and `lost_reason`), never put on the program's stderr.
 //!
 //! Every JSON log file begins with a `start` record (its `format` first, docs/log-format.md): the
 //! file is created with `O_EXCL`, and the process that created it (a fork or vfork child's first
 //! record, or the start record at load) puts its start record in front of the record, in the same
 //! `write`. A process that writes nothing creates no file.
 
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 
 use crate::config::{self, PATH_MAX};
 use crate::platform::arch;
 use crate::platform::fmt::Buf;
-use crate::platform::sys;
+use crate::platform::{sys, tls};
 
 const MAP_LEN: usize = 64 * 1024;
 
-/// "Could not write the log" has been said in this process.
-static SINK_WARNED: AtomicBool = AtomicBool::new(false);
+/// Fds the library keeps are numbered from here up, out of the way of programs that expect the
+/// lowest free numbers.
+const HIGH_FD: i32 = 100;
+
+/// The log directory, opened (`O_PATH|O_DIRECTORY`, close-on-exec, numbered from [`HIGH_FD`])
+/// before the process's first `chroot`, `unshare`, `setns`, seccomp filter or change of uid
+/// (not at load: a program that lists its own fds must find none of ours): records are created
+/// relative to it, so they reach it from inside a `chroot` or a new mount namespace, in this
+/// process and its fork children. -1: none.
+static DIRFD: AtomicI32 = AtomicI32::new(-1);
+/// Its identity (device and inode), checked before each use: a program that closed it (and may
+/// have reused the number) makes the sink fall back to the path.
+static DIR_ID: AtomicU64 = AtomicU64::new(0);
+/// Offset of the file-name part in `log_path`.
+static BASE_AT: AtomicUsize = AtomicUsize::new(0);
+/// This process's log file, opened before a seccomp filter, a chroot or a change of uid (see
+/// `contexts::sandbox`), and kept: -1 when none. Valid for the process [`OWN_PID`] only (a fork
+/// child inherits the numbers and opens its own file).
+static OWN_FD: AtomicI32 = AtomicI32::new(-1);
+static OWN_PID: AtomicI32 = AtomicI32::new(0);
+static OWN_ID: AtomicU64 = AtomicU64::new(0);
+
+/// Records of this process that could not be written (never put on the program's stderr when
+/// `log_path` is set), and why the first one could not: an errno, or [`WHY_SECCOMP`].
+static LOST: AtomicU64 = AtomicU64::new(0);
+static LOST_WHY: AtomicI32 = AtomicI32::new(0);
+/// A seccomp filter is in force and the log file was not opened before it.
+pub const WHY_SECCOMP: i32 = -1;
+
+fn id(dev_ino: (u64, u64)) -> u64 {
+    dev_ino.0.rotate_left(32) ^ dev_ino.1 ^ 1
+}
+
+/// Records lost so far, and the reason for the first (0 when none).
+pub fn lost() -> (u64, i32) {
+    (
+        LOST.load(Ordering::Relaxed),
+        LOST_WHY.load(Ordering::Relaxed),
+    )
+}
+
+fn lose(why: i32) {
+    LOST.fetch_add(1, Ordering::Relaxed);
+    let _ = LOST_WHY.compare_exchange(0, why, Ordering::Relaxed, Ordering::Relaxed);
+}
+
+/// In a fork child: the parent's lost records are not ours.
+pub fn child_reset() {
+    LOST.store(0, Ordering::Relaxed);
+    LOST_WHY.store(0, Ordering::Relaxed);
+}
+
+/// `fd` renumbered from [`HIGH_FD`] up (close-on-exec), or `fd` itself when that fails (a low
+/// `RLIMIT_NOFILE`).
+fn move_high(fd: i32) -> i32 {
+    match sys::dup_high(fd, HIGH_FD) {
+        Ok(h) => {
+            sys::close(fd);
+            h
+        }
+        Err(_) => fd,
+    }
+}
+
+/// Opens the log directory (see [`DIRFD`]), once.
+fn open_dir() {
+    if DIRFD.load(Ordering::Relaxed) >= 0 {
+        return;
+    }
+    let path = config::options().log_path();
+    let Some(slash) = path.iter().rposition(|&c| c == b'/') else {
+        return;
+    };
+    BASE_AT.store(slash + 1, Ordering::Relaxed);
+    let mut dir = [0u8; PATH_MAX + 1];
+    let n = if slash == 0 { 1 } else { slash };
+    dir[..n].copy_from_slice(&path[..n]);
+    let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
+    let Ok(fd) = sys::open(&dir[..=n], flags, 0) else {
+        return;
+    };
+    let h = move_high(fd);
+    if let Some(i) = sys::fstat_id(h) {
+        DIR_ID.store(id(i), Ordering::Relaxed);
+        DIRFD.store(h, Ordering::Release);
+    }
+}
+
+/// Opens (creating it, `O_EXCL` first) the log file `name` (the full path; its file-name part
+/// starts at [`BASE_AT`]) relative to the log directory, or by path when the directory fd is gone.
+fn open_log(name: &[u8]) -> (Result<i32, i32>, bool) {
+    let flags =
+        libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    let d = DIRFD.load(Ordering::Acquire);
+    let (dir, name) = if d >= 0 && sys::fstat_id(d).map(id) == Some(DIR_ID.load(Ordering::Relaxed))
+    {
+        (d, &name[BASE_AT.load(Ordering::Relaxed)..])
+    } else {
+        (sys::AT_FDCWD as i32, name)
+    };
+    // Created now (O_EXCL): the file's first record must be a start record.
+    match sys::openat(dir, name, flags | libc::O_EXCL, 0o600) {
+        Ok(fd) => (Ok(fd), true),
+        Err(libc::EEXIST) => (sys::openat(dir, name, flags, 0o600), false),
+        Err(e) => (Err(e), false),
+    }
+}
+
+/// This process's kept log file, if it has one and it is still ours.
+fn own_fd() -> Option<i32> {
+    let fd = OWN_FD.load(Ordering::Relaxed);
+    if fd < 0 || OWN_PID.load(Ordering::Relaxed) != sys::getpid() {
+        return None;
+    }
+    if sys::restricted() {
+        // No fstat under a filter: the fd was taken just before it (documented limitation: a
+        // program that closes it under its filter is not noticed).
+        return Some(fd);
+    }
+    (sys::fstat_id(fd).map(id) == Some(OWN_ID.load(Ordering::Relaxed))).then_some(fd)
+}
+
+/// `log.<pid>` (NUL-terminated) into `name`; returns its length with the NUL.
+fn own_name(name: &mut [u8]) -> usize {
+    let mut nb = Buf::new(name);
+    nb.bytes(config::options().log_path())
+        .c(b'.')
+        .u(sys::getpid() as u64)
+        .c(0);
+    nb.len()
+}
+
+/// Opens this process's log file now and keeps it open (close-on-exec), so that records still
+/// reach it after a seccomp filter, a `chroot`, a new mount namespace or a change of uid. A new
+/// file gets its start record at once.
+pub fn keep_open() {
+    let o = config::options();
+    if o.log_path().is_empty() || sys::restricted() || tls::state() & tls::VFORK_CHILD != 0 {
+        // (A vfork child shares these statics with its parent.)
+        return;
+    }
+    open_dir();
+    if own_fd().is_some() {
+        return;
+    }
+    let mut name = [0u8; PATH_MAX + 16];
+    let n = own_name(&mut name);
+    let (Ok(fd), new) = open_log(&name[..n]) else {
+        return;
+    };
+    if new && o.json() {
+        let mut mem = [0u8; START_ROOM];
+        let l = start_in_front(&mut mem);
+        let _ = sys::write_all(fd, &mem[START_ROOM - l..]);
+    }
+    let h = move_high(fd);
+    if let Some(i) = sys::fstat_id(h) {
+        OWN_ID.store(id(i), Ordering::Relaxed);
+        OWN_PID.store(sys::getpid(), Ordering::Relaxed);
+        if let Ok(old) = u32::try_from(OWN_FD.swap(h, Ordering::Relaxed)) {
+            // An ancestor's kept file (inherited through fork): not ours to write.
+            sys::close(old as i32);
+        }
+    }
+}
+
+/// The record memory and private stack used when no mapping can be made (a seccomp filter
+/// forbids `mmap`): one per process, taken with an atomic flag (never waited for: a second
+/// writer uses a small stack buffer).
+#[repr(C, align(16))]
+struct Spare(UnsafeCell<[u8; MAP_LEN + STACK_LEN]>);
+// SAFETY: the memory is used only by the holder of SPARE_BUSY.
+unsafe impl Sync for Spare {}
+static SPARE: Spare = Spare(UnsafeCell::new([0; MAP_LEN + STACK_LEN]));
+static SPARE_BUSY: AtomicBool = AtomicBool::new(false);
 
 /// Room kept in front of a record for the start record of a new log file (`pid`, `ppid`, `exe`
 /// and `version`; a start that does not fit is not written).
@@ -54,6 +231,25 @@ pub fn emit_start(f: impl FnOnce(&mut Buf)) {
 /// `f` runs on a private stack inside a fresh anonymous mapping (the record buffer below it), so
 /// that unwinding and formatting never overflow a small `sigaltstack` a handler may be running on.
 fn emit_to(sink: Sink, f: impl FnOnce(&mut Buf)) {
+    if sys::restricted() {
+        if SPARE_BUSY.swap(true, Ordering::Acquire) {
+            let mut mem = [0u8; 1024];
+            format_and_write(sink, &mut mem, START_ROOM_SMALL, f);
+            return;
+        }
+        let p = SPARE.0.get() as *mut u8;
+        let mut job = Some(|| {
+            // SAFETY: the first MAP_LEN bytes of the spare memory, ours while SPARE_BUSY is held;
+            // the stack we run on is the part above them.
+            let mem = unsafe { core::slice::from_raw_parts_mut(p, MAP_LEN) };
+            format_and_write(sink, mem, START_ROOM, f);
+        });
+        // SAFETY: SPARE is 16-byte aligned and MAP_LEN + STACK_LEN long, so its end is 16-byte
+        // aligned with STACK_LEN free bytes below it.
+        unsafe { on_stack(&mut job, p.add(MAP_LEN + STACK_LEN)) };
+        SPARE_BUSY.store(false, Ordering::Release);
+        return;
+    }
     match sys::mmap_anon(MAP_LEN + STACK_LEN) {
         Some(p) => {
             let mut job = Some(|| {
@@ -134,19 +330,14 @@ fn write_record(sink: Sink, mem: &mut [u8], head: usize, n: usize) {
         return;
     }
     let mut name = [0u8; PATH_MAX + 16];
-    let name_len = {
-        let mut nb = Buf::new(&mut name);
-        nb.bytes(path).c(b'.').u(sys::getpid() as u64).c(0);
-        nb.len()
-    };
-    let name = &name[..name_len];
-    let flags =
-        libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-    // Created now (O_EXCL): the file's first record must be a start record.
-    let (opened, new) = match sys::open(name, flags | libc::O_EXCL, 0o600) {
-        Ok(fd) => (Ok(fd), true),
-        Err(libc::EEXIST) => (sys::open(name, flags, 0o600), false),
-        Err(e) => (Err(e), false),
+    let name_len = own_name(&mut name);
+    let (opened, new, keep) = match own_fd() {
+        Some(fd) => (Ok(fd), false, true),
+        None if sys::restricted() => (Err(WHY_SECCOMP), false, false),
+        None => {
+            let (r, new) = open_log(&name[..name_len]);
+            (r, new, false)
+        }
     };
     let mut from = head;
     if new && head > 0 {
@@ -160,12 +351,14 @@ fn write_record(sink: Sink, mem: &mut [u8], head: usize, n: usize) {
             } else {
                 sys::write_all(fd, bytes)
             };
-            sys::close(fd);
+            if !keep {
+                sys::close(fd);
+            }
             if let Err(e) = r {
-                sink_failed(&name[..name_len - 1], e, &mem[head..head + n]);
+                lose(e);
             }
         }
-        Err(e) => sink_failed(&name[..name_len - 1], e, &mem[head..head + n]),
+        Err(e) => lose(e),
     }
 }
 
@@ -190,20 +383,6 @@ fn write_stderr(bytes: &[u8]) {
     if !sys::exceeds_fsize_limit(2, bytes.len()) {
         let _ = sys::write_all(2, bytes);
     }
-}
-
-/// The log file could not be written: say so once on stderr, then put the record there.
-fn sink_failed(name: &[u8], err: i32, record: &[u8]) {
-    if !SINK_WARNED.swap(true, Ordering::Relaxed) {
-        warning(|b| {
-            b.s("cannot write log file '")
-                .printable(name)
-                .s("' (errno ")
-                .u(err as u64)
-                .s("); writing reports to stderr instead");
-        });
-    }
-    write_stderr(record);
 }
 
 /// One `==PID==ASSAFE: warning: …` line on stderr (problems with the options, the suppressions

@@ -24,6 +24,7 @@ compile_error!("assafe-unwind supports x86_64 and aarch64 Linux only");
 mod arch;
 mod modules;
 mod sys;
+pub use sys::{make_probe_pipe, memory_readable, restrict_to_read_write};
 mod walk;
 
 pub use modules::{

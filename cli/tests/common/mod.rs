@@ -88,6 +88,7 @@ pub fn check_type(ty: Type, v: &Value, what: &str) {
         Type::Bool => v.is_boolean(),
         Type::Hex => is_hex(v),
         Type::HexArray => v.as_array().is_some_and(|a| a.iter().all(is_hex)),
+        Type::StrArray => v.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
         Type::Stack => v.as_array().is_some_and(|a| {
             a.iter()
                 .all(|f| check_object(&schema::STACK_FRAME, f, what))

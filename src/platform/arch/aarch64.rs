@@ -14,6 +14,8 @@ use core::arch::{asm, global_asm};
 pub mod nr {
     pub const GETCWD: usize = 17;
     pub const READLINKAT: usize = 78;
+    pub const READ: usize = 63;
+    pub const FCNTL: usize = 25;
     pub const FSTAT: usize = 80;
     pub const OPENAT: usize = 56;
     pub const CLOSE: usize = 57;

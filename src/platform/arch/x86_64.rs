@@ -16,6 +16,7 @@ use core::arch::{asm, global_asm};
 
 /// Linux x86_64 system call numbers.
 pub mod nr {
+    pub const READ: usize = 0;
     pub const WRITE: usize = 1;
     pub const CLOSE: usize = 3;
     pub const FSTAT: usize = 5;
@@ -27,6 +28,7 @@ pub mod nr {
     pub const SCHED_YIELD: usize = 24;
     pub const MADVISE: usize = 28;
     pub const GETPID: usize = 39;
+    pub const FCNTL: usize = 72;
     pub const GETCWD: usize = 79;
     pub const GETPPID: usize = 110;
     pub const GETTID: usize = 186;
