@@ -95,6 +95,7 @@ fn aarch64_program_is_checkable_with_the_aarch64_library_and_symbolized() {
             addr: 0x55_0000_0000 + work,
             module: arm.display().to_string(),
             offset: work,
+            build_id: None,
         },
         false,
     );
