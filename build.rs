@@ -67,6 +67,15 @@ mod aarch64 {
         v
     }
 
+    /// `syscall()`: a `futex` call takes the hot fast path (see the x86_64 template).
+    pub fn syscall(i: usize) -> Vec<String> {
+        let mut v: Vec<String> = vec![format!("cmp x0, #{SYS_FUTEX}"), "b.ne 2f".into()];
+        v.extend(checked(i, true));
+        v
+    }
+
+    const SYS_FUTEX: usize = 98;
+
     /// Distance between two lazy trampolines: `mov x16, #i` and `b` (8 bytes), padded to 16.
     pub const LAZY_STRIDE: usize = 16;
 
@@ -118,6 +127,17 @@ mod x86_64 {
         v
     }
 
+    /// `syscall()`: a `futex` call (the first argument; Rust's std locks, condvars and thread
+    /// parking all go through it) takes the hot fast path (+6 instructions); every other number
+    /// takes the slow path, which passes it on unless it can change the log's reachability.
+    pub fn syscall(i: usize) -> Vec<String> {
+        let mut v: Vec<String> = vec![format!("cmp rdi, {SYS_FUTEX}"), "jne 2f".into()];
+        v.extend(checked(i, true));
+        v
+    }
+
+    const SYS_FUTEX: usize = 202;
+
     /// Distance between two lazy trampolines: each is `mov r11d, imm32` (6 bytes) and
     /// `jmp rel32` (5 bytes, or 2 if the assembler shortens it), padded to 16 by `.balign`.
     pub const LAZY_STRIDE: usize = 16;
@@ -157,8 +177,14 @@ fn gnu_hash(name: &str) -> u32 {
         .fold(5381u32, |h, c| h.wrapping_mul(33).wrapping_add(c as u32))
 }
 
+/// The one stub with a template of its own: `syscall()` (sandbox class, always slow but for
+/// `futex`, which is on the hot path of every Rust program).
+const SYSCALL: &str = "syscall";
+
 fn stub_body(arch: &str, i: usize, r: &Row) -> Vec<String> {
     match arch {
+        "x86_64" if r.name == SYSCALL => x86_64::syscall(i),
+        "aarch64" if r.name == SYSCALL => aarch64::syscall(i),
         "x86_64" if r.class_info().always_slow => x86_64::always_slow(i),
         "x86_64" => x86_64::checked(i, r.hot),
         "aarch64" if r.class_info().always_slow => aarch64::always_slow(i),
