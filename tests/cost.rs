@@ -1,0 +1,84 @@
+//! Per-call cost of the stubs, counted by callgrind (instructions, not time): the slope over two
+//! loop lengths, so load-time work cancels out.
+
+use assafe_tests::*;
+use std::process::Command;
+
+/// Instructions callgrind counts for `prog n`, with or without the preload.
+fn instructions(env: &Env, prog: &std::path::Path, n: u64, preload: bool) -> u64 {
+    let out = env.dir.join(format!("cg.{n}.{preload}"));
+    let mut c = Command::new("valgrind");
+    c.arg("--tool=callgrind")
+        .arg(format!("--callgrind-out-file={}", out.display()))
+        .arg(prog)
+        .arg(n.to_string())
+        .env_remove("LD_PRELOAD")
+        .env_remove("ASSAFE_OPTIONS");
+    if preload {
+        c.env("LD_PRELOAD", &env.lib);
+    }
+    let r = c.output().expect("run valgrind");
+    assert!(r.status.success(), "valgrind: {r:?}");
+    let text = std::fs::read_to_string(&out).expect("callgrind output");
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix("summary:")
+                .or_else(|| l.strip_prefix("totals:"))
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .expect("callgrind total")
+}
+
+/// Extra instructions per interposed call of `file` (a benchmark making 2 calls per iteration).
+fn per_call(name: &str, file: &str) -> f64 {
+    let env = Env::new(name);
+    let src = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scripts/bench.d")
+            .join(file),
+    )
+    .unwrap();
+    let prog = env.compile_c(name, &src, &["-O2", "-pthread"]);
+    let (n1, n2) = (20_000u64, 40_000u64);
+    let b =
+        instructions(&env, &prog, n2, false) as f64 - instructions(&env, &prog, n1, false) as f64;
+    let p = instructions(&env, &prog, n2, true) as f64 - instructions(&env, &prog, n1, true) as f64;
+    (p - b) / (2.0 * (n2 - n1) as f64)
+}
+
+fn have_valgrind() -> bool {
+    if Command::new("valgrind").arg("--version").output().is_ok() {
+        return true;
+    }
+    // scripts/test installs valgrind: in CI a missing one is a broken setup, not a skip.
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "valgrind is missing in CI"
+    );
+    eprintln!("SKIPPED: no valgrind (apt-get install valgrind)");
+    false
+}
+
+/// The hot stubs: one thread-local test, +4 instructions per call.
+#[test]
+fn malloc_free_cost_four_instructions() {
+    if have_valgrind() {
+        let per = per_call("cost_malloc", "mallocbench.c");
+        assert!(
+            (3.5..=4.5).contains(&per),
+            "+{per} instructions per malloc/free call"
+        );
+    }
+}
+
+/// syscall(SYS_futex) (Rust's std locks and parking) stays on the fast path of syscall()'s stub.
+#[test]
+fn futex_syscall_costs_six_instructions() {
+    if have_valgrind() {
+        let per = per_call("cost_futex", "futexbench.c");
+        assert!(
+            (5.5..=6.5).contains(&per),
+            "+{per} instructions per syscall(SYS_futex)"
+        );
+    }
+}
