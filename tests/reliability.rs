@@ -149,6 +149,8 @@ fn fork_storm_loses_and_doubles_no_record() {
     let records = json_lines_in(&logs); // fails on any non-JSON line
     let mut reports: BTreeMap<u64, Vec<&Value>> = BTreeMap::new();
     let mut exits: BTreeMap<u64, Vec<&Value>> = BTreeMap::new();
+    // One fork record per child (a JSON log_path counts every fork child), checked.
+    let mut forks: BTreeMap<u64, Vec<&Value>> = BTreeMap::new();
     // One start per file: the parent's at load, each child's in front of its first record (a pid
     // that came round again appends to the file its first use created).
     let mut starts: BTreeMap<u64, u64> = BTreeMap::new();
@@ -157,6 +159,7 @@ fn fork_storm_loses_and_doubles_no_record() {
         match rec["event"].as_str() {
             Some("report") => reports.entry(pid).or_default().push(rec),
             Some("exit") => exits.entry(pid).or_default().push(rec),
+            Some("fork") => forks.entry(pid).or_default().push(rec),
             Some("start") => {
                 assert!(
                     pid == r.pid as u64 || n(&rec["ppid"]) == r.pid as u64,
@@ -177,13 +180,21 @@ fn fork_storm_loses_and_doubles_no_record() {
     for (&pid, &times) in &kids {
         let rs = reports.get(&pid).map_or(&[][..], |v| &v[..]);
         let es = exits.get(&pid).map_or(&[][..], |v| &v[..]);
-        if rs.len() as u64 != 3 * times || es.len() as u64 != times {
+        let fs = forks.get(&pid).map_or(&[][..], |v| &v[..]);
+        if rs.len() as u64 != 3 * times || es.len() as u64 != times || fs.len() as u64 != times {
             problems.push(format!(
-                "pid {pid} (x{times}): {} reports, {} exit summaries",
+                "pid {pid} (x{times}): {} reports, {} exit summaries, {} fork records",
                 rs.len(),
-                es.len()
+                es.len(),
+                fs.len()
             ));
             continue;
+        }
+        for f in fs {
+            if f["checked"] != true || n(&f["ppid"]) != r.pid as u64 || n(&f["parent_threads"]) < 2
+            {
+                problems.push(format!("pid {pid}: fork record {f}"));
+            }
         }
         if starts.get(&pid) != Some(&1) {
             problems.push(format!("pid {pid}: {:?} start records", starts.get(&pid)));
@@ -210,6 +221,7 @@ fn fork_storm_loses_and_doubles_no_record() {
     let strangers: Vec<_> = reports
         .keys()
         .chain(exits.keys())
+        .chain(forks.keys())
         .filter(|p| !kids.contains_key(p))
         .collect();
     assert!(

@@ -124,10 +124,22 @@ pub fn run_packages(specs: &[String], cfg: &PackagesConfig) -> Vec<PackageOutcom
         } else {
             (None, Vec::new())
         };
-        // A private log directory for this run only.
-        let logs = dir.join("assafe-logs");
+        // A log directory for this run only, that every process of the tests can write to: tests
+        // that drop privileges (daemontools' `setuidgid`, `su nobody`…) still log there, where a
+        // root-only directory would make the library warn on their stderr. Under the temporary
+        // directory (traversable by all, unlike an output directory made by `mktemp -d`), mode
+        // 1777 like /tmp: the library opens `assafe.<pid>` with O_NOFOLLOW|O_CREAT, mode 0600.
+        let logs = std::env::temp_dir().join(format!(
+            "assafe-audit.{}.{}",
+            std::process::id(),
+            name.replace('/', "_")
+        ));
         let _ = fs::remove_dir_all(&logs);
         let _ = fs::create_dir_all(&logs);
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = fs::set_permissions(&logs, fs::Permissions::from_mode(0o1777));
+        }
         let mut options: Vec<String> = cfg.options.clone();
         options.push("log_format=json".to_owned());
         options.push(format!("log_path={}", logs.join("assafe").display()));

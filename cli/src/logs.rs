@@ -131,15 +131,13 @@ fn n(v: &Value, key: &str) -> Option<i64> {
     v.get(key).and_then(Value::as_i64)
 }
 
-/// The record key of a module's GNU build-id (hex): in a `stack` frame or a summary site, and in
-/// the objects of a record's `modules` list (`{"module":path,"build_id":hex}`). Not yet in
-/// `assafe_proto::key`: the writer does not record build-ids yet; readers accept them when present.
-pub const KEY_BUILD_ID: &str = "build_id";
-/// The record key of a list of `{"module","build_id"}` objects (see [`KEY_BUILD_ID`]).
+/// The record key of a list of `{"module","build_id"}` objects: a module's build-id for frames
+/// that do not carry their own [`key::BUILD_ID`]. The library writes the build-id in each frame
+/// and summary site; this list is accepted for logs made by other writers and tests.
 pub const KEY_MODULES: &str = "modules";
 
 fn build_id_of(v: &Value) -> Option<String> {
-    let b = v.get(KEY_BUILD_ID)?.as_str()?.trim().to_ascii_lowercase();
+    let b = v.get(key::BUILD_ID)?.as_str()?.trim().to_ascii_lowercase();
     (!b.is_empty() && b.bytes().all(|c| c.is_ascii_hexdigit())).then_some(b)
 }
 

@@ -81,7 +81,7 @@ pub mod event {
     pub const EXEC: &str = "exec";
     /// Summary of a process that made unsafe calls, written at `exit`/`_exit`/`_Exit`.
     pub const EXIT: &str = "exit";
-    /// One per fork child (only with `verbosity=2`).
+    /// One per fork child: with `log_format=json` and a `log_path`, or with `verbosity=2`.
     pub const FORK: &str = "fork";
 
     /// Every event the writer produces.
@@ -128,6 +128,9 @@ pub mod key {
     pub const MODULE: &str = "module";
     /// In a `stack` frame and a summary site.
     pub const OFFSET: &str = "offset";
+    /// In a `stack` frame and a summary site, when the module has one: its GNU build-id
+    /// (`NT_GNU_BUILD_ID`), lower-case hex.
+    pub const BUILD_ID: &str = "build_id";
     pub const ERRNO_BEFORE: &str = "errno_before";
     pub const ERRNO_AFTER: &str = "errno_after";
     pub const PATH: &str = "path";
@@ -152,7 +155,7 @@ pub mod key {
     /// Every key, top-level and nested.
     ///
     /// Keep in step with [`crate::schema`] (a unit test checks both ways).
-    pub const ALL: [&str; 38] = [
+    pub const ALL: [&str; 39] = [
         EVENT,
         FORMAT,
         VERSION,
@@ -176,6 +179,7 @@ pub mod key {
         ADDR,
         MODULE,
         OFFSET,
+        BUILD_ID,
         ERRNO_BEFORE,
         ERRNO_AFTER,
         PATH,

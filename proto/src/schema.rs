@@ -194,18 +194,20 @@ pub const FORK: EventSchema = EventSchema {
 };
 
 /// An element of `stack`.
-pub const STACK_FRAME: [Field; 3] = [
+pub const STACK_FRAME: [Field; 4] = [
     always(key::ADDR, Hex),
     always(key::MODULE, Str),
     always(key::OFFSET, Hex),
+    sometimes(key::BUILD_ID, Str),
 ];
 
 /// An element of a summary's `sites`.
-pub const SUMMARY_SITE: [Field; 5] = [
+pub const SUMMARY_SITE: [Field; 6] = [
     always(key::FUNCTION, Str),
     always(key::SITE, Hex),
     always(key::MODULE, Str),
     always(key::OFFSET, Hex),
+    sometimes(key::BUILD_ID, Str),
     always(key::COUNT, Uint),
 ];
 

@@ -105,7 +105,10 @@ fn child(parent_threads: u32, parent: i32) {
     if checked {
         enter_fork_child(parent_threads, parent, !mt && !inherited);
     }
-    if config::options().verbosity >= 2 {
+    // The JSON log counts every fork child (the CLI's processes checked / not checked), so a
+    // JSON log file always gets the record; text and stderr only with verbosity=2.
+    let o = config::options();
+    if o.verbosity >= 2 || (o.json() && !o.log_path().is_empty()) {
         reporting::fork_note(parent, parent_threads, checked);
     }
 }

@@ -36,13 +36,23 @@ fn bool_value(b: &mut Buf, name: &str, v: bool) {
     key(b, name).s(if v { "true" } else { "false" });
 }
 
-/// `"module":…,"offset":"0x…"` of an address (`""` and the address itself when no module holds it).
+/// `"module":…,"offset":"0x…"` of an address (`""` and the address itself when no module holds
+/// it), then `"build_id":"…"` (lower-case hex) when the module has a GNU build-id.
 fn module_offset(b: &mut Buf, a: usize) {
     key(b, k::MODULE);
     match assafe_unwind::module_of(a) {
         Some(m) => {
             b.json_str(m.path);
             hex_value(b, k::OFFSET, m.offset as u64);
+            if !m.build_id.is_empty() {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                key(b, k::BUILD_ID).c(b'"');
+                for &byte in m.build_id {
+                    b.c(HEX[usize::from(byte >> 4)])
+                        .c(HEX[usize::from(byte & 15)]);
+                }
+                b.c(b'"');
+            }
         }
         None => {
             b.s("\"\"");

@@ -19,6 +19,10 @@ pub const MAX_LOADS: usize = 8;
 
 const PT_LOAD: u32 = 1;
 const PT_GNU_EH_FRAME: u32 = 0x6474_e550;
+const PT_NOTE: u32 = 4;
+const NT_GNU_BUILD_ID: u32 = 3;
+/// Longest build-id recorded (GNU ld writes 20 bytes for sha1, 16 for md5/uuid).
+pub const MAX_BUILD_ID: usize = 64;
 
 #[repr(C)]
 struct Elf64Phdr {
@@ -60,6 +64,9 @@ pub(crate) struct Module {
     pub eh_hdr_len: usize,
     pub eh_frame: usize,
     pub eh_frame_len: usize,
+    /// The `NT_GNU_BUILD_ID` note's descriptor in the loaded image (0, 0: none).
+    pub build_id_ptr: usize,
+    pub build_id_len: usize,
 }
 
 impl Module {
@@ -82,6 +89,8 @@ struct Slot {
     eh_hdr_len: AtomicUsize,
     eh_frame: AtomicUsize,
     eh_frame_len: AtomicUsize,
+    build_id_ptr: AtomicUsize,
+    build_id_len: AtomicUsize,
 }
 
 impl Slot {
@@ -98,6 +107,8 @@ impl Slot {
             eh_hdr_len: AtomicUsize::new(0),
             eh_frame: AtomicUsize::new(0),
             eh_frame_len: AtomicUsize::new(0),
+            build_id_ptr: AtomicUsize::new(0),
+            build_id_len: AtomicUsize::new(0),
         }
     }
 
@@ -120,6 +131,8 @@ impl Slot {
         self.eh_hdr_len.store(m.eh_hdr_len, r);
         self.eh_frame.store(m.eh_frame, r);
         self.eh_frame_len.store(m.eh_frame_len, r);
+        self.build_id_ptr.store(m.build_id_ptr, r);
+        self.build_id_len.store(m.build_id_len, r);
     }
 
     fn load(&self) -> Module {
@@ -133,6 +146,8 @@ impl Slot {
             eh_hdr_len: self.eh_hdr_len.load(r),
             eh_frame: self.eh_frame.load(r),
             eh_frame_len: self.eh_frame_len.load(r),
+            build_id_ptr: self.build_id_ptr.load(r),
+            build_id_len: self.build_id_len.load(r).min(MAX_BUILD_ID),
             ..Module::default()
         };
         for (dst, src) in m.loads.iter_mut().zip(self.loads.iter()) {
@@ -226,6 +241,22 @@ unsafe fn module_from_info(info: &DlPhdrInfo, first: bool) -> Option<Module> {
     if m.nloads == 0 {
         return None;
     }
+    for ph in phdrs {
+        if ph.p_type == PT_NOTE && m.build_id_len == 0 {
+            let start = info.dlpi_addr.wrapping_add(ph.p_vaddr as usize);
+            let len = ph.p_memsz.min(ph.p_filesz) as usize;
+            // A note segment outside the loaded segments is not in memory: skip it.
+            if len > 0 && m.contains(start) && m.contains(start + len - 1) {
+                // SAFETY: the segment lies inside mapped PT_LOAD segments of a loaded module
+                // (checked just above), which stay mapped while the module is loaded.
+                let notes = unsafe { core::slice::from_raw_parts(start as *const u8, len) };
+                if let Some((off, n)) = gnu_build_id(notes) {
+                    m.build_id_ptr = start + off;
+                    m.build_id_len = n;
+                }
+            }
+        }
+    }
     // Path bytes (without NUL).
     let name = info.dlpi_name;
     let name_len = if name.is_null() {
@@ -261,6 +292,34 @@ unsafe fn module_from_info(info: &DlPhdrInfo, first: bool) -> Option<Module> {
         m.eh_hdr_len = 0;
     }
     Some(m)
+}
+
+/// The offset and length of the `NT_GNU_BUILD_ID` descriptor in a PT_NOTE segment's bytes.
+fn gnu_build_id(notes: &[u8]) -> Option<(usize, usize)> {
+    let word = |at: usize| -> Option<usize> {
+        let b = notes.get(at..at + 4)?;
+        Some(u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    };
+    let align4 = |n: usize| n.checked_add(3).map(|v| v & !3);
+    let mut at = 0;
+    while at + 12 <= notes.len() {
+        let (namesz, descsz, kind) = (word(at)?, word(at + 4)?, word(at + 8)?);
+        let name_at = at + 12;
+        let desc_at = name_at.checked_add(align4(namesz)?)?;
+        let next = desc_at.checked_add(align4(descsz)?)?;
+        if desc_at.checked_add(descsz)? > notes.len() {
+            return None;
+        }
+        if kind == NT_GNU_BUILD_ID as usize
+            && notes.get(name_at..name_at + namesz) == Some(b"GNU\0".as_slice())
+            && descsz > 0
+            && descsz <= MAX_BUILD_ID
+        {
+            return Some((desc_at, descsz));
+        }
+        at = next;
+    }
+    None
 }
 
 /// # Safety
@@ -389,6 +448,9 @@ pub struct ModuleRef {
     pub path: &'static [u8],
     /// `addr - base`.
     pub offset: usize,
+    /// The module's GNU build-id bytes (`NT_GNU_BUILD_ID`, read from its loaded PT_NOTE when the
+    /// table was filled); empty when it has none. Valid while the module stays loaded.
+    pub build_id: &'static [u8],
 }
 
 /// Which loaded module contains `addr`? Async-signal-safe, lock-free, no allocation.
@@ -403,9 +465,18 @@ pub fn module_of(addr: usize) -> Option<ModuleRef> {
         // of a module that is still loaded (table is refreshed after every dlclose).
         unsafe { core::slice::from_raw_parts(m.path_ptr as *const u8, m.path_len) }
     };
+    let build_id: &'static [u8] = if m.build_id_ptr == 0 || m.build_id_len == 0 {
+        &[]
+    } else {
+        // SAFETY: build_id_ptr/build_id_len describe a note descriptor inside a PT_LOAD segment
+        // of a module that is still loaded (checked when the table was filled; the table is
+        // refreshed after every dlclose), and the length is bounded by MAX_BUILD_ID.
+        unsafe { core::slice::from_raw_parts(m.build_id_ptr as *const u8, m.build_id_len) }
+    };
     Some(ModuleRef {
         base: m.base,
         path,
         offset: addr.wrapping_sub(m.base),
+        build_id,
     })
 }
