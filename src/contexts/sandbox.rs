@@ -19,25 +19,32 @@ const PR_SET_NO_NEW_PRIVS: usize = 38;
 pub fn relevant(idx: usize, f: &Frame) -> bool {
     match idx {
         g::IDX_prctl => matches!(f.arg(0), PR_SET_SECCOMP | PR_SET_NO_NEW_PRIVS),
-        g::IDX_syscall => matches!(
-            f.arg(0) as libc::c_long,
-            libc::SYS_seccomp
-                | libc::SYS_prctl
-                | libc::SYS_chroot
-                | libc::SYS_pivot_root
-                | libc::SYS_unshare
-                | libc::SYS_setns
-                | libc::SYS_setuid
-                | libc::SYS_setgid
-                | libc::SYS_setreuid
-                | libc::SYS_setregid
-                | libc::SYS_setresuid
-                | libc::SYS_setresgid
-                | libc::SYS_setfsuid
-                | libc::SYS_setfsgid
-        ),
+        g::IDX_syscall => {
+            let n = f.arg(0) as libc::c_long;
+            n == libc::SYS_seccomp || n == libc::SYS_prctl || moves_the_log_away(n)
+        }
         _ => true,
     }
+}
+
+/// System calls after which the log directory may be out of reach by path or by permission: a
+/// new root, a new mount namespace, another user or group.
+fn moves_the_log_away(n: libc::c_long) -> bool {
+    matches!(
+        n,
+        libc::SYS_chroot
+            | libc::SYS_pivot_root
+            | libc::SYS_unshare
+            | libc::SYS_setns
+            | libc::SYS_setuid
+            | libc::SYS_setgid
+            | libc::SYS_setreuid
+            | libc::SYS_setregid
+            | libc::SYS_setresuid
+            | libc::SYS_setresgid
+            | libc::SYS_setfsuid
+            | libc::SYS_setfsgid
+    )
 }
 
 /// Runs before the real function of a sandbox-class call.
@@ -53,21 +60,8 @@ pub fn before(idx: usize, f: &Frame) {
             let n = f.arg(0) as libc::c_long;
             if n == libc::SYS_seccomp || (n == libc::SYS_prctl && f.arg(1) == PR_SET_SECCOMP) {
                 restrict();
-            } else if matches!(
-                n,
-                libc::SYS_chroot
-                    | libc::SYS_pivot_root
-                    | libc::SYS_unshare
-                    | libc::SYS_setns
-                    | libc::SYS_setuid
-                    | libc::SYS_setgid
-                    | libc::SYS_setreuid
-                    | libc::SYS_setregid
-                    | libc::SYS_setresuid
-                    | libc::SYS_setresgid
-                    | libc::SYS_setfsuid
-                    | libc::SYS_setfsgid
-            ) || (n == libc::SYS_prctl && f.arg(1) == PR_SET_NO_NEW_PRIVS)
+            } else if moves_the_log_away(n)
+                || (n == libc::SYS_prctl && f.arg(1) == PR_SET_NO_NEW_PRIVS)
             {
                 sink::keep_open();
             }
