@@ -192,32 +192,7 @@ pub fn write_all(fd: i32, mut buf: &[u8]) -> Result<(), i32> {
 
 /// `openat(AT_FDCWD, path, flags, mode)`; `path` must be NUL-terminated.
 pub fn open(path: &[u8], flags: i32, mode: u32) -> Result<i32, i32> {
-    if path.last() != Some(&0) {
-        return Err(libc::EINVAL);
-    }
-    if restricted() {
-        return Err(libc::EPERM);
-    }
-    loop {
-        // SAFETY: path is a NUL-terminated byte string that outlives the call.
-        match unsafe {
-            syscall6(
-                nr::OPENAT,
-                [
-                    AT_FDCWD as usize,
-                    path.as_ptr() as usize,
-                    flags as usize,
-                    mode as usize,
-                    0,
-                    0,
-                ],
-            )
-        } {
-            Ok(fd) => return Ok(fd as i32),
-            Err(libc::EINTR) => {}
-            Err(e) => return Err(e),
-        }
-    }
+    openat(AT_FDCWD as i32, path, flags, mode)
 }
 
 pub fn close(fd: i32) {
