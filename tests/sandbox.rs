@@ -81,14 +81,17 @@ fn strict_seccomp_filter_in_a_mt_fork_child_survives_and_reports() {
     );
 }
 
-#[test]
-fn chroot_child_reports_reach_the_log_directory() {
-    let env = Env::new("sb_chroot");
+/// Runs `sb_chroot MODE EMPTY` (the MT fork child chroots into an empty directory, or the whole
+/// process chroots first): it succeeds with nothing on stderr, and its child's one malloc report
+/// reached the log directory with `exe` set. Returns that report and the test's `Env` (whose
+/// directory holds `empty/`).
+fn chroot_run(name: &str, mode: &str) -> (serde_json::Value, Env) {
+    let env = Env::new(name);
     let prog = env.compile_file("sb_chroot", &["-pthread"]);
     let empty = env.dir.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     let out = env.run(
-        &[prog.as_os_str(), "child".as_ref(), empty.as_os_str()],
+        &[prog.as_os_str(), mode.as_ref(), empty.as_os_str()],
         true,
         "",
     );
@@ -102,9 +105,16 @@ fn chroot_child_reports_reach_the_log_directory() {
         .collect();
     assert_eq!(r.len(), 1, "{}", out.dump());
     exe_is(r[0], "sb_chroot");
-    assert!(n(&r[0]["parent_threads"]) >= 2, "{}", r[0]);
+    let r = r[0].clone();
+    (r, env)
+}
+
+#[test]
+fn chroot_child_reports_reach_the_log_directory() {
+    let (r, env) = chroot_run("sb_chroot", "child");
+    assert!(n(&r["parent_threads"]) >= 2, "{r}");
     assert_eq!(
-        std::fs::read_dir(&empty).unwrap().count(),
+        std::fs::read_dir(env.dir.join("empty")).unwrap().count(),
         0,
         "nothing written inside the chroot"
     );
@@ -112,26 +122,8 @@ fn chroot_child_reports_reach_the_log_directory() {
 
 #[test]
 fn without_proc_the_mt_fork_child_is_still_checked() {
-    let env = Env::new("sb_chroot_first");
-    let prog = env.compile_file("sb_chroot", &["-pthread"]);
-    let empty = env.dir.join("empty");
-    std::fs::create_dir_all(&empty).unwrap();
-    let out = env.run(
-        &[prog.as_os_str(), "first".as_ref(), empty.as_os_str()],
-        true,
-        "",
-    );
-    out.assert_ok();
-    assert_eq!(out.stdout, "child: exit 0\n", "{}", out.dump());
-    assert_eq!(out.stderr, "", "{}", out.dump());
-    let r: Vec<_> = out
-        .reports_in("fork-child")
-        .into_iter()
-        .filter(|r| r["function"] == "malloc")
-        .collect();
-    assert_eq!(r.len(), 1, "{}", out.dump());
-    assert_eq!(n(&r[0]["parent_threads"]), 0, "count unknown: {}", r[0]);
-    exe_is(r[0], "sb_chroot");
+    let (r, _) = chroot_run("sb_chroot_first", "first");
+    assert_eq!(n(&r["parent_threads"]), 0, "count unknown: {r}");
 }
 
 #[test]
