@@ -167,6 +167,40 @@ impl Env {
         run_raw(cmd, &env, &["LD_PRELOAD", "ASSAFE_OPTIONS"])
     }
 
+    /// Runs `cmd` with `LD_PRELOAD` set to `preload` exactly (this library together with others,
+    /// in the order the test wants) and a JSON log at `<dir>/<prefix>.<pid>`. Returns status,
+    /// stdout, stderr and the text of every log file of that prefix.
+    pub fn run_preloaded<S: AsRef<OsStr>>(
+        &self,
+        cmd: &[S],
+        preload: &str,
+        prefix: &str,
+    ) -> (ExitStatus, String, String, String) {
+        let log = self.dir.join(prefix);
+        let (_, status, stdout, stderr) = run_raw(
+            cmd,
+            &[
+                ("LD_PRELOAD".into(), preload.to_string()),
+                (
+                    "ASSAFE_OPTIONS".into(),
+                    format!("log_format=json:log_path={}", log.display()),
+                ),
+            ],
+            &["LD_PRELOAD", "ASSAFE_OPTIONS"],
+        );
+        let logs = std::fs::read_dir(&self.dir)
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("{prefix}."))
+            })
+            .map(|e| std::fs::read_to_string(e.path()).unwrap())
+            .collect();
+        (status, stdout, stderr, logs)
+    }
+
     /// Runs `cmd` with and without the preload and asserts equal exit status and stdout, and
     /// byte-identical stderr (log_path is set, so the library must not write to stderr).
     pub fn assert_transparent<S: AsRef<OsStr>>(&self, cmd: &[S]) -> (Outcome, Outcome) {

@@ -18,28 +18,16 @@ fn with_early_constructor(name: &str, ctor_src: &str, greeting: &str) {
     .into_iter()
     .enumerate()
     {
-        let log = env.dir.join(format!("ctor{i}"));
-        let opts = format!("log_format=json:log_path={}", log.display());
-        let (_, status, stdout, _) = run_raw(
+        let (status, stdout, _, logs) = env.run_preloaded(
             &[prog.as_os_str(), "mt".as_ref()],
-            &[
-                ("LD_PRELOAD".into(), order.clone()),
-                ("ASSAFE_OPTIONS".into(), opts),
-            ],
-            &["LD_PRELOAD", "ASSAFE_OPTIONS"],
+            &order,
+            &format!("ctor{i}"),
         );
         assert!(status.success(), "{order}: {status}");
         assert!(stdout.starts_with(greeting), "{order}: {stdout}");
-        let reports = std::fs::read_dir(&env.dir)
-            .unwrap()
-            .flatten()
-            .filter(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .starts_with(&format!("ctor{i}."))
-            })
-            .map(|e| std::fs::read_to_string(e.path()).unwrap())
-            .filter(|t| t.contains("\"event\":\"report\"") && t.contains("\"function\":\"malloc\""))
+        let reports = logs
+            .lines()
+            .filter(|l| l.contains("\"event\":\"report\"") && l.contains("\"function\":\"malloc\""))
             .count();
         assert_eq!(reports, 1, "{order}: expected the child's malloc report");
     }
@@ -203,31 +191,15 @@ fn handler_installed_before_load_is_wrapped() {
         "#include <signal.h>\nint main(void) { raise(SIGUSR1); return 0; }\n",
         &[],
     );
-    let log = env.dir.join("log");
     // The loader runs the later preload's constructor first: librawh installs its handler, then
     // libassafe's constructor finds it.
-    let (_, status, stdout, _) = run_raw(
+    let (status, stdout, _, text) = env.run_preloaded(
         &[&prog],
-        &[
-            (
-                "LD_PRELOAD".into(),
-                format!("{} {}", env.lib.display(), lib.display()),
-            ),
-            (
-                "ASSAFE_OPTIONS".into(),
-                format!("log_format=json:log_path={}", log.display()),
-            ),
-        ],
-        &["LD_PRELOAD", "ASSAFE_OPTIONS"],
+        &format!("{} {}", env.lib.display(), lib.display()),
+        "log",
     );
     assert!(status.success(), "{status}");
     assert_eq!(stdout, "handled\n");
-    let text: String = std::fs::read_dir(&env.dir)
-        .unwrap()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("log."))
-        .map(|e| std::fs::read_to_string(e.path()).unwrap())
-        .collect();
     assert!(
         text.lines().any(|l| l.contains("\"event\":\"report\"")
             && l.contains("\"function\":\"malloc\"")
@@ -402,29 +374,13 @@ fn foreign_ifunc_is_resolved_at_load() {
         &["-shared", "-fPIC"],
     );
     let prog = env.compile_file("load_ifunc", &[]);
-    let log = env.dir.join("log");
-    let (_, status, stdout, stderr) = run_raw(
+    let (status, stdout, stderr, reports) = env.run_preloaded(
         &[prog.as_os_str()],
-        &[
-            (
-                "LD_PRELOAD".into(),
-                format!("{} {}", env.lib.display(), ifunc.display()),
-            ),
-            (
-                "ASSAFE_OPTIONS".into(),
-                format!("log_format=json:log_path={}", log.display()),
-            ),
-        ],
-        &["LD_PRELOAD", "ASSAFE_OPTIONS"],
+        &format!("{} {}", env.lib.display(), ifunc.display()),
+        "log",
     );
     assert!(status.success(), "{status}: {stderr}");
     assert_eq!(stdout, "resolver\nmain start\nhandler ifunc\n", "{stderr}");
-    let reports: String = std::fs::read_dir(&env.dir)
-        .unwrap()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("log."))
-        .map(|e| std::fs::read_to_string(e.path()).unwrap())
-        .collect();
     assert!(
         reports.contains("\"function\":\"getenv\"") && reports.contains("signal-handler"),
         "{reports}"

@@ -183,20 +183,10 @@ fn signal_reaches_a_later_preload() {
     let env = Env::new("sb_chain");
     let counter = env.compile_file("chain_counter", &["-shared", "-fPIC", "-ldl"]);
     let prog = env.compile_file("sb_return", &[]);
-    let log = env.dir.join("log");
-    let (_, status, stdout, stderr) = run_raw(
+    let (status, stdout, stderr, text) = env.run_preloaded(
         &[&prog],
-        &[
-            (
-                "LD_PRELOAD".into(),
-                format!("{} {}", env.lib.display(), counter.display()),
-            ),
-            (
-                "ASSAFE_OPTIONS".into(),
-                format!("log_format=json:log_path={}", log.display()),
-            ),
-        ],
-        &["LD_PRELOAD", "ASSAFE_OPTIONS"],
+        &format!("{} {}", env.lib.display(), counter.display()),
+        "log",
     );
     assert!(status.success(), "{status}\n{stderr}");
     // (The counter's destructor writes before stdio's buffer is flushed at exit.)
@@ -204,12 +194,6 @@ fn signal_reaches_a_later_preload() {
         stdout.contains("counter: signal=2 sigaction=1\n") && stdout.contains("done\n"),
         "both signal() calls reach the second preload: {stdout:?}\n{stderr}"
     );
-    let text: String = std::fs::read_dir(&env.dir)
-        .unwrap()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("log."))
-        .map(|e| std::fs::read_to_string(e.path()).unwrap())
-        .collect();
     assert!(
         text.lines().any(|l| l.contains("\"event\":\"report\"")
             && l.contains("\"function\":\"malloc\"")
