@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use assafe_tests::{TIMEOUT, Value, repo_root, run_with_timeout};
+use assafe_tests::{TIMEOUT, Value, repo_root, run_with_timeout, target_dir};
 
 const SYSROOT: &str = "/usr/aarch64-linux-gnu";
 const CC: &str = "aarch64-linux-gnu-gcc";
@@ -52,15 +52,7 @@ fn setup(test: &str) -> Option<(PathBuf, PathBuf)> {
         eprintln!("{msg}");
         return None;
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target"));
-    let target = if target.is_absolute() {
-        target
-    } else {
-        repo_root().join(target)
-    };
-    let lib = target.join("aarch64-unknown-linux-gnu/release/libassafe.so");
+    let lib = target_dir().join("aarch64-unknown-linux-gnu/release/libassafe.so");
     assert!(
         lib.is_file(),
         "cross-build the library first: cargo build --release --target \

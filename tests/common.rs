@@ -23,17 +23,21 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// `target/release/libassafe.so` (respects `CARGO_TARGET_DIR`).
-pub fn library() -> PathBuf {
+/// Cargo's target directory (`CARGO_TARGET_DIR`, relative to the repository, or `target`).
+pub fn target_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("target"));
-    let target = if target.is_absolute() {
+    if target.is_absolute() {
         target
     } else {
         repo_root().join(target)
-    };
-    let lib = target.join("release").join("libassafe.so");
+    }
+}
+
+/// `target/release/libassafe.so` (respects `CARGO_TARGET_DIR`).
+pub fn library() -> PathBuf {
+    let lib = target_dir().join("release").join("libassafe.so");
     if !lib.is_file() {
         panic!(
             "build the library first: cargo build --release ({} is missing)",
