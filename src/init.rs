@@ -83,7 +83,9 @@ fn run() {
     }
     absolute(&mut o.log_path.0);
     reporting::capture_exe();
-    if seccomp_inherited() {
+    let status = read_status();
+    SIGNALS_TO_ASK.store(status.signals, Ordering::Relaxed);
+    if status.seccomp {
         sandbox::restrict();
     }
     fork::arm();
@@ -117,21 +119,35 @@ fn after() {
     // SAFETY: normal context, at load.
     unsafe { assafe_unwind::refresh_modules() };
     libc::record_bases();
-    signal::wrap_existing();
+    signal::wrap_existing(SIGNALS_TO_ASK.load(Ordering::Relaxed));
     reporting::start_record();
 }
 
-/// Is a seccomp filter already in force (inherited through exec: systemd's
-/// `SystemCallFilter=`, a sandboxing parent)? Read from `/proc/self/status` with the calls the
-/// loader itself has just made (`openat`, `read`, `close`), so a filter that let the program
-/// start allows them. Without `/proc`: no.
-fn seccomp_inherited() -> bool {
+/// What `/proc/self/status` said at load: is a seccomp filter already in force (inherited
+/// through exec: systemd's `SystemCallFilter=`, a sandboxing parent), and which signals have a
+/// disposition other than the default (`SigIgn` | `SigCgt`), so that [`after`] asks the kernel
+/// only about those instead of all 62. Read with the calls the loader itself has just made
+/// (`openat`, `read`, `close`), so a filter that let the program start allows them. Without
+/// `/proc`: no filter known, every signal asked about.
+struct Status {
+    seccomp: bool,
+    signals: u64,
+}
+
+/// [`Status::signals`] from the read at load, for [`after`] (written before DONE is published).
+static SIGNALS_TO_ASK: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(u64::MAX);
+
+fn read_status() -> Status {
+    let unknown = Status {
+        seccomp: false,
+        signals: u64::MAX,
+    };
     let Ok(fd) = sys::open(
         b"/proc/self/status\0",
         ::libc::O_RDONLY | ::libc::O_CLOEXEC,
         0,
     ) else {
-        return false;
+        return unknown;
     };
     let mut buf = [0u8; 4096];
     let mut n = 0;
@@ -142,16 +158,16 @@ fn seccomp_inherited() -> bool {
         }
     }
     sys::close(fd);
-    // The line is near the end: scan backwards, comparing only at line starts (load cost).
-    let key = b"\nSeccomp:\t";
-    let mut i = n.saturating_sub(key.len() + 1);
-    while i > 0 {
-        if buf[i] == b'\n' && buf[i..i + key.len()] == *key {
-            return buf[i + key.len()] != b'0';
-        }
-        i -= 1;
-    }
-    false
+    let s = &buf[..n];
+    use assafe_pure::proc_stat::{parse_mask, status_values};
+    let [seccomp, ign, cgt] = status_values(s, [b"Seccomp:", b"SigIgn:", b"SigCgt:"]);
+    let seccomp = seccomp.is_some_and(|v| v.first().is_some_and(|&c| c != b'0'));
+    let signals = match (ign.and_then(parse_mask), cgt.and_then(parse_mask)) {
+        // SIGCHLD always: its flags (SA_NOCLDWAIT) matter even with the default action.
+        (Some(ign), Some(cgt)) => ign | cgt | 1 << (::libc::SIGCHLD - 1),
+        _ => u64::MAX,
+    };
+    Status { seccomp, signals }
 }
 
 /// The destructor: runs at a return from `main` and in `exit` (after the atexit handlers). Writes
@@ -181,7 +197,7 @@ extern "C" fn constructor() {
     if state::initialised() {
         // An earlier constructor's interposed call initialised the library: handlers it
         // installed after that call are wrapped now.
-        signal::wrap_existing();
+        signal::wrap_existing(u64::MAX);
     }
     ensure();
     tls::store(was & !(tls::UNINIT | tls::BUSY) | state::process_context());

@@ -308,9 +308,12 @@ pub fn wrapper(idx: usize) -> usize {
 /// Wraps handlers installed before the library loaded (by earlier constructors). Runs at
 /// initialisation and again from the constructor (an earlier constructor's interposed call, e.g.
 /// `syscall`, may have initialised the library before that constructor installed its handler).
-pub fn wrap_existing() {
+/// Asks the kernel only about the signals whose bit (n-1) is set in `ask`: the others are known
+/// to have the default action (an exec resets every handler and flag), which `ACTION` starts as.
+pub fn wrap_existing(ask: u64) {
     for sig in 1..NSIG as c_int {
-        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP || (sig <= 64 && ask & 1 << (sig - 1) == 0)
+        {
             continue;
         }
         // SAFETY: all-zero is a valid sigaction.

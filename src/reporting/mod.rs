@@ -67,8 +67,12 @@ static EXE_LEN: AtomicUsize = AtomicUsize::new(usize::MAX);
 pub fn capture_exe() {
     // SAFETY: at load, by the initialising thread, before EXE_LEN is published.
     let buf = unsafe { &mut *EXE.0.get() };
+    let mut from_proc = false;
     let n = match sys::readlink(b"/proc/self/exe\0", buf) {
-        Ok(n) => n,
+        Ok(n) => {
+            from_proc = n < buf.len();
+            n
+        }
         Err(_) => {
             // SAFETY: getauxval reads the auxiliary vector; normal context, at load.
             let p = unsafe { ::libc::getauxval(::libc::AT_EXECFN) } as *const u8;
@@ -87,6 +91,13 @@ pub fn capture_exe() {
         }
     };
     EXE_LEN.store(n, Ordering::Release);
+    if from_proc {
+        // Not truncated: the unwinder's module table takes the same path instead of reading
+        // /proc/self/exe a second time (one syscall less per exec).
+        // SAFETY: EXE was written above (buf is no longer used) and never changes again.
+        let e: &'static [u8; 512] = unsafe { &*EXE.0.get() };
+        assafe_unwind::set_exe_hint(&e[..n]);
+    }
 }
 
 fn exe(buf: &mut [u8]) -> &[u8] {

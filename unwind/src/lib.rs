@@ -29,6 +29,7 @@ mod walk;
 
 pub use modules::{
     MAX_LOADS, MAX_MODULES, ModuleRef, generation, module_count, module_of, refresh_modules,
+    set_exe_hint,
 };
 
 pub use arch::Regs;

@@ -194,13 +194,40 @@ unsafe impl Sync for ExeBuf {}
 static EXE_BUF: ExeBuf = ExeBuf(core::cell::UnsafeCell::new([0; 4096]));
 static EXE_LEN: AtomicUsize = AtomicUsize::new(usize::MAX);
 
+/// The executable's path as the caller already read it ([`set_exe_hint`]): address and length
+/// (length `usize::MAX` until given). Spares the first refresh a second `readlink` at load.
+static HINT_PTR: AtomicUsize = AtomicUsize::new(0);
+static HINT_LEN: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+/// Tells the module table the executable's path (the `/proc/self/exe` target the caller read),
+/// so the first refresh copies it instead of reading `/proc/self/exe` again. `path` must never
+/// change afterwards (it is read by a later refresh, possibly in another thread).
+pub fn set_exe_hint(path: &'static [u8]) {
+    if path.len() <= 4096 {
+        HINT_PTR.store(path.as_ptr() as usize, Ordering::Relaxed);
+        // Release: publishes HINT_PTR (and the path bytes) to the Acquire load in exe_path.
+        HINT_LEN.store(path.len(), Ordering::Release);
+    }
+}
+
 fn exe_path() -> (usize, usize) {
     let mut len = EXE_LEN.load(Ordering::Acquire);
     if len == usize::MAX {
         // SAFETY: only the refresh writer (we hold WRITER) gets here, and nothing has
         // published a reference into the buffer yet, so this is the only access.
         let buf = unsafe { &mut *EXE_BUF.0.get() };
-        len = crate::sys::readlink(b"/proc/self/exe\0", &mut buf[..]).unwrap_or(0);
+        let hint = HINT_LEN.load(Ordering::Acquire);
+        len = if hint != usize::MAX {
+            // SAFETY: set_exe_hint's contract: a 'static, immutable path of `hint` bytes
+            // (≤ 4096, checked there) at HINT_PTR, published by the Release store we acquired.
+            let src = unsafe {
+                core::slice::from_raw_parts(HINT_PTR.load(Ordering::Relaxed) as *const u8, hint)
+            };
+            buf[..hint].copy_from_slice(src);
+            hint
+        } else {
+            crate::sys::readlink(b"/proc/self/exe\0", &mut buf[..]).unwrap_or(0)
+        };
         EXE_LEN.store(len, Ordering::Release);
     }
     (EXE_BUF.0.get() as usize, len)
