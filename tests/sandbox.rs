@@ -155,6 +155,44 @@ fn a_child_that_drops_to_nobody_still_reports() {
     assert!(sums[0].get("lost").is_none(), "{}", sums[0]);
 }
 
+/// A process that has dropped privileges forks: the child cannot create its own file in the
+/// root-owned 0700 log directory, so its records (its own start record first) go to the file the
+/// parent kept open when it dropped privileges. Nothing reaches stderr, nothing is lost.
+#[test]
+fn fork_child_of_a_process_that_dropped_privileges_reports_through_the_kept_file() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc_geteuid() } != 0 {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let env = Env::new("sb_setuid_fork");
+    let prog = env.compile_file("sb_setuid_fork", &["-pthread"]);
+    let out = env.run(&[prog.as_os_str()], true, "");
+    out.assert_ok();
+    assert_eq!(out.stdout, "child: exit 0\n", "{}", out.dump());
+    assert_eq!(out.stderr, "", "{}", out.dump());
+    let r: Vec<_> = out
+        .reports_in("fork-child")
+        .into_iter()
+        .filter(|r| r["function"] == "malloc")
+        .collect();
+    assert_eq!(r.len(), 1, "{}", out.dump());
+    let child = n(&r[0]["pid"]);
+    let starts = out
+        .records_of("start")
+        .into_iter()
+        .filter(|e| n(&e["pid"]) == child)
+        .count();
+    assert_eq!(starts, 1, "the child's start record: {}", out.dump());
+    let sums: Vec<_> = out
+        .summaries()
+        .into_iter()
+        .filter(|e| n(&e["pid"]) == child)
+        .collect();
+    assert_eq!(sums.len(), 1, "{}", out.dump());
+    assert!(sums[0].get("lost").is_none(), "{}", sums[0]);
+}
+
 unsafe extern "C" {
     #[link_name = "geteuid"]
     fn libc_geteuid() -> u32;

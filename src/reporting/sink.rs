@@ -145,6 +145,25 @@ fn own_fd() -> Option<i32> {
     (sys::fstat_id(fd).map(id) == Some(OWN_ID.load(Ordering::Relaxed))).then_some(fd)
 }
 
+/// The process that last put its start record into an inherited [`ancestor_fd`] file.
+static ADOPTED: AtomicI32 = AtomicI32::new(0);
+
+/// A log file an ancestor kept open ([`keep_open`]) and this fork child inherited, if it is still
+/// that file: where the child's records go when it cannot create its own (the ancestor dropped
+/// privileges, so the root-owned 0700 directory refuses the new uid; or a filter forbids `open`).
+/// Records carry their pid, and `assafe report` reads every pid's records from any file.
+fn ancestor_fd() -> Option<i32> {
+    let fd = OWN_FD.load(Ordering::Relaxed);
+    if fd < 0 {
+        return None;
+    }
+    if sys::restricted() {
+        // No fstat under a filter (as in own_fd).
+        return Some(fd);
+    }
+    (sys::fstat_id(fd).map(id) == Some(OWN_ID.load(Ordering::Relaxed))).then_some(fd)
+}
+
 /// `log.<pid>` (NUL-terminated) into `name`; returns its length with the NUL.
 fn own_name(name: &mut [u8]) -> usize {
     let mut nb = Buf::new(name);
@@ -333,10 +352,23 @@ fn write_record(sink: Sink, mem: &mut [u8], head: usize, n: usize) {
     let name_len = own_name(&mut name);
     let (opened, new, keep) = match own_fd() {
         Some(fd) => (Ok(fd), false, true),
-        None if sys::restricted() => (Err(WHY_SECCOMP), false, false),
         None => {
-            let (r, new) = open_log(&name[..name_len]);
-            (r, new, false)
+            let (r, new) = if sys::restricted() {
+                (Err(WHY_SECCOMP), false)
+            } else {
+                open_log(&name[..name_len])
+            };
+            match (r, ancestor_fd()) {
+                // A fork child of a process that kept its file (it dropped privileges, installed
+                // a filter…) and cannot create its own: append to the ancestor's file, this
+                // process's own start record in front of its first record there.
+                (Err(_), Some(fd)) => {
+                    let me = sys::getpid();
+                    let first = ADOPTED.swap(me, Ordering::Relaxed) != me;
+                    (Ok(fd), first, true)
+                }
+                (r, _) => (r, new, false),
+            }
         }
     };
     let mut from = head;
