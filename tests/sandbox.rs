@@ -229,8 +229,49 @@ fn signal_reaches_a_later_preload() {
     assert!(status.success(), "{status}\n{stderr}");
     // (The counter's destructor writes before stdio's buffer is flushed at exit.)
     assert!(
-        stdout.contains("counter: signal=2 sigaction=1\n") && stdout.contains("done\n"),
+        stdout.contains("counter: signal=2 sigaction=1 sigset=0\n") && stdout.contains("done\n"),
         "both signal() calls reach the second preload: {stdout:?}\n{stderr}"
+    );
+    assert!(
+        text.lines().any(|l| l.contains("\"event\":\"report\"")
+            && l.contains("\"function\":\"malloc\"")
+            && l.contains("\"signal_name\":\"SIGUSR1\"")),
+        "the handler is still wrapped and checked:\n{text}"
+    );
+}
+
+/// `sigset` (System V) reaches a later preload too, for a handler and for `SIG_HOLD`, and the
+/// handler it installs is still wrapped and checked.
+#[test]
+fn sigset_reaches_a_later_preload() {
+    let env = Env::new("sb_chain_sigset");
+    let counter = env.compile_file("chain_counter", &["-shared", "-fPIC", "-ldl"]);
+    let prog = env.compile_c(
+        "sigset_user",
+        r#"#define _XOPEN_SOURCE 700
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+static void h(int s) { void *(*volatile m)(size_t) = malloc; (void)s; free(m(8)); }
+int main(void) {
+    sigset(SIGUSR2, SIG_HOLD);
+    sigset(SIGUSR1, h);
+    raise(SIGUSR1);
+    puts("done");
+    return 0;
+}
+"#,
+        &[],
+    );
+    let (status, stdout, stderr, text) = env.run_preloaded(
+        &[&prog],
+        &format!("{} {}", env.lib.display(), counter.display()),
+        "log",
+    );
+    assert!(status.success(), "{status}\n{stderr}");
+    assert!(
+        stdout.contains("sigset=2\n") && stdout.contains("done\n"),
+        "both sigset() calls reach the second preload: {stdout:?}\n{stderr}"
     );
     assert!(
         text.lines().any(|l| l.contains("\"event\":\"report\"")

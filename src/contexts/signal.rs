@@ -271,6 +271,10 @@ unsafe extern "C" fn sigset_impl(sig: c_int, h: usize) -> usize {
     let bit: u64 = 1 << (sig - 1);
     let mut oset = 0u64;
     if h == SIG_HOLD {
+        if tls::state() & tls::VFORK_CHILD == 0 {
+            // A later preload's sigset sees the call too (it only blocks the signal: idempotent).
+            chain(g::IDX_sigset, sig, h);
+        }
         // SAFETY: valid masks.
         let _ = unsafe { sys::rt_sigprocmask(libc::SIG_BLOCK, &bit, &mut oset) };
         // SAFETY: all-zero is a valid sigaction.
@@ -283,7 +287,7 @@ unsafe extern "C" fn sigset_impl(sig: c_int, h: usize) -> usize {
             old.sa_sigaction
         };
     }
-    let prev = install(sig, &act_of(h, 0, 0));
+    let prev = chained(g::IDX_sigset, sig, h, &act_of(h, 0, 0));
     if prev == usize::MAX {
         return prev;
     }

@@ -6,11 +6,17 @@
 #include <stdio.h>
 #include <unistd.h>
 
-static int n_signal, n_sigaction;
+static int n_signal, n_sigaction, n_sigset;
 
 sighandler_t signal(int sig, sighandler_t h) {
     n_signal++;
     sighandler_t (*next)(int, sighandler_t) = (sighandler_t (*)(int, sighandler_t))dlsym(RTLD_NEXT, "signal");
+    return next(sig, h);
+}
+
+sighandler_t sigset(int sig, sighandler_t h) {
+    n_sigset++;
+    sighandler_t (*next)(int, sighandler_t) = (sighandler_t (*)(int, sighandler_t))dlsym(RTLD_NEXT, "sigset");
     return next(sig, h);
 }
 
@@ -23,6 +29,7 @@ int sigaction(int sig, const struct sigaction *a, struct sigaction *o) {
 
 __attribute__((destructor)) static void counts(void) {
     char b[64];
-    int n = snprintf(b, sizeof b, "counter: signal=%d sigaction=%d\n", n_signal, n_sigaction > 0);
+    int n = snprintf(b, sizeof b, "counter: signal=%d sigaction=%d sigset=%d\n", n_signal,
+                     n_sigaction > 0, n_sigset);
     (void)!write(1, b, n);
 }
