@@ -40,6 +40,35 @@ fn strict_seccomp_filter_in_a_handler_survives_and_reports() {
     assert_eq!(sums[0]["signals"], serde_json::json!(["SIGALRM"]));
 }
 
+/// Under a filter that allows the program's own `sigaction` (rt_sigaction) and nothing else of
+/// what the library's writer lock used (rt_sigprocmask, sched_yield), installing a handler
+/// survives, and `oldact` shows it.
+#[test]
+fn strict_seccomp_filter_allows_the_programs_own_sigaction() {
+    let env = Env::new("sb_seccomp_sigaction");
+    let prog = env.compile_file("sb_seccomp", &["-pthread"]);
+    let out = env.run(&[prog.as_os_str(), "sigaction".as_ref()], true, "");
+    out.assert_ok();
+    assert_eq!(out.stdout, "sigaction: survived\n", "{}", out.dump());
+    assert_eq!(out.stderr, "", "{}", out.dump());
+}
+
+/// `halt_on_error=1` under a strict filter: the process stops with exit status 134 (what
+/// abort's SIGABRT would give a shell), not with SIGSYS from a call the filter forbids.
+#[test]
+fn halt_on_error_under_a_strict_filter_exits_134() {
+    let env = Env::new("sb_seccomp_halt");
+    let prog = env.compile_file("sb_seccomp", &["-pthread"]);
+    let out = env.run(
+        &[prog.as_os_str(), "halt".as_ref()],
+        true,
+        "halt_on_error=1",
+    );
+    assert_eq!(out.status.code(), Some(134), "{}", out.dump());
+    assert_eq!(out.stderr, "", "{}", out.dump());
+    assert_eq!(out.reports_for("malloc").len(), 1, "{}", out.dump());
+}
+
 #[test]
 fn strict_seccomp_filter_in_a_mt_fork_child_survives_and_reports() {
     let env = Env::new("sb_seccomp_fork");

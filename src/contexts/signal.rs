@@ -70,11 +70,17 @@ fn real_sigaction() -> SigactionFn {
 /// Blocks every signal on this thread and takes the writer flag of `sig`.
 struct WriterGuard {
     sig: usize,
-    mask: u64,
+    /// The mask to restore (`None` under a seccomp filter: it was not changed).
+    mask: Option<u64>,
+    /// The writer flag was taken (always, outside a seccomp filter).
+    held: bool,
 }
 
 impl WriterGuard {
     fn new(sig: usize) -> WriterGuard {
+        if sys::restricted() {
+            return WriterGuard::restricted(sig);
+        }
         let all: u64 = !0;
         let mut mask = 0u64;
         // SAFETY: valid 8-byte masks on our stack.
@@ -87,16 +93,47 @@ impl WriterGuard {
             // of its own (it blocked them), so it finishes shortly.
             sys::sched_yield();
         }
-        WriterGuard { sig, mask }
+        WriterGuard {
+            sig,
+            mask: Some(mask),
+            held: true,
+        }
+    }
+
+    /// Under a seccomp filter: no `rt_sigprocmask` or `sched_yield` (the program's own
+    /// `sigaction` makes only `rt_sigaction`, so a filter may allow nothing else). Without the
+    /// mask, a handler on this thread may interrupt a writer that holds the flag: spin a bounded
+    /// while, then write without the flag (the table's word per signal is still stored
+    /// atomically; only the SA_SIGINFO bit `oldact` reports could be stale).
+    fn restricted(sig: usize) -> WriterGuard {
+        let mut held = false;
+        for _ in 0..1 << 16 {
+            if WRITING[sig]
+                .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                held = true;
+                break;
+            }
+            core::hint::spin_loop();
+        }
+        WriterGuard {
+            sig,
+            mask: None,
+            held,
+        }
     }
 }
 
 impl Drop for WriterGuard {
     fn drop(&mut self) {
-        WRITING[self.sig].store(false, Ordering::Release);
-        // SAFETY: restores the mask saved in `new`.
-        let _ =
-            unsafe { sys::rt_sigprocmask(libc::SIG_SETMASK, &self.mask, core::ptr::null_mut()) };
+        if self.held {
+            WRITING[self.sig].store(false, Ordering::Release);
+        }
+        if let Some(mask) = self.mask {
+            // SAFETY: restores the mask saved in `new`.
+            let _ = unsafe { sys::rt_sigprocmask(libc::SIG_SETMASK, &mask, core::ptr::null_mut()) };
+        }
     }
 }
 

@@ -328,8 +328,13 @@ pub unsafe fn rt_sigprocmask(how: i32, set: *const u64, old: *mut u64) -> SysRes
 }
 
 /// Aborts the process the way `abort()` would, without calling libc: restore the default
-/// SIGABRT action, unblock it, raise it; fall back to `exit_group(134)`.
+/// SIGABRT action, unblock it, raise it; fall back to `exit_group(134)`. Under a seccomp filter
+/// ([`restricted`]) straight `exit_group(134)`: the other calls may be forbidden, and a filter
+/// that kills on them would turn a requested halt into SIGSYS.
 pub fn abort() -> ! {
+    if restricted() {
+        exit_group(134)
+    }
     let dfl = KSigaction {
         handler: 0,
         flags: 0,

@@ -1,6 +1,8 @@
 /* A strict seccomp filter (read, write, exit_group, rt_sigreturn; anything else kills the
  * process), then unsafe calls: "handler" - in a SIGALRM handler (filter via prctl);
- * "forkchild" - in the child of a multi-threaded fork (filter via syscall(SYS_seccomp)). */
+ * "forkchild" - in the child of a multi-threaded fork (filter via syscall(SYS_seccomp));
+ * "sigaction" - the filter also allows rt_sigaction, and the program installs a handler under it;
+ * "halt" - as "handler", run with halt_on_error=1: the process must exit 134, not die of SIGSYS. */
 #define _GNU_SOURCE
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -34,6 +36,23 @@ static void strict_filter(int via_syscall) {
     if (r != 0) { perror("seccomp"); exit(2); }
 }
 
+/* The strict filter plus rt_sigaction (what the program's own sigaction() needs). */
+static void sigaction_filter(void) {
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_read, 5, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_write, 4, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_exit_group, 3, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_rt_sigreturn, 2, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_rt_sigaction, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog p = {sizeof f / sizeof f[0], f};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) { perror("no_new_privs"); exit(2); }
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p) != 0) { perror("seccomp"); exit(2); }
+}
+
 static volatile sig_atomic_t runs;
 static void *volatile keep;
 
@@ -48,7 +67,18 @@ static void say(const char *s) { (void)!write(1, s, strlen(s)); }
 static void *idle(void *a) { (void)a; pause(); return 0; }
 
 int main(int argc, char **argv) {
-    if (argc > 1 && strcmp(argv[1], "handler") == 0) {
+    if (argc > 1 && strcmp(argv[1], "sigaction") == 0) {
+        sigaction_filter();
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_alarm;
+        if (sigaction(SIGUSR1, &sa, 0) != 0) _exit(4);
+        struct sigaction old;
+        if (sigaction(SIGUSR1, 0, &old) != 0 || old.sa_handler != on_alarm) _exit(5);
+        say("sigaction: survived\n");
+        _exit(0);
+    }
+    if (argc > 1 && (strcmp(argv[1], "handler") == 0 || strcmp(argv[1], "halt") == 0)) {
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_alarm;
