@@ -61,6 +61,9 @@ pub struct Occurrence {
     pub logged_at: Option<std::time::SystemTime>,
 }
 
+/// Why a process with reports but no summary is only partly checked.
+pub const NO_SUMMARY: &str = "no summary (killed by a signal, ended by exit_group in another thread, or still running): call counts are lower bounds";
+
 /// What the logs tell about one process.
 #[derive(Clone, Debug, Default)]
 pub struct ProcessInfo {
@@ -470,6 +473,18 @@ impl Logs {
         }
         for (pid, segs) in segments {
             for seg in segs {
+                if seg.summary.is_none()
+                    && seg.reports.iter().any(|r| r.kind == Kind::Report)
+                    && let Some(p) = self.processes.get_mut(&(run, pid))
+                {
+                    // Reports but no `exit`/`exec` summary: the image ended where no code runs
+                    // (a fatal signal, `exit_group` from another thread or a raw system call) or
+                    // is still running. Its findings stand; their counts are lower bounds.
+                    let why = NO_SUMMARY.to_owned();
+                    if !p.partial.contains(&why) {
+                        p.partial.push(why);
+                    }
+                }
                 self.finish_segment(run, pid, seg, logged_at);
             }
         }

@@ -101,6 +101,13 @@ pub fn text(r: &Report) -> String {
         let pid = u.pid.map(|p| format!("pid {p} ")).unwrap_or_default();
         let _ = writeln!(out, "==assafe== not checked: {pid}{}: {}", u.exe, u.why);
     }
+    for p in &r.processes_partially_checked {
+        let _ = writeln!(
+            out,
+            "==assafe== partially checked: pid {} {}: {}",
+            p.pid, p.exe, p.why
+        );
+    }
     for w in &r.warnings {
         let _ = writeln!(out, "==assafe== warning: {w}");
     }
@@ -118,9 +125,13 @@ pub fn text(r: &Report) -> String {
             );
         }
     }
+    let partially = match r.processes_partially_checked.len() {
+        0 => String::new(),
+        n => format!(" ({n} partially)"),
+    };
     let _ = writeln!(
         out,
-        "SUMMARY: assafe: {} ({} suppressed) in {} checked, {} not checked",
+        "SUMMARY: assafe: {} ({} suppressed) in {} checked{partially}, {} not checked",
         plural(r.findings.len() as u64, "finding", "findings"),
         r.suppressed.len(),
         plural(r.processes_checked as u64, "process", "processes"),

@@ -467,3 +467,53 @@ fn installed_binary_alone_uses_its_embedded_library() {
     let r = json(&stderr(&o));
     assert!(!findings(&r, "malloc").is_empty(), "{r:#}");
 }
+
+/// A process that dies of a fatal signal writes no summary (no code runs): its findings stand,
+/// and the run lists it as partially checked, its counts lower bounds.
+#[test]
+fn run_lists_a_process_killed_by_a_signal_as_partially_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = r#"#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static void *spin(void *a) { (void)a; for (;;) pause(); }
+int main(void) {
+    pthread_t t;
+    pthread_create(&t, 0, spin, 0);
+    pid_t p = fork();
+    if (p == 0) {
+        void *volatile m = malloc(10);
+        (void)m;
+        raise(SIGKILL);
+    }
+    int st;
+    waitpid(p, &st, 0);
+    return WIFSIGNALED(st) ? 0 : 1;
+}
+"#;
+    let exe = cc(dir.path(), "killed", src, &["-g", "-pthread"]);
+    let (r, status) = run_json(dir.path(), &[], &[exe.to_str().unwrap()]);
+    assert_eq!(status, 66, "{r:#}");
+    assert_eq!(r["command"]["status"], 0, "{r:#}");
+    assert_eq!(findings(&r, "malloc").len(), 1, "{r:#}");
+    let partial = r["processes_partially_checked"].as_array().unwrap();
+    assert_eq!(partial.len(), 1, "{r:#}");
+    assert_ne!(partial[0]["pid"], r["command"]["pid"], "{r:#}");
+    assert!(
+        partial[0]["why"].as_str().unwrap().contains("no summary"),
+        "{r:#}"
+    );
+    let o = output(
+        assafe()
+            .arg("run")
+            .arg("--lib")
+            .arg(library())
+            .arg("--")
+            .arg(&exe),
+    );
+    let t = stderr(&o);
+    assert!(t.contains("==assafe== partially checked: pid "), "{t}");
+    assert!(t.contains("checked (1 partially), 0 not checked"), "{t}");
+}
