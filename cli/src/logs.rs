@@ -415,6 +415,9 @@ impl Logs {
                 event::EXEC | event::EXIT => {
                     if ev == event::EXEC {
                         proc_.exec_without_start = Some(s(&v, key::PATH).unwrap_or_default());
+                    } else {
+                        // The image that announced an exec is still running: the exec failed.
+                        proc_.exec_without_start = None;
                     }
                     if let Some(d) = n(&v, key::DROPPED).filter(|d| *d > 0) {
                         proc_.partial.push(format!(

@@ -404,11 +404,25 @@ pub fn exec_unchecked(logs: &Logs) -> Vec<Unchecked> {
     for p in logs.processes.values() {
         if let Some(path) = &p.exec_without_start {
             let r = preflight::resolve(OsStr::new(path), std::env::var_os("PATH").as_deref());
-            if let Some(why) = r.as_deref().and_then(preflight::why_unchecked) {
+            let why = match r.as_deref() {
+                // Not there (or relative to a directory we do not know): the exec failed, or
+                // the path cannot be checked; a failed exec writes no later record when the
+                // image then makes no unsafe call before it exits.
+                None => None,
+                Some(exe) if !exe.is_file() => None,
+                Some(exe) => Some(preflight::why_unchecked(exe).map_or_else(
+                    || {
+                        "the new program wrote no record: it could not reach the log directory (a change of uid or root before the exec?) or died before the library started"
+                            .to_owned()
+                    },
+                    |why| format!("exec'd without the library: {why}"),
+                )),
+            };
+            if let Some(why) = why {
                 out.push(Unchecked {
                     pid: Some(p.pid),
                     exe: path.clone(),
-                    why: format!("exec'd without the library: {why}"),
+                    why,
                     package: logs.package(p.run).map(str::to_owned),
                 });
             }

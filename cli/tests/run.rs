@@ -517,3 +517,38 @@ int main(void) {
     assert!(t.contains("==assafe== partially checked: pid "), "{t}");
     assert!(t.contains("checked (1 partially), 0 not checked"), "{t}");
 }
+
+/// A program exec'd after a change of uid cannot create its log file in the run's 0700 directory:
+/// it is listed as not checked (never silently counted as clean). A failed exec of a missing
+/// path is not a process of its own.
+#[test]
+fn run_lists_a_program_execd_after_a_uid_change_as_not_checked() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = r#"#include <unistd.h>
+int main(void) {
+    execl("/nonexistent/prog", "prog", (char *)0);
+    if (setgid(65534) || setuid(65534)) return 3;
+    execl("/bin/true", "true", (char *)0);
+    return 4;
+}
+"#;
+    let exe = cc(dir.path(), "dropexec", src, &[]);
+    let (r, status) = run_json(dir.path(), &[], &[exe.to_str().unwrap()]);
+    // (Not checked is listed, not a finding: the command's own status.)
+    assert_eq!(status, 0, "{r:#}");
+    let unchecked = r["processes_unchecked"].as_array().unwrap();
+    assert_eq!(unchecked.len(), 1, "{r:#}");
+    assert_eq!(unchecked[0]["exe"], "/bin/true", "{r:#}");
+    assert!(
+        unchecked[0]["why"]
+            .as_str()
+            .unwrap()
+            .contains("wrote no record"),
+        "{r:#}"
+    );
+}
