@@ -13,7 +13,7 @@ use core::sync::atomic::Ordering;
 
 use crate::check;
 use crate::config::{self, PATH_MAX, Path};
-use crate::contexts::{fork, sandbox, signal};
+use crate::contexts::{exec, fork, sandbox, signal};
 use crate::libc::{self, symbols};
 use crate::platform::{sys, tls};
 use crate::reporting::{self, suppress};
@@ -46,6 +46,28 @@ unsafe extern "C" {
 
 /// Finds `ASSAFE_OPTIONS` in the environment the program started with.
 fn env_options() -> &'static [u8] {
+    env_value(b"ASSAFE_OPTIONS=")
+}
+
+/// `fd` and file identity handed over by the exec that started this image
+/// ([`exec::LOG_FD_VAR`], see `reporting::sink::kept_file`), if well-formed.
+fn env_log_fd() -> Option<(i32, u64)> {
+    let v = env_value(exec::LOG_FD_VAR);
+    let colon = v.iter().position(|&c| c == b':')?;
+    let num = |s: &[u8]| -> Option<u64> {
+        if s.is_empty() || s.len() > 20 || !s.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        s.iter().try_fold(0u64, |n, &c| {
+            n.checked_mul(10)?.checked_add((c - b'0') as u64)
+        })
+    };
+    let fd = i32::try_from(num(&v[..colon])?).ok()?;
+    Some((fd, num(&v[colon + 1..])?))
+}
+
+/// The value of the environment entry that starts with `key` (`NAME=`), empty when absent.
+fn env_value(key: &[u8]) -> &'static [u8] {
     // SAFETY: environ is the process environment, a NULL-terminated array of C strings; at load
     // time nothing else modifies it.
     unsafe {
@@ -55,7 +77,6 @@ fn env_options() -> &'static [u8] {
         }
         while !(*p).is_null() {
             let s = *p;
-            let key = b"ASSAFE_OPTIONS=";
             if (0..key.len()).all(|i| *s.add(i) == key[i]) {
                 let v = s.add(key.len());
                 let mut n = 0;
@@ -82,6 +103,14 @@ fn run() {
         o.suppressions.len = 0;
     }
     absolute(&mut o.log_path.0);
+    if !libc::secure()
+        && !o.log_path.0.as_bytes().is_empty()
+        && let Some((fd, id)) = env_log_fd()
+    {
+        // The previous image of this process kept its log file (it had entered a chroot or
+        // changed uid) and handed it over through the exec.
+        reporting::sink::adopt_kept(fd, id);
+    }
     reporting::capture_exe();
     let status = read_status();
     SIGNALS_TO_ASK.store(status.signals, Ordering::Relaxed);

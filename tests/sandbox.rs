@@ -222,6 +222,53 @@ fn fork_child_of_a_process_that_dropped_privileges_reports_through_the_kept_file
     assert!(sums[0].get("lost").is_none(), "{}", sums[0]);
 }
 
+/// A process drops to nobody and execs: the new image cannot reach the root-owned 0700 log
+/// directory, so the first image hands its kept file over through the exec. The new image's
+/// records (its start, and its fork child's report) arrive; nothing reaches stderr.
+#[test]
+fn a_program_execd_after_dropping_privileges_reports_through_the_handed_over_file() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc_geteuid() } != 0 {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let env = Env::new("sb_setuid_exec");
+    let prog = env.compile_file("sb_setuid_exec", &["-pthread"]);
+    let out = env.run(&[prog.as_os_str()], true, "");
+    out.assert_ok();
+    assert_eq!(
+        out.stdout,
+        "exec'd image: uid 65534, child exit 0\n",
+        "{}",
+        out.dump()
+    );
+    assert_eq!(out.stderr, "", "{}", out.dump());
+    let starts: Vec<_> = out
+        .records_of("start")
+        .into_iter()
+        .filter(|e| n(&e["pid"]) == out.pid as u64)
+        .collect();
+    assert_eq!(
+        starts.len(),
+        2,
+        "both images of the process: {}",
+        out.dump()
+    );
+    let r: Vec<_> = out
+        .reports_in("fork-child")
+        .into_iter()
+        .filter(|r| r["function"] == "malloc")
+        .collect();
+    assert_eq!(r.len(), 1, "{}", out.dump());
+    assert_eq!(n(&r[0]["ppid"]), out.pid as u64, "{}", out.dump());
+    let sums = out.summaries();
+    assert!(
+        sums.iter().all(|e| e.get("lost").is_none()),
+        "{}",
+        out.dump()
+    );
+}
+
 unsafe extern "C" {
     #[link_name = "geteuid"]
     fn libc_geteuid() -> u32;

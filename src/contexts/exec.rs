@@ -14,6 +14,10 @@ use crate::libc::{self as clib};
 use crate::platform::arch::Frame;
 use crate::platform::fmt::Buf;
 use crate::platform::{self_base, sys};
+use crate::reporting::sink;
+
+/// The environment entry that hands a kept log file to the new image (read by `init` at load).
+pub const LOG_FD_VAR: &[u8] = b"ASSAFE_LOG_FD=";
 
 unsafe extern "C" {
     static environ: *const *const c_char;
@@ -102,9 +106,14 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
-/// Builds the new environment, or returns None when `env` already carries both variables.
-/// The result lives in a fresh mapping that the exec replaces (or that leaks if exec fails).
-fn followed_env(env: *const *const c_char) -> Option<*const *const c_char> {
+/// Builds the new environment, or returns None when `env` already carries both variables and
+/// there is no kept log file to hand over (`handover`: its fd and identity, passed as
+/// `ASSAFE_LOG_FD=fd:identity`, replacing any such entry). The result lives in a fresh mapping
+/// that the exec replaces (or that leaks if exec fails).
+fn followed_env(
+    env: *const *const c_char,
+    handover: Option<(i32, u64)>,
+) -> Option<*const *const c_char> {
     let o = config::options();
     let me = assafe_unwind::module_of(self_base())?.path;
     let mut n = 0;
@@ -124,7 +133,7 @@ fn followed_env(env: *const *const c_char) -> Option<*const *const c_char> {
         }
     }
     let ld_ok = ld.is_some_and(|v| contains(v, b"libassafe"));
-    if ld_ok && has_opts {
+    if ld_ok && has_opts && handover.is_none() {
         return None;
     }
     let theirs = if ld_ok {
@@ -132,15 +141,15 @@ fn followed_env(env: *const *const c_char) -> Option<*const *const c_char> {
     } else {
         ld.unwrap_or(b"")
     };
-    let strings = 16 + me.len() + 1 + theirs.len() + 16 + o.raw_len + 2;
-    let len = (n + 3) * 8 + strings;
+    let strings = 16 + me.len() + 1 + theirs.len() + 16 + o.raw_len + 2 + 64;
+    let len = (n + 4) * 8 + strings;
     let len = (len + 4095) & !4095;
     let base = sys::mmap_anon(len)?;
-    // SAFETY: a fresh mapping of len bytes, large enough for n + 3 pointers and the strings.
+    // SAFETY: a fresh mapping of len bytes, large enough for n + 4 pointers and the strings.
     let (ptrs, text) = unsafe {
         (
-            core::slice::from_raw_parts_mut(base as *mut usize, n + 3),
-            core::slice::from_raw_parts_mut(base.add((n + 3) * 8), strings),
+            core::slice::from_raw_parts_mut(base as *mut usize, n + 4),
+            core::slice::from_raw_parts_mut(base.add((n + 4) * 8), strings),
         )
     };
     let mut k = 0;
@@ -148,6 +157,10 @@ fn followed_env(env: *const *const c_char) -> Option<*const *const c_char> {
         // SAFETY: i < n.
         let e = unsafe { *env.add(i) };
         if !ld_ok && has_prefix(e, b"LD_PRELOAD=") {
+            continue;
+        }
+        if has_prefix(e, LOG_FD_VAR) {
+            // An older hand-over (or a stale one inherited from an ancestor): replaced.
             continue;
         }
         ptrs[k] = e as usize;
@@ -168,12 +181,17 @@ fn followed_env(env: *const *const c_char) -> Option<*const *const c_char> {
         k += 1;
         b.s("ASSAFE_OPTIONS=").bytes(&o.raw[..o.raw_len]).c(0);
     }
+    if let Some((fd, id)) = handover {
+        ptrs[k] = b.len() + text_addr(base, n);
+        k += 1;
+        b.bytes(LOG_FD_VAR).u(fd as u64).c(b':').u(id).c(0);
+    }
     ptrs[k] = 0;
     Some(base as *const *const c_char)
 }
 
 fn text_addr(base: *mut u8, n: usize) -> usize {
-    base as usize + (n + 3) * 8
+    base as usize + (n + 4) * 8
 }
 
 /// For an exec-family call in `f`: if the new program would run without the library, run the
@@ -223,7 +241,11 @@ pub fn follow(idx: usize, f: &Frame) -> Option<usize> {
         }
         _ => return None,
     };
-    let env = followed_env(call.envp);
+    // A process that kept its log file (it entered a chroot or changed uid) hands it to the new
+    // image, which may not reach the log directory by path any more: the fd stays open across
+    // this exec only (the new image makes it close-on-exec again at load).
+    let handover = sink::kept_file();
+    let env = followed_env(call.envp, handover);
     let Some(env) = env else {
         if let Some((p, len)) = big {
             // SAFETY: our own mapping, unused now.
@@ -231,6 +253,9 @@ pub fn follow(idx: usize, f: &Frame) -> Option<usize> {
         }
         return None;
     };
+    if let Some((fd, _)) = handover {
+        let _ = sys::set_cloexec(fd, false);
+    }
     // SAFETY: the real exec function (its slot holds libc's, of the type checked below), called
     // with the program's own arguments and our environment.
     unsafe {
@@ -256,6 +281,10 @@ pub fn follow(idx: usize, f: &Frame) -> Option<usize> {
         }
     }
     // The exec failed (errno is set by libc); our mappings are not needed any more.
+    if let Some((fd, _)) = handover {
+        // (A raw system call: libc's errno from the exec is kept.)
+        let _ = sys::set_cloexec(fd, true);
+    }
     if let Some((p, len)) = big {
         // SAFETY: our own mapping.
         unsafe { sys::munmap(p, len) };

@@ -154,6 +154,19 @@ pub fn dup_high(fd: i32, min: i32) -> Result<i32, i32> {
     .map(|f| f as i32)
 }
 
+/// Sets or clears `FD_CLOEXEC` on `fd` (`fcntl(fd, F_SETFD, …)`).
+pub fn set_cloexec(fd: i32, on: bool) -> SysResult {
+    // SAFETY: fcntl with integer arguments only.
+    unsafe {
+        syscall3(
+            nr::FCNTL,
+            fd as usize,
+            libc::F_SETFD as usize,
+            if on { libc::FD_CLOEXEC as usize } else { 0 },
+        )
+    }
+}
+
 /// (device, inode) of an open fd.
 pub fn fstat_id(fd: i32) -> Option<(u64, u64)> {
     if restricted() {

@@ -164,6 +164,27 @@ fn ancestor_fd() -> Option<i32> {
     (sys::fstat_id(fd).map(id) == Some(OWN_ID.load(Ordering::Relaxed))).then_some(fd)
 }
 
+/// For an exec: this process's kept file (fd, identity), if it has one. The new image is the same
+/// pid, so the file is the one it would write anyway; it may no longer reach it by path (a chroot,
+/// or a uid the 0700 directory refuses), so the exec hands the fd over ([`adopt_kept`]).
+pub fn kept_file() -> Option<(i32, u64)> {
+    let fd = own_fd()?;
+    Some((fd, OWN_ID.load(Ordering::Relaxed)))
+}
+
+/// At load: take over the file the previous image of this process kept and handed over through
+/// the exec (see [`kept_file`]), if `fd` still is that file; close-on-exec again from now on.
+pub fn adopt_kept(fd: i32, file_id: u64) -> bool {
+    if fd < HIGH_FD || sys::fstat_id(fd).map(id) != Some(file_id) {
+        return false;
+    }
+    let _ = sys::set_cloexec(fd, true);
+    OWN_ID.store(file_id, Ordering::Relaxed);
+    OWN_PID.store(sys::getpid(), Ordering::Relaxed);
+    OWN_FD.store(fd, Ordering::Relaxed);
+    true
+}
+
 /// `log.<pid>` (NUL-terminated) into `name`; returns its length with the NUL.
 fn own_name(name: &mut [u8]) -> usize {
     let mut nb = Buf::new(name);
