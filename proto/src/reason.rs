@@ -191,9 +191,9 @@ pub fn explain_in(name: &str, why: Why) -> [&'static str; 3] {
             " in the child, so it works here (not after _Fork, a raw clone, or with a C library that does not)",
         ],
         Why::OwnObject => [
-            "undefined by POSIX after a multi-threaded fork, but the child initialised this lock itself after the fork, so no vanished thread can hold it (",
+            "undefined by POSIX after a multi-threaded fork, but ",
             res,
-            ")",
+            " that the child initialised itself after the fork cannot be held by a thread that vanished at the fork",
         ],
         Why::StrictOnly => [
             "the parent had one thread, so nothing can have held ",
