@@ -283,9 +283,9 @@ fn title(
             format!("async-signal-unsafe call to {function}() in a vfork child")
         }
         Some(Context::SignalHandler) => match certainty {
-            Some(c) => format!(
-                "async-signal-unsafe call to {function}() in a signal handler{sigs}, {c}"
-            ),
+            Some(c) => {
+                format!("async-signal-unsafe call to {function}() in a signal handler{sigs}, {c}")
+            }
             None => format!("async-signal-unsafe call to {function}() in a signal handler{sigs}"),
         },
         Some(Context::AsyncCancel) => format!(
