@@ -195,15 +195,34 @@ fn reset_by_fork(idx: usize) -> bool {
         .any(|r| (r.min..=r.max).contains(&v) && r.syms.contains(&(idx as u16)))
 }
 
-/// Every signal a program can block is blocked (SIGKILL and SIGSTOP cannot be; glibc keeps
-/// its two internal signals, 32 and 33, out of every mask it sets).
-fn all_blocked(mask: u64) -> bool {
-    const UNBLOCKABLE: u64 = (1 << (libc::SIGKILL - 1)) | (1 << (libc::SIGSTOP - 1)) | (3 << 31);
-    mask | UNBLOCKABLE == u64::MAX
+/// The signals whose action in this process is a handler (not SIG_DFL, SIG_IGN), from the
+/// kernel: a vfork child's dispositions are its own (dash resets them in the child), the
+/// library's table is the parent's. Bit n-1 for signal n; glibc's internal signals 32 and 33
+/// (thread cancellation and setxid, which only a multi-threaded process sends) are left out.
+fn handled_signals() -> u64 {
+    let mut handled = 0u64;
+    for sig in 1..=64 {
+        if sig == 32 || sig == 33 {
+            continue;
+        }
+        let mut old = sys::KSigaction {
+            handler: 0,
+            flags: 0,
+            restorer: 0,
+            mask: 0,
+        };
+        // SAFETY: a query into our own struct.
+        if unsafe { sys::rt_sigaction(sig, core::ptr::null(), &mut old) }.is_ok() && old.handler > 1
+        {
+            handled |= 1 << (sig - 1);
+        }
+    }
+    handled
 }
 
 /// A vfork child's parent: its thread count (glibc's flag, shared with the parent, says 1
-/// without a system call; else `/proc/PPID/stat`; 0 = unknown) and the signals blocked now.
+/// without a system call; else `/proc/PPID/stat`; 0 = unknown), and the signals blocked and
+/// handled in the child now.
 fn vfork_facts() -> Vfork {
     let mut blocked = 0u64;
     // SAFETY: a query into our own 8-byte mask.
@@ -228,6 +247,7 @@ fn vfork_facts() -> Vfork {
     Vfork {
         parent_threads,
         blocked,
+        handled: handled_signals(),
     }
 }
 
@@ -253,7 +273,9 @@ fn judge(idx: usize, f: &Frame, c: &mut Context) {
         tls::VFORK_CHILD => {
             let v = vfork_facts();
             c.vfork = Some(v);
-            if v.parent_threads == 1 && all_blocked(v.blocked) {
+            // Single-threaded parent, and no handler can run in the child (every signal with a
+            // handler is blocked: dash blocks them all around vfork and resets the child's).
+            if v.parent_threads == 1 && v.handled & !v.blocked == 0 {
                 (Severity::Portable, Why::VforkQuiet)
             } else {
                 (Severity::Hazard, Why::Vfork)

@@ -176,9 +176,12 @@ fn a_signal_a_single_threaded_process_sent_itself_is_portable_until_one_comes_fr
 }
 
 #[test]
-fn vfork_child_of_a_single_threaded_parent_with_signals_blocked_is_portable() {
+fn vfork_child_of_a_single_threaded_parent_where_no_handler_can_run_is_portable() {
     let env = Env::new("precision_vfork");
     let prog = env.compile_file("precision", &[]);
+    let usr1: u64 = 1 << (libc::SIGUSR1 - 1);
+
+    // Every signal blocked (as dash does around vfork), a SIGUSR1 handler installed.
     let out = run_mode(&env, &prog, "vfork-quiet", "");
     assert_eq!(
         verdicts(&out),
@@ -188,9 +191,14 @@ fn vfork_child_of_a_single_threaded_parent_with_signals_blocked_is_portable() {
     );
     let r = out.reports()[0];
     assert_eq!(n(&r[key::PARENT_THREADS]), 1, "{r}");
-    let blocked = hex(&r[key::BLOCKED_SIGNALS]);
-    assert_ne!(blocked & (1 << (libc::SIGCHLD - 1)), 0, "{r}");
+    assert_ne!(
+        hex(&r[key::BLOCKED_SIGNALS]) & (1 << (libc::SIGCHLD - 1)),
+        0,
+        "{r}"
+    );
+    assert_eq!(hex(&r[key::HANDLED_SIGNALS]), usr1, "{r}");
 
+    // The same handler, nothing blocked: it can interrupt the child's malloc.
     let out = run_mode(&env, &prog, "vfork-loud", "");
     assert_eq!(
         verdicts(&out),
@@ -198,7 +206,18 @@ fn vfork_child_of_a_single_threaded_parent_with_signals_blocked_is_portable() {
         "{}",
         out.dump()
     );
-    assert_eq!(hex(&out.reports()[0][key::BLOCKED_SIGNALS]), 0);
+    let r = out.reports()[0];
+    assert_eq!(hex(&r[key::BLOCKED_SIGNALS]), 0, "{r}");
+    assert_eq!(hex(&r[key::HANDLED_SIGNALS]), usr1, "{r}");
+
+    // No handler anywhere: nothing can interrupt it either.
+    let out = run_mode(&env, &prog, "vfork-nohandler", "");
+    assert_eq!(
+        verdicts(&out),
+        pairs(&[("malloc", Severity::Portable)]),
+        "{}",
+        out.dump()
+    );
 }
 
 #[test]

@@ -115,7 +115,7 @@ impl Context {
 pub enum Severity {
     /// Undefined by POSIX, but made to work here: `malloc` after glibc's `fork()` (which resets
     /// the heap locks in the child), a lock the fork child initialised itself, a vfork child of
-    /// a single-threaded parent with every signal blocked, a handler for a signal a
+    /// a single-threaded parent in which no handler can run, a handler for a signal a
     /// single-threaded process sent itself, a function unsafe only by POSIX's list.
     Portable,
     /// Can deadlock or corrupt here under some timing: a lock fork does not reset, a program

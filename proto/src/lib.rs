@@ -164,11 +164,14 @@ pub mod key {
     /// Vfork-child report: the signals blocked when the child made the call (inherited from
     /// the parent at vfork unless the child changed its mask), `"0x…"`, bit n-1 for signal n.
     pub const BLOCKED_SIGNALS: &str = "blocked_signals";
+    /// Vfork-child report: the signals whose action in the child was a handler when it made the
+    /// call (not SIG_DFL or SIG_IGN), `"0x…"`, bit n-1 for signal n.
+    pub const HANDLED_SIGNALS: &str = "handled_signals";
 
     /// Every key, top-level and nested.
     ///
     /// Keep in step with [`crate::schema`] (a unit test checks both ways).
-    pub const ALL: [&str; 43] = [
+    pub const ALL: [&str; 44] = [
         EVENT,
         FORMAT,
         VERSION,
@@ -212,6 +215,7 @@ pub mod key {
         FORKED_BY,
         OWN_OBJECT,
         BLOCKED_SIGNALS,
+        HANDLED_SIGNALS,
     ];
 }
 

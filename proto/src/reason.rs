@@ -157,7 +157,7 @@ pub enum Why {
     StrictOnly,
     /// Vfork child.
     Vfork,
-    /// Vfork child of a single-threaded parent with every signal blocked (portable).
+    /// Vfork child of a single-threaded parent in which no handler can run (portable).
     VforkQuiet,
     /// Signal handler (latent).
     Handler,
@@ -206,7 +206,7 @@ pub fn explain_in(name: &str, why: Why) -> [&'static str; 3] {
             ", which another thread of the parent may hold, a signal handler may interrupt, and whose changes stay in the parent",
         ],
         Why::VforkQuiet => [
-            "undefined by POSIX in a vfork child, but the parent has one thread and every signal is blocked, so nothing can hold or interrupt ",
+            "undefined by POSIX in a vfork child, but the parent has one thread and every signal with a handler is blocked, so nothing can hold or interrupt ",
             res,
             "; its changes stay in the parent",
         ],

@@ -168,6 +168,7 @@ pub fn report(b: &mut Buf, r: &Report) {
     if let Some(v) = &r.vfork {
         key(b, k::PARENT_THREADS).u(v.parent_threads as u64);
         hex_value(b, k::BLOCKED_SIGNALS, v.blocked);
+        hex_value(b, k::HANDLED_SIGNALS, v.handled);
     }
     if let Some((sig, origin, certainty, depth)) = r.signal {
         signal(b, sig);

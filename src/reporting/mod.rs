@@ -170,6 +170,8 @@ pub struct Vfork {
     pub parent_threads: u32,
     /// Signals blocked when the child made the call (bit n-1 for signal n).
     pub blocked: u64,
+    /// Signals whose action in the child was a handler when it made the call.
+    pub handled: u64,
 }
 
 /// The `forked_by` value of this fork child.
@@ -327,6 +329,7 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &Frame) -> bool {
                             b.s("s");
                         }
                         b.s(", blocked signals ").hex(v.blocked);
+                        b.s(", signals with a handler ").hex(v.handled);
                     }
                     b.s(")");
                 }

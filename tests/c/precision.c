@@ -8,8 +8,10 @@
  *   segv-libc        the same handler after strlen(NULL) (the fault is inside libc)
  *   self-signal      single-threaded: raise(SIGUSR1), handler mallocs (portable)
  *   self-then-async  then another process sends SIGUSR1 (hazard: reported again)
- *   vfork-quiet      single-threaded parent blocks every signal, vfork child mallocs (portable)
+ *   vfork-quiet      single-threaded parent with a SIGUSR1 handler blocks every signal, vfork
+ *                    child mallocs (portable: no handler can run in the child)
  *   vfork-loud       the same without blocking signals (hazard)
+ *   vfork-nohandler  no handler at all, nothing blocked (portable)
  *   vfork-sigchld    2000 vforks whose children _exit at once, with a SIGCHLD handler that only
  *                    counts: nothing to report
  *   snprintf-handler a SIGUSR1 handler (asynchronous) calls snprintf */
@@ -101,8 +103,10 @@ static int fork_case(const char *mode) {
     return r;
 }
 
-static int vfork_case(int quiet) {
+static int vfork_case(int quiet, int handler) {
     sigset_t all, old;
+    if (handler)
+        signal(SIGUSR1, on_usr1);
     sigfillset(&all);
     if (quiet)
         sigprocmask(SIG_SETMASK, &all, &old);
@@ -153,9 +157,11 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(mode, "vfork-quiet"))
-        return vfork_case(1);
+        return vfork_case(1, 1);
     if (!strcmp(mode, "vfork-loud"))
-        return vfork_case(0);
+        return vfork_case(0, 1);
+    if (!strcmp(mode, "vfork-nohandler"))
+        return vfork_case(0, 0);
     if (!strcmp(mode, "vfork-sigchld")) {
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
