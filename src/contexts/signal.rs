@@ -342,10 +342,10 @@ pub fn wrap_existing() {
 unsafe extern "C" fn handler_wrapper(sig: c_int, info: *mut libc::siginfo_t, uc: *mut c_void) {
     let b = tls::block();
     let mut saved = tls::state();
-    // SAFETY: uc is the ucontext the kernel passed to this handler (null only when a program
-    // calls the wrapper itself, which it cannot name).
     if saved & tls::VFORK_CHILD != 0
         && !uc.is_null()
+        // SAFETY: uc is the ucontext the kernel passed to this running handler (null only when
+        // a program calls the wrapper itself, which it cannot name).
         && unsafe { arch::vfork_parent_resuming(uc as usize) }
     {
         // The vfork parent, back from the system call before its wrapper stored back its own
