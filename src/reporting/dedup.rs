@@ -144,6 +144,7 @@ pub fn hit(pid: i32, idx: usize, site: usize, definite: bool, severity: u8) -> H
         }
         if k == key {
             e.count.fetch_add(1, Ordering::Relaxed);
+            let worse = e.worst.fetch_max(severity, Ordering::Relaxed) < severity;
             if definite {
                 if !e.definite.swap(true, Ordering::Relaxed) {
                     return Hit::Definite;
@@ -151,7 +152,7 @@ pub fn hit(pid: i32, idx: usize, site: usize, definite: bool, severity: u8) -> H
             } else {
                 e.tries.fetch_add(1, Ordering::Relaxed);
             }
-            if e.worst.fetch_max(severity, Ordering::Relaxed) < severity {
+            if worse {
                 return Hit::Worse;
             }
             return Hit::Again;
