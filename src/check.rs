@@ -22,6 +22,12 @@ use crate::state;
 /// Context bits of the violations this process reported (for the summary's `context`).
 pub static SEEN: AtomicU8 = AtomicU8::new(0);
 
+/// Unwindings done for calls in handlers of synchronous faults outside libc (see `violation`),
+/// and how many a process may spend on them (unwinding costs microseconds; a program that
+/// takes faults as a matter of course must not pay it on every call).
+static OUTSIDE_UNWINDS: AtomicU32 = AtomicU32::new(0);
+const MAX_OUTSIDE_UNWINDS: u32 = 256;
+
 /// The context a summary names: the one the process is in, else the one its reports were in.
 fn summary_context(ctx: u8) -> u8 {
     let c = innermost(ctx & (tls::FORK_CHILD | tls::VFORK_CHILD));
@@ -119,16 +125,22 @@ pub fn violation(idx: usize, ctx: u8, f: &Frame) {
     if c.handler != 0 && in_self(f.ret_addr()) {
         c.site = c.handler;
     }
-    let worth = bit == tls::IN_HANDLER && dedup::worth_unwinding(pid, idx, c.site);
+    // A synchronous fault at an instruction outside libc and every unsafe function (HotSpot's
+    // implicit null checks in JIT code) cannot have interrupted an unsafe function, unless one is
+    // further up the interrupted stack (a callback: the unwinding below finds it). Not a finding
+    // unless asked for. Such calls are not counted in the dedup table, so their unwinding is
+    // bounded per process instead.
+    let pc_outside =
+        bit == tls::IN_HANDLER && c.signal_origin == value::ORIGIN_SYNCHRONOUS && fault_outside();
+    let worth = bit == tls::IN_HANDLER
+        && dedup::worth_unwinding(pid, idx, c.site)
+        && (!pc_outside || OUTSIDE_UNWINDS.fetch_add(1, Ordering::Relaxed) < MAX_OUTSIDE_UNWINDS);
     if worth {
         find_definite(&mut c);
     }
-    if bit == tls::IN_HANDLER && c.signal_origin == value::ORIGIN_SYNCHRONOUS && !c.definite {
-        // A fault at an instruction outside libc and every unsafe function cannot have
-        // interrupted one (HotSpot's implicit null checks in JIT code): not a finding unless
-        // asked for.
-        c.outside = fault_outside(&c);
-        if c.outside && !o.report_sync_faults {
+    if pc_outside && !c.definite {
+        c.outside = true;
+        if !o.report_sync_faults {
             return;
         }
     }
@@ -380,10 +392,9 @@ fn innermost_level(c: &mut Context) -> Option<tls::Level> {
     Some(unsafe { core::ptr::read_volatile(&raw const (*b).levels[i]) })
 }
 
-/// Is the synchronous fault the innermost handler runs for at an instruction outside libc, the
-/// loader, this library and every unsafe function? (`find_definite` has already looked for an
-/// unsafe function among the interrupted frames, while the site was worth unwinding.)
-fn fault_outside(c: &Context) -> bool {
+/// Is the instruction the innermost handler's signal interrupted outside libc, the loader, this
+/// library and every unsafe function?
+fn fault_outside() -> bool {
     let b = tls::block();
     // SAFETY: this thread's block, touched only by this thread and its handlers (volatile).
     let depth = unsafe { core::ptr::read_volatile(&raw const (*b).depth) };
@@ -392,7 +403,7 @@ fn fault_outside(c: &Context) -> bool {
     }
     // SAFETY: index < LEVELS; this thread's block.
     let l = unsafe { core::ptr::read_volatile(&raw const (*b).levels[depth as usize - 1]) };
-    if l.uc == 0 || c.definite {
+    if l.uc == 0 {
         return false;
     }
     // SAFETY: uc is the ucontext the kernel passed to the running handler, still on its stack.

@@ -136,6 +136,18 @@ fn a_fault_in_program_code_is_not_a_finding_unless_asked_for() {
         out.dump()
     );
 
+    // A fault in program code called by an unsafe function (a qsort comparator): the unwinding
+    // finds qsort on the interrupted stack, so the handler did interrupt an unsafe function.
+    let out = run_mode(&env, &prog, "segv-callback", "");
+    let reports = out.reports();
+    assert!(
+        reports.iter().any(|r| r[key::FUNCTION] == "printf"
+            && r[key::CERTAINTY] == value::DEFINITE
+            && r[key::SEVERITY] == Severity::Definite.name()),
+        "{}",
+        out.dump()
+    );
+
     // The same handler after a fault inside libc (strlen(NULL)): still reported.
     let out = run_mode(&env, &prog, "segv-libc", "");
     let reports = out.reports();

@@ -6,6 +6,8 @@
  *                    CPython's PyOS_AfterFork_Child does
  *   segv-program     SIGSEGV handler that printf()s, after a null write in program code
  *   segv-libc        the same handler after strlen(NULL) (the fault is inside libc)
+ *   segv-callback    the same handler after a null write in a qsort comparator (program code,
+ *                    called by an unsafe function: the unwinding finds qsort on the stack)
  *   self-signal      single-threaded: raise(SIGUSR1), handler mallocs (portable)
  *   self-then-async  then another process sends SIGUSR1 (hazard: reported again)
  *   vfork-quiet      single-threaded parent with a SIGUSR1 handler blocks every signal, vfork
@@ -62,6 +64,13 @@ static void on_segv(int sig) {
 }
 
 static void *volatile nowhere;
+
+static int faulting_compare(const void *a, const void *b) {
+    (void)a;
+    (void)b;
+    *(volatile int *)nowhere = 1;
+    return 0;
+}
 
 static void *volatile kept;
 static void on_usr1(int sig) {
@@ -125,13 +134,18 @@ int main(int argc, char **argv) {
     if (strstr(mode, "fork-") || !strcmp(mode, "own-mutex"))
         if (strncmp(mode, "vfork", 5) != 0)
             return fork_case(mode);
-    if (!strcmp(mode, "segv-program") || !strcmp(mode, "segv-libc")) {
+    if (!strcmp(mode, "segv-program") || !strcmp(mode, "segv-libc") ||
+        !strcmp(mode, "segv-callback")) {
         signal(SIGSEGV, on_segv);
         if (sigsetjmp(env, 1) == 0) {
-            if (!strcmp(mode, "segv-program"))
+            if (!strcmp(mode, "segv-program")) {
                 *(volatile int *)nowhere = 1;
-            else
+            } else if (!strcmp(mode, "segv-callback")) {
+                static int v[64];
+                qsort(v, 64, sizeof v[0], faulting_compare);
+            } else {
                 printf("%zu\n", strlen((const char *)nowhere));
+            }
         }
         printf("recovered\n");
         return 0;
