@@ -49,7 +49,14 @@ pub struct Occurrence {
     pub count: u64,
     pub strict: bool,
     pub signal_name: Option<String>,
+    /// `synchronous`, `self` or `async` (signal-handler reports).
+    pub signal_origin: Option<String>,
     pub certainty: Option<String>,
+    /// A [`proto::Severity`] name (absent in logs written before the key existed, and in
+    /// summary-only sites).
+    pub severity: Option<String>,
+    /// Fork child: the lock was initialised after the fork.
+    pub own_object: bool,
     pub parent_threads: Option<u64>,
     pub errno_before: Option<i64>,
     pub errno_after: Option<i64>,
@@ -403,7 +410,13 @@ impl Logs {
                         strict: v.get(key::STRICT).and_then(Value::as_bool).unwrap_or(false),
                         signal_name: s(&v, key::SIGNAL_NAME)
                             .or_else(|| n(&v, key::SIGNAL).map(|n| format!("signal {n}"))),
+                        signal_origin: s(&v, key::SIGNAL_ORIGIN),
                         certainty: s(&v, key::CERTAINTY),
+                        severity: s(&v, key::SEVERITY),
+                        own_object: v
+                            .get(key::OWN_OBJECT)
+                            .and_then(Value::as_bool)
+                            .unwrap_or(false),
                         parent_threads: v.get(key::PARENT_THREADS).and_then(Value::as_u64),
                         errno_before: n(&v, key::ERRNO_BEFORE),
                         errno_after: n(&v, key::ERRNO_AFTER),
@@ -547,7 +560,10 @@ impl Logs {
                         count: site.count,
                         strict: false,
                         signal_name: None,
+                        signal_origin: None,
                         certainty: None,
+                        severity: None,
+                        own_object: false,
                         parent_threads: None,
                         errno_before: None,
                         errno_after: None,

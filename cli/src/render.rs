@@ -57,7 +57,7 @@ fn plural(n: u64, one: &str, many: &str) -> String {
 }
 
 fn finding_block(out: &mut String, f: &Finding, suppressed: bool) {
-    let _ = writeln!(out, "==assafe== {}", f.title);
+    let _ = writeln!(out, "==assafe== [{}] {}", f.severity, f.title);
     let _ = writeln!(out, "    {}", f.explanation);
     if let (Some(b), Some(a)) = (f.errno_before, f.errno_after) {
         let _ = writeln!(out, "    errno was {b} before the handler and {a} after it");
@@ -129,9 +129,17 @@ pub fn text(r: &Report) -> String {
         0 => String::new(),
         n => format!(" ({n} partially)"),
     };
+    let mut by_severity = String::new();
+    for s in assafe_proto::Severity::ALL.iter().rev() {
+        let n = r.findings.iter().filter(|f| f.severity == s.name()).count();
+        if n > 0 {
+            by_severity.push_str(if by_severity.is_empty() { "; " } else { ", " });
+            by_severity.push_str(&format!("{n} {}", s.name()));
+        }
+    }
     let _ = writeln!(
         out,
-        "SUMMARY: assafe: {} ({} suppressed) in {} checked{partially}, {} not checked",
+        "SUMMARY: assafe: {} ({} suppressed) in {} checked{partially}, {} not checked{by_severity}",
         plural(r.findings.len() as u64, "finding", "findings"),
         r.suppressed.len(),
         plural(r.processes_checked as u64, "process", "processes"),

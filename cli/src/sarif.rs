@@ -153,7 +153,7 @@ fn result(f: &Finding, root: Option<&Path>) -> Value {
     );
     let mut r = json!({
         "ruleId": f.context,
-        "level": "error",
+        "level": f.level,
         "message": {"text": text},
         "locations": [{"physicalLocation": location}],
         "partialFingerprints": {"assafeFingerprint/v1": f.fingerprint},
@@ -166,6 +166,7 @@ fn result(f: &Finding, root: Option<&Path>) -> Value {
             "programs": f.programs,
             "signals": f.signals,
             "strict": f.strict,
+            "severity": f.severity,
         },
     });
     if let Some(i) = rule_index {
