@@ -3,6 +3,7 @@
 //! interposed functions generated from `symbols.txt` is `symbols.rs`.
 
 mod glibc;
+pub mod identity;
 pub mod symbols;
 
 use core::sync::atomic::{AtomicUsize, Ordering};
