@@ -384,6 +384,29 @@ fn glibc_2_31_with_its_own_build_is_fully_checked_and_probes_see_no_stub() {
 fn glibc_2_31_with_the_host_build_warns_once_and_runs() {
     let Some(l) = libc("2.31") else { return };
     check_libc(&l, &library(), false);
+    // A function glibc 2.31 lacks, reached through the host build's stub (dlsym finds it): the
+    // call fails with ENOSYS and is counted, never a jump to address 0.
+    let w = Work::new(&l, "2.31-enosys");
+    let exe = w.compile("lm_weak.c", &["-ldl"]);
+    let exe = w.seen(&l, &exe);
+    let without = w.run(&l, &[&exe, Path::new("call")], None, true, "");
+    assert_eq!(without.stdout, "arc4random: absent\n", "{}", without.dump());
+    let unresolved = |out: &Outcome| {
+        let sums = out.summaries();
+        assert_eq!(sums.len(), 1, "{}", out.dump());
+        n(&sums[0][proto::key::UNRESOLVED_CALLS])
+    };
+    // Without the call: libdl's own weak probe finds the stub of __pthread_key_create (libpthread
+    // is not loaded), whose call fails the same way — counted, and libdl goes on (the limit of
+    // a library built for another libc; the one built for 2.31 has no such stub, see
+    // check_probes).
+    let base = w.run(&l, &[&exe], Some(&library()), true, "");
+    base.assert_ok();
+    let out = w.run(&l, &[&exe, Path::new("call")], Some(&library()), true, "");
+    out.assert_ok();
+    assert_eq!(out.stdout, "arc4random: ENOSYS\n", "{}", out.dump());
+    assert_eq!(unresolved(&out), unresolved(&base) + 1, "{}", out.dump());
+    let _ = std::fs::remove_dir_all(&w.host);
 }
 
 #[test]
@@ -414,4 +437,28 @@ fn newest_glibc_with_its_own_build_is_fully_checked() {
 fn newest_glibc_is_unknown_to_the_host_build_which_warns_once_and_never_crashes() {
     let Some(l) = libc("newest") else { return };
     check_libc(&l, &library(), false);
+    // `assafe run` says so instead of "clean".
+    let Place::Loader { ld, libpath, .. } = &l.place else {
+        unreachable!()
+    };
+    let w = Work::new(&l, "newest-cli");
+    let exe = w.compile("lm_handler.c", &[]);
+    let cli = target_dir().join("release/assafe");
+    let mut c = Command::new(&cli);
+    c.arg("run")
+        .arg("--lib")
+        .arg(library())
+        .arg("--")
+        .arg(ld)
+        .arg("--library-path")
+        .arg(libpath)
+        .arg(&exe)
+        .arg("sscanf");
+    let r = run_with_timeout(&mut c, TIMEOUT);
+    let text = String::from_utf8_lossy(&r.stdout).into_owned() + &String::from_utf8_lossy(&r.stderr);
+    assert!(
+        text.contains(": partially checked (") && text.contains(" functions unknown to this build: libc 2."),
+        "assafe run on an unknown libc:\n{text}"
+    );
+    let _ = std::fs::remove_dir_all(&w.host);
 }

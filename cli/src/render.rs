@@ -102,7 +102,11 @@ pub fn text(r: &Report) -> String {
         let _ = writeln!(out, "==assafe== not checked: {pid}{}: {}", u.exe, u.why);
     }
     for p in &r.processes_partially_checked {
-        let _ = writeln!(out, "==assafe== partially checked: pid {} {}: {}", p.pid, p.exe, p.why);
+        let _ = writeln!(
+            out,
+            "==assafe== pid {} {}: partially checked ({})",
+            p.pid, p.exe, p.why
+        );
     }
     for w in &r.warnings {
         let _ = writeln!(out, "==assafe== warning: {w}");
