@@ -1213,8 +1213,9 @@ def check_arch_exports(arch, path, rows):
     names = {r["name"] for r in rows}
     interposed = {r["name"] for r in rows if r["class"] not in ("safe", "skip")}
     lost = sorted(interposed - set(exported))
-    print("gen-symbols: %s: %d public functions match %s; %d symbols.txt rows are x86-only (%d "
-          "interposed on x86_64, so not on %s%s); %d names exported there are not in symbols.txt"
+    print("gen-symbols: %s: %d public functions match %s; %d symbols.txt rows are not exported "
+          "there (x86-only or other libcs' names; %d of an interposed class, so not interposed on "
+          "%s%s); %d names exported there are not in symbols.txt"
           % (path, len(exported), os.path.relpath(table, REPO), len(names - set(exported)),
              len(lost), arch, (": " + " ".join(lost)) if lost else "", len(set(exported) - names)))
     return True
