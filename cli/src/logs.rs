@@ -365,6 +365,16 @@ impl Logs {
                 event::START => {
                     proc_.started = true;
                     proc_.exec_without_start = None;
+                    if let Some(n) = v.get(key::UNKNOWN_FUNCTIONS).and_then(Value::as_u64) {
+                        // The library ran on a libc other than the one it was built for.
+                        let why = format!(
+                            "{n} functions unknown to this build: libc {}",
+                            s(&v, key::LIBC).unwrap_or_default()
+                        );
+                        if !proc_.partial.contains(&why) {
+                            proc_.partial.push(why);
+                        }
+                    }
                     if !segs
                         .last()
                         .is_some_and(|s| s.reports.is_empty() && s.summary.is_none())
@@ -431,6 +441,16 @@ impl Logs {
                     } else {
                         // The image that announced an exec is still running: the exec failed.
                         proc_.exec_without_start = None;
+                    }
+                    if let Some(u) = n(&v, key::UNRESOLVED_CALLS).filter(|u| *u > 0)
+                        && !proc_
+                            .partial
+                            .iter()
+                            .any(|p| p.contains("failed with ENOSYS"))
+                    {
+                        proc_.partial.push(format!(
+                            "{u} calls to functions this libc lacks failed with ENOSYS"
+                        ));
                     }
                     if let Some(d) = n(&v, key::DROPPED).filter(|d| *d > 0) {
                         proc_.partial.push(format!(

@@ -167,11 +167,20 @@ pub mod key {
     /// Vfork-child report: the signals whose action in the child was a handler when it made the
     /// call (not SIG_DFL or SIG_IGN), `"0x…"`, bit n-1 for signal n.
     pub const HANDLED_SIGNALS: &str = "handled_signals";
+    /// `start`, only when the running C library is not the one the library was built for: its
+    /// version (`"2.31"`, `"unversioned"`).
+    pub const LIBC: &str = "libc";
+    /// `start`, with [`LIBC`]: how many functions that libc exports this build does not know
+    /// (their calls are not checked: the process is only partially checked).
+    pub const UNKNOWN_FUNCTIONS: &str = "unknown_functions";
+    /// Summary: calls to an interposed function the running libc does not define (a library
+    /// built for another libc), failed with `ENOSYS` (absent when none).
+    pub const UNRESOLVED_CALLS: &str = "unresolved_calls";
 
     /// Every key, top-level and nested.
     ///
     /// Keep in step with [`crate::schema`] (a unit test checks both ways).
-    pub const ALL: [&str; 44] = [
+    pub const ALL: [&str; 47] = [
         EVENT,
         FORMAT,
         VERSION,
@@ -216,6 +225,9 @@ pub mod key {
         OWN_OBJECT,
         BLOCKED_SIGNALS,
         HANDLED_SIGNALS,
+        LIBC,
+        UNKNOWN_FUNCTIONS,
+        UNRESOLVED_CALLS,
     ];
 }
 

@@ -3,6 +3,7 @@
 //! interposed functions generated from `symbols.txt` is `symbols.rs`.
 
 mod glibc;
+pub mod identity;
 pub mod symbols;
 
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -41,6 +42,22 @@ pub fn loaded_objects() -> impl Iterator<Item = (usize, *const Dyn)> + Clone {
         lm = l.l_next;
         Some((l.l_addr, l.l_ld))
     })
+}
+
+/// Called on each thread's first interposed call (the libc may need to know that a second thread
+/// exists: glibc 2.31 exports no single-threaded flag).
+pub fn note_thread() {
+    #[cfg(target_env = "gnu")]
+    glibc::note_thread();
+}
+
+/// Has the process surely had a second thread (what a fork child that the library did not see
+/// being made goes by)?
+pub fn had_threads() -> bool {
+    #[cfg(target_env = "gnu")]
+    return glibc::had_threads();
+    #[cfg(not(target_env = "gnu"))]
+    return !single_threaded();
 }
 
 /// Load base of libc.so.6 (0 if unknown).

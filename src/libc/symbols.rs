@@ -85,9 +85,12 @@ fn trampoline(idx: usize) -> usize {
 /// resolved on first use. Async-signal-safe (see the module doc).
 #[inline]
 pub fn real(idx: usize) -> usize {
-    match SLOTS[idx].load(Ordering::Relaxed) {
-        a if a != 0 && a != trampoline(idx) => a,
-        _ => resolve(idx),
+    match SLOTS.get(idx).map(|s| s.load(Ordering::Relaxed)) {
+        Some(a) if a != 0 && a != trampoline(idx) => a,
+        Some(_) => resolve(idx),
+        // An `IDX_` constant of a name this build has no stub for (past NSYMS): only reachable
+        // through a hand-written wrapper's fallback arm; never a jump to 0.
+        None => missing as *const () as usize,
     }
 }
 
@@ -99,13 +102,21 @@ fn snapshot() -> &'static [Object] {
     unsafe { core::slice::from_raw_parts((&raw const OBJECTS).cast::<Object>(), n) }
 }
 
-/// Looks symbol `idx` up in the snapshot.
+/// Looks symbol `idx` up in the snapshot: at the version the build libc gives it, else (a
+/// running libc other than the build's) at the name's default version there.
 fn lookup(idx: usize) -> Option<Def> {
     let vid = VERSIONS[idx] as usize;
     let (name, hash, version) = (name(idx), HASHES[idx], VERSION_NAMES[vid]);
-    snapshot().iter().zip(&VCACHE).find_map(|(o, cache)| {
+    let found = snapshot().iter().zip(&VCACHE).find_map(|(o, cache)| {
         // SAFETY: the object is never unmapped (module doc), so its tables stay valid.
         unsafe { o.lookup(name, hash, version, &cache[vid]) }
+    });
+    if found.is_some() || version.is_empty() {
+        return found;
+    }
+    snapshot().iter().zip(&VCACHE).find_map(|(o, cache)| {
+        // SAFETY: as above; an empty version asks for the default one (the cache is unused).
+        unsafe { o.lookup(name, hash, b"", &cache[vid]) }
     })
 }
 
@@ -118,20 +129,89 @@ fn resolve(idx: usize) -> usize {
         Some(d) => unsafe { d.function() },
         // Not in the snapshot: this libc lacks the name. Before the snapshot exists (a handler
         // interrupting initialisation), answer without storing.
-        None if NOBJECTS.load(Ordering::Acquire) == 0 => return missing as *const () as usize,
-        None => missing as *const () as usize,
+        None if NOBJECTS.load(Ordering::Acquire) == 0 => return fallback(idx),
+        None => fallback(idx),
     };
     SLOTS[idx].store(a, Ordering::Relaxed);
     a
 }
 
-/// Reached when a program calls an interposed name that this libc does not define.
-extern "C" fn missing() -> ! {
-    let _ = sys::write_all(
-        2,
-        b"==ASSAFE== fatal: called a libc function that this libc does not define (symbols.txt names a newer glibc)\n",
-    );
-    sys::abort()
+/// Calls that reached a stub whose function the running libc does not define (at any version).
+pub static MISSING_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+/// What a stub whose function the running libc does not define calls instead (a library built
+/// for another libc): for the pthread names that libgcc_s, libstdc++ and libdl probe with weak
+/// references on glibc < 2.34 ("is libpthread loaded?"), what a process without libpthread gets
+/// from them — a stub of ours answers the probe, so the answer must keep the process working:
+/// `pthread_once` runs the initialiser once (without libpthread there is no second thread),
+/// `pthread_getspecific` finds nothing, other `pthread_*` fail with their error number
+/// `ENOSYS`; the `dl*` functions that return a pointer (libdl not loaded before glibc 2.34)
+/// return NULL; every other name fails with -1 and `errno = ENOSYS`.
+fn fallback(idx: usize) -> usize {
+    let n = name(idx);
+    if n == b"pthread_once" || n == b"__pthread_once" {
+        once_alone as *const () as usize
+    } else if matches!(
+        n,
+        b"pthread_getspecific"
+            | b"__pthread_getspecific"
+            | b"dlopen"
+            | b"dlmopen"
+            | b"dlsym"
+            | b"dlvsym"
+            | b"dlerror"
+    ) {
+        missing_null as *const () as usize
+    } else if n.starts_with(b"pthread_") || n.starts_with(b"__pthread_") {
+        missing_pthread as *const () as usize
+    } else {
+        missing as *const () as usize
+    }
+}
+
+/// `pthread_once` when the running libc has none: glibc before 2.34 without libpthread, a
+/// process that cannot have a second thread. Marks the control done (glibc's
+/// `__PTHREAD_ONCE_DONE`, so a libpthread loaded later agrees), then runs the initialiser.
+unsafe extern "C" fn once_alone(once: *mut i32, init: Option<unsafe extern "C" fn()>) -> i32 {
+    const PTHREAD_ONCE_DONE: i32 = 2;
+    if once.is_null() {
+        return ::libc::EINVAL;
+    }
+    // SAFETY: the caller's pthread_once_t (an int); only this thread exists (see above).
+    unsafe {
+        if *once & PTHREAD_ONCE_DONE == 0 {
+            *once = PTHREAD_ONCE_DONE;
+            if let Some(f) = init {
+                f();
+            }
+        }
+    }
+    0
+}
+
+/// `pthread_getspecific` (no key was created: the key functions fail, so no value) and the
+/// pointer-returning `dl*` functions when the running libc has none: NULL, their failure.
+extern "C" fn missing_null() -> usize {
+    MISSING_CALLS.fetch_add(1, Ordering::Relaxed);
+    0
+}
+
+/// A `pthread_*` function the running libc does not define: fails with the error number
+/// `ENOSYS`, as pthread functions report errors.
+extern "C" fn missing_pthread() -> i32 {
+    MISSING_CALLS.fetch_add(1, Ordering::Relaxed);
+    ::libc::ENOSYS
+}
+
+/// Reached when a program calls an interposed name that the running libc does not define (a
+/// library built for another libc): fails the call the way a libc reports an unimplemented
+/// function — `errno = ENOSYS`, result -1 — and counts it (the process's summary says so).
+/// Without the preload such a call would have ended the program with a symbol lookup error.
+extern "C" fn missing() -> isize {
+    MISSING_CALLS.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: this thread's errno cell (async-signal-safe accessor).
+    unsafe { *super::errno_location() = ::libc::ENOSYS };
+    -1
 }
 
 /// Makes every slot usable. Runs once, in normal context, at load (from the constructor or from
@@ -166,6 +246,10 @@ pub fn prepare() {
         n += 1;
         if b == ldso || o.soname() == super::glibc::LIBC_SONAME {
             pinned = n;
+        }
+        if o.soname() == super::glibc::LIBC_SONAME {
+            super::glibc::record_libc(&o);
+            super::identity::recognise(&o);
         }
     }
     if pinned == 0 {

@@ -15,7 +15,7 @@ use assafe_proto::reason::Why;
 use assafe_proto::{Context as ProtoContext, Severity, value};
 
 use crate::config::{self, Problems};
-use crate::libc::symbols;
+use crate::libc::{identity, symbols};
 use crate::platform::arch::Frame;
 use crate::platform::fmt::Buf;
 use crate::platform::{in_self, signame, sys, tls};
@@ -43,6 +43,7 @@ pub fn options_feedback(p: &Problems, suppressions: Result<(), &'static str>) {
     if o.help {
         emit_stderr(config::help);
     }
+    libc_feedback();
     if o.verbosity >= 1 {
         emit_stderr(|b| {
             prefix(b);
@@ -52,6 +53,66 @@ pub fn options_feedback(p: &Problems, suppressions: Result<(), &'static str>) {
                 .u(symbols::NSYMS as u64)
                 .s(" functions interposed)");
         });
+    }
+}
+
+/// On a C library other than the build's: one warning line — on stderr without `log_path`, in
+/// the log with a text `log_path`; a JSON log's `start` record carries the same facts (`libc`,
+/// `unknown_functions`), so nothing of ours reaches the program's stderr then. With
+/// `verbosity=1` the unknown functions are listed, in the same place.
+fn libc_feedback() {
+    if !identity::other_libc() {
+        return;
+    }
+    let o = config::options();
+    let to_log = !o.log_path().is_empty();
+    if to_log && o.json() {
+        return;
+    }
+    let line = |b: &mut Buf| {
+        b.s("built for ")
+            .s(identity::BUILD_LIBC)
+            .s(", running on libc ")
+            .printable(identity::running())
+            .s(": partially checked (")
+            .u(identity::unknown_functions() as u64)
+            .s(" functions unknown to this build); build it for this libc (ASSAFE_LIBC=/path/to/libc.so.6 cargo build)");
+    };
+    if to_log {
+        emit(|b| {
+            prefix(b);
+            b.s("warning: ");
+            line(b);
+        });
+    } else {
+        sink::warning(line);
+    }
+    if o.verbosity < 1 {
+        return;
+    }
+    // The names, a line of at most ~1000 bytes at a time.
+    let mut names = [0u8; 1024];
+    let mut len = 0;
+    let flush = |names: &[u8]| {
+        let f = |b: &mut Buf| {
+            prefix(b);
+            b.s("functions unknown to this build:").printable(names);
+        };
+        if to_log { emit(f) } else { emit_stderr(f) }
+    };
+    identity::for_each_unknown(|n| {
+        if len + 1 + n.len() > names.len() {
+            flush(&names[..len]);
+            len = 0;
+        }
+        if n.len() < names.len() {
+            names[len] = b' ';
+            names[len + 1..len + 1 + n.len()].copy_from_slice(n);
+            len += 1 + n.len();
+        }
+    });
+    if len > 0 {
+        flush(&names[..len]);
     }
 }
 
@@ -140,12 +201,14 @@ pub fn start_record() {
 /// This process's `"start"` record; also the first record of every log file (`sink`).
 fn start_into(b: &mut Buf) {
     let mut e = [0u8; 512];
+    let libc = identity::other_libc().then(|| (identity::running(), identity::unknown_functions()));
     json::start(
         b,
         sys::getpid(),
         sys::getppid(),
         exe(&mut e),
         env!("CARGO_PKG_VERSION"),
+        libc,
     );
 }
 
@@ -393,12 +456,13 @@ pub fn summary(end: End, ctx_bit: u8) {
     let pid = sys::getpid();
     let (calls, distinct, dropped) = dedup::totals(pid);
     let (lost, why) = sink::lost();
+    let unresolved = symbols::MISSING_CALLS.load(Ordering::Relaxed) as u64;
     let o = config::options();
     // Every exec is recorded in a JSON log (so that a program exec'd without the library, e.g. a
     // static one started by `env`, is named as not checked); other summaries only when there is
     // something to say.
     let exec_logged = matches!(end, End::Exec(_)) && o.json() && !o.log_path().is_empty();
-    if calls == 0 && lost == 0 && !exec_logged {
+    if calls == 0 && lost == 0 && unresolved == 0 && !exec_logged {
         return;
     }
     if matches!(end, End::Unseen)
@@ -437,6 +501,7 @@ pub fn summary(end: End, ctx_bit: u8) {
                 suppress::MATCHED.load(Ordering::Relaxed) as u64,
                 signals,
                 (lost, why),
+                unresolved,
             );
         } else {
             prefix(b);
@@ -460,6 +525,11 @@ pub fn summary(end: End, ctx_bit: u8) {
             }
             if lost > 0 {
                 b.s(" (").u(lost).s(" records lost: ").bytes(why).s(")");
+            }
+            if unresolved > 0 {
+                b.s(" (")
+                    .u(unresolved)
+                    .s(" calls to functions this libc lacks failed with ENOSYS)");
             }
             b.s(" after ")
                 .u(calls)
