@@ -13,7 +13,7 @@ use core::sync::atomic::Ordering;
 
 use crate::check;
 use crate::config::{self, PATH_MAX, Path};
-use crate::contexts::{fork, sandbox, signal};
+use crate::contexts::{fork, hygiene, sandbox, signal};
 use crate::libc::{self, symbols};
 use crate::platform::{sys, tls};
 use crate::reporting::{self, suppress};
@@ -117,6 +117,8 @@ fn after() {
     // SAFETY: normal context, at load.
     unsafe { assafe_unwind::refresh_modules() };
     libc::record_bases();
+    hygiene::child::register_atfork(); // process hygiene: atfork-child
+    hygiene::fds::note_inherited(); // process hygiene: fd-leak
     signal::wrap_existing();
     reporting::start_record();
 }
@@ -166,6 +168,7 @@ extern "C" fn destructor() {
         return;
     }
     tls::set(tls::BUSY);
+    hygiene::child::at_end(); // process hygiene: child-returned, exit-in-child, zombie
     check::end_summary();
     tls::store(was);
 }

@@ -18,11 +18,13 @@
 
 mod context;
 pub mod glob;
+mod hygiene;
 pub mod json;
 pub mod reason;
 pub mod schema;
 
 pub use context::{CONTEXT_MASK, Context, ERRNO_RULE};
+pub use hygiene::Hygiene;
 pub use glob::glob;
 
 /// The version of the record format this crate describes.
@@ -151,11 +153,19 @@ pub mod key {
     pub const SIGNALS: &str = "signals";
     /// Report: why `frames` stops early (`"seccomp"`: stack memory could not be read safely).
     pub const TRUNCATED: &str = "truncated";
+    /// Report: the process-hygiene finding kind ([`crate::Hygiene::name`]); absent on the
+    /// async-signal-safety reports.
+    pub const KIND: &str = "kind";
+    /// Report (hygiene kinds): what was found, in words (the leaked fds and what each is, the
+    /// number of zombies, …).
+    pub const DETAIL: &str = "detail";
+    /// Report (`child-returned`, `nested-fork`): the stack of the fork that made this process.
+    pub const FORK_FRAMES: &str = "fork_frames";
 
     /// Every key, top-level and nested.
     ///
     /// Keep in step with [`crate::schema`] (a unit test checks both ways).
-    pub const ALL: [&str; 39] = [
+    pub const ALL: [&str; 42] = [
         EVENT,
         FORMAT,
         VERSION,
@@ -195,6 +205,9 @@ pub mod key {
         LOST_REASON,
         SIGNALS,
         TRUNCATED,
+        KIND,
+        DETAIL,
+        FORK_FRAMES,
     ];
 }
 

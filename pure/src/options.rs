@@ -202,6 +202,14 @@ options! {
     report_signal_unsafe: bool = true, "report unsafe calls inside signal handlers";
     report_errno_spoil: bool = true, "report signal handlers that return with errno changed";
     suppressions: Path = Path::EMPTY, "file of context:pattern lines; matching reports are not written";
+    report_fd_leak: bool = true, "process hygiene: report pipe fds without FD_CLOEXEC that an exec'd program inherits (fd-leak)";
+    report_exit_in_child: bool = true, "process hygiene: report exit() in a fork child that did not exec while it holds stdio output inherited from the parent (exit-in-child)";
+    report_child_returned: bool = true, "process hygiene: report a fork child that returns from the function that called fork (child-returned)";
+    report_nested_fork: bool = true, "process hygiene: report a fork child that forks again, before exec, from the forking function (nested-fork)";
+    report_zombies: bool = true, "process hygiene: report children that exited and were never waited for (zombie)";
+    zombie_limit: u32 = 16, "process hygiene: also report zombies while the process runs, once it has more than this many";
+    report_signal_portability: bool = true, "process hygiene: report signal()/sysv_signal()/bsd_signal()/sigset() installing a handler function (signal-portability)";
+    report_atfork_child: bool = true, "process hygiene: check pthread_atfork child handlers as fork-child code (atfork-child)";
 }
 
 impl Options {
