@@ -64,7 +64,11 @@ fn pipe_write_end_leaked_into_cat_is_reported_and_pipe2_cloexec_is_clean() {
 
     let clean = env.run(&[prog.as_os_str(), "cloexec".as_ref()], true, "");
     clean.assert_ok();
-    assert!(!clean.stdout.contains("cat did not see EOF"), "{}", clean.dump());
+    assert!(
+        !clean.stdout.contains("cat did not see EOF"),
+        "{}",
+        clean.dump()
+    );
     assert!(hygiene(&clean).is_empty(), "{}", clean.dump());
 
     let off = env.run(&[prog.as_os_str()], true, "report_fd_leak=0");
@@ -77,22 +81,37 @@ fn exit_in_a_fork_child_with_pending_stdio_is_reported_and_underscore_exit_is_cl
     let prog = env.compile_file("hy_exit", &[]);
     let out = env.run(&[prog.as_os_str(), "exit".as_ref()], true, "");
     out.assert_ok();
-    assert_eq!(out.stdout, "before fork\nbefore fork\n", "the output is duplicated");
+    assert_eq!(
+        out.stdout, "before fork\nbefore fork\n",
+        "the output is duplicated"
+    );
     let r = kind(&out, "exit-in-child");
     assert_eq!(r.len(), 1, "{}", out.dump());
     check_report_shape(r[0], "hy_exit");
     assert_eq!(r[0]["function"], "exit");
     assert_ne!(n(&r[0]["pid"]), out.pid as u64, "reported by the child");
-    assert!(s(&r[0]["detail"]).contains("12 bytes of the stream on fd 1"), "{}", r[0]);
+    assert!(
+        s(&r[0]["detail"]).contains("12 bytes of the stream on fd 1"),
+        "{}",
+        r[0]
+    );
     assert!(frame_in(&env, &prog, &r[0]["stack"][0], "main"), "{}", r[0]);
-    assert!(!r[0]["fork_frames"].as_array().unwrap().is_empty(), "{}", r[0]);
+    assert!(
+        !r[0]["fork_frames"].as_array().unwrap().is_empty(),
+        "{}",
+        r[0]
+    );
 
     let clean = env.run(&[prog.as_os_str(), "_exit".as_ref()], true, "");
     clean.assert_ok();
     assert_eq!(clean.stdout, "before fork\n");
     assert!(hygiene(&clean).is_empty(), "{}", clean.dump());
 
-    let off = env.run(&[prog.as_os_str(), "exit".as_ref()], true, "report_exit_in_child=0");
+    let off = env.run(
+        &[prog.as_os_str(), "exit".as_ref()],
+        true,
+        "report_exit_in_child=0",
+    );
     assert!(hygiene(&off).is_empty(), "{}", off.dump());
 }
 
@@ -102,7 +121,12 @@ fn a_child_returning_from_the_forking_function_is_reported_when_asked() {
     let prog = env.compile_file("hy_return", &[]);
     let out = env.run(&[prog.as_os_str()], true, "report_child_returned=1");
     out.assert_ok();
-    assert_eq!(out.stdout.matches("parent code").count(), 2, "{}", out.dump());
+    assert_eq!(
+        out.stdout.matches("parent code").count(),
+        2,
+        "{}",
+        out.dump()
+    );
     let r = kind(&out, "child-returned");
     assert_eq!(r.len(), 1, "{}", out.dump());
     check_report_shape(r[0], "hy_return");
@@ -112,7 +136,11 @@ fn a_child_returning_from_the_forking_function_is_reported_when_asked() {
     let fork_frames = r[0]["fork_frames"].as_array().unwrap();
     assert!(fork_frames.len() >= 2, "{}", r[0]);
 
-    let clean = env.run(&[prog.as_os_str(), "ok".as_ref()], true, "report_child_returned=1");
+    let clean = env.run(
+        &[prog.as_os_str(), "ok".as_ref()],
+        true,
+        "report_child_returned=1",
+    );
     clean.assert_ok();
     assert!(hygiene(&clean).is_empty(), "{}", clean.dump());
 
@@ -128,14 +156,26 @@ fn fork_fork_is_a_nested_fork_and_the_daemonising_double_fork_is_not() {
     let out = env.run(&[prog.as_os_str()], true, "");
     out.assert_ok();
     let r = kind(&out, "nested-fork");
-    assert_eq!(r.len(), 1, "only the first child forks again: {}", out.dump());
+    assert_eq!(
+        r.len(),
+        1,
+        "only the first child forks again: {}",
+        out.dump()
+    );
     check_report_shape(r[0], "hy_nested");
     assert_eq!(r[0]["function"], "fork");
-    assert_ne!(n(&r[0]["pid"]), out.pid as u64, "reported by the first child");
+    assert_ne!(
+        n(&r[0]["pid"]),
+        out.pid as u64,
+        "reported by the first child"
+    );
     assert_eq!(n(&r[0]["ppid"]), out.pid as u64);
     let fork_frames = r[0]["fork_frames"].as_array().unwrap();
     assert!(!fork_frames.is_empty(), "both stacks: {}", r[0]);
-    assert_ne!(r[0]["frames"][0], fork_frames[0], "two different fork calls");
+    assert_ne!(
+        r[0]["frames"][0], fork_frames[0],
+        "two different fork calls"
+    );
 
     let clean = env.run(&[prog.as_os_str(), "daemon".as_ref()], true, "");
     clean.assert_ok();
@@ -152,7 +192,12 @@ fn unreaped_children_are_zombies_unless_reaped_or_sigchld_ignored() {
     let out = env.run(&[prog.as_os_str()], true, "");
     out.assert_ok();
     let r = kind(&out, "zombie");
-    assert_eq!(r.len(), 1, "one finding for the one fork site: {}", out.dump());
+    assert_eq!(
+        r.len(),
+        1,
+        "one finding for the one fork site: {}",
+        out.dump()
+    );
     check_report_shape(r[0], "hy_zombie");
     assert_eq!(n(&r[0]["pid"]), out.pid as u64, "reported by the parent");
     assert!(s(&r[0]["detail"]).contains("3 zombies"), "{}", r[0]);
@@ -186,7 +231,11 @@ fn signal_with_a_handler_is_a_portability_finding_when_asked_and_sig_ign_is_clea
     assert!(s(&r[0]["detail"]).contains("SIGINT"), "{}", r[0]);
     assert!(frame_in(&env, &prog, &r[0]["stack"][0], "main"), "{}", r[0]);
 
-    let clean = env.run(&[prog.as_os_str(), "ign".as_ref()], true, "report_signal_portability=1");
+    let clean = env.run(
+        &[prog.as_os_str(), "ign".as_ref()],
+        true,
+        "report_signal_portability=1",
+    );
     clean.assert_ok();
     assert!(hygiene(&clean).is_empty(), "{}", clean.dump());
 
@@ -206,7 +255,11 @@ fn an_atfork_child_handler_calling_malloc_in_a_mt_program_is_reported() {
     assert_eq!(r[0]["context"], "fork-child");
     assert_eq!(r[0]["function"], "malloc");
     assert!(n(&r[0]["parent_threads"]) >= 2, "{}", r[0]);
-    assert!(frame_in(&env, &prog, &r[0]["stack"][0], "child_handler"), "{}", r[0]);
+    assert!(
+        frame_in(&env, &prog, &r[0]["stack"][0], "child_handler"),
+        "{}",
+        r[0]
+    );
 
     let clean = env.run(&[prog.as_os_str(), "safe".as_ref()], true, "");
     clean.assert_ok();
@@ -228,7 +281,11 @@ fn hygiene_findings_have_text_reports_and_suppression_words() {
     );
     let sup = env.dir.join("sup.txt");
     std::fs::write(&sup, "zombie:*hy_zombie*\n").unwrap();
-    let out = env.run(&[prog.as_os_str()], true, &format!("suppressions={}", sup.display()));
+    let out = env.run(
+        &[prog.as_os_str()],
+        true,
+        &format!("suppressions={}", sup.display()),
+    );
     out.assert_ok();
     assert!(hygiene(&out).is_empty(), "{}", out.dump());
 }

@@ -494,14 +494,16 @@ pub fn analyze(
     }
     // Process hygiene findings after the async-signal ones (`crate::hygiene::rank`).
     let order = |a: &Finding, b: &Finding| {
-        crate::hygiene::rank(&a.context).cmp(&crate::hygiene::rank(&b.context)).then_with(|| {
-        (&a.context, &a.function, &a.fingerprint, &a.site).cmp(&(
-            &b.context,
-            &b.function,
-            &b.fingerprint,
-            &b.site,
-        ))
-        })
+        crate::hygiene::rank(&a.context)
+            .cmp(&crate::hygiene::rank(&b.context))
+            .then_with(|| {
+                (&a.context, &a.function, &a.fingerprint, &a.site).cmp(&(
+                    &b.context,
+                    &b.function,
+                    &b.fingerprint,
+                    &b.site,
+                ))
+            })
     };
     findings.sort_by(order);
     suppressed.sort_by(order);

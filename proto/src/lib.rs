@@ -24,8 +24,8 @@ pub mod reason;
 pub mod schema;
 
 pub use context::{CONTEXT_MASK, Context, ERRNO_RULE};
-pub use hygiene::Hygiene;
 pub use glob::glob;
+pub use hygiene::Hygiene;
 
 /// The version of the record format this crate describes.
 ///

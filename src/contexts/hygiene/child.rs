@@ -55,15 +55,7 @@ static PENDING: [AtomicUsize; FORK_FRAMES] = [const { AtomicUsize::new(0) }; FOR
 
 /// The caller's stack pointer once the call `f` returns.
 fn caller_sp(f: &Frame) -> usize {
-    let r = f.regs();
-    #[cfg(target_arch = "x86_64")]
-    {
-        r.rsp
-    }
-    #[cfg(target_arch = "aarch64")]
-    {
-        r.sp
-    }
+    f.caller_sp()
 }
 
 fn load_frames(src: &[AtomicUsize], n: usize, out: &mut [usize]) -> usize {

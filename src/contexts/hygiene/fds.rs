@@ -90,7 +90,12 @@ fn each_open_fd(mut f: impl FnMut(i32)) {
             }
             // SAFETY: fcntl(F_GETFD) has no pointer arguments.
             let fl = unsafe {
-                sys::syscall3(libc::SYS_fcntl as usize, fd as usize, libc::F_GETFD as usize, 0)
+                sys::syscall3(
+                    libc::SYS_fcntl as usize,
+                    fd as usize,
+                    libc::F_GETFD as usize,
+                    0,
+                )
             };
             if matches!(fl, Ok(v) if v & libc::FD_CLOEXEC as usize == 0) {
                 f(fd);
@@ -117,9 +122,16 @@ fn link(fd: i32, out: &mut [u8; 64]) -> usize {
 /// Is `fd` open write-only (a pipe's write end)?
 fn write_end(fd: i32) -> bool {
     // SAFETY: fcntl(F_GETFL) has no pointer arguments.
-    unsafe { sys::syscall3(libc::SYS_fcntl as usize, fd as usize, libc::F_GETFL as usize, 0) }
-        .map(|v| v as i32 & libc::O_ACCMODE == libc::O_WRONLY)
-        .unwrap_or(false)
+    unsafe {
+        sys::syscall3(
+            libc::SYS_fcntl as usize,
+            fd as usize,
+            libc::F_GETFL as usize,
+            0,
+        )
+    }
+    .map(|v| v as i32 & libc::O_ACCMODE == libc::O_WRONLY)
+    .unwrap_or(false)
 }
 
 fn cstr<'a>(s: *const c_char) -> &'a [u8] {
@@ -290,7 +302,8 @@ pub fn before_exec(idx: usize, f: &Frame) {
         let acc = write_end(fd);
         // The same end of the same pipe as a standard stream: a dup of it, nothing new handed on
         // (the other end of the pipe the program reads or writes is the classic leak).
-        if (0..3).any(|s| std_len[s] == ln && std_links[s][..ln] == l[..ln] && std_write[s] == acc) {
+        if (0..3).any(|s| std_len[s] == ln && std_links[s][..ln] == l[..ln] && std_write[s] == acc)
+        {
             return;
         }
         let nm = names.get_or_insert_with(|| named(idx, f));
@@ -322,7 +335,11 @@ pub fn before_exec(idx: usize, f: &Frame) {
             b.s(",");
         }
         b.s(" fd ").i(*fd as i64).s(" ").printable(&l[..*ln]);
-        b.s(if *write { " (write end)" } else { " (read end)" });
+        b.s(if *write {
+            " (write end)"
+        } else {
+            " (read end)"
+        });
     }
     if more > 0 {
         b.s(", and ").u(more as u64).s(" more");

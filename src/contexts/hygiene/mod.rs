@@ -127,7 +127,13 @@ pub fn slow_call(idx: usize, f: &Frame) {
     if crate::platform::tls::state() & crate::platform::tls::WATCH != 0
         && !matches!(
             CLASS[idx],
-            Class::Exit | Class::UExit | Class::Exec | Class::Jmp | Class::Fork | Class::UFork | Class::Vfork
+            Class::Exit
+                | Class::UExit
+                | Class::Exec
+                | Class::Jmp
+                | Class::Fork
+                | Class::UFork
+                | Class::Vfork
         )
     {
         child::watch(f);

@@ -47,14 +47,7 @@ fn state(pid: i32) -> State {
     let r = unsafe {
         sys::syscall6(
             libc::SYS_waitid as usize,
-            [
-                P_PID,
-                pid as usize,
-                info.as_mut_ptr() as usize,
-                flags,
-                0,
-                0,
-            ],
+            [P_PID, pid as usize, info.as_mut_ptr() as usize, flags, 0, 0],
         )
     };
     match r {
@@ -161,7 +154,9 @@ fn check(limit: u32) {
                 }
             }
         }
-        b.s("): ").u(same).s(if same == 1 { " zombie" } else { " zombies" });
+        b.s("): ")
+            .u(same)
+            .s(if same == 1 { " zombie" } else { " zombies" });
         b.s(" made by this fork");
         let dl = b.len();
         report::report(&Finding {
