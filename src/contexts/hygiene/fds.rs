@@ -1,10 +1,11 @@
-//! `fd-leak`: at an exec-family call, the pipe fds the new program will inherit that nobody
-//! meant to give it.
+//! `fd-leak`: at an exec-family call in a fork child, the pipe fds the new program will inherit
+//! that nobody meant to give it.
 //!
 //! Read from `/proc/self/fd` (`getdents64`, `fcntl(F_GETFD)`, `readlinkat`: system calls that
 //! never block), only when `/proc` is there and no seccomp filter is in force. An fd is reported
-//! when it is a pipe (`pipe:[…]`), lacks `FD_CLOEXEC`, is above 2, and is none of these
-//! deliberate hand-overs: the same pipe as fd 0, 1 or 2 (a dup of the standard streams), one of
+//! when it is a pipe (`pipe:[…]`), lacks `FD_CLOEXEC` now and lacked it at the fork (so the child
+//! did not open, `dup2` or make it inheritable itself), was not inherited by the program at its
+//! start, is above 2, and is none of these deliberate hand-overs: the same pipe as fd 0, 1 or 2 (a dup of the standard streams), one of
 //! the `LISTEN_FDS` (socket activation), a `--jobserver-auth=R,W`/`--jobserver-fds=R,W` fd named
 //! in `MAKEFLAGS`, or an fd the argument list names as `/dev/fd/N` or `/proc/self/fd/N`
 //! (process substitution). Other files and sockets are not reported (programs hand them over on
@@ -37,6 +38,34 @@ static INHERITED: [AtomicU64; 16] = [const { AtomicU64::new(0) }; 16];
 
 fn inherited(fd: i32) -> bool {
     fd < 1024 && INHERITED[fd as usize / 64].load(Ordering::Relaxed) & (1 << (fd % 64)) != 0
+}
+
+/// In a fork child (of the fork wrapper): the fds open without `FD_CLOEXEC` at the fork. Only
+/// these can leak the classic way (made in the parent, inherited through fork, still open at
+/// exec); an fd the child opened, `dup2`'d into place or made inheritable itself (`pass_fds`) is
+/// handed over on purpose.
+static AT_FORK: [AtomicU64; 16] = [const { AtomicU64::new(0) }; 16];
+static AT_FORK_VALID: AtomicU64 = AtomicU64::new(0);
+
+fn at_fork(fd: i32) -> bool {
+    fd < 1024 && AT_FORK[fd as usize / 64].load(Ordering::Relaxed) & (1 << (fd % 64)) != 0
+}
+
+/// In a fork child right after the fork: note the fds that lack `FD_CLOEXEC`.
+pub fn note_at_fork() {
+    for w in &AT_FORK {
+        w.store(0, Ordering::Relaxed);
+    }
+    AT_FORK_VALID.store(0, Ordering::Relaxed);
+    if !config::options().report_fd_leak || sys::restricted() {
+        return;
+    }
+    each_open_fd(|fd| {
+        if fd < 1024 {
+            AT_FORK[fd as usize / 64].fetch_or(1 << (fd % 64), Ordering::Relaxed);
+        }
+    });
+    AT_FORK_VALID.store(1, Ordering::Relaxed);
 }
 
 /// At load: note the inherited fds.
@@ -276,7 +305,13 @@ fn named(idx: usize, f: &Frame) -> Named {
 
 /// An exec-family call (the slow path, thread BUSY, before the real exec).
 pub fn before_exec(idx: usize, f: &Frame) {
-    if !config::options().report_fd_leak || sys::restricted() {
+    if !config::options().report_fd_leak
+        || sys::restricted()
+        || AT_FORK_VALID.load(Ordering::Relaxed) == 0
+        || crate::platform::tls::state() & crate::platform::tls::VFORK_CHILD != 0
+    {
+        // Only the exec of a fork child is checked (see AT_FORK); a vfork child shares the
+        // parent's memory, where no snapshot of its own can be kept.
         return;
     }
     let mut std_links = [[0u8; 64]; 3];
@@ -291,7 +326,7 @@ pub fn before_exec(idx: usize, f: &Frame) {
     let mut more = 0u32;
     let mut names: Option<Named> = None;
     each_open_fd(|fd| {
-        if inherited(fd) {
+        if inherited(fd) || !at_fork(fd) {
             return;
         }
         let mut l = [0u8; 64];
