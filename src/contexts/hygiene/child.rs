@@ -469,8 +469,8 @@ mod stdio {
 
     /// In the child right after fork: note the streams holding the parent's output.
     pub fn snapshot() {
-        for i in 0..SNAP {
-            FILE[i].store(0, Ordering::Relaxed);
+        for f in &FILE {
+            f.store(0, Ordering::Relaxed);
         }
         let mut i = 0;
         each(|file, base, pending, _| {

@@ -223,10 +223,10 @@ impl Named {
                     let r = &v[i + key.len()..];
                     if let Some(a) = number_at(r) {
                         self.jobserver[0] = a;
-                        if let Some(c) = r.iter().position(|&c| c == b',') {
-                            if let Some(w) = number_at(&r[c + 1..]) {
-                                self.jobserver[1] = w;
-                            }
+                        if let Some(c) = r.iter().position(|&c| c == b',')
+                            && let Some(w) = number_at(&r[c + 1..])
+                        {
+                            self.jobserver[1] = w;
                         }
                     }
                 }
@@ -236,13 +236,12 @@ impl Named {
 
     fn arg(&mut self, a: &[u8]) {
         for prefix in [&b"/dev/fd/"[..], b"/proc/self/fd/"] {
-            if let Some(i) = find(a, prefix) {
-                if let Some(n) = number_at(&a[i + prefix.len()..]) {
-                    if self.nargs < self.args.len() {
-                        self.args[self.nargs] = n;
-                        self.nargs += 1;
-                    }
-                }
+            if let Some(i) = find(a, prefix)
+                && let Some(n) = number_at(&a[i + prefix.len()..])
+                && self.nargs < self.args.len()
+            {
+                self.args[self.nargs] = n;
+                self.nargs += 1;
             }
         }
     }

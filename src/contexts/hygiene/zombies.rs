@@ -67,25 +67,28 @@ pub fn forked(pid: i32, frames: &[usize]) {
     }
     let mut live = 0u32;
     let mut slot = None;
-    for i in 0..SLOTS {
-        let p = PID[i].load(Ordering::Relaxed);
+    for (i, pid_slot) in PID.iter().enumerate() {
+        let p = pid_slot.load(Ordering::Relaxed);
+        if p < 0 {
+            // Being filled by a concurrent fork.
+            continue;
+        }
         if p != 0 {
             if let State::Gone = state(p) {
                 // Waited for: free the slot.
-                let _ = PID[i].compare_exchange(p, 0, Ordering::Relaxed, Ordering::Relaxed);
+                let _ = pid_slot.compare_exchange(p, 0, Ordering::Relaxed, Ordering::Relaxed);
             } else {
                 live += 1;
                 continue;
             }
         }
-        if slot.is_none() {
-            // Claim with a placeholder, so that a concurrent fork does not take it too.
-            if PID[i]
+        // Claim with a placeholder, so that a concurrent fork does not take it too.
+        if slot.is_none()
+            && pid_slot
                 .compare_exchange(0, -1, Ordering::Acquire, Ordering::Relaxed)
                 .is_ok()
-            {
-                slot = Some(i);
-            }
+        {
+            slot = Some(i);
         }
     }
     if let Some(i) = slot {
@@ -116,11 +119,9 @@ fn check(limit: u32) {
     let mut count = 0u32;
     for i in 0..SLOTS {
         let p = PID[i].load(Ordering::Acquire);
-        if p > 0 && REPORTED[i].load(Ordering::Relaxed) == 0 {
-            if let State::Zombie = state(p) {
-                zombie[i] = true;
-                count += 1;
-            }
+        if p > 0 && REPORTED[i].load(Ordering::Relaxed) == 0 && matches!(state(p), State::Zombie) {
+            zombie[i] = true;
+            count += 1;
         }
     }
     if count == 0 || count <= limit {
