@@ -124,7 +124,10 @@ pub fn slow_call(idx: usize, f: &Frame) {
         Class::Sigaction => signal_call(idx, f),
         _ => {}
     }
-    if crate::platform::tls::state() & crate::platform::tls::WATCH != 0
+    let st = crate::platform::tls::state();
+    // A vfork child shares its parent's memory and this thread's state byte: it is not watched.
+    if st & crate::platform::tls::WATCH != 0
+        && st & crate::platform::tls::VFORK_CHILD == 0
         && !matches!(
             CLASS[idx],
             Class::Exit
