@@ -6,7 +6,7 @@
 //! (verdict) → `reporting` (record) → sink; then the real function or a `contexts` wrapper.
 
 use crate::check;
-use crate::contexts::{cancel, dlopen, exec, fork, sandbox, signal, vfork};
+use crate::contexts::{cancel, dlopen, exec, fork, hygiene, sandbox, signal, vfork};
 use crate::libc::symbols::{self, CLASS, Class, F_HOT, FLAGS};
 use crate::platform::arch::{self, Frame};
 use crate::platform::tls;
@@ -49,6 +49,11 @@ unsafe extern "C" fn slow(idx: usize, f: *mut Frame) -> usize {
     }
     let ctx = tls::state() & tls::CONTEXT_MASK;
     let mut target = None;
+    if CLASS[idx] != Class::Unsafe || tls::state() & tls::WATCH != 0 {
+        // Process hygiene (issue 14).
+        // SAFETY: f points to the frame slow_entry saved on its own stack, alive until we return.
+        hygiene::slow_call(idx, unsafe { &*f });
+    }
     if ctx != 0 || CLASS[idx] != Class::Unsafe {
         // SAFETY: f points to the frame slow_entry saved on its own stack, alive until we return.
         let f = unsafe { &*f };

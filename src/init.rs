@@ -13,7 +13,7 @@ use core::sync::atomic::Ordering;
 
 use crate::check;
 use crate::config::{self, PATH_MAX, Path};
-use crate::contexts::{exec, fork, sandbox, signal};
+use crate::contexts::{exec, fork, hygiene, sandbox, signal};
 use crate::libc::{self, symbols};
 use crate::platform::{sys, tls};
 use crate::reporting::{self, suppress};
@@ -148,6 +148,8 @@ fn after() {
     // SAFETY: normal context, at load.
     unsafe { assafe_unwind::refresh_modules() };
     libc::record_bases();
+    hygiene::child::register_atfork(); // process hygiene: atfork-child
+    hygiene::fds::note_inherited(); // process hygiene: fd-leak
     signal::wrap_existing(SIGNALS_TO_ASK.load(Ordering::Relaxed));
     reporting::start_record();
 }
@@ -178,16 +180,17 @@ fn read_status() -> Status {
     ) else {
         return unknown;
     };
-    let mut buf = [0u8; 4096];
+    let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 4096];
     let mut n = 0;
     while n < buf.len() {
-        match sys::read(fd, &mut buf[n..]) {
+        match sys::read_uninit(fd, &mut buf[n..]) {
             Ok(0) | Err(_) => break,
-            Ok(k) => n += k,
+            Ok(k) => n += k.min(buf.len() - n),
         }
     }
     sys::close(fd);
-    let s = &buf[..n];
+    // SAFETY: the kernel initialised the first n bytes (the reads above, each within bounds).
+    let s = unsafe { core::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n) };
     use assafe_pure::proc_stat::{parse_mask, status_values};
     let [seccomp, ign, cgt] = status_values(s, [b"Seccomp:", b"SigIgn:", b"SigCgt:"]);
     let seccomp = seccomp.is_some_and(|v| v.first().is_some_and(|&c| c != b'0'));
@@ -211,6 +214,7 @@ extern "C" fn destructor() {
         return;
     }
     tls::set(tls::BUSY);
+    hygiene::child::at_end(); // process hygiene: child-returned, exit-in-child, zombie
     check::end_summary();
     tls::store(was);
 }

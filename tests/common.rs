@@ -429,21 +429,33 @@ impl Outcome {
         self.records.iter().filter(move |r| r[key::EVENT] == ev)
     }
 
-    /// All `"event":"report"` records.
+    /// All `"event":"report"` records of async-signal-safety findings (not the process-hygiene
+    /// findings, which carry a `kind`: [`Outcome::hygiene_reports`]).
     pub fn reports(&self) -> Vec<&Value> {
-        self.events(event::REPORT).collect()
+        self.events(event::REPORT)
+            .filter(|r| r.get(key::KIND).is_none())
+            .collect()
+    }
+
+    /// The process-hygiene `"event":"report"` records (with a `kind`, issue 14).
+    pub fn hygiene_reports(&self) -> Vec<&Value> {
+        self.events(event::REPORT)
+            .filter(|r| r.get(key::KIND).is_some())
+            .collect()
     }
 
     /// Reports whose `function` is `f`.
     pub fn reports_for(&self, f: &str) -> Vec<&Value> {
-        self.events(event::REPORT)
+        self.reports()
+            .into_iter()
             .filter(|r| r[key::FUNCTION] == f)
             .collect()
     }
 
     /// Reports with the given `context`.
     pub fn reports_in(&self, ctx: &str) -> Vec<&Value> {
-        self.events(event::REPORT)
+        self.reports()
+            .into_iter()
             .filter(|r| r[key::CONTEXT] == ctx)
             .collect()
     }

@@ -60,6 +60,14 @@ const KEYS: &[&str] = &[
     "report_errno_spoil",
     "report_sync_faults",
     "suppressions",
+    "report_fd_leak",
+    "report_exit_in_child",
+    "report_child_returned",
+    "report_nested_fork",
+    "report_zombies",
+    "report_signal_portability",
+    "report_atfork_child",
+    "zombie_limit",
 ];
 
 const BOOL_KEYS: &[&str] = &[
@@ -70,6 +78,13 @@ const BOOL_KEYS: &[&str] = &[
     "report_signal_unsafe",
     "report_errno_spoil",
     "report_sync_faults",
+    "report_fd_leak",
+    "report_exit_in_child",
+    "report_child_returned",
+    "report_nested_fork",
+    "report_zombies",
+    "report_signal_portability",
+    "report_atfork_child",
 ];
 
 /// Random bytes, biased towards the ones that matter to the parser.
@@ -201,6 +216,14 @@ struct Model {
     report_signal_unsafe: bool,
     report_errno_spoil: bool,
     report_sync_faults: bool,
+    report_fd_leak: bool,
+    report_exit_in_child: bool,
+    report_child_returned: bool,
+    report_nested_fork: bool,
+    report_zombies: bool,
+    report_signal_portability: bool,
+    report_atfork_child: bool,
+    zombie_limit: u32,
     log_path: Vec<u8>,
     suppressions: Vec<u8>,
 }
@@ -219,6 +242,14 @@ fn defaults() -> Model {
         report_signal_unsafe: false,
         report_errno_spoil: false,
         report_sync_faults: true,
+        report_fd_leak: false,
+        report_exit_in_child: false,
+        report_child_returned: false,
+        report_nested_fork: false,
+        report_zombies: false,
+        report_signal_portability: false,
+        report_atfork_child: false,
+        zombie_limit: u32::MAX,
         log_path: Vec::new(),
         suppressions: Vec::new(),
     };
@@ -257,6 +288,14 @@ fn from_options(o: &Options) -> Model {
         report_signal_unsafe: o.report_signal_unsafe,
         report_errno_spoil: o.report_errno_spoil,
         report_sync_faults: o.report_sync_faults,
+        report_fd_leak: o.report_fd_leak,
+        report_exit_in_child: o.report_exit_in_child,
+        report_child_returned: o.report_child_returned,
+        report_nested_fork: o.report_nested_fork,
+        report_zombies: o.report_zombies,
+        report_signal_portability: o.report_signal_portability,
+        report_atfork_child: o.report_atfork_child,
+        zombie_limit: o.zombie_limit,
         log_path: o.log_path().to_vec(),
         suppressions: o.suppressions.as_bytes().to_vec(),
     }
@@ -305,6 +344,20 @@ fn apply(m: &mut Model, k: &[u8], v: &[u8]) -> bool {
         b"report_signal_unsafe" => b.map(|b| m.report_signal_unsafe = b).is_some(),
         b"report_errno_spoil" => b.map(|b| m.report_errno_spoil = b).is_some(),
         b"report_sync_faults" => b.map(|b| m.report_sync_faults = b).is_some(),
+        b"report_fd_leak" => b.map(|b| m.report_fd_leak = b).is_some(),
+        b"report_exit_in_child" => b.map(|b| m.report_exit_in_child = b).is_some(),
+        b"report_child_returned" => b.map(|b| m.report_child_returned = b).is_some(),
+        b"report_nested_fork" => b.map(|b| m.report_nested_fork = b).is_some(),
+        b"report_zombies" => b.map(|b| m.report_zombies = b).is_some(),
+        b"report_signal_portability" => b.map(|b| m.report_signal_portability = b).is_some(),
+        b"report_atfork_child" => b.map(|b| m.report_atfork_child = b).is_some(),
+        b"zombie_limit" => {
+            let ok = !v.is_empty() && v.len() <= 9 && v.iter().all(u8::is_ascii_digit);
+            if ok {
+                m.zombie_limit = std::str::from_utf8(v).unwrap().parse().unwrap();
+            }
+            ok
+        }
         b"verbosity" => {
             let ok = !v.is_empty() && v.len() <= 9 && v.iter().all(u8::is_ascii_digit);
             if ok {

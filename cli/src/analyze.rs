@@ -409,7 +409,8 @@ pub fn analyze(
                     context: occ.context.clone(),
                     function: function.clone(),
                     reason: occ.reason.clone(),
-                    title: String::new(),
+                    // A hygiene record's detail, until `crate::hygiene::finish` makes the title.
+                    title: occ.detail.clone().unwrap_or_default(),
                     explanation: String::new(),
                     count: 0,
                     processes: 0,
@@ -544,6 +545,7 @@ pub fn analyze(
         if f.reason.is_empty() {
             f.reason = "unknown".to_owned();
         }
+        let detail = std::mem::take(&mut f.title);
         let sev = g
             .worst
             .unwrap_or_else(|| severity_of(f.certainty.as_deref(), f.strict));
@@ -552,6 +554,7 @@ pub fn analyze(
         f.own_object &= g.worst.is_some();
         f.title = title(&f);
         f.explanation = explanation(&f);
+        crate::hygiene::finish(&mut f, &detail); // process hygiene findings
         // The interposed name is matched as well as every frame (frame 0 carries it); a finding
         // is suppressed when a suppression matches any of its stacks.
         let hit = suppressions.iter().position(|s| {
@@ -569,13 +572,18 @@ pub fn analyze(
             None => findings.push(f),
         }
     }
+    // Process hygiene findings after the async-signal ones (`crate::hygiene::rank`).
     let order = |a: &Finding, b: &Finding| {
-        (&a.context, &a.function, &a.fingerprint, &a.site).cmp(&(
-            &b.context,
-            &b.function,
-            &b.fingerprint,
-            &b.site,
-        ))
+        crate::hygiene::rank(&a.context)
+            .cmp(&crate::hygiene::rank(&b.context))
+            .then_with(|| {
+                (&a.context, &a.function, &a.fingerprint, &a.site).cmp(&(
+                    &b.context,
+                    &b.function,
+                    &b.fingerprint,
+                    &b.site,
+                ))
+            })
     };
     findings.sort_by(order);
     suppressed.sort_by(order);

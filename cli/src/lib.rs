@@ -6,6 +6,7 @@ pub mod analyze;
 pub mod audit;
 pub mod collect;
 pub mod embedded;
+pub mod hygiene;
 pub mod logs;
 pub mod preflight;
 pub mod render;

@@ -62,6 +62,8 @@ pub struct Occurrence {
     pub errno_after: Option<i64>,
     /// The call site (`site`): the return address of the call into the interposed function.
     pub site: Option<u64>,
+    /// A process-hygiene record's `detail` (its `kind` is in `context`).
+    pub detail: Option<String>,
     pub stack: Vec<RawFrame>,
     /// When the log file was last written (its mtime): a module replaced after this time is not
     /// the build that ran.
@@ -390,6 +392,9 @@ impl Logs {
                     };
                     let context = if kind == Kind::Errno {
                         proto::ERRNO_RULE.to_owned()
+                    } else if let Some(h) = s(&v, key::KIND) {
+                        // Process hygiene: the kind is the finding's context.
+                        h
                     } else {
                         s(&v, key::CONTEXT).unwrap_or_else(|| "unknown".to_owned())
                     };
@@ -431,6 +436,7 @@ impl Logs {
                         errno_before: n(&v, key::ERRNO_BEFORE),
                         errno_after: n(&v, key::ERRNO_AFTER),
                         site: v.get(key::SITE).and_then(parse_hex),
+                        detail: s(&v, key::DETAIL),
                         stack: parse_stack(&v),
                     };
                     segs.last_mut().expect("pushed above").reports.push(occ);
@@ -542,7 +548,11 @@ impl Logs {
         } = seg;
         if let Some(summary) = &summary {
             let mut used = vec![false; summary.sites.len()];
-            for occ in reports.iter_mut().filter(|o| o.kind == Kind::Report) {
+            // Process-hygiene findings (with a detail) are not unsafe calls: no summary counts.
+            for occ in reports
+                .iter_mut()
+                .filter(|o| o.kind == Kind::Report && o.detail.is_none())
+            {
                 let site = occ.site.or_else(|| {
                     occ.stack
                         .iter()
@@ -562,7 +572,7 @@ impl Logs {
                     occ.count = total.max(1);
                 }
             }
-            let first = reports.first().cloned();
+            let first = reports.iter().find(|o| o.detail.is_none()).cloned();
             for (i, site) in summary.sites.iter().enumerate() {
                 if used[i] {
                     continue;
@@ -588,6 +598,7 @@ impl Logs {
                         errno_before: None,
                         errno_after: None,
                         site: site.site,
+                        detail: None,
                         stack: site.frame.clone().into_iter().collect(),
                         logged_at,
                     });
@@ -601,6 +612,7 @@ impl Logs {
                     .map(|r| r.reason.clone())
                     .unwrap_or_default();
                 occ.function = site.function.clone();
+                occ.detail = None;
                 occ.site = site.site;
                 occ.count = site.count;
                 if let Some(c) = &summary.context {

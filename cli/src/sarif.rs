@@ -115,7 +115,10 @@ fn physical_location(f: &SymFrame, root: Option<&Path>) -> Option<Value> {
 }
 
 fn result(f: &Finding, root: Option<&Path>) -> Value {
-    let rule_index = RULES.iter().position(|r| r.id == f.context);
+    let rule_index = RULES
+        .iter()
+        .position(|r| r.id == f.context)
+        .or_else(|| crate::hygiene::sarif_rule_index(&f.context, RULES.len()));
     let blame = f.blame_frame();
     let location = match blame.and_then(|b| physical_location(b, root)) {
         Some(pl) => pl,
@@ -190,6 +193,7 @@ pub fn sarif(report: &Report, root: Option<&Path>) -> String {
                 "properties": {"tags": ["reliability", "concurrency"], "precision": "high", "problem.severity": "error"},
             })
         })
+        .chain(crate::hygiene::sarif_rules()) // process hygiene rules
         .collect();
     let results: Vec<Value> = report.findings.iter().map(|f| result(f, root)).collect();
     let notifications: Vec<Value> = report

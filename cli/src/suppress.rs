@@ -30,6 +30,10 @@ pub fn context_of(word: &str) -> Option<Option<&'static str>> {
     if word == ERRNO_RULE {
         return Some(Some(ERRNO_RULE));
     }
+    if let Some(h) = assafe_proto::Hygiene::from_name(word) {
+        // Process hygiene: the kind's name is its word and its findings' context.
+        return Some(Some(h.name()));
+    }
     Context::from_suppression_word(word).map(|c| Some(c.name()))
 }
 
@@ -43,14 +47,14 @@ pub fn parse(text: &str, file: &Path) -> Result<Vec<Suppression>, String> {
         }
         let Some((ctx, pattern)) = line.split_once(':') else {
             return Err(format!(
-                "{}:{}: expected CONTEXT:PATTERN (fork, vfork, signal, cancel, errno or *), got {line:?}",
+                "{}:{}: expected CONTEXT:PATTERN (fork, vfork, signal, cancel, errno, a hygiene kind such as zombie, or *), got {line:?}",
                 file.display(),
                 i + 1
             ));
         };
         let Some(context) = context_of(ctx.trim()) else {
             return Err(format!(
-                "{}:{}: unknown context {:?} (use fork, vfork, signal, cancel, errno or *)",
+                "{}:{}: unknown context {:?} (use fork, vfork, signal, cancel, errno, a hygiene kind such as zombie, or *)",
                 file.display(),
                 i + 1,
                 ctx.trim()

@@ -485,7 +485,15 @@ fn sarif_validates_against_the_schema() {
             "vfork-child",
             "signal-handler",
             "async-cancel",
-            "errno"
+            "errno",
+            // Process hygiene (issue 14), after the async-signal rules.
+            "atfork-child",
+            "fd-leak",
+            "exit-in-child",
+            "child-returned",
+            "nested-fork",
+            "zombie",
+            "signal-portability"
         ]
     );
     let results = run["results"].as_array().unwrap();

@@ -18,12 +18,14 @@
 
 mod context;
 pub mod glob;
+mod hygiene;
 pub mod json;
 pub mod reason;
 pub mod schema;
 
 pub use context::{CONTEXT_MASK, Context, ERRNO_RULE, Severity};
 pub use glob::glob;
+pub use hygiene::Hygiene;
 
 /// The version of the record format this crate describes.
 ///
@@ -176,11 +178,19 @@ pub mod key {
     /// Summary: calls to an interposed function the running libc does not define (a library
     /// built for another libc), failed with `ENOSYS` (absent when none).
     pub const UNRESOLVED_CALLS: &str = "unresolved_calls";
+    /// Report: the process-hygiene finding kind ([`crate::Hygiene::name`]); absent on the
+    /// async-signal-safety reports.
+    pub const KIND: &str = "kind";
+    /// Report (hygiene kinds): what was found, in words (the leaked fds and what each is, the
+    /// number of zombies, …).
+    pub const DETAIL: &str = "detail";
+    /// Report (`child-returned`, `nested-fork`): the stack of the fork that made this process.
+    pub const FORK_FRAMES: &str = "fork_frames";
 
     /// Every key, top-level and nested.
     ///
     /// Keep in step with [`crate::schema`] (a unit test checks both ways).
-    pub const ALL: [&str; 47] = [
+    pub const ALL: [&str; 50] = [
         EVENT,
         FORMAT,
         VERSION,
@@ -228,6 +238,9 @@ pub mod key {
         LIBC,
         UNKNOWN_FUNCTIONS,
         UNRESOLVED_CALLS,
+        KIND,
+        DETAIL,
+        FORK_FRAMES,
     ];
 }
 

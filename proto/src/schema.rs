@@ -124,6 +124,9 @@ pub const REPORT: EventSchema = EventSchema {
         always(key::FRAMES, HexArray),
         always(key::STACK, Stack),
         sometimes(key::TRUNCATED, Str),
+        sometimes(key::KIND, Str),
+        sometimes(key::DETAIL, Str),
+        sometimes(key::FORK_FRAMES, HexArray),
     ],
 };
 

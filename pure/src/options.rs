@@ -203,6 +203,14 @@ options! {
     report_errno_spoil: bool = true, "report signal handlers that return with errno changed";
     report_sync_faults: bool = false, "report unsafe calls in handlers for a synchronous fault (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP) at an instruction outside libc and every unsafe function, which cannot have interrupted one";
     suppressions: Path = Path::EMPTY, "file of context:pattern lines; matching reports are not written";
+    report_fd_leak: bool = true, "process hygiene: report pipe fds without FD_CLOEXEC that an exec'd program inherits (fd-leak)";
+    report_exit_in_child: bool = true, "process hygiene: report exit() in a fork child that did not exec while it holds stdio output inherited from the parent (exit-in-child)";
+    report_child_returned: bool = false, "process hygiene: report a fork child that returns from the function that called fork (child-returned; opt-in: shells and interpreters fork in a function that returns in the child by design)";
+    report_nested_fork: bool = true, "process hygiene: report a fork child that forks again, before exec, from the forking function (nested-fork)";
+    report_zombies: bool = true, "process hygiene: report children that exited and were never waited for (zombie)";
+    zombie_limit: u32 = 16, "process hygiene: also report zombies while the process runs, once it has more than this many";
+    report_signal_portability: bool = false, "process hygiene: report signal()/sysv_signal()/bsd_signal()/sigset() installing a handler function (signal-portability; opt-in: glibc's signal() has well-defined BSD semantics, and git uses it)";
+    report_atfork_child: bool = true, "process hygiene: check pthread_atfork child handlers as fork-child code (atfork-child)";
 }
 
 impl Options {

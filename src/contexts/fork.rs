@@ -3,6 +3,7 @@
 use core::sync::atomic::{AtomicPtr, Ordering};
 
 use crate::config;
+use crate::contexts::hygiene;
 use crate::libc::symbols::{self, ALIVE, generated as g};
 use crate::libc::{self as clib, single_threaded};
 use crate::platform::{sys, tls};
@@ -88,8 +89,10 @@ fn enter_fork_child(parent_threads: u32, parent: i32, strict_only: bool) {
     tls::set(tls::FORK_CHILD);
 }
 
-/// Runs in the child right after `fork`/`_Fork` returned 0 (`by`: which, a `state::FORKED_*`).
-fn child(parent_threads: u32, parent: i32, by: u8) {
+/// Runs in the child right after `fork`/`_Fork` returned 0 (`by`: which, a `state::FORKED_*`),
+/// or, for `fork`, from the atfork child hook, before the program's child handlers
+/// (`hygiene::child::atfork_child`).
+pub(crate) fn child(parent_threads: u32, parent: i32, by: u8) {
     if sys::restricted() {
         // Made under a seccomp filter: our pid cannot be asked for (records are counted lost).
         sys::forget_pid();
@@ -124,10 +127,16 @@ clib::same_type_as_libc!(ForkFn, libc::fork);
 unsafe fn fork_common(idx: usize) -> libc::pid_t {
     let threads = count_threads();
     let parent = sys::getpid();
+    // Process hygiene (issue 14): the fork call's frame, and the atfork hook's thread count.
+    let tid = sys::gettid();
+    let call = hygiene::child::take_call(threads);
     // SAFETY: the slot holds libc's fork/_Fork (resolved at load), whose type is ForkFn.
     let real: ForkFn = unsafe { core::mem::transmute(symbols::real(idx)) };
     // SAFETY: calling the real fork with no arguments.
     let pid = unsafe { real() };
+    let errno_at = clib::errno_location();
+    // SAFETY: this thread's errno, valid for the thread's life.
+    let errno = unsafe { *errno_at };
     if pid == 0 {
         tls::set(tls::BUSY);
         let by = if idx == g::IDX__Fork {
@@ -135,9 +144,18 @@ unsafe fn fork_common(idx: usize) -> libc::pid_t {
         } else {
             state::FORKED_FORK
         };
-        child(threads, parent, by);
+        if !hygiene::child::atfork_ran() {
+            child(threads, parent, by);
+        }
+        hygiene::child::after_fork(pid, call, tid);
+        tls::clear(tls::BUSY);
+    } else {
+        tls::set(tls::BUSY);
+        hygiene::child::after_fork(pid, call, tid);
         tls::clear(tls::BUSY);
     }
+    // SAFETY: as above.
+    unsafe { *errno_at = errno };
     pid
 }
 

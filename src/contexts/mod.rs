@@ -8,6 +8,7 @@ pub mod cancel;
 pub mod dlopen;
 pub mod exec;
 pub mod fork;
+pub mod hygiene;
 pub mod sandbox;
 pub mod signal;
 pub mod vfork;

@@ -178,9 +178,10 @@ pub fn fstat_id(fd: i32) -> Option<(u64, u64)> {
     Some((st[0], st[1]))
 }
 
-/// `read` into `buf` (allowed in restricted mode).
-pub fn read(fd: i32, buf: &mut [u8]) -> SysResult {
-    // SAFETY: buf is a valid writable slice of buf.len() bytes.
+/// `read` into uninitialised memory (no zeroing pass first: at load every instruction counts);
+/// the first `Ok(n)` bytes of `buf` are then initialised (allowed in restricted mode).
+pub fn read_uninit(fd: i32, buf: &mut [core::mem::MaybeUninit<u8>]) -> SysResult {
+    // SAFETY: buf is valid writable memory of buf.len() bytes; the kernel only writes to it.
     unsafe { syscall3(nr::READ, fd as usize, buf.as_mut_ptr() as usize, buf.len()) }
 }
 

@@ -30,11 +30,14 @@ pub const ASYNC_CANCEL: u8 = Context::AsyncCancel.bit();
 pub const UNINIT: u8 = arch::TLS_INITIAL;
 /// The library's own code is running on this thread: pass every call straight through.
 pub const BUSY: u8 = 0x80;
+/// Process hygiene: this thread is a fork child's forking thread, watched (for a bounded number
+/// of calls) for leaving the function that called fork (`contexts::hygiene::child`).
+pub const WATCH: u8 = 0x20;
 
 /// Bits that describe a restricted context.
 pub const CONTEXT_MASK: u8 = assafe_proto::CONTEXT_MASK;
 
-const _: () = assert!(CONTEXT_MASK & (UNINIT | BUSY) == 0);
+const _: () = assert!(CONTEXT_MASK & (UNINIT | BUSY | WATCH) == 0 && (UNINIT | BUSY) & WATCH == 0);
 
 /// The context flags of the calling thread.
 #[inline(always)]
@@ -100,7 +103,13 @@ pub struct Block {
     _pad: [u8; 3],
     /// Signal handler nesting depth.
     pub depth: u32,
-    _pad2: [u8; 56],
+    /// Process hygiene (`contexts::hygiene`): the caller's stack pointer and frame address at
+    /// the fork call this thread is making (0 when none), and the parent's thread count + 1
+    /// while this thread is inside the real `fork` (read by the atfork child hook).
+    pub fork_sp: usize,
+    pub fork_cfa: usize,
+    pub in_fork: usize,
+    _pad2: [u8; 32],
     pub levels: [Level; LEVELS],
 }
 

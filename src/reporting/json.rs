@@ -10,25 +10,25 @@ use crate::platform::signame;
 use super::dedup;
 
 /// `,"KEY":` — every key after the first of an object.
-fn key<'b, 'a>(b: &'b mut Buf<'a>, name: &str) -> &'b mut Buf<'a> {
+pub(super) fn key<'b, 'a>(b: &'b mut Buf<'a>, name: &str) -> &'b mut Buf<'a> {
     b.c(b',').c(b'"').s(name).s("\":")
 }
 
 /// `{"KEY":` — the first key of an object.
-fn first_key<'b, 'a>(b: &'b mut Buf<'a>, name: &str) -> &'b mut Buf<'a> {
+pub(super) fn first_key<'b, 'a>(b: &'b mut Buf<'a>, name: &str) -> &'b mut Buf<'a> {
     b.s("{\"").s(name).s("\":")
 }
 
 /// `{"event":"NAME"` — the first key of every record.
-fn event<'b, 'a>(b: &'b mut Buf<'a>, name: &str) -> &'b mut Buf<'a> {
+pub(super) fn event<'b, 'a>(b: &'b mut Buf<'a>, name: &str) -> &'b mut Buf<'a> {
     first_key(b, k::EVENT).c(b'"').s(name).c(b'"')
 }
 
-fn str_value(b: &mut Buf, name: &str, v: &str) {
+pub(super) fn str_value(b: &mut Buf, name: &str, v: &str) {
     key(b, name).c(b'"').s(v).c(b'"');
 }
 
-fn hex_value(b: &mut Buf, name: &str, v: u64) {
+pub(super) fn hex_value(b: &mut Buf, name: &str, v: u64) {
     key(b, name).c(b'"').hex(v).c(b'"');
 }
 
@@ -38,7 +38,7 @@ fn bool_value(b: &mut Buf, name: &str, v: bool) {
 
 /// `"module":…,"offset":"0x…"` of an address (`""` and the address itself when no module holds
 /// it), then `"build_id":"…"` (lower-case hex) when the module has a GNU build-id.
-fn module_offset(b: &mut Buf, a: usize) {
+pub(super) fn module_offset(b: &mut Buf, a: usize) {
     key(b, k::MODULE);
     match assafe_unwind::module_of(a) {
         Some(m) => {
@@ -103,7 +103,7 @@ pub struct Process<'a> {
 }
 
 /// `"pid"`, `"ppid"`, `"tid"`, `"exe"`.
-fn process(b: &mut Buf, p: &Process) {
+pub(super) fn process(b: &mut Buf, p: &Process) {
     pids(b, p.pid, p.ppid);
     key(b, k::TID).u(p.tid as u64);
     key(b, k::EXE).json_str(p.exe);

@@ -3,6 +3,7 @@
 //! (`suppress`), with frame names (`symbolize`), written to a sink (`sink`).
 
 pub mod dedup;
+pub mod hygiene; // process hygiene findings (issue 14)
 mod json;
 pub mod sink;
 pub mod suppress;
@@ -179,7 +180,7 @@ fn exe(buf: &mut [u8]) -> &[u8] {
 }
 
 /// The calling process and thread (`exe` read into `buf`).
-fn this_process(buf: &mut [u8]) -> json::Process<'_> {
+pub(crate) fn this_process(buf: &mut [u8]) -> json::Process<'_> {
     json::Process {
         pid: sys::getpid(),
         ppid: sys::getppid(),
@@ -294,7 +295,7 @@ fn frames_of(f: &Frame, site: usize, out: &mut [usize; MAX_FRAMES]) -> usize {
 
 /// One sanitizer-style frame line. `exact`: `a` is a function's own address (a handler), not a
 /// return address (which is looked up one byte back, inside the call instruction).
-fn text_frame(b: &mut Buf, i: usize, a: usize, exact: bool) {
+pub(crate) fn text_frame(b: &mut Buf, i: usize, a: usize, exact: bool) {
     b.s("    #").u(i as u64).s(" ").hex(a as u64).s(" ");
     match assafe_unwind::module_of(a) {
         Some(m) => {
@@ -331,7 +332,9 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &Frame) -> bool {
         let mut frames = [0usize; MAX_FRAMES];
         let n = frames_of(f, ctx.site, &mut frames);
         let frames = &frames[..n];
-        if suppress::suppressed(context_of(ctx.bit).suppression_word(), name, frames) {
+        if suppress::suppressed(context_of(ctx.bit).suppression_word(), name, frames)
+            || hygiene::atfork_suppressed(name, frames)
+        {
             written = false;
             return;
         }
@@ -443,6 +446,7 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &Frame) -> bool {
                 .s("), parent ");
             b.u(sys::getppid() as u64);
         }
+        hygiene::tag_atfork(b); // process hygiene: atfork-child
     });
     written
 }

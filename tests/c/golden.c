@@ -8,6 +8,7 @@
  *   errno     the SIGUSR1 handler returns with errno changed
  *   exec      the multi-threaded fork child execs itself after an unsafe call
  *   exit      the strict fork child, the vfork children and main exit after unsafe calls
+ *   report    with "kind":"zombie" (process hygiene): main exits without waiting for its last child
  * The name of the function each context calls differs (malloc, calloc, realloc, strdup, valloc), so
  * the test can tell the reports apart. */
 #include "mt.h"
@@ -83,5 +84,9 @@ int main(int argc, char **argv) {
     if (pthread_create(&t, NULL, async_cancel, NULL) != 0 || pthread_join(t, NULL) != 0)
         return 3;
     mt_stop();
+    p = fork();
+    if (p == 0)
+        _exit(0);
+    usleep(100000); /* a child never waited for: a "zombie" process-hygiene report at exit */
     exit(0); /* exit summary of main (returning from main calls exit inside libc: not seen) */
 }

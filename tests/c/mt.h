@@ -5,6 +5,7 @@
 #ifndef ASSAFE_TEST_MT_H
 #define ASSAFE_TEST_MT_H
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,9 +26,10 @@ static void *mt_blocker(void *arg) {
     return NULL;
 }
 
-/* Makes the process multi-threaded: one extra thread blocked in read(2). */
+/* Makes the process multi-threaded: one extra thread blocked in read(2). The pipe is
+ * close-on-exec: a program the test execs must not inherit it (that is an fd-leak finding). */
 static void mt_start(void) {
-    if (pipe(mt_pipe) != 0 || pthread_create(&mt_thread, NULL, mt_blocker, NULL) != 0) {
+    if (pipe2(mt_pipe, O_CLOEXEC) != 0 || pthread_create(&mt_thread, NULL, mt_blocker, NULL) != 0) {
         perror("mt_start");
         exit(2);
     }

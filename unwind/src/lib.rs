@@ -75,6 +75,20 @@ pub unsafe fn walk_and_find(
     unsafe { walk::walk_impl(&start, first_is_exact, 0, out, ranges) }
 }
 
+/// The canonical frame address of the function `regs` is in: its stack pointer once it has
+/// returned (so a later call whose return-address slot is at or above `cfa - 8` is made from
+/// outside it). `None` when its CFI (or frame-pointer chain) does not say.
+///
+/// Async-signal-safe: no allocation, no lock, no libc call.
+///
+/// # Safety
+/// As [`walk`].
+pub unsafe fn frame_cfa(regs: &Regs) -> Option<usize> {
+    let start = walk::RegFile::from_regs(regs);
+    // SAFETY: forwarded caller contract (module table current).
+    unsafe { walk::frame_cfa(&start) }
+}
+
 /// Captures the caller's stack: `out[0]` is the return address into the function that
 /// called `capture_here`, then its callers. Returns the number of frames written.
 ///

@@ -553,3 +553,30 @@ fn eval(
     }
     if sp == 0 { None } else { Some(st[sp - 1]) }
 }
+
+/// The canonical frame address of the frame `start` is in (its stack pointer once it has
+/// returned), from its CFI or, without CFI, the frame-pointer chain; `None` when neither gives a
+/// frame above `start`'s stack pointer.
+///
+/// # Safety
+/// As [`walk_impl`] (module table current).
+pub(crate) unsafe fn frame_cfa(start: &RegFile) -> Option<usize> {
+    let pc = start.get(PC)?;
+    let sp = start.get(SP)?;
+    if pc == 0 {
+        return None;
+    }
+    let lookup = pc - 1;
+    let mut reader = SafeReader::new();
+    let mut ctx = Ctx::new_in();
+    let module = modules::lookup(lookup)?;
+    // SAFETY: `module` comes from the table, whose segments are mapped (caller's contract);
+    // stack memory is only read through `reader`.
+    let step = match unsafe { cfi_step(&module, lookup, start, &mut reader, &mut ctx) } {
+        Ok(s) if !s.signal => s,
+        Ok(_) => return None,
+        Err(CfiError::NoFde) => rbp_step(start, &mut reader)?,
+        Err(CfiError::Fail) => return None,
+    };
+    step.regs.get(SP).filter(|&cfa| cfa > sp)
+}

@@ -239,6 +239,12 @@ impl Frame {
         self.lr
     }
 
+    /// The caller's stack pointer at the call (right above the frame record the slow entry
+    /// pushed).
+    pub fn caller_sp(&self) -> usize {
+        (&self.lr as *const usize as usize) + 8
+    }
+
     /// The caller's registers just after the call returns, for unwinding.
     pub fn regs(&self) -> assafe_unwind::Regs {
         assafe_unwind::Regs {

@@ -232,6 +232,11 @@ impl Frame {
         self.ret
     }
 
+    /// The caller's stack pointer once the call returns (above the return address).
+    pub fn caller_sp(&self) -> usize {
+        (&self.ret as *const usize as usize) + 8
+    }
+
     /// The caller's registers just after the call returns, for unwinding.
     pub fn regs(&self) -> assafe_unwind::Regs {
         assafe_unwind::Regs {

@@ -1,0 +1,166 @@
+//! The records of the process-hygiene findings (issue 14; `contexts::hygiene` finds them): a
+//! `report` record with a `kind` key (docs/log-format.md), or a sanitizer-style text block. The
+//! `atfork-child` kind is an ordinary unsafe-call report made while a `pthread_atfork` child
+//! handler runs; [`IN_ATFORK`] tells the unsafe-call writer to tag it.
+
+use core::sync::atomic::{AtomicU8, Ordering};
+
+use assafe_proto::{Context, Hygiene, key as k};
+
+use super::json::{self, event, first_key, hex_value, key, module_offset, str_value};
+use super::sink::{emit, prefix};
+use super::{suppress, text_frame, this_process};
+use crate::config;
+use crate::platform::fmt::Buf;
+use crate::platform::{in_self, sys};
+
+/// Set in a fork child while the program's `pthread_atfork` child handlers run (the child is
+/// single-threaded then).
+pub static IN_ATFORK: AtomicU8 = AtomicU8::new(0);
+
+/// Is this report made from a `pthread_atfork` child handler?
+pub fn in_atfork() -> bool {
+    IN_ATFORK.load(Ordering::Relaxed) != 0
+}
+
+/// Is an unsafe-call report made in an atfork child handler suppressed by the kind's word?
+pub fn atfork_suppressed(function: &[u8], frames: &[usize]) -> bool {
+    in_atfork() && suppress::suppressed(Hygiene::AtforkChild.name(), function, frames)
+}
+
+/// Tags a just-written unsafe-call record as an `atfork-child` finding: the JSON object gets the
+/// `kind` key (before its closing brace), the text block one more line.
+pub fn tag_atfork(b: &mut Buf) {
+    if !in_atfork() {
+        return;
+    }
+    if config::options().json() {
+        let n = b.len();
+        if n > 0 {
+            b.truncate(n - 1);
+            str_value(b, k::KIND, Hygiene::AtforkChild.name());
+            b.c(b'}');
+        }
+    } else {
+        b.s("\n");
+        prefix(b);
+        b.s("  (made by a pthread_atfork child handler, which runs inside fork() in the child: ")
+            .s(Hygiene::AtforkChild.name())
+            .s(")");
+    }
+}
+
+/// One hygiene finding.
+pub struct Finding<'a> {
+    pub kind: Hygiene,
+    /// The interposed function the finding is about (`exit`, `execve`, `fork`, `signal`…).
+    pub function: &'a [u8],
+    /// A `symbols.txt` reason word (`fork`, `exec`, `atexit`, `signal`).
+    pub reason: &'a str,
+    /// What was found, in words.
+    pub detail: &'a [u8],
+    /// The call site (return address into the caller).
+    pub site: usize,
+    pub frames: &'a [usize],
+    /// The stack of the fork that made this process (empty: not shown).
+    pub fork_frames: &'a [usize],
+}
+
+/// Drops the library's own frames (in place); returns how many are left.
+pub fn keep_foreign(frames: &mut [usize], n: usize) -> usize {
+    let mut kept = 0;
+    for i in 0..n {
+        if !in_self(frames[i]) {
+            frames[kept] = frames[i];
+            kept += 1;
+        }
+    }
+    kept
+}
+
+fn hex_array(b: &mut Buf, name: &str, frames: &[usize]) {
+    key(b, name).c(b'[');
+    for (i, &a) in frames.iter().enumerate() {
+        if i > 0 {
+            b.c(b',');
+        }
+        b.c(b'"').hex(a as u64).c(b'"');
+    }
+    b.c(b']');
+}
+
+/// Writes the finding (unless a suppression with the kind's word matches); returns whether it
+/// was written.
+pub fn report(f: &Finding) -> bool {
+    let o = config::options();
+    if suppress::suppressed(f.kind.name(), f.function, f.frames) {
+        return false;
+    }
+    let context = if f.kind == Hygiene::SignalPortability {
+        Context::SignalHandler
+    } else {
+        Context::ForkChild
+    };
+    emit(|b| {
+        let mut e = [0u8; 512];
+        let p = this_process(&mut e);
+        if o.json() {
+            event(b, assafe_proto::event::REPORT);
+            str_value(b, k::CONTEXT, context.name());
+            key(b, k::FUNCTION).json_str(f.function);
+            key(b, k::REASON).json_str(f.reason.as_bytes());
+            json::process(b, &p);
+            // What `--fail-on` chooses by: the portability kind is `portable`; the others can
+            // really hang or misbehave here (a reader that never sees EOF, output or handlers
+            // run twice, parent code run by a child, zombies piling up).
+            let severity = if f.kind == Hygiene::SignalPortability {
+                assafe_proto::Severity::Portable
+            } else {
+                assafe_proto::Severity::Hazard
+            };
+            str_value(b, k::SEVERITY, severity.name());
+            hex_value(b, k::SITE, f.site as u64);
+            hex_array(b, k::FRAMES, f.frames);
+            key(b, k::STACK).c(b'[');
+            for (i, &a) in f.frames.iter().enumerate() {
+                if i > 0 {
+                    b.c(b',');
+                }
+                first_key(b, k::ADDR).c(b'"').hex(a as u64).c(b'"');
+                module_offset(b, a);
+                b.c(b'}');
+            }
+            b.c(b']');
+            str_value(b, k::KIND, f.kind.name());
+            key(b, k::DETAIL).json_str(f.detail);
+            if !f.fork_frames.is_empty() {
+                hex_array(b, k::FORK_FRAMES, f.fork_frames);
+            }
+            b.c(b'}');
+        } else {
+            prefix(b);
+            b.s("process hygiene (").s(f.kind.name()).s("): ");
+            b.printable(f.detail).s("\n");
+            prefix(b);
+            b.s("  ").s(f.kind.explain()).s("\n");
+            for (i, &a) in f.frames.iter().enumerate() {
+                text_frame(b, i, a, false);
+            }
+            if !f.fork_frames.is_empty() {
+                prefix(b);
+                b.s("  the fork that made this process:\n");
+                for (i, &a) in f.fork_frames.iter().enumerate() {
+                    text_frame(b, i, a, false);
+                }
+            }
+            prefix(b);
+            b.s("  in process ")
+                .u(p.pid as u64)
+                .s(" (")
+                .printable(p.exe)
+                .s("), parent ")
+                .u(sys::getppid() as u64);
+        }
+    });
+    true
+}

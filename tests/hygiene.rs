@@ -1,0 +1,296 @@
+//! Process hygiene (issue 14): the classic fork/exec/signal mistakes other than unsafe calls, each
+//! reported as a `report` record with a `kind` key. One C program per kind in tests/c/hy_*.c, run
+//! with the mistake (reported, at the right stack) and done right (clean).
+
+use assafe_tests::*;
+
+/// The hygiene reports of one kind.
+fn kind<'a>(out: &'a Outcome, k: &str) -> Vec<&'a Value> {
+    out.hygiene_reports()
+        .into_iter()
+        .filter(|r| r.get(proto::key::KIND).and_then(Value::as_str) == Some(k))
+        .collect()
+}
+
+/// Reports of any hygiene kind.
+fn hygiene(out: &Outcome) -> Vec<&Value> {
+    out.hygiene_reports()
+}
+
+/// Frame `i` of the record's stack names a function of the program whose offset lies in `func`
+/// (checked by address against `nm`'s symbol table).
+fn frame_in(env: &Env, prog: &std::path::Path, frame: &Value, func: &str) -> bool {
+    let module = frame[proto::key::MODULE].as_str().unwrap_or("");
+    if !module.ends_with(&format!("/{}", prog.file_name().unwrap().to_string_lossy())) {
+        return false;
+    }
+    let off = hex(&frame[proto::key::OFFSET]);
+    let syms = nm(&["-S", "--defined-only"], prog);
+    let _ = env;
+    syms.lines().any(|l| {
+        let p: Vec<&str> = l.split_whitespace().collect();
+        p.len() == 4
+            && p[3] == func
+            && u64::from_str_radix(p[0], 16)
+                .ok()
+                .zip(u64::from_str_radix(p[1], 16).ok())
+                .is_some_and(|(a, n)| off > a && off <= a + n)
+    })
+}
+
+#[test]
+fn pipe_write_end_leaked_into_cat_is_reported_and_pipe2_cloexec_is_clean() {
+    let env = Env::new("hy_fdleak");
+    let prog = env.compile_file("hy_fdleak", &[]);
+    let out = env.run(&[prog.as_os_str()], true, "");
+    out.assert_ok();
+    assert!(
+        out.stdout.contains("cat did not see EOF"),
+        "the leak is real: {}",
+        out.dump()
+    );
+    let r = kind(&out, "fd-leak");
+    assert_eq!(r.len(), 1, "{}", out.dump());
+    check_report_shape(r[0], "hy_fdleak");
+    assert_eq!(r[0]["context"], "fork-child");
+    assert_eq!(r[0]["function"], "execlp");
+    let d = s(&r[0]["detail"]);
+    assert!(d.contains("pipe:[") && d.contains("(write end)"), "{d}");
+    assert!(d.contains("creation site unknown"), "{d}");
+    assert!(frame_in(&env, &prog, &r[0]["stack"][0], "main"), "{}", r[0]);
+
+    let clean = env.run(&[prog.as_os_str(), "cloexec".as_ref()], true, "");
+    clean.assert_ok();
+    assert!(
+        !clean.stdout.contains("cat did not see EOF"),
+        "{}",
+        clean.dump()
+    );
+    assert!(hygiene(&clean).is_empty(), "{}", clean.dump());
+
+    let off = env.run(&[prog.as_os_str()], true, "report_fd_leak=0");
+    assert!(hygiene(&off).is_empty(), "{}", off.dump());
+}
+
+#[test]
+fn exit_in_a_fork_child_with_pending_stdio_is_reported_and_underscore_exit_is_clean() {
+    let env = Env::new("hy_exit");
+    let prog = env.compile_file("hy_exit", &[]);
+    let out = env.run(&[prog.as_os_str(), "exit".as_ref()], true, "");
+    out.assert_ok();
+    assert_eq!(
+        out.stdout, "before fork\nbefore fork\n",
+        "the output is duplicated"
+    );
+    let r = kind(&out, "exit-in-child");
+    assert_eq!(r.len(), 1, "{}", out.dump());
+    check_report_shape(r[0], "hy_exit");
+    assert_eq!(r[0]["function"], "exit");
+    assert_ne!(n(&r[0]["pid"]), out.pid as u64, "reported by the child");
+    assert!(
+        s(&r[0]["detail"]).contains("12 bytes of the stream on fd 1"),
+        "{}",
+        r[0]
+    );
+    assert!(frame_in(&env, &prog, &r[0]["stack"][0], "main"), "{}", r[0]);
+    assert!(
+        !r[0]["fork_frames"].as_array().unwrap().is_empty(),
+        "{}",
+        r[0]
+    );
+
+    let clean = env.run(&[prog.as_os_str(), "_exit".as_ref()], true, "");
+    clean.assert_ok();
+    assert_eq!(clean.stdout, "before fork\n");
+    assert!(hygiene(&clean).is_empty(), "{}", clean.dump());
+
+    let off = env.run(
+        &[prog.as_os_str(), "exit".as_ref()],
+        true,
+        "report_exit_in_child=0",
+    );
+    assert!(hygiene(&off).is_empty(), "{}", off.dump());
+}
+
+#[test]
+fn a_child_returning_from_the_forking_function_is_reported_when_asked() {
+    let env = Env::new("hy_return");
+    let prog = env.compile_file("hy_return", &[]);
+    let out = env.run(&[prog.as_os_str()], true, "report_child_returned=1");
+    out.assert_ok();
+    assert_eq!(
+        out.stdout.matches("parent code").count(),
+        2,
+        "{}",
+        out.dump()
+    );
+    let r = kind(&out, "child-returned");
+    assert_eq!(r.len(), 1, "{}", out.dump());
+    check_report_shape(r[0], "hy_return");
+    assert_ne!(n(&r[0]["pid"]), out.pid as u64, "reported by the child");
+    // The call made after returning is main's; the fork was spawn's.
+    assert!(frame_in(&env, &prog, &r[0]["stack"][0], "main"), "{}", r[0]);
+    let fork_frames = r[0]["fork_frames"].as_array().unwrap();
+    assert!(fork_frames.len() >= 2, "{}", r[0]);
+
+    let clean = env.run(
+        &[prog.as_os_str(), "ok".as_ref()],
+        true,
+        "report_child_returned=1",
+    );
+    clean.assert_ok();
+    assert!(hygiene(&clean).is_empty(), "{}", clean.dump());
+
+    // Off by default (shells and interpreters fork in a function that returns in the child).
+    let default = env.run(&[prog.as_os_str()], true, "");
+    assert!(hygiene(&default).is_empty(), "{}", default.dump());
+}
+
+#[test]
+fn fork_fork_is_a_nested_fork_and_the_daemonising_double_fork_is_not() {
+    let env = Env::new("hy_nested");
+    let prog = env.compile_file("hy_nested", &[]);
+    let out = env.run(&[prog.as_os_str()], true, "");
+    out.assert_ok();
+    let r = kind(&out, "nested-fork");
+    assert_eq!(
+        r.len(),
+        1,
+        "only the first child forks again: {}",
+        out.dump()
+    );
+    check_report_shape(r[0], "hy_nested");
+    assert_eq!(r[0]["function"], "fork");
+    assert_ne!(
+        n(&r[0]["pid"]),
+        out.pid as u64,
+        "reported by the first child"
+    );
+    assert_eq!(n(&r[0]["ppid"]), out.pid as u64);
+    let fork_frames = r[0]["fork_frames"].as_array().unwrap();
+    assert!(!fork_frames.is_empty(), "both stacks: {}", r[0]);
+    assert_ne!(
+        r[0]["frames"][0], fork_frames[0],
+        "two different fork calls"
+    );
+
+    let clean = env.run(&[prog.as_os_str(), "daemon".as_ref()], true, "");
+    clean.assert_ok();
+    assert!(hygiene(&clean).is_empty(), "{}", clean.dump());
+
+    let off = env.run(&[prog.as_os_str()], true, "report_nested_fork=0");
+    assert!(hygiene(&off).is_empty(), "{}", off.dump());
+}
+
+#[test]
+fn unreaped_children_are_zombies_unless_reaped_or_sigchld_ignored() {
+    let env = Env::new("hy_zombie");
+    let prog = env.compile_file("hy_zombie", &[]);
+    let out = env.run(&[prog.as_os_str()], true, "");
+    out.assert_ok();
+    let r = kind(&out, "zombie");
+    assert_eq!(
+        r.len(),
+        1,
+        "one finding for the one fork site: {}",
+        out.dump()
+    );
+    check_report_shape(r[0], "hy_zombie");
+    assert_eq!(n(&r[0]["pid"]), out.pid as u64, "reported by the parent");
+    assert!(s(&r[0]["detail"]).contains("3 zombies"), "{}", r[0]);
+    assert!(frame_in(&env, &prog, &r[0]["stack"][0], "main"), "{}", r[0]);
+
+    for arg in ["reap", "ignore"] {
+        let clean = env.run(&[prog.as_os_str(), arg.as_ref()], true, "");
+        clean.assert_ok();
+        assert!(hygiene(&clean).is_empty(), "{arg}: {}", clean.dump());
+    }
+
+    // More than zombie_limit children: reported while the process runs (at the third fork,
+    // when two have exited), then the third at exit.
+    let early = env.run(&[prog.as_os_str()], true, "zombie_limit=0");
+    let z = kind(&early, "zombie");
+    assert!(!z.is_empty(), "{}", early.dump());
+    let off = env.run(&[prog.as_os_str()], true, "report_zombies=0");
+    assert!(hygiene(&off).is_empty(), "{}", off.dump());
+}
+
+#[test]
+fn signal_with_a_handler_is_a_portability_finding_when_asked_and_sig_ign_is_clean() {
+    let env = Env::new("hy_signal");
+    let prog = env.compile_file("hy_signal", &[]);
+    let out = env.run(&[prog.as_os_str()], true, "report_signal_portability=1");
+    out.assert_ok();
+    let r = kind(&out, "signal-portability");
+    assert_eq!(r.len(), 1, "{}", out.dump());
+    check_report_shape(r[0], "hy_signal");
+    assert_eq!(r[0]["function"], "signal");
+    assert!(s(&r[0]["detail"]).contains("SIGINT"), "{}", r[0]);
+    assert!(frame_in(&env, &prog, &r[0]["stack"][0], "main"), "{}", r[0]);
+
+    let clean = env.run(
+        &[prog.as_os_str(), "ign".as_ref()],
+        true,
+        "report_signal_portability=1",
+    );
+    clean.assert_ok();
+    assert!(hygiene(&clean).is_empty(), "{}", clean.dump());
+
+    let default = env.run(&[prog.as_os_str()], true, "");
+    assert!(hygiene(&default).is_empty(), "{}", default.dump());
+}
+
+#[test]
+fn an_atfork_child_handler_calling_malloc_in_a_mt_program_is_reported() {
+    let env = Env::new("hy_atfork");
+    let prog = env.compile_file("hy_atfork", &[]);
+    let out = env.run(&[prog.as_os_str()], true, "");
+    out.assert_ok();
+    let r = kind(&out, "atfork-child");
+    assert_eq!(r.len(), 1, "{}", out.dump());
+    check_report_shape(r[0], "hy_atfork");
+    assert_eq!(r[0]["context"], "fork-child");
+    assert_eq!(r[0]["function"], "malloc");
+    assert!(n(&r[0]["parent_threads"]) >= 2, "{}", r[0]);
+    assert!(
+        frame_in(&env, &prog, &r[0]["stack"][0], "child_handler"),
+        "{}",
+        r[0]
+    );
+
+    let clean = env.run(&[prog.as_os_str(), "safe".as_ref()], true, "");
+    clean.assert_ok();
+    assert!(
+        clean.reports().is_empty() && hygiene(&clean).is_empty(),
+        "{}",
+        clean.dump()
+    );
+
+    // Off: the handler runs before the child is marked, unchecked (as before issue 14).
+    let off = env.run(&[prog.as_os_str()], true, "report_atfork_child=0");
+    assert!(
+        off.reports().is_empty() && hygiene(&off).is_empty(),
+        "{}",
+        off.dump()
+    );
+}
+
+#[test]
+fn hygiene_findings_have_text_reports_and_suppression_words() {
+    let env = Env::new("hy_text");
+    let prog = env.compile_file("hy_zombie", &[]);
+    let (_, _, _, stderr) = env.run_raw_options(&[prog.as_os_str()], Some(""));
+    assert!(
+        stderr.contains("process hygiene (zombie): children that exited and were never waited for"),
+        "{stderr}"
+    );
+    let sup = env.dir.join("sup.txt");
+    std::fs::write(&sup, "zombie:*hy_zombie*\n").unwrap();
+    let out = env.run(
+        &[prog.as_os_str()],
+        true,
+        &format!("suppressions={}", sup.display()),
+    );
+    out.assert_ok();
+    assert!(hygiene(&out).is_empty(), "{}", out.dump());
+}
