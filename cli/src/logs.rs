@@ -59,6 +59,14 @@ pub struct Occurrence {
     /// When the log file was last written (its mtime): a module replaced after this time is not
     /// the build that ran.
     pub logged_at: Option<std::time::SystemTime>,
+    /// `signal_origin` of a handler report (`synchronous`, `self`, `async`).
+    pub signal_origin: Option<String>,
+    /// The record's finding kind (`kind` key of records that are not async-signal-safety
+    /// findings); `None` for async-signal-safety reports.
+    pub finding_kind: Option<String>,
+    /// Where the record was in the logs, for ordering by first occurrence: when the process's
+    /// log file was created (its first record), then the record's line in that file.
+    pub order: (Option<std::time::SystemTime>, usize),
 }
 
 /// What the logs tell about one process.
@@ -135,6 +143,10 @@ fn n(v: &Value, key: &str) -> Option<i64> {
 /// that do not carry their own [`key::BUILD_ID`]. The library writes the build-id in each frame
 /// and summary site; this list is accepted for logs made by other writers and tests.
 pub const KEY_MODULES: &str = "modules";
+
+/// The record key naming a finding's kind, for findings that are not async-signal-safety calls
+/// (written by newer libraries); absent on async-signal-safety reports.
+pub const KEY_KIND: &str = "kind";
 
 fn build_id_of(v: &Value) -> Option<String> {
     let b = v.get(key::BUILD_ID)?.as_str()?.trim().to_ascii_lowercase();
@@ -283,12 +295,15 @@ impl Logs {
 
     fn read_file(&mut self, run: usize, path: &Path) -> io::Result<()> {
         let bytes = fs::read(path)?;
-        let logged_at = fs::metadata(path).and_then(|m| m.modified()).ok();
+        let meta = fs::metadata(path).ok();
+        let logged_at = meta.as_ref().and_then(|m| m.modified().ok());
+        // Creation time (statx btime) of the file: when the process wrote its first record.
+        let created = meta.as_ref().and_then(|m| m.created().ok());
         let text = String::from_utf8_lossy(&bytes);
         // Per pid: the segments (program images) in file order.
         let mut segments: BTreeMap<i64, Vec<Segment>> = BTreeMap::new();
         let file_pid = pid_from_name(path);
-        for line in text.lines() {
+        for (lineno, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() {
                 continue;
@@ -406,6 +421,9 @@ impl Logs {
                         errno_after: n(&v, key::ERRNO_AFTER),
                         site: v.get(key::SITE).and_then(parse_hex),
                         stack: parse_stack(&v),
+                        signal_origin: s(&v, key::SIGNAL_ORIGIN),
+                        finding_kind: s(&v, KEY_KIND),
+                        order: (created, lineno),
                     };
                     segs.last_mut().expect("pushed above").reports.push(occ);
                 }
@@ -536,6 +554,9 @@ impl Logs {
                         site: site.site,
                         stack: site.frame.clone().into_iter().collect(),
                         logged_at,
+                        signal_origin: None,
+                        finding_kind: None,
+                        order: (None, usize::MAX),
                     });
                     continue;
                 };
