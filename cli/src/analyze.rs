@@ -506,7 +506,24 @@ pub fn analyze(
             build_id: f.build_id.clone(),
             offset: f.offset,
         });
+        let first_raw = occ
+            .stack
+            .iter()
+            .find(|f| !crate::symbolize::is_assafe_module(&f.module));
         let site_names: Vec<String> = match raw_site {
+            // The first frame: as the stack named it (a handler's own address is looked up
+            // as it is, a return address one byte back).
+            Some(f) if first_raw.is_some_and(|r| std::ptr::eq(r, f)) => {
+                let real = stack.iter().filter(|x| !x.synthetic);
+                let mut names = Vec::new();
+                for x in real {
+                    names.push(frame_name(x));
+                    if !x.inlined {
+                        break;
+                    }
+                }
+                names
+            }
             Some(f) => symbolizer
                 .frame_at(f, occ.kind == Kind::Report, occ.logged_at)
                 .iter()

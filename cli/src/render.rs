@@ -89,7 +89,12 @@ fn stack_lines(out: &mut String, stack: &[SymFrame], user: Option<usize>, max: u
         line(out, i);
     }
     if tail > 0 {
-        let _ = writeln!(out, "    … {} frames …", n - head - tail);
+        let skipped = n - head - tail;
+        let _ = writeln!(
+            out,
+            "    … {skipped} {} …",
+            if skipped == 1 { "frame" } else { "frames" }
+        );
         for i in n - tail..n {
             line(out, i);
         }

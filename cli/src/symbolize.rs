@@ -398,6 +398,13 @@ impl Module {
         }
     }
 
+    /// Whether a symbol (function) starts exactly at `vaddr`.
+    fn is_function_start(&self, vaddr: u64) -> bool {
+        let symbols = self.symbols();
+        let i = symbols.partition_point(|s| s.0 < vaddr);
+        symbols.get(i).is_some_and(|s| s.0 == vaddr)
+    }
+
     fn symbol(&self, probe: u64) -> Option<&str> {
         let symbols = self.symbols();
         let i = symbols.partition_point(|s| s.0 <= probe);
@@ -643,7 +650,23 @@ impl Symbolizer {
         // The frame after a signal frame is the interrupted instruction, not a return address:
         // it is looked up as it is (at address−1 it could name the previous function).
         let mut after_signal = false;
-        for f in raw.iter().filter(|f| !is_assafe_module(&f.module)) {
+        let frames: Vec<&RawFrame> = raw
+            .iter()
+            .filter(|f| !is_assafe_module(&f.module))
+            .collect();
+        for (i, &f) in frames.iter().enumerate() {
+            // A handler that tail-called the unsafe function is recorded by its own address
+            // (the first frame, right before the signal frame): a function's first byte is no
+            // return address, and at address−1 it would name the function before it.
+            let handler_entry = i == 0
+                && frames.get(1).is_some_and(|n| self.is_signal_frame(n))
+                && self
+                    .module(&f.module)
+                    .is_some_and(|m| m.is_function_start(f.offset));
+            if handler_entry {
+                out.extend(self.frame_at(f, false, logged_at));
+                continue;
+            }
             if self.is_signal_frame(f) {
                 out.push(SymFrame {
                     function: Some(SIGNAL_FRAME_NAME.to_owned()),
