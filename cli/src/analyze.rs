@@ -390,9 +390,11 @@ fn frame_identity(f: &SymFrame) -> String {
     }
 }
 
-/// The root of a call in a fork or vfork child: of the frames every call of the process shares
-/// (outermost first: `main`, …, the function that forked), the innermost — the code the child
-/// runs after the fork — moved outwards to the first frame in the program's own code.
+/// The root of a call in a fork or vfork child: of the frames that the child's calls share with
+/// its first call (outermost first: `main`, …, the function that forked), the innermost — the
+/// code the child runs after the fork — moved outwards to the first frame in the program's own
+/// code. `stacks` are the process's stacks in log order; calls whose stacks share no frame of the
+/// program's own code with the first call (threads the child started) do not narrow it.
 fn child_root(stacks: &[&[SymFrame]]) -> Option<SymFrame> {
     let real = |s: &&[SymFrame]| -> Vec<SymFrame> {
         s.iter()
@@ -417,15 +419,15 @@ fn child_root(stacks: &[&[SymFrame]]) -> Option<SymFrame> {
             .zip(s.iter().rev())
             .take_while(|(a, b)| frame_identity(a) == frame_identity(b))
             .count();
-        common = common.min(n);
-    }
-    if common == 0 {
-        return None;
+        let shared = &first[first.len() - n..];
+        if shared.iter().any(SymFrame::is_user_code) {
+            common = common.min(n);
+        }
     }
     let inner = first.len() - common;
     let tail = &first[inner..];
     let i = user_frame(tail).unwrap_or(0);
-    Some(tail[i].clone())
+    tail.get(i).cloned()
 }
 
 fn root_name(f: &SymFrame) -> String {
@@ -471,7 +473,9 @@ pub fn analyze(
         if occ.finding_kind.is_some() {
             continue;
         }
-        if is_child(&occ.context) {
+        // In a fork or vfork child the thread that returned from the fork has the process's
+        // id; threads the child started later are not the code that runs after the fork.
+        if is_child(&occ.context) && occ.tid.is_none_or(|t| t == occ.pid) {
             per_child
                 .entry((occ.run, occ.pid, occ.context.as_str()))
                 .or_default()

@@ -59,6 +59,8 @@ pub struct Occurrence {
     /// When the log file was last written (its mtime): a module replaced after this time is not
     /// the build that ran.
     pub logged_at: Option<std::time::SystemTime>,
+    /// The thread that made the call (`tid`), when recorded.
+    pub tid: Option<i64>,
     /// `signal_origin` of a handler report (`synchronous`, `self`, `async`).
     pub signal_origin: Option<String>,
     /// The record's finding kind (`kind` key of records that are not async-signal-safety
@@ -421,6 +423,7 @@ impl Logs {
                         errno_after: n(&v, key::ERRNO_AFTER),
                         site: v.get(key::SITE).and_then(parse_hex),
                         stack: parse_stack(&v),
+                        tid: n(&v, key::TID),
                         signal_origin: s(&v, key::SIGNAL_ORIGIN),
                         finding_kind: s(&v, KEY_KIND),
                         order: (created, lineno),
@@ -554,6 +557,7 @@ impl Logs {
                         site: site.site,
                         stack: site.frame.clone().into_iter().collect(),
                         logged_at,
+                        tid: None,
                         signal_origin: None,
                         finding_kind: None,
                         order: (None, usize::MAX),

@@ -178,10 +178,11 @@ fn group_block(out: &mut String, g: &Group, members: &[&Finding], max: usize) {
         if let Some(w) = handler_wording(&g.signals, &g.signal_origins, g.certainty.as_deref()) {
             let _ = writeln!(out, "    {w}");
         }
+        // One explanation per reason (the first function's), at most four.
         let mut explained: Vec<&str> = Vec::new();
         for m in members {
-            if !explained.contains(&m.explanation.as_str()) && explained.len() < 3 {
-                explained.push(&m.explanation);
+            if !explained.contains(&m.reason.as_str()) && explained.len() < 4 {
+                explained.push(&m.reason);
                 let _ = writeln!(out, "    {}", m.explanation);
             }
         }
