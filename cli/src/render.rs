@@ -169,11 +169,17 @@ fn group_block(out: &mut String, g: &Group, members: &[&Finding], max: usize) {
             } else {
                 "root"
             };
-            let _ = writeln!(
-                out,
-                "    {what}: {}",
-                frame_line(0, f).trim_start_matches("#0 ")
-            );
+            // The root function, not the first call's address in it.
+            let named = SymFrame {
+                addr: None,
+                ..f.clone()
+            };
+            let line = frame_line(0, &named);
+            let line = line
+                .strip_prefix("#0 in ")
+                .or_else(|| line.strip_prefix("#0 "))
+                .unwrap_or(&line);
+            let _ = writeln!(out, "    {what}: {line}");
         }
         if let Some(w) = handler_wording(&g.signals, &g.signal_origins, g.certainty.as_deref()) {
             let _ = writeln!(out, "    {w}");

@@ -50,7 +50,10 @@ fn quick_precision_corpus_has_no_false_alarms() {
             .iter()
             .filter(|m| m["required"] == true)
             .collect();
-        assert!(required.is_empty(), "expected groups not seen: {r:#}\n{table}");
+        assert!(
+            required.is_empty(),
+            "expected groups not seen: {r:#}\n{table}"
+        );
     }
     // bash: one root cause (the SIGCHLD handler), however many call sites it has.
     let bash = &results[0];
