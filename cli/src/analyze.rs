@@ -66,6 +66,9 @@ pub struct Finding {
     /// Position of the first call in the logs (ordering only).
     #[serde(skip)]
     pub first_seen: Seen,
+    /// The (run, pid) of the processes that made the call (for the group's count).
+    #[serde(skip)]
+    pub process_ids: BTreeSet<(usize, i64)>,
 }
 
 /// Where a record was in the logs: run, when its process's log was created, pid, line.
@@ -633,6 +636,7 @@ pub fn analyze(
                     root: root.clone(),
                     group: String::new(),
                     first_seen: seen,
+                    process_ids: BTreeSet::new(),
                 },
                 stacks: BTreeMap::new(),
                 processes: BTreeSet::new(),
@@ -693,6 +697,7 @@ pub fn analyze(
     for g in accs {
         let mut f = g.finding;
         f.processes = g.processes.len();
+        f.process_ids = g.processes;
         f.programs = g.programs.into_iter().collect();
         f.packages = g.packages.into_iter().collect();
         f.signals = g.signals.into_iter().collect();
@@ -928,10 +933,13 @@ fn group_id(f: &Finding) -> String {
     )
 }
 
+/// Worse is higher: a group's severity is its worst member's.
 fn severity_rank(s: &str) -> u8 {
     match s {
-        "error" => 2,
-        "warning" => 1,
+        "definite" => 4,
+        "hazard" | "error" => 3,
+        "warning" => 2,
+        "portable" => 1,
         _ => 0,
     }
 }
@@ -1038,12 +1046,11 @@ pub fn group(findings: &[Finding]) -> Vec<Group> {
         let mut programs = BTreeSet::new();
         let mut signals = BTreeSet::new();
         let mut origins = BTreeSet::new();
-        let mut processes = 0;
+        let mut processes = BTreeSet::new();
         for f in ms {
             g.findings.push(f.fingerprint.clone());
             g.count += f.count;
-            // Processes are counted per finding; a group's is the largest (a lower bound).
-            processes = processes.max(f.processes);
+            processes.extend(f.process_ids.iter().copied());
             programs.extend(f.programs.iter().cloned());
             signals.extend(f.signals.iter().cloned());
             origins.extend(f.signal_origins.iter().cloned());
@@ -1068,7 +1075,7 @@ pub fn group(findings: &[Finding]) -> Vec<Group> {
                 }),
             }
         }
-        g.processes = processes;
+        g.processes = processes.len();
         g.programs = programs.into_iter().collect();
         g.signals = signals.into_iter().collect();
         g.signal_origins = origins.into_iter().collect();
