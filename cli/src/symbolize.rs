@@ -685,3 +685,75 @@ impl Symbolizer {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(function: &str, file: Option<&str>, module: &str) -> SymFrame {
+        SymFrame {
+            function: Some(function.to_owned()),
+            file: file.map(str::to_owned),
+            module: Some(module.to_owned()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn rust_std_names() {
+        for n in [
+            "std::process::Command::spawn",
+            "alloc::ffi::c_str::CString::new",
+            "<alloc::string::String as core::fmt::Write>::write_str",
+            "<&str as alloc::ffi::c_str::CString::new::SpecNewImpl>::spec_new_impl",
+            "<[u8] as alloc::borrow::ToOwned>::to_owned",
+            "__rust_alloc",
+        ] {
+            assert!(is_rust_std_name(n), "{n}");
+        }
+        for n in [
+            "m::main::{{closure}}",
+            "<m::Thing as core::fmt::Display>::fmt",
+            "<&m::Thing as core::fmt::Debug>::fmt",
+            "main",
+        ] {
+            assert!(!is_rust_std_name(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn the_first_frame_in_your_code() {
+        let stack = vec![
+            SymFrame {
+                function: Some("__printf_chk".into()),
+                synthetic: true,
+                ..Default::default()
+            },
+            frame(
+                "printf",
+                Some("/usr/include/x86_64-linux-gnu/bits/stdio2.h"),
+                "/usr/sbin/sshd",
+            ),
+            frame("log_it", None, "/usr/lib/x86_64-linux-gnu/libcrypto.so.3"),
+            frame("handler", Some("/src/sshd.c"), "/usr/sbin/sshd"),
+            frame("main", Some("/src/sshd.c"), "/usr/sbin/sshd"),
+        ];
+        // Not the system header's inline wrapper, not the installed library: the program.
+        assert_eq!(user_frame(&stack), Some(3));
+        // Only installed libraries and the runtime: the library.
+        let lib_only = vec![
+            frame(
+                "JVM_handle_linux_signal",
+                None,
+                "/usr/lib/jvm/x/lib/server/libjvm.so",
+            ),
+            frame("__restore_rt", None, "/lib/x86_64-linux-gnu/libc.so.6"),
+        ];
+        assert_eq!(user_frame(&lib_only), Some(0));
+        assert!(!frame("x", None, "/lib/x86_64-linux-gnu/libc.so.6").is_user_code());
+        assert!(is_installed_library(
+            "/usr/lib/x86_64-linux-gnu/libcrypto.so.3"
+        ));
+        assert!(!is_installed_library("/usr/bin/bash"));
+    }
+}
