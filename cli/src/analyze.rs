@@ -113,8 +113,8 @@ pub struct Group {
     pub programs: Vec<String>,
     /// The functions called, first seen first, with their calls and call sites.
     pub functions: Vec<FunctionCount>,
-    /// The members' fingerprints, first seen first ([`Report::findings`]).
-    pub findings: Vec<String>,
+    /// Its call sites: indices into [`Report::findings`], first seen first.
+    pub findings: Vec<usize>,
     /// The first call's stack and its first frame in the program's own code.
     pub stack: Vec<SymFrame>,
     pub user_frame: Option<usize>,
@@ -262,6 +262,16 @@ pub struct Report {
     pub command: Option<CommandInfo>,
     pub log_dirs: Vec<PathBuf>,
     pub warnings: Vec<String>,
+}
+
+impl Report {
+    /// The findings (call sites) of a group.
+    pub fn members(&self, g: &Group) -> Vec<&Finding> {
+        g.findings
+            .iter()
+            .filter_map(|&i| self.findings.get(i))
+            .collect()
+    }
 }
 
 /// One-line explanation of the hazard for a (context, reason) pair, from the shared reason table
@@ -1017,7 +1027,8 @@ pub fn group(findings: &[Finding]) -> Vec<Group> {
     let mut index: HashMap<&str, usize> = HashMap::new();
     let mut groups: Vec<Group> = Vec::new();
     let mut members: Vec<Vec<&Finding>> = Vec::new();
-    for f in findings {
+    let mut indices: Vec<Vec<usize>> = Vec::new();
+    for (fi, f) in findings.iter().enumerate() {
         let i = *index.entry(f.group.as_str()).or_insert_with(|| {
             groups.push(Group {
                 id: f.group.clone(),
@@ -1038,17 +1049,19 @@ pub fn group(findings: &[Finding]) -> Vec<Group> {
                 user_frame: f.user_frame,
             });
             members.push(Vec::new());
+            indices.push(Vec::new());
             groups.len() - 1
         });
         members[i].push(f);
+        indices[i].push(fi);
     }
-    for (g, ms) in groups.iter_mut().zip(&members) {
+    for ((g, ms), ix) in groups.iter_mut().zip(&members).zip(indices) {
+        g.findings = ix;
         let mut programs = BTreeSet::new();
         let mut signals = BTreeSet::new();
         let mut origins = BTreeSet::new();
         let mut processes = BTreeSet::new();
         for f in ms {
-            g.findings.push(f.fingerprint.clone());
             g.count += f.count;
             processes.extend(f.process_ids.iter().copied());
             programs.extend(f.programs.iter().cloned());

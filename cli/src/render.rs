@@ -255,11 +255,7 @@ pub fn text(r: &Report) -> String {
 pub fn text_with(r: &Report, max_frames: usize) -> String {
     let mut out = String::new();
     for g in &r.groups {
-        let members: Vec<&Finding> = g
-            .findings
-            .iter()
-            .filter_map(|fp| r.findings.iter().find(|f| &f.fingerprint == fp))
-            .collect();
+        let members = r.members(g);
         if members.is_empty() {
             continue;
         }

@@ -231,11 +231,7 @@ pub fn sarif(report: &Report, root: Option<&Path>) -> String {
         .groups
         .iter()
         .filter_map(|g| {
-            let members: Vec<&Finding> = g
-                .findings
-                .iter()
-                .filter_map(|fp| report.findings.iter().find(|f| &f.fingerprint == fp))
-                .collect();
+            let members = report.members(g);
             (!members.is_empty()).then(|| result(g, &members, root))
         })
         .collect();
