@@ -34,6 +34,7 @@ pub const CLASSES: &[ClassInfo] = &[
     class("sigaction", "Sigaction", true),
     class("jmp", "Jmp", true),
     class("cancel", "Cancel", true),
+    class("init", "Init", false),
     class("dlopen", "Dlopen", true),
     class("sandbox", "Sandbox", true),
 ];

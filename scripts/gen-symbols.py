@@ -59,6 +59,10 @@ SPECIAL = {
     "bsd_signal": "sigaction", "ssignal": "sigaction", "sigset": "sigaction",
     "longjmp": "jmp", "_longjmp": "jmp", "siglongjmp": "jmp", "__longjmp_chk": "jmp",
     "pthread_setcanceltype": "cancel",
+    # Lock initialisers: a fork child notes the locks it makes itself (no vanished thread can
+    # hold them); outside a fork child the stub goes straight to libc.
+    "pthread_mutex_init": "init", "pthread_rwlock_init": "init", "sem_init": "init",
+    "mtx_init": "init",
     "dlopen": "dlopen", "dlmopen": "dlopen", "dlclose": "dlopen",
     # Calls after which the log may be unreachable (seccomp filter, chroot, namespaces, another
     # uid): the library prepares its log file before the real call.
@@ -177,6 +181,7 @@ RULES = [
     (R(r"^((__)?(d|dc|n|dn|dcn)?gettext|textdomain|bindtextdomain|bind_textdomain_codeset|catopen|catclose|iconv_open|iconv_close|strerror\w*|__xpg_strerror_r|strsignal|psignal|psiginfo|perror|herror|hstrerror|gai_strerror|c8rtomb|c16rtomb|c32rtomb|mbrtoc8|mbrtoc16|mbrtoc32)$"), "i18n", "family"),
     (R(r"^(__)?(mblen|mbrlen|mbrtowc|mbsnrtowcs|mbsrtowcs|mbstowcs|mbtowc|btowc|wctob|wcrtomb|wcsnrtombs|wcsrtombs|wcstombs|wctomb)(_chk)?$"), "i18n", "family"),
     (R(r"^(rand|random|srand|srandom|initstate|setstate|drand48|erand48|lrand48|nrand48|mrand48|jrand48|srand48|seed48|lcong48)$"), "random", "family"),
+    (R(r"^(__|_IO_)?(v)?(s|sn)printf(_chk)?$"), "format", "family"),
     (R(r"^(_IO_\w+|__(w)?(overflow|underflow|uflow)|open_memstream|open_wmemstream|flockfile|ftrylockfile|funlockfile|_flushlbf|__f(bufsize|lbf|pending|purge|readable|reading|setlocking|writable|writing))$"), "stdio", "family"),
     (R(r"^(__)?(v)?(f|s|sn|as|d|obstack_)?printf(_chk)?$"), "stdio", "family"),
     (R(r"^(__)?(v)?(f|s)?wprintf(_chk)?$"), "stdio", "family"),
@@ -252,7 +257,7 @@ MUST_UNSAFE = [  # class unsafe, glibc unsafe
     "getpwuid", "getgrnam", "getaddrinfo", "qsort",
 ]
 
-REASON_VOCAB = {"heap", "lock", "stdio", "env", "tz", "dl", "nss", "locale", "i18n",
+REASON_VOCAB = {"heap", "lock", "stdio", "format", "env", "tz", "dl", "nss", "locale", "i18n",
                 "atexit", "fork", "exec", "signal", "thread", "random", "syslog", "dir",
                 "corrupt", "pure", "syscall", "undocumented", "versioned", "loader", "-"}
 
@@ -263,7 +268,7 @@ MANUAL_REASONS = [("i18n", "i18n"), ("dlopen", "dl"), ("plugin", "dl"), ("heap",
                   ("const", "corrupt")]
 
 SPECIAL_REASON = {"fork": "fork", "vfork": "fork", "exec": "exec", "exit": "atexit",
-                  "sigaction": "signal", "jmp": "signal", "cancel": "thread", "dlopen": "dl", "_fork": "-",
+                  "sigaction": "signal", "jmp": "signal", "cancel": "thread", "init": "lock", "dlopen": "dl", "_fork": "-",
                   "_exit": "-", "sandbox": None}
 
 # Reason words for documented-AS-Safe functions that POSIX does not list and that
@@ -582,6 +587,7 @@ CLASS_DOC = [
     ("sigaction", "sigaction and the signal() family: interposed (the library wraps handlers)."),
     ("jmp", "longjmp family: interposed (leaving a handler ends the context); safe when leaving a handler."),
     ("cancel", "pthread_setcanceltype: interposed (asynchronous cancellation is tracked)."),
+    ("init", "pthread_mutex_init, pthread_rwlock_init, sem_init, mtx_init: interposed (a fork child notes the locks it initialises itself: locking them cannot deadlock on a vanished thread)."),
     ("dlopen", "dlopen/dlmopen/dlclose: interposed and unsafe (the loader lock); the library also refreshes its module table after them, for stacks."),
     ("sandbox", "prctl, syscall, chroot, unshare, setns and the setuid/setgid family: interposed; before the real call the library opens its log file and notes a seccomp filter (the log may be unreachable afterwards); verdicts as the columns say."),
     ("skip", "not interposed although not safe; reason versioned (several versions are distinct code: an unversioned interposer would send old binaries to the new implementation) or loader (startup/loader/profiling internals that must never be wrapped)."),
@@ -593,6 +599,8 @@ REASON_DOC = """\
 #   pure         touches no shared state; syscall: thin system-call wrapper
 #   heap         malloc family (malloc, free, strdup, ..., and glibc "heap")
 #   stdio        FILE streams, printf/scanf families and their _IO_*, __*_chk, *64 twins
+#   format       sprintf/snprintf/vsprintf/vsnprintf (and _chk twins): no stream; they may
+#                allocate and read the locale
 #   lock         libc or pthread locks (pthread_mutex_*, rwlock, cond, sem_*, once, keys;
 #                glibc "lock" and "init")
 #   thread       thread creation/join/exit/cancel; dl: dlopen/dlsym/... or the

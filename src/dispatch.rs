@@ -73,6 +73,7 @@ fn wrapper_or_real(idx: usize) -> usize {
         Class::Sigaction => signal::wrapper(idx),
         Class::Jmp => signal::jmp_wrapper(idx),
         Class::Cancel => cancel::wrapper(),
+        Class::Init => fork::init_wrapper(idx),
         Class::Dlopen => dlopen::wrapper(idx),
         Class::Unsafe | Class::Exec | Class::Exit | Class::UExit | Class::Sandbox => {
             symbols::real(idx)

@@ -172,6 +172,7 @@ const REPRESENTATIVES: &[(&str, &str)] = &[
     ("heap", "malloc"),
     ("lock", "pthread_mutex_lock"),
     ("stdio", "fputs"),
+    ("format", "snprintf"),
     ("syslog", "syslog"),
     ("env", "getenv"),
     ("tz", "localtime"),
@@ -189,6 +190,7 @@ const REPRESENTATIVES: &[(&str, &str)] = &[
     ("signal", "sysv_signal"),
     ("exec", "execvp"),
     ("syscall", "execveat"),
+    ("pure", "pthread_mutex_init"),
 ];
 
 /// Runs cov_call once per (reason, function) in the child of a multi-threaded fork, with the

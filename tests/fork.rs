@@ -425,7 +425,7 @@ fn text_mode_report_on_stderr() {
     let (parent, child) = (get("parent_pid"), get("child_pid"));
     assert_eq!(parent, pid);
     let head = format!(
-        "=={child}==ASSAFE: async-signal-unsafe call to malloc() in the child of a multi-threaded fork (parent {parent} had 2 threads)"
+        "=={child}==ASSAFE: async-signal-unsafe call to malloc() in the child of a multi-threaded fork (parent {parent} had 2 threads) made by fork [portable]"
     );
     assert!(
         stderr.lines().any(|l| l == head),

@@ -17,6 +17,9 @@ const ALLOWED: &[&str] = &[
     "bcmp",
     "strlen",
     "dl_iterate_phdr",
+    // Returns the address of a static string (no lock, no allocation): the glibc version that
+    // picks the rows of data/fork-resets.tsv.
+    "gnu_get_libc_version",
 ];
 
 /// May be imported, but only as weak references.

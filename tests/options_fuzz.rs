@@ -58,6 +58,7 @@ const KEYS: &[&str] = &[
     "safe_list",
     "report_signal_unsafe",
     "report_errno_spoil",
+    "report_sync_faults",
     "suppressions",
 ];
 
@@ -68,6 +69,7 @@ const BOOL_KEYS: &[&str] = &[
     "follow_exec",
     "report_signal_unsafe",
     "report_errno_spoil",
+    "report_sync_faults",
 ];
 
 /// Random bytes, biased towards the ones that matter to the parser.
@@ -198,6 +200,7 @@ struct Model {
     safe_list: u8,
     report_signal_unsafe: bool,
     report_errno_spoil: bool,
+    report_sync_faults: bool,
     log_path: Vec<u8>,
     suppressions: Vec<u8>,
 }
@@ -215,6 +218,7 @@ fn defaults() -> Model {
         safe_list: u8::MAX,
         report_signal_unsafe: false,
         report_errno_spoil: false,
+        report_sync_faults: true,
         log_path: Vec::new(),
         suppressions: Vec::new(),
     };
@@ -252,6 +256,7 @@ fn from_options(o: &Options) -> Model {
         safe_list: o.safe_list as u8,
         report_signal_unsafe: o.report_signal_unsafe,
         report_errno_spoil: o.report_errno_spoil,
+        report_sync_faults: o.report_sync_faults,
         log_path: o.log_path().to_vec(),
         suppressions: o.suppressions.as_bytes().to_vec(),
     }
@@ -299,6 +304,7 @@ fn apply(m: &mut Model, k: &[u8], v: &[u8]) -> bool {
         b"follow_exec" => b.map(|b| m.follow_exec = b).is_some(),
         b"report_signal_unsafe" => b.map(|b| m.report_signal_unsafe = b).is_some(),
         b"report_errno_spoil" => b.map(|b| m.report_errno_spoil = b).is_some(),
+        b"report_sync_faults" => b.map(|b| m.report_sync_faults = b).is_some(),
         b"verbosity" => {
             let ok = !v.is_empty() && v.len() <= 9 && v.iter().all(u8::is_ascii_digit);
             if ok {

@@ -3,7 +3,8 @@
 use crate::logs::{Kind, Logs, Occurrence, RawFrame};
 use crate::suppress::Suppression;
 use crate::symbolize::{SymFrame, Symbolizer, is_loader_module, is_system_module, user_frame};
-use assafe_proto::{self as proto, Context, value};
+use assafe_proto::reason::Why;
+use assafe_proto::{self as proto, Context, Severity, value};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -43,8 +44,15 @@ pub struct Finding {
     /// Stable identity across runs and builds (hash of context, function and the names of the
     /// call site's function(s)).
     pub fingerprint: String,
-    /// `error`, `warning` or `note` (see [`severity`]).
+    /// What the call can do with this C library in this context, the worst of its reports: a
+    /// [`Severity`] name (`definite`, `hazard`, `portable`; see [`severity_of`]).
     pub severity: &'static str,
+    /// SARIF level: `error` (definite, hazard), `warning` (portable, errno changes), `note`
+    /// (reported only because of `strict=1`).
+    pub level: &'static str,
+    /// Fork child: every call was on a lock the child initialised after the fork.
+    #[serde(skip)]
+    pub own_object: bool,
     /// The call site that makes this one finding: the module (its build-id when the log recorded
     /// it) and offset of the return address into the interposed function.
     pub site: Option<Site>,
@@ -102,8 +110,10 @@ pub struct Group {
     pub root: Root,
     /// Headline (`async-signal-unsafe calls to malloc(), free() and 3 more in signal handler …`).
     pub title: String,
-    /// The worst member's severity.
+    /// The worst member's severity (`definite`, `hazard`, `portable`).
     pub severity: &'static str,
+    /// The worst member's SARIF level (`error`, `warning`, `note`).
+    pub level: &'static str,
     pub certainty: Option<String>,
     pub signals: Vec<String>,
     pub signal_origins: Vec<String>,
@@ -205,19 +215,40 @@ pub struct PackageSummary {
     pub tests: BTreeMap<String, String>,
 }
 
-/// How bad a finding is: `note` when reported only because of `strict=1`; `warning` for a
-/// signal handler that did not interrupt an unsafe function (latent) and for errno changes;
-/// `error` otherwise (a call that can deadlock or corrupt now).
-pub fn severity(context: &str, certainty: Option<&str>, strict: bool) -> &'static str {
+/// A finding's severity when none of its records carries one (logs written before the key
+/// existed, summary-only sites, errno changes): `definite` for a definite handler call,
+/// `portable` when reported only because of `strict=1` or for a fault outside libc, `hazard`
+/// otherwise (an errno change is one: the interrupted code may misread its error).
+pub fn severity_of(certainty: Option<&str>, strict: bool) -> Severity {
+    if certainty == Some(value::DEFINITE) {
+        Severity::Definite
+    } else if strict || certainty == Some(value::OUTSIDE) {
+        Severity::Portable
+    } else {
+        Severity::Hazard
+    }
+}
+
+/// The SARIF level of a finding: `note` when reported only because of `strict=1`, `warning`
+/// for errno changes and portable calls, `error` for hazards and definite calls.
+pub fn level(context: &str, severity: Severity, strict: bool) -> &'static str {
     if strict {
         "note"
-    } else if context == proto::ERRNO_RULE
-        || (context == Context::SignalHandler.name() && certainty != Some(value::DEFINITE))
-    {
+    } else if context == proto::ERRNO_RULE {
         "warning"
     } else {
-        "error"
+        severity.sarif_level()
     }
+}
+
+/// Does the report fail a run whose `--fail-on` threshold is `threshold` (any unsuppressed
+/// finding of that severity or worse)?
+pub fn fails(report: &Report, threshold: Severity) -> bool {
+    report.findings.iter().any(|f| {
+        Severity::from_name(f.severity)
+            .unwrap_or(Severity::Hazard)
+            .fails(threshold)
+    })
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -274,36 +305,51 @@ impl Report {
     }
 }
 
-/// One-line explanation of the hazard for a (context, reason) pair, from the shared reason table
-/// ([`proto::reason`]).
-pub fn explanation(context: &str, reason: &str, function: &str) -> String {
+/// Which explanation fits a finding (see [`proto::reason::explain_in`]).
+fn why_of(context: &str, f: &Finding, severity: Severity) -> Option<Why> {
+    let portable = severity == Severity::Portable;
+    Some(match Context::from_name(context)? {
+        Context::ForkChild if f.strict => Why::StrictOnly,
+        Context::ForkChild if portable && f.own_object => Why::OwnObject,
+        Context::ForkChild if portable => Why::ForkReset,
+        Context::ForkChild => Why::ForkHazard,
+        Context::VforkChild if portable => Why::VforkQuiet,
+        Context::VforkChild => Why::Vfork,
+        Context::SignalHandler if severity == Severity::Definite => Why::HandlerDefinite,
+        Context::SignalHandler if f.certainty.as_deref() == Some(value::OUTSIDE) => {
+            Why::HandlerOutside
+        }
+        Context::SignalHandler if portable => Why::HandlerSelf,
+        Context::SignalHandler => Why::Handler,
+        Context::AsyncCancel => Why::Cancel,
+    })
+}
+
+/// One-line explanation of a finding, true for its function's class and its context, from the
+/// shared reason table ([`proto::reason`]).
+pub fn explanation(f: &Finding) -> String {
+    let (context, reason, function) = (&f.context, &f.reason, &f.function);
     if context == proto::ERRNO_RULE {
         return "the handler returns with errno changed: the interrupted code may see a wrong errno"
             .to_owned();
     }
-    let r = proto::reason::lookup(reason);
-    let Some(res) = r.resource else {
-        // Unsafe only by POSIX's list: no lock to name.
-        return format!("{function}: {} (reason: {reason})", r.why);
-    };
-    match Context::from_name(context) {
-        Some(Context::ForkChild) => format!(
-            "{function} may deadlock: another thread may have held {res} at fork (reason: {reason})"
-        ),
-        Some(Context::VforkChild) => format!(
-            "the vfork child shares the parent's memory: {function} may deadlock on or corrupt {res} of the suspended parent (reason: {reason})"
-        ),
-        Some(Context::SignalHandler) => format!(
-            "in a signal handler: the handler may have interrupted code holding {res} on this thread (reason: {reason})"
-        ),
-        Some(Context::AsyncCancel) => format!(
-            "{function} is not async-cancel-safe: cancelling the thread inside it may leave {res} held (reason: {reason})"
+    let severity = Severity::from_name(f.severity).unwrap_or(Severity::Hazard);
+    match why_of(context, f, severity) {
+        Some(w) => format!(
+            "{function}: {} (reason: {reason})",
+            proto::reason::explain_in(reason, w).concat()
         ),
         None => format!("{function} is not async-signal-safe (reason: {reason})"),
     }
 }
 
-fn title(context: &str, function: &str, signals: &[String], strict: bool) -> String {
+fn title(
+    context: &str,
+    function: &str,
+    signals: &[String],
+    strict: bool,
+    certainty: Option<&str>,
+) -> String {
     let sigs = if signals.is_empty() {
         String::new()
     } else {
@@ -324,9 +370,12 @@ fn title(context: &str, function: &str, signals: &[String], strict: bool) -> Str
         Some(Context::VforkChild) => {
             format!("async-signal-unsafe call to {function}() in a vfork child")
         }
-        Some(Context::SignalHandler) => {
-            format!("async-signal-unsafe call to {function}() in a signal handler{sigs}")
-        }
+        Some(Context::SignalHandler) => match certainty {
+            Some(c) => {
+                format!("async-signal-unsafe call to {function}() in a signal handler{sigs}, {c}")
+            }
+            None => format!("async-signal-unsafe call to {function}() in a signal handler{sigs}"),
+        },
         Some(Context::AsyncCancel) => format!(
             "async-cancel-unsafe call to {function}() with asynchronous cancellation enabled"
         ),
@@ -364,6 +413,9 @@ struct Acc {
     all_strict: bool,
     definite: bool,
     latent: bool,
+    outside: bool,
+    /// The worst severity its reports carry (`None`: none carries one).
+    worst: Option<Severity>,
 }
 
 /// The call site a finding is judged at: the first frame of the raw stack that is not
@@ -636,7 +688,9 @@ pub fn analyze(
                     user_frame: None,
                     stack: Vec::new(),
                     fingerprint: format!("{fp:016x}"),
-                    severity: "error",
+                    severity: Severity::Hazard.name(),
+                    level: "error",
+                    own_object: true,
                     site: site.clone(),
                     packages: Vec::new(),
                     stacks: Vec::new(),
@@ -657,6 +711,8 @@ pub fn analyze(
                 all_strict: true,
                 definite: false,
                 latent: false,
+                outside: false,
+                worst: None,
             });
             accs.len() - 1
         });
@@ -696,8 +752,15 @@ pub fn analyze(
         g.all_strict &= occ.strict;
         match occ.certainty.as_deref() {
             Some(value::DEFINITE) => g.definite = true,
+            Some(value::OUTSIDE) => g.outside = true,
             Some(_) => g.latent = true,
             None => {}
+        }
+        if let Some(sev) = occ.severity.as_deref().and_then(Severity::from_name) {
+            g.worst = g.worst.max(Some(sev));
+        }
+        if occ.severity.is_some() {
+            g.finding.own_object &= occ.own_object;
         }
     }
 
@@ -717,6 +780,8 @@ pub fn analyze(
             Some(value::DEFINITE.to_owned())
         } else if g.latent {
             Some(value::LATENT.to_owned())
+        } else if g.outside {
+            Some(value::OUTSIDE.to_owned())
         } else {
             None
         };
@@ -752,9 +817,20 @@ pub fn analyze(
         if f.reason.is_empty() {
             f.reason = "unknown".to_owned();
         }
-        f.severity = severity(&f.context, f.certainty.as_deref(), f.strict);
-        f.title = title(&f.context, &f.function, &f.signals, f.strict);
-        f.explanation = explanation(&f.context, &f.reason, &f.function);
+        let sev = g
+            .worst
+            .unwrap_or_else(|| severity_of(f.certainty.as_deref(), f.strict));
+        f.severity = sev.name();
+        f.level = level(&f.context, sev, f.strict);
+        f.own_object &= g.worst.is_some();
+        f.title = title(
+            &f.context,
+            &f.function,
+            &f.signals,
+            f.strict,
+            f.certainty.as_deref(),
+        );
+        f.explanation = explanation(&f);
         f.group = group_id(&f);
         // The interposed name is matched as well as every frame (frame 0 carries it); a finding
         // is suppressed when a suppression matches any of its stacks.
@@ -954,6 +1030,14 @@ fn severity_rank(s: &str) -> u8 {
     }
 }
 
+fn level_rank(l: &str) -> u8 {
+    match l {
+        "error" => 2,
+        "warning" => 1,
+        _ => 0,
+    }
+}
+
 /// `malloc(), free() and 3 more`.
 fn function_list(functions: &[FunctionCount], max: usize) -> String {
     let names: Vec<String> = functions
@@ -1037,6 +1121,7 @@ pub fn group(findings: &[Finding]) -> Vec<Group> {
                 root: f.root.clone(),
                 title: String::new(),
                 severity: f.severity,
+                level: f.level,
                 certainty: None,
                 signals: Vec::new(),
                 signal_origins: Vec::new(),
@@ -1069,6 +1154,9 @@ pub fn group(findings: &[Finding]) -> Vec<Group> {
             origins.extend(f.signal_origins.iter().cloned());
             if severity_rank(f.severity) > severity_rank(g.severity) {
                 g.severity = f.severity;
+            }
+            if level_rank(f.level) > level_rank(g.level) {
+                g.level = f.level;
             }
             match (f.certainty.as_deref(), g.certainty.as_deref()) {
                 (Some(value::DEFINITE), _) => g.certainty = f.certainty.clone(),

@@ -50,6 +50,11 @@ pub struct Occurrence {
     pub strict: bool,
     pub signal_name: Option<String>,
     pub certainty: Option<String>,
+    /// A [`proto::Severity`] name (absent in logs written before the key existed, and in
+    /// summary-only sites).
+    pub severity: Option<String>,
+    /// Fork child: the lock was initialised after the fork.
+    pub own_object: bool,
     pub parent_threads: Option<u64>,
     pub errno_before: Option<i64>,
     pub errno_after: Option<i64>,
@@ -418,6 +423,11 @@ impl Logs {
                         signal_name: s(&v, key::SIGNAL_NAME)
                             .or_else(|| n(&v, key::SIGNAL).map(|n| format!("signal {n}"))),
                         certainty: s(&v, key::CERTAINTY),
+                        severity: s(&v, key::SEVERITY),
+                        own_object: v
+                            .get(key::OWN_OBJECT)
+                            .and_then(Value::as_bool)
+                            .unwrap_or(false),
                         parent_threads: v.get(key::PARENT_THREADS).and_then(Value::as_u64),
                         errno_before: n(&v, key::ERRNO_BEFORE),
                         errno_after: n(&v, key::ERRNO_AFTER),
@@ -551,6 +561,8 @@ impl Logs {
                         strict: false,
                         signal_name: None,
                         certainty: None,
+                        severity: None,
+                        own_object: false,
                         parent_threads: None,
                         errno_before: None,
                         errno_after: None,

@@ -91,6 +91,22 @@ struct CheckArgs {
     keep_logs: Option<PathBuf>,
 }
 
+/// `--fail-on`: the least severe finding that fails the run.
+#[derive(Clone, Copy, ValueEnum)]
+enum FailOn {
+    Hazard,
+    Portable,
+}
+
+impl FailOn {
+    fn threshold(self) -> assafe_proto::Severity {
+        match self {
+            FailOn::Hazard => assafe_proto::Severity::Hazard,
+            FailOn::Portable => assafe_proto::Severity::Portable,
+        }
+    }
+}
+
 #[derive(Args)]
 struct OutputArgs {
     /// Report format.
@@ -102,6 +118,11 @@ struct OutputArgs {
     /// Exit status when there are unsuppressed findings (0: keep the normal status).
     #[arg(long, value_name = "N", default_value_t = 66)]
     error_exitcode: u8,
+    /// Which findings make the exit status --error-exitcode: hazard (calls that can deadlock or
+    /// corrupt with this C library: hazard and definite), or portable (also calls POSIX leaves
+    /// undefined that work here: every finding, the default).
+    #[arg(long, value_enum, value_name = "SEVERITY", default_value = "portable")]
+    fail_on: FailOn,
     /// Repository root for relative SARIF URIs (default: git toplevel of the working directory).
     #[arg(long, value_name = "DIR")]
     repo_root: Option<PathBuf>,
@@ -272,7 +293,7 @@ fn cmd_run(a: RunArgs) -> ExitCode {
         // The report is out; the temporary directory goes with `outcome`.
         drop(outcome);
         run::die_of(sig)
-    } else if !report.findings.is_empty() && a.out.error_exitcode != 0 {
+    } else if analyze::fails(&report, a.out.fail_on.threshold()) && a.out.error_exitcode != 0 {
         ExitCode::from(a.out.error_exitcode)
     } else {
         ExitCode::from(outcome.status.clamp(0, 255) as u8)
@@ -299,7 +320,7 @@ fn cmd_report(a: ReportArgs) -> ExitCode {
     ) {
         return fail(e);
     }
-    if !report.findings.is_empty() && a.out.error_exitcode != 0 {
+    if analyze::fails(&report, a.out.fail_on.threshold()) && a.out.error_exitcode != 0 {
         ExitCode::from(a.out.error_exitcode)
     } else {
         ExitCode::SUCCESS

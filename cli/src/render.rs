@@ -122,13 +122,16 @@ fn handler_wording(
         Some(assafe_proto::value::LATENT) => s.push_str(
             ", latent: the handler interrupted safe code this time; an unlucky signal deadlocks",
         ),
+        Some(assafe_proto::value::OUTSIDE) => {
+            s.push_str(", outside: a fault at an instruction outside every unsafe function")
+        }
         _ => {}
     }
     Some(s.trim_start_matches(", ").to_owned())
 }
 
 fn finding_block(out: &mut String, f: &Finding, suppressed: bool, max: usize) {
-    let _ = writeln!(out, "==assafe== {}", f.title);
+    let _ = writeln!(out, "==assafe== [{}] {}", f.severity, f.title);
     let _ = writeln!(out, "    {}", f.explanation);
     if let Some(w) = handler_wording(&f.signals, &f.signal_origins, f.certainty.as_deref()) {
         let _ = writeln!(out, "    {w}");
@@ -162,7 +165,7 @@ fn finding_block(out: &mut String, f: &Finding, suppressed: bool, max: usize) {
 fn group_block(out: &mut String, g: &Group, members: &[&Finding], max: usize) {
     let [first] = members else {
         // Several call sites.
-        let _ = writeln!(out, "==assafe== {}", g.title);
+        let _ = writeln!(out, "==assafe== [{}] {}", g.severity, g.title);
         if let Some(f) = &g.root.frame {
             let what = if g.root.kind == "handler" {
                 "handler"
@@ -287,9 +290,18 @@ pub fn text_with(r: &Report, max_frames: usize) -> String {
     } else {
         String::new()
     };
+    // Findings (groups) per severity, worst first.
+    let mut by_severity = String::new();
+    for s in assafe_proto::Severity::ALL.iter().rev() {
+        let n = r.groups.iter().filter(|g| g.severity == s.name()).count();
+        if n > 0 {
+            by_severity.push_str(if by_severity.is_empty() { "; " } else { ", " });
+            by_severity.push_str(&format!("{n} {}", s.name()));
+        }
+    }
     let _ = writeln!(
         out,
-        "SUMMARY: assafe: {}{sites} ({} suppressed) in {} checked, {} not checked",
+        "SUMMARY: assafe: {}{sites} ({} suppressed) in {} checked, {} not checked{by_severity}",
         plural(r.groups.len() as u64, "finding", "findings"),
         r.suppressed.len(),
         plural(r.processes_checked as u64, "process", "processes"),

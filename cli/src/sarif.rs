@@ -184,7 +184,7 @@ fn result(g: &Group, members: &[&Finding], root: Option<&Path>) -> Value {
     let functions: Vec<&str> = g.functions.iter().map(|x| x.function.as_str()).collect();
     let mut r = json!({
         "ruleId": g.context,
-        "level": "error",
+        "level": g.level,
         "message": {"text": text},
         "locations": [{"physicalLocation": location}],
         "partialFingerprints": {"assafeFingerprint/v2": g.id},
@@ -200,6 +200,7 @@ fn result(g: &Group, members: &[&Finding], root: Option<&Path>) -> Value {
             "programs": g.programs,
             "signals": g.signals,
             "strict": members.iter().all(|m| m.strict),
+            "severity": g.severity,
         },
     });
     if !related.is_empty() {

@@ -85,7 +85,8 @@ fn report(f: &Fixture, pid: i64, function: &str, ctx: &str, site: u64, base: u64
     };
     let mut r = json!({
         key::EVENT: event::REPORT, key::CONTEXT: ctx, key::FUNCTION: function, key::REASON: "heap",
-        key::PID: pid, key::PPID: 1, key::TID: pid, key::EXE: f.exe.to_str().unwrap(), key::PARENT_THREADS: 2,
+        key::PID: pid, key::PPID: 1, key::TID: pid, key::EXE: f.exe.to_str().unwrap(),
+        key::SEVERITY: "hazard", key::PARENT_THREADS: 2,
         key::SITE: format!("{:#x}", base + site),
         key::FRAMES: [format!("{:#x}", base + site), format!("{:#x}", base + caller)],
         key::STACK: [
@@ -97,6 +98,7 @@ fn report(f: &Fixture, pid: i64, function: &str, ctx: &str, site: u64, base: u64
         r[key::SIGNAL] = json!(10);
         r[key::SIGNAL_NAME] = json!("SIGUSR1");
         r[key::CERTAINTY] = json!(proto::value::DEFINITE);
+        r[key::SEVERITY] = json!("definite");
     }
     r
 }
@@ -232,12 +234,12 @@ fn text_report_layout() {
     let t = stdout(&o);
     assert!(
         t.contains(
-            "==assafe== async-signal-unsafe call to malloc() in the child of a multi-threaded fork"
+            "==assafe== [hazard] async-signal-unsafe call to malloc() in the child of a multi-threaded fork"
         ),
         "{t}"
     );
     assert!(
-        t.contains("may deadlock: another thread may have held the heap lock at fork"),
+        t.contains("malloc: another thread of the parent may have held the heap lock at the fork"),
         "{t}"
     );
     assert!(t.contains("8 calls in 2 processes"), "{t}");
@@ -402,7 +404,7 @@ fn missing_module_and_unknown_frames() {
     let f = fixture();
     let logs = f.dir.path().join("logs");
     let r = json!({
-        key::EVENT: event::REPORT, key::CONTEXT: Context::VforkChild.name(), key::FUNCTION: "setenv", key::REASON: "env",
+        key::EVENT: event::REPORT, key::CONTEXT: Context::VforkChild.name(), key::FUNCTION: "setenv", key::REASON: "env", key::SEVERITY: "hazard",
         key::PID: 5, key::PPID: 1, key::TID: 5, key::EXE: "/gone/prog", key::SITE: "0x401234",
         key::FRAMES: ["0x401234", "0xdeadbeef"],
         key::STACK: [{key::ADDR: "0x401234", key::MODULE: "/gone/prog", key::OFFSET: "0x1234"},
@@ -877,7 +879,7 @@ fn report_merges_packages_from_separate_workers_in_any_order() {
         p(1)["by_context"],
         json!({"fork-child": 1, "vfork-child": 1})
     );
-    assert_eq!(p(1)["by_severity"], json!({"error": 2}));
+    assert_eq!(p(1)["by_severity"], json!({"hazard": 2}));
     assert_eq!(p(1)["tests"], json!({"cli": "FAIL", "unit": "PASS"}));
     assert_eq!(p(2)["processes_checked"], 0);
     assert_eq!(p(2)["runs"], 1);

@@ -467,3 +467,84 @@ fn installed_binary_alone_uses_its_embedded_library() {
     let r = json(&stderr(&o));
     assert!(!findings(&r, "malloc").is_empty(), "{r:#}");
 }
+
+/// The MT_FORK program with `_Fork()` in place of `fork()`: nothing is reset in the child.
+fn ufork_source() -> String {
+    MT_FORK
+        .replace(
+            "#include <pthread.h>",
+            "#include <pthread.h>\nextern pid_t _Fork(void);",
+        )
+        .replace("pid_t p = fork();", "pid_t p = _Fork();")
+}
+
+#[test]
+fn fail_on_hazard_passes_portable_findings_and_sarif_levels_follow_severity() {
+    let dir = tempfile::tempdir().unwrap();
+    let portable = cc(dir.path(), "mt", MT_FORK, &["-g", "-O1", "-pthread"]);
+    let hazard = cc(
+        dir.path(),
+        "uf",
+        &ufork_source(),
+        &["-g", "-O1", "-pthread"],
+    );
+    let portable = portable.to_str().unwrap();
+    let hazard = hazard.to_str().unwrap();
+
+    // malloc after glibc's fork(): portable. The default fails on it, --fail-on hazard not.
+    let (r, code) = run_json(dir.path(), &[], &[portable]);
+    assert_eq!(code, 66, "{r}");
+    let f = findings(&r, "malloc");
+    assert_eq!(f.len(), 1, "{r}");
+    assert_eq!(f[0]["severity"], "portable", "{r}");
+    assert_eq!(f[0]["level"], "warning", "{r}");
+    assert!(
+        f[0]["explanation"]
+            .as_str()
+            .unwrap()
+            .contains("re-initialises the heap lock"),
+        "{r}"
+    );
+    let (_, code) = run_json(dir.path(), &["--fail-on", "hazard"], &[portable]);
+    assert_eq!(code, 3, "the program's own status");
+    let (_, code) = run_json(dir.path(), &["--fail-on", "portable"], &[portable]);
+    assert_eq!(code, 66);
+
+    // After _Fork(): a hazard, which --fail-on hazard fails on.
+    let (r, code) = run_json(dir.path(), &["--fail-on", "hazard"], &[hazard]);
+    assert_eq!(code, 66, "{r}");
+    assert_eq!(findings(&r, "malloc")[0]["severity"], "hazard", "{r}");
+
+    // SARIF level: warning for portable, error for hazard; text shows the severity.
+    for (exe, level, sev) in [
+        (portable, "warning", "portable"),
+        (hazard, "error", "hazard"),
+    ] {
+        let sarif = dir.path().join("r.sarif");
+        let o = output(
+            assafe()
+                .arg("run")
+                .arg("--lib")
+                .arg(library())
+                .args(["--format", "sarif", "--output"])
+                .arg(&sarif)
+                .args(["--", exe]),
+        );
+        assert_eq!(o.status.code(), Some(66), "{}", stderr(&o));
+        let s = json(&fs::read_to_string(&sarif).unwrap());
+        let results = s["runs"][0]["results"].as_array().unwrap();
+        assert_eq!(results.len(), 1, "{s}");
+        assert_eq!(results[0]["level"], level, "{s}");
+        assert_eq!(results[0]["properties"]["severity"], sev, "{s}");
+        let o = output(
+            assafe()
+                .arg("run")
+                .arg("--lib")
+                .arg(library())
+                .args(["--", exe]),
+        );
+        let t = stderr(&o);
+        assert!(t.contains(&format!("==assafe== [{sev}] ")), "{t}");
+        assert!(t.contains(&format!("; 1 {sev}\n")), "{t}");
+    }
+}

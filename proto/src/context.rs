@@ -109,9 +109,69 @@ impl Context {
     }
 }
 
+/// What an unsafe call can do with this C library in this context (the `severity` key), least
+/// severe first (the derived order is the rank).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Severity {
+    /// Undefined by POSIX, but made to work here: `malloc` after glibc's `fork()` (which resets
+    /// the heap locks in the child), a lock the fork child initialised itself, a vfork child of
+    /// a single-threaded parent in which no handler can run, a handler for a signal a
+    /// single-threaded process sent itself, a function unsafe only by POSIX's list.
+    Portable,
+    /// Can deadlock or corrupt here under some timing: a lock fork does not reset, a program
+    /// mutex another thread may hold, a handler for an asynchronous signal calling `malloc`.
+    Hazard,
+    /// The handler interrupted this thread inside an unsafe function (certainty `definite`).
+    Definite,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 3] = [Severity::Portable, Severity::Hazard, Severity::Definite];
+
+    /// The value of the log's `severity` key.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Severity::Portable => "portable",
+            Severity::Hazard => "hazard",
+            Severity::Definite => "definite",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Severity> {
+        Severity::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// SARIF `level`: a call that can deadlock or corrupt is an error, a portability problem a
+    /// warning.
+    pub const fn sarif_level(self) -> &'static str {
+        match self {
+            Severity::Portable => "warning",
+            Severity::Hazard | Severity::Definite => "error",
+        }
+    }
+
+    /// Does a finding of this severity fail a run whose threshold (`--fail-on`) is `threshold`?
+    pub fn fails(self, threshold: Severity) -> bool {
+        self >= threshold
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn severities() {
+        for s in Severity::ALL {
+            assert_eq!(Severity::from_name(s.name()), Some(s));
+            assert!(s.fails(Severity::Portable));
+        }
+        assert!(!Severity::Portable.fails(Severity::Hazard));
+        assert!(Severity::Definite.fails(Severity::Hazard));
+        assert_eq!(Severity::Portable.sarif_level(), "warning");
+        assert_eq!(Severity::Hazard.sarif_level(), "error");
+        assert_eq!(Severity::from_name("latent"), None);
+    }
 
     #[test]
     fn bits_round_trip() {

@@ -22,7 +22,7 @@ pub mod json;
 pub mod reason;
 pub mod schema;
 
-pub use context::{CONTEXT_MASK, Context, ERRNO_RULE};
+pub use context::{CONTEXT_MASK, Context, ERRNO_RULE, Severity};
 pub use glob::glob;
 
 /// The version of the record format this crate describes.
@@ -151,11 +151,27 @@ pub mod key {
     pub const SIGNALS: &str = "signals";
     /// Report: why `frames` stops early (`"seccomp"`: stack memory could not be read safely).
     pub const TRUNCATED: &str = "truncated";
+    /// Report: a [`crate::Severity`] name (`"definite"`, `"hazard"`, `"portable"`): what the
+    /// call can do with this C library in this context.
+    pub const SEVERITY: &str = "severity";
+    /// Fork-child report: how the process was forked (`"fork"`: libc's `fork()`, which resets
+    /// the locks `data/fork-resets.tsv` lists; `"_Fork"`; `"unseen"`: a raw `clone`/`fork`
+    /// system call or a libc-internal fork the library did not see).
+    pub const FORKED_BY: &str = "forked_by";
+    /// Fork-child report, only when true: the call's object (a mutex, rwlock or semaphore) was
+    /// initialised in this process after the fork.
+    pub const OWN_OBJECT: &str = "own_object";
+    /// Vfork-child report: the signals blocked when the child made the call (inherited from
+    /// the parent at vfork unless the child changed its mask), `"0x…"`, bit n-1 for signal n.
+    pub const BLOCKED_SIGNALS: &str = "blocked_signals";
+    /// Vfork-child report: the signals whose action in the child was a handler when it made the
+    /// call (not SIG_DFL or SIG_IGN), `"0x…"`, bit n-1 for signal n.
+    pub const HANDLED_SIGNALS: &str = "handled_signals";
 
     /// Every key, top-level and nested.
     ///
     /// Keep in step with [`crate::schema`] (a unit test checks both ways).
-    pub const ALL: [&str; 39] = [
+    pub const ALL: [&str; 44] = [
         EVENT,
         FORMAT,
         VERSION,
@@ -195,6 +211,11 @@ pub mod key {
         LOST_REASON,
         SIGNALS,
         TRUNCATED,
+        SEVERITY,
+        FORKED_BY,
+        OWN_OBJECT,
+        BLOCKED_SIGNALS,
+        HANDLED_SIGNALS,
     ];
 }
 
@@ -204,6 +225,17 @@ pub mod value {
     pub const DEFINITE: &str = "definite";
     /// [`crate::key::CERTAINTY`]: the call is unsafe, but the handler interrupted safe code.
     pub const LATENT: &str = "latent";
+    /// [`crate::key::CERTAINTY`]: a synchronous fault (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP
+    /// with a kernel `si_code`) at an instruction outside libc, the loader and every interposed
+    /// function: the handler cannot have interrupted an unsafe function (written only with
+    /// `report_sync_faults=1`).
+    pub const OUTSIDE: &str = "outside";
+    /// [`crate::key::FORKED_BY`]: libc's `fork()`.
+    pub const FORKED_BY_FORK: &str = "fork";
+    /// [`crate::key::FORKED_BY`]: `_Fork()` (no lock reset).
+    pub const FORKED_BY_UFORK: &str = "_Fork";
+    /// [`crate::key::FORKED_BY`]: a fork the library did not see (raw `clone`, `daemon()`).
+    pub const FORKED_BY_UNSEEN: &str = "unseen";
     /// [`crate::key::SIGNAL_ORIGIN`]: a fault (SIGSEGV, SIGBUS, …) raised by the thread itself.
     pub const ORIGIN_SYNCHRONOUS: &str = "synchronous";
     /// [`crate::key::SIGNAL_ORIGIN`]: sent by the process to itself (`raise`, `kill(getpid())`).

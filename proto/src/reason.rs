@@ -34,21 +34,26 @@ const fn posix_only(name: &'static str, why: &'static str) -> Reason {
 
 /// Every class the writer can report (unsafe under `safe_list=glibc` or `posix`), and
 /// `undocumented`, which older versions of `symbols.txt` used.
-pub const REASONS: [Reason; 21] = [
+pub const REASONS: [Reason; 22] = [
     r(
         "heap",
         "the heap lock",
-        "the heap lock may be held by a thread that no longer exists or by the interrupted code (deadlock), or the heap may be mid-update (corruption)",
+        "it takes the heap lock, which may be held (deadlock), and updates the heap, which may be mid-update (corruption)",
     ),
     r(
         "lock",
         "a lock",
-        "it takes a lock that may be held forever by a thread that no longer exists or by the interrupted code",
+        "it takes a lock that may be held by code that cannot release it (deadlock)",
     ),
     r(
         "stdio",
         "a stdio stream's lock",
         "stdio takes the stream lock and may allocate; the stream may be mid-update",
+    ),
+    r(
+        "format",
+        "the heap lock (and the locale data)",
+        "it formats into the caller's buffer (no stream, no stream lock) but may allocate (wide, large or positional conversions) and reads the locale",
     ),
     r(
         "syslog",
@@ -138,6 +143,101 @@ pub const REASONS: [Reason; 21] = [
     ),
 ];
 
+/// Where an unsafe call was made, as far as its explanation goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Why {
+    /// Fork child: a lock this fork did not reset (`_Fork`, a raw `clone`, a lock libc's
+    /// `fork()` does not reset, a program lock).
+    ForkHazard,
+    /// Fork child of libc's `fork()`, which re-initialises the class's locks (portable).
+    ForkReset,
+    /// Fork child: the lock was initialised in the child after the fork (portable).
+    OwnObject,
+    /// Fork child reported only because of `strict=1` (single-threaded parent).
+    StrictOnly,
+    /// Vfork child.
+    Vfork,
+    /// Vfork child of a single-threaded parent in which no handler can run (portable).
+    VforkQuiet,
+    /// Signal handler (latent).
+    Handler,
+    /// Signal handler that interrupted an unsafe function on this thread.
+    HandlerDefinite,
+    /// Handler for a signal a single-threaded process sent itself (portable).
+    HandlerSelf,
+    /// Handler for a synchronous fault outside every unsafe function.
+    HandlerOutside,
+    /// Asynchronous cancellation.
+    Cancel,
+}
+
+/// The explanation of a call of class `name` made where `why` says, in three pieces to write
+/// one after the other (the preload cannot allocate): true for the function's class and the
+/// context, naming the shared state the class touches.
+pub fn explain_in(name: &str, why: Why) -> [&'static str; 3] {
+    let r = lookup(name);
+    let Some(res) = r.resource else {
+        return [r.why, "", ""];
+    };
+    match why {
+        Why::ForkHazard => [
+            "another thread of the parent may have held ",
+            res,
+            " at the fork; that thread does not exist in the child, so it stays held (deadlock) or mid-update (corruption)",
+        ],
+        Why::ForkReset => [
+            "undefined by POSIX after a multi-threaded fork, but this C library's fork() re-initialises ",
+            res,
+            " in the child, so it works here (not after _Fork, a raw clone, or with a C library that does not)",
+        ],
+        Why::OwnObject => [
+            "undefined by POSIX after a multi-threaded fork, but ",
+            res,
+            " that the child initialised itself after the fork cannot be held by a thread that vanished at the fork",
+        ],
+        Why::StrictOnly => [
+            "the parent had one thread, so nothing can have held ",
+            res,
+            " at the fork; reported because strict=1",
+        ],
+        Why::Vfork => [
+            "the child shares the parent's memory and stack: it uses the parent's ",
+            res,
+            ", which another thread of the parent may hold, a signal handler may interrupt, and whose changes stay in the parent",
+        ],
+        Why::VforkQuiet => [
+            "undefined by POSIX in a vfork child, but the parent has one thread and every signal with a handler is blocked, so nothing can hold or interrupt ",
+            res,
+            "; its changes stay in the parent",
+        ],
+        Why::Handler => [
+            "the handler may interrupt code of this thread that holds ",
+            res,
+            " (deadlock) or is in the middle of updating it (corruption)",
+        ],
+        Why::HandlerDefinite => [
+            "the handler interrupted this thread inside an unsafe function: ",
+            res,
+            " may be held or mid-update right now",
+        ],
+        Why::HandlerSelf => [
+            "undefined by POSIX, but the signal was sent by this single-threaded process to itself, so the handler ran at that call, not inside code holding ",
+            res,
+            "",
+        ],
+        Why::HandlerOutside => [
+            "the signal is a fault at an instruction outside libc and every unsafe function: the handler cannot have interrupted code holding ",
+            res,
+            "",
+        ],
+        Why::Cancel => [
+            "cancelling the thread inside it may leave ",
+            res,
+            " held or mid-update",
+        ],
+    }
+}
+
 /// For a class not in [`REASONS`].
 pub const UNKNOWN: Reason = Reason {
     name: "",
@@ -170,6 +270,39 @@ mod tests {
         }
         assert_eq!(lookup("no-such-class"), &UNKNOWN);
         assert_eq!(explain("heap"), REASONS[0].why);
+    }
+
+    #[test]
+    fn explanations_per_context() {
+        let all = [
+            Why::ForkHazard,
+            Why::ForkReset,
+            Why::OwnObject,
+            Why::StrictOnly,
+            Why::Vfork,
+            Why::VforkQuiet,
+            Why::Handler,
+            Why::HandlerDefinite,
+            Why::HandlerSelf,
+            Why::HandlerOutside,
+            Why::Cancel,
+        ];
+        for w in all {
+            let p = explain_in("heap", w);
+            assert_eq!(p[1], "the heap lock");
+            if w != Why::ForkHazard {
+                // Only a fork child lost the parent's other threads.
+                assert!(!p[0].contains("does not exist") && !p[2].contains("does not exist"));
+            }
+        }
+        // snprintf & co. have no stream.
+        let f = explain_in("format", Why::Handler);
+        assert!(!f[1].contains("stream"));
+        assert!(lookup("format").why.contains("no stream"));
+        assert_eq!(
+            explain_in("pure", Why::Handler),
+            [lookup("pure").why, "", ""]
+        );
     }
 
     #[test]

@@ -90,7 +90,9 @@ pub const START: EventSchema = EventSchema {
     ],
 };
 
-/// `report`. `parent_threads` and `strict` (only when true) in fork-child reports; `signal` …
+/// `report`. `severity` in every report; `parent_threads`, `strict` (only when true),
+/// `forked_by` and `own_object` (only when true) in fork-child reports; `parent_threads`,
+/// `blocked_signals` and `handled_signals` in vfork-child reports; `signal` …
 /// `handler_depth` in signal-handler reports; `signal` and `signal_name` also in the report of a
 /// handler run in a vfork child.
 pub const REPORT: EventSchema = EventSchema {
@@ -104,8 +106,13 @@ pub const REPORT: EventSchema = EventSchema {
         always(key::PPID, Uint),
         always(key::TID, Uint),
         always(key::EXE, Str),
+        always(key::SEVERITY, Str),
         sometimes(key::PARENT_THREADS, Uint),
         sometimes(key::STRICT, Bool),
+        sometimes(key::FORKED_BY, Str),
+        sometimes(key::OWN_OBJECT, Bool),
+        sometimes(key::BLOCKED_SIGNALS, Hex),
+        sometimes(key::HANDLED_SIGNALS, Hex),
         sometimes(key::SIGNAL, Uint),
         sometimes(key::SIGNAL_NAME, Str),
         sometimes(key::SIGNAL_ORIGIN, Str),

@@ -195,12 +195,13 @@ options! {
     log_path: LogPath = LogPath(Path::EMPTY), "write reports to PATH.<pid> (opened at each report) instead of stderr";
     log_format: LogFormat = LogFormat::Text, "text (sanitizer-style blocks) or json (one object per line)";
     halt_on_error: bool = false, "abort the process after the first report";
-    verbosity: u32 = 0, "0 quiet, 1 say when the library loads, 2 also note every fork child and whether it is checked";
+    verbosity: u32 = 0, "0 quiet, 1 say when the library loads, 2 also note every fork child and whether it is checked (vfork children are always checked, and not noted)";
     help: bool = false, "print the options with their defaults and continue";
     follow_exec: bool = true, "re-add LD_PRELOAD and ASSAFE_OPTIONS when a program execs with an environment that dropped them";
     safe_list: SafeList = SafeList::Glibc, "which verdict decides what is unsafe: glibc (glibc 2.36 manual + assafe judgement), posix (POSIX.1-2024 list), strict (unsafe under either)";
     report_signal_unsafe: bool = true, "report unsafe calls inside signal handlers";
     report_errno_spoil: bool = true, "report signal handlers that return with errno changed";
+    report_sync_faults: bool = false, "report unsafe calls in handlers for a synchronous fault (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP) at an instruction outside libc and every unsafe function, which cannot have interrupted one";
     suppressions: Path = Path::EMPTY, "file of context:pattern lines; matching reports are not written";
 }
 

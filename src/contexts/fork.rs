@@ -67,6 +67,8 @@ pub fn check_unseen_fork() {
     }
     // SAFETY: our sentinel page.
     unsafe { core::ptr::write_volatile(p, 1) };
+    state::FORKED_BY.store(state::FORKED_UNSEEN, Ordering::Relaxed);
+    state::forget_own_objects();
     // The parent's thread count is gone; glibc's flag (copied from the parent) tells whether the
     // parent ever had a second thread.
     let mt = !clib::single_threaded();
@@ -86,13 +88,15 @@ fn enter_fork_child(parent_threads: u32, parent: i32, strict_only: bool) {
     tls::set(tls::FORK_CHILD);
 }
 
-/// Runs in the child right after `fork`/`_Fork` returned 0.
-fn child(parent_threads: u32, parent: i32) {
+/// Runs in the child right after `fork`/`_Fork` returned 0 (`by`: which, a `state::FORKED_*`).
+fn child(parent_threads: u32, parent: i32, by: u8) {
     if sys::restricted() {
         // Made under a seccomp filter: our pid cannot be asked for (records are counted lost).
         sys::forget_pid();
     }
     arm();
+    state::FORKED_BY.store(by, Ordering::Relaxed);
+    state::forget_own_objects();
     dedup::child_reset();
     reporting::sink::child_reset();
     let inherited = state::process_context() & tls::FORK_CHILD != 0;
@@ -126,7 +130,12 @@ unsafe fn fork_common(idx: usize) -> libc::pid_t {
     let pid = unsafe { real() };
     if pid == 0 {
         tls::set(tls::BUSY);
-        child(threads, parent);
+        let by = if idx == g::IDX__Fork {
+            state::FORKED_UFORK
+        } else {
+            state::FORKED_FORK
+        };
+        child(threads, parent, by);
         tls::clear(tls::BUSY);
     }
     pid
@@ -144,5 +153,37 @@ pub fn wrapper(idx: usize) -> usize {
         g::IDX_fork => fork_impl::<{ g::IDX_fork }> as *const () as usize,
         g::IDX___fork => fork_impl::<{ g::IDX___fork }> as *const () as usize,
         _ => fork_impl::<{ g::IDX__Fork }> as *const () as usize,
+    }
+}
+
+/// `pthread_mutex_init`, `pthread_rwlock_init`, `sem_init`, `mtx_init` (the real one is symbol
+/// `IDX`; each takes the object first and at most three arguments, and returns 0 on success —
+/// `mtx_init`'s `thrd_success` is 0 too). Reached only through the slow path, i.e. when the
+/// thread is in a restricted context; in a fork child the object becomes one the child made
+/// itself.
+unsafe extern "C" fn init_impl<const IDX: usize>(obj: usize, a: usize, b: usize) -> libc::c_int {
+    // SAFETY: the slot holds libc's initialiser IDX, a C function of at most three integer or
+    // pointer arguments returning int; extra argument registers are ignored by the callee.
+    let real: unsafe extern "C" fn(usize, usize, usize) -> libc::c_int =
+        unsafe { core::mem::transmute(symbols::real(IDX)) };
+    // SAFETY: the program's own arguments.
+    let r = unsafe { real(obj, a, b) };
+    if r == 0 && state::process_context() & tls::FORK_CHILD != 0 {
+        state::note_own_object(obj);
+    }
+    r
+}
+
+/// The wrapper the slow path sends an init-class call to.
+pub fn init_wrapper(idx: usize) -> usize {
+    match idx {
+        g::IDX_pthread_mutex_init => {
+            init_impl::<{ g::IDX_pthread_mutex_init }> as *const () as usize
+        }
+        g::IDX_pthread_rwlock_init => {
+            init_impl::<{ g::IDX_pthread_rwlock_init }> as *const () as usize
+        }
+        g::IDX_sem_init => init_impl::<{ g::IDX_sem_init }> as *const () as usize,
+        _ => init_impl::<{ g::IDX_mtx_init }> as *const () as usize,
     }
 }

@@ -341,7 +341,17 @@ pub fn wrap_existing() {
 /// The action the kernel runs for every signal whose program handler is a function.
 unsafe extern "C" fn handler_wrapper(sig: c_int, info: *mut libc::siginfo_t, uc: *mut c_void) {
     let b = tls::block();
-    let saved = tls::state();
+    let mut saved = tls::state();
+    if saved & tls::VFORK_CHILD != 0
+        && !uc.is_null()
+        // SAFETY: uc is the ucontext the kernel passed to this running handler (null only when
+        // a program calls the wrapper itself, which it cannot name).
+        && unsafe { arch::vfork_parent_resuming(uc as usize) }
+    {
+        // The vfork parent, back from the system call before its wrapper stored back its own
+        // state byte (which still carries the child's bit): it is not a vfork child.
+        saved &= !tls::VFORK_CHILD;
+    }
     let s = sig as usize;
     // One load: the handler and its calling convention come from the same sigaction call.
     let w = ACTION.load(s, Ordering::Acquire);
@@ -378,7 +388,13 @@ unsafe extern "C" fn handler_wrapper(sig: c_int, info: *mut libc::siginfo_t, uc:
         tls::set(tls::BUSY);
         if state::initialised()
             && matches!(
-                dedup::hit(sys::getpid(), symbols::HANDLER_IN_VFORK, h, false),
+                dedup::hit(
+                    sys::getpid(),
+                    symbols::HANDLER_IN_VFORK,
+                    h,
+                    false,
+                    assafe_proto::Severity::Hazard as u8
+                ),
                 dedup::Hit::First
             )
         {

@@ -3,12 +3,13 @@
 //! The first call from a site is reported; later ones only count, and the summary at exec/exit
 //! carries the counts, so a forked worker that calls `malloc` a million times writes a bounded log.
 //! A site first reported as a *latent* signal-handler call is reported once more the first time it
-//! turns out *definite* (the handler interrupted an unsafe function on the same thread).
+//! turns out *definite* (the handler interrupted an unsafe function on the same thread), and a
+//! site is reported once more the first time a call from it is more severe than before.
 //! The key includes the pid because a vfork child shares this table with its parent.
 //! Insertion claims an empty slot with one compare-exchange on a 64-bit hash of the key; the
 //! fields are published afterwards with a release store of `idx` (readers skip unpublished slots).
 
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 const SIZE: usize = 4096;
 
@@ -29,6 +30,8 @@ struct Entry {
     definite: AtomicBool,
     /// Latent calls seen (bounded by MAX_DEFINITE_TRIES for the unwinding decision).
     tries: AtomicU32,
+    /// The highest severity rank (`assafe_proto::Severity as u8`) reported for this site.
+    worst: AtomicU8,
 }
 
 static TABLE: [Entry; SIZE] = [const {
@@ -41,6 +44,7 @@ static TABLE: [Entry; SIZE] = [const {
         suppressed: AtomicBool::new(false),
         definite: AtomicBool::new(false),
         tries: AtomicU32::new(0),
+        worst: AtomicU8::new(0),
     }
 }; SIZE];
 
@@ -81,6 +85,9 @@ pub enum Hit {
     Again,
     /// Seen before, but this call is the first definite one: write a report.
     Definite,
+    /// Seen before, but this call is more severe than every report so far (a handler that ran
+    /// for a signal the process sent itself now runs for one from elsewhere): write a report.
+    Worse,
     /// The table is full: counted as dropped, and reported (we cannot tell it is a repeat).
     Full,
 }
@@ -109,7 +116,7 @@ pub fn worth_unwinding(pid: i32, idx: usize, site: usize) -> bool {
     }
 }
 
-pub fn hit(pid: i32, idx: usize, site: usize, definite: bool) -> Hit {
+pub fn hit(pid: i32, idx: usize, site: usize, definite: bool, severity: u8) -> Hit {
     if !ANY.load(Ordering::Relaxed) {
         ANY.store(true, Ordering::Relaxed);
     }
@@ -128,6 +135,7 @@ pub fn hit(pid: i32, idx: usize, site: usize, definite: bool) -> Hit {
                     e.site.store(site, Ordering::Relaxed);
                     e.pid.store(pid as u32, Ordering::Relaxed);
                     e.definite.store(definite, Ordering::Relaxed);
+                    e.worst.store(severity, Ordering::Relaxed);
                     e.idx.store(idx as u32 + 1, Ordering::Release);
                     return Hit::First;
                 }
@@ -136,12 +144,16 @@ pub fn hit(pid: i32, idx: usize, site: usize, definite: bool) -> Hit {
         }
         if k == key {
             e.count.fetch_add(1, Ordering::Relaxed);
+            let worse = e.worst.fetch_max(severity, Ordering::Relaxed) < severity;
             if definite {
                 if !e.definite.swap(true, Ordering::Relaxed) {
                     return Hit::Definite;
                 }
             } else {
                 e.tries.fetch_add(1, Ordering::Relaxed);
+            }
+            if worse {
+                return Hit::Worse;
             }
             return Hit::Again;
         }

@@ -2,7 +2,7 @@
 //! and fixed value comes from `assafe_proto` (the schema the readers use); this file only decides
 //! the order, which is `assafe_proto::schema`'s. The text form is written in `mod.rs`.
 
-use assafe_proto::{Context, FORMAT_VERSION, event as ev, key as k, value};
+use assafe_proto::{Context, FORMAT_VERSION, Severity, event as ev, key as k, value};
 
 use crate::platform::fmt::Buf;
 use crate::platform::signame;
@@ -120,16 +120,28 @@ pub fn start(b: &mut Buf, pid: i32, ppid: i32, exe: &[u8], version: &str) {
     b.c(b'}');
 }
 
+/// What a fork-child report says about the fork.
+pub struct Fork {
+    pub parent_threads: u32,
+    /// Reported only because of strict=1.
+    pub strict_only: bool,
+    /// A `value::FORKED_BY_*`.
+    pub forked_by: &'static str,
+    /// The call's lock was initialised after the fork.
+    pub own_object: bool,
+}
+
 /// What an unsafe-call report says beyond the function.
 pub struct Report<'a> {
     pub context: Context,
     pub function: &'a [u8],
     pub reason: &'a str,
     pub process: Process<'a>,
-    /// Fork child: (parent threads, reported only because of strict=1).
-    pub fork: Option<(u32, bool)>,
-    /// Signal handler: (signal, origin, definite, depth).
-    pub signal: Option<(i32, &'a str, bool, u32)>,
+    pub severity: Severity,
+    pub fork: Option<Fork>,
+    pub vfork: Option<super::Vfork>,
+    /// Signal handler: (signal, origin, certainty, depth).
+    pub signal: Option<(i32, &'a str, &'a str, u32)>,
     pub site: usize,
     pub frames: &'a [usize],
     /// Why `frames` stops early, when it does for a reason other than the stack's end.
@@ -142,20 +154,25 @@ pub fn report(b: &mut Buf, r: &Report) {
     key(b, k::FUNCTION).json_str(r.function);
     key(b, k::REASON).json_str(r.reason.as_bytes());
     process(b, &r.process);
-    if let Some((threads, strict_only)) = r.fork {
-        key(b, k::PARENT_THREADS).u(threads as u64);
-        if strict_only {
+    str_value(b, k::SEVERITY, r.severity.name());
+    if let Some(f) = &r.fork {
+        key(b, k::PARENT_THREADS).u(f.parent_threads as u64);
+        if f.strict_only {
             bool_value(b, k::STRICT, true);
         }
+        str_value(b, k::FORKED_BY, f.forked_by);
+        if f.own_object {
+            bool_value(b, k::OWN_OBJECT, true);
+        }
     }
-    if let Some((sig, origin, definite, depth)) = r.signal {
+    if let Some(v) = &r.vfork {
+        key(b, k::PARENT_THREADS).u(v.parent_threads as u64);
+        hex_value(b, k::BLOCKED_SIGNALS, v.blocked);
+        hex_value(b, k::HANDLED_SIGNALS, v.handled);
+    }
+    if let Some((sig, origin, certainty, depth)) = r.signal {
         signal(b, sig);
         str_value(b, k::SIGNAL_ORIGIN, origin);
-        let certainty = if definite {
-            value::DEFINITE
-        } else {
-            value::LATENT
-        };
         str_value(b, k::CERTAINTY, certainty);
         key(b, k::HANDLER_DEPTH).u(depth as u64);
     }
@@ -266,6 +283,7 @@ pub fn handler_in_vfork(b: &mut Buf, p: &Process, sig: i32, handler: usize) {
     str_value(b, k::FUNCTION, value::HANDLER_IN_VFORK_FUNCTION);
     str_value(b, k::REASON, value::HANDLER_IN_VFORK_REASON);
     process(b, p);
+    str_value(b, k::SEVERITY, Severity::Hazard.name());
     signal(b, sig);
     site_and_stack(b, handler, &[handler], None);
 }

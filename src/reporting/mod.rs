@@ -11,7 +11,8 @@ pub mod symbolize;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 
-use assafe_proto::{Context as ProtoContext, value};
+use assafe_proto::reason::Why;
+use assafe_proto::{Context as ProtoContext, Severity, value};
 
 use crate::config::{self, Problems};
 use crate::libc::symbols;
@@ -144,6 +145,8 @@ pub struct Context {
     pub signal: i32,
     pub signal_origin: &'static str,
     pub definite: bool,
+    /// Signal handler: a synchronous fault outside libc and every unsafe function.
+    pub outside: bool,
     pub depth: u32,
     /// The call site reported and deduplicated on: the return address of the call, or the
     /// program's handler when the handler tail-called the unsafe function (then the return
@@ -151,6 +154,33 @@ pub struct Context {
     pub site: usize,
     /// The program's handler (signal-handler context only).
     pub handler: usize,
+    /// What the call can do here (`check::judge`), and the explanation that goes with it.
+    pub severity: Severity,
+    pub why: Why,
+    /// Fork child: the call's lock was initialised in this process after the fork.
+    pub own_object: bool,
+    /// Vfork child: what its parent had.
+    pub vfork: Option<Vfork>,
+}
+
+/// A vfork child's parent, as far as a report goes.
+#[derive(Clone, Copy)]
+pub struct Vfork {
+    /// Threads in the parent (0 = unknown).
+    pub parent_threads: u32,
+    /// Signals blocked when the child made the call (bit n-1 for signal n).
+    pub blocked: u64,
+    /// Signals whose action in the child was a handler when it made the call.
+    pub handled: u64,
+}
+
+/// The `forked_by` value of this fork child.
+fn forked_by() -> &'static str {
+    match state::FORKED_BY.load(Ordering::Relaxed) {
+        state::FORKED_FORK => value::FORKED_BY_FORK,
+        state::FORKED_UFORK => value::FORKED_BY_UFORK,
+        _ => value::FORKED_BY_UNSEEN,
+    }
 }
 
 /// The context of a context bit (the most specific one; a bit that names none is async-cancel,
@@ -242,11 +272,24 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &Frame) -> bool {
                     function: name,
                     reason,
                     process,
-                    fork: (ctx.bit == tls::FORK_CHILD).then_some((threads, strict_only)),
+                    severity: ctx.severity,
+                    fork: (ctx.bit == tls::FORK_CHILD).then_some(json::Fork {
+                        parent_threads: threads,
+                        strict_only,
+                        forked_by: forked_by(),
+                        own_object: ctx.own_object,
+                    }),
+                    vfork: ctx.vfork,
                     signal: (ctx.bit == tls::IN_HANDLER).then_some((
                         ctx.signal,
                         ctx.signal_origin,
-                        ctx.definite,
+                        if ctx.definite {
+                            value::DEFINITE
+                        } else if ctx.outside {
+                            value::OUTSIDE
+                        } else {
+                            value::LATENT
+                        },
                         ctx.depth,
                     )),
                     site: ctx.site,
@@ -274,9 +317,21 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &Frame) -> bool {
                         b.u(state::FORK_PARENT.load(Ordering::Relaxed) as u64);
                         b.s(" had ").u(threads as u64).s(" threads)");
                     }
+                    b.s(" made by ").s(forked_by());
                 }
                 tls::VFORK_CHILD => {
-                    b.s("in a vfork child (it shares the parent's memory)");
+                    b.s("in a vfork child (it shares the parent's memory");
+                    if let Some(v) = ctx.vfork {
+                        b.s("; the parent has ")
+                            .u(v.parent_threads as u64)
+                            .s(" thread");
+                        if v.parent_threads != 1 {
+                            b.s("s");
+                        }
+                        b.s(", blocked signals ").hex(v.blocked);
+                        b.s(", signals with a handler ").hex(v.handled);
+                    }
+                    b.s(")");
                 }
                 tls::IN_HANDLER => {
                     b.s("in a handler for ").s(signame(ctx.signal));
@@ -284,6 +339,9 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &Frame) -> bool {
                     if ctx.definite {
                         b.s(value::DEFINITE)
                             .s(": the handler interrupted this thread inside an unsafe function");
+                    } else if ctx.outside {
+                        b.s(value::OUTSIDE)
+                            .s(": a fault outside libc and every unsafe function");
                     } else {
                         b.s(value::LATENT);
                     }
@@ -293,15 +351,13 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &Frame) -> bool {
                     b.s("while the thread's cancel type is asynchronous");
                 }
             }
-            b.s("\n");
+            b.s(" [").s(ctx.severity.name()).s("]\n");
             prefix(b);
-            b.s("  ")
-                .printable(name)
-                .s(": ")
-                .s(reason)
-                .s(" - ")
-                .s(assafe_proto::reason::explain(reason))
-                .s("\n");
+            b.s("  ").printable(name).s(": ").s(reason).s(" - ");
+            for piece in assafe_proto::reason::explain_in(reason, ctx.why) {
+                b.s(piece);
+            }
+            b.s("\n");
             for (i, &a) in frames.iter().enumerate() {
                 text_frame(b, i, a, i == 0 && ctx.site != f.ret_addr());
             }

@@ -109,6 +109,12 @@ static int call(const char *f) {
         int st;
         if (waitpid(p, &st, 0) != p || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
             return 16;
+    } else if (!strcmp(f, "snprintf")) {
+        static char buf[16];
+        lsink = snprintf(buf, sizeof buf, "%s", v_str);
+    } else if (!strcmp(f, "pthread_mutex_init")) {
+        static pthread_mutex_t made;
+        lsink = pthread_mutex_init(&made, 0);
     } else if (!strcmp(f, "l64a")) {
         sink = l64a(42);
     } else if (!strcmp(f, "setuid")) {

@@ -15,7 +15,7 @@
   const $ = id => document.getElementById(id);
   const findings = R.findings;
   const contexts = [...new Set(findings.map(f => f.context))].sort();
-  const severities = ["error", "warning", "note"].filter(s => findings.some(f => f.severity === s));
+  const severities = ["definite", "hazard", "portable"].filter(s => findings.some(f => f.severity === s));
   const pkgNames = R.packages.map(p => p.package);
   const unchecked = R.processes_unchecked.length, partial = R.processes_partially_checked.length;
 

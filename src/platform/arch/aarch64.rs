@@ -253,6 +253,16 @@ impl Frame {
 
 const _: () = assert!(core::mem::size_of::<Frame>() == 0x120 + 16);
 
+/// The interrupted instruction and the syscall-return register (x0) of a handler's context.
+///
+/// # Safety
+/// `uc` must point to the `ucontext_t` the kernel passed to a handler that is still running.
+pub unsafe fn pc_and_ret_of_ucontext(uc: usize) -> (usize, usize) {
+    // SAFETY: forwarded contract.
+    let m = unsafe { &(*(uc as *const libc::ucontext_t)).uc_mcontext };
+    (m.pc as usize, m.regs[0] as usize)
+}
+
 /// The interrupted registers of a signal's `ucontext_t`, for unwinding.
 ///
 /// # Safety
@@ -330,6 +340,9 @@ pub(crate) use define_slow_entry;
 /// had before. On failure it tail-calls `$fail(errno) -> pid_t`.
 macro_rules! define_vfork_wrapper {
     ($name:ident, $bit:expr, $fail:path) => {
+        // The two global labels mark the parent's window for `vfork_parent_resuming`; the macro
+        // is expanded once, so they are defined once.
+        #[allow(named_asm_labels)]
         #[unsafe(naked)]
         pub unsafe extern "C" fn $name() {
             core::arch::naked_asm!(
@@ -342,20 +355,25 @@ macro_rules! define_vfork_wrapper {
                 "mov x1, sp",
                 "mov x8, #{clone}",                 // SYS_clone
                 "svc #0",
+                ".globl assafe_vfork_resume",
+                ".hidden assafe_vfork_resume",
+                "assafe_vfork_resume:",
+                "cbz x0, 4f",
+                "strb w11, [x9]",                   // parent (or failure): restore its own state
+                ".globl assafe_vfork_restored",
+                ".hidden assafe_vfork_restored",
+                "assafe_vfork_restored:",
                 "cmn x0, #4095",
                 "b.cs 3f",
-                "cbnz x0, 2f",
+                "ret",
+                "3:",
+                "neg w0, w0",
+                "b {fail}",
+                "4:",
                 "ldrb w10, [x9]",                   // child: the vfork-child bit
                 "orr w10, w10, #{bit}",
                 "strb w10, [x9]",
                 "ret",
-                "2:",
-                "strb w11, [x9]",                   // parent: restore its own state
-                "ret",
-                "3:",
-                "strb w11, [x9]",
-                "neg w0, w0",
-                "b {fail}",
                 bit = const $bit,
                 clone = const $crate::platform::arch::nr::CLONE,
                 fail = sym $fail,
@@ -364,6 +382,30 @@ macro_rules! define_vfork_wrapper {
     };
 }
 pub(crate) use define_vfork_wrapper;
+
+unsafe extern "C" {
+    /// The first instruction after the vfork system call in [`define_vfork_wrapper!`].
+    static assafe_vfork_resume: u8;
+    /// The first instruction after the parent stored back its state byte there.
+    static assafe_vfork_restored: u8;
+}
+
+/// Did the signal whose handler got `uc` interrupt a vfork *parent* between the system call and
+/// the wrapper's restoring of its state byte (which still carries the child's vfork-child bit)?
+/// The parent's SIGCHLD arrives exactly there when the child exits at once. The child is at
+/// the same instructions with a zero return value.
+///
+/// # Safety
+/// `uc` must point to the `ucontext_t` the kernel passed to a handler that is still running.
+pub unsafe fn vfork_parent_resuming(uc: usize) -> bool {
+    // SAFETY: forwarded contract.
+    let (pc, ret) = unsafe { pc_and_ret_of_ucontext(uc) };
+    let (from, to) = (
+        &raw const assafe_vfork_resume as usize,
+        &raw const assafe_vfork_restored as usize,
+    );
+    ret != 0 && (from..to).contains(&pc)
+}
 
 /// Calls `f(arg)` with the stack pointer at `top`, then switches back.
 ///

@@ -249,6 +249,19 @@ impl Frame {
 
 const _: () = assert!(core::mem::size_of::<Frame>() == 0xf0 + 16);
 
+/// The interrupted instruction and the syscall-return register (rax) of a handler's context.
+///
+/// # Safety
+/// `uc` must point to the `ucontext_t` the kernel passed to a handler that is still running.
+pub unsafe fn pc_and_ret_of_ucontext(uc: usize) -> (usize, usize) {
+    // SAFETY: forwarded contract.
+    let g = unsafe { &(*(uc as *const libc::ucontext_t)).uc_mcontext.gregs };
+    (
+        g[libc::REG_RIP as usize] as usize,
+        g[libc::REG_RAX as usize] as usize,
+    )
+}
+
 /// The interrupted registers of a signal's `ucontext_t`, for unwinding.
 ///
 /// # Safety
@@ -338,6 +351,9 @@ pub(crate) use define_slow_entry;
 /// before. On failure it tail-calls `$fail(errno) -> pid_t`.
 macro_rules! define_vfork_wrapper {
     ($name:ident, $bit:expr, $fail:path) => {
+        // The two global labels mark the parent's window for `vfork_parent_resuming`; the macro
+        // is expanded once, so they are defined once.
+        #[allow(named_asm_labels)]
         #[unsafe(naked)]
         pub unsafe extern "C" fn $name() {
             core::arch::naked_asm!(
@@ -346,22 +362,27 @@ macro_rules! define_vfork_wrapper {
                 "movzx edx, byte ptr fs:[r11]",                 // the parent's state byte, kept in rdx
                 "mov eax, 58",                                  // SYS_vfork
                 "syscall",
+                ".globl assafe_vfork_resume",
+                ".hidden assafe_vfork_resume",
+                "assafe_vfork_resume:",
                 "push rsi",
                 "mov r11, qword ptr [rip + assafe_tls@GOTTPOFF]", // syscall clobbered r11
+                "test rax, rax",
+                "jz 4f",
+                "mov byte ptr fs:[r11], dl",                    // parent (or failure): restore its own state
+                ".globl assafe_vfork_restored",
+                ".hidden assafe_vfork_restored",
+                "assafe_vfork_restored:",
                 "cmp rax, -4095",
                 "jae 3f",
-                "test eax, eax",
-                "jnz 2f",
-                "or byte ptr fs:[r11], {bit}",                  // child: the vfork-child bit
-                "ret",
-                "2:",
-                "mov byte ptr fs:[r11], dl",                    // parent: restore its own state
                 "ret",
                 "3:",
-                "mov byte ptr fs:[r11], dl",
                 "neg eax",
                 "mov edi, eax",
                 "jmp {fail}",
+                "4:",
+                "or byte ptr fs:[r11], {bit}",                  // child: the vfork-child bit
+                "ret",
                 bit = const $bit,
                 fail = sym $fail,
             );
@@ -369,6 +390,30 @@ macro_rules! define_vfork_wrapper {
     };
 }
 pub(crate) use define_vfork_wrapper;
+
+unsafe extern "C" {
+    /// The first instruction after the vfork system call in [`define_vfork_wrapper!`].
+    static assafe_vfork_resume: u8;
+    /// The first instruction after the parent stored back its state byte there.
+    static assafe_vfork_restored: u8;
+}
+
+/// Did the signal whose handler got `uc` interrupt a vfork *parent* between the system call and
+/// the wrapper's restoring of its state byte (which still carries the child's vfork-child bit)?
+/// The parent's SIGCHLD arrives exactly there when the child exits at once. The child is at
+/// the same instructions with a zero return value.
+///
+/// # Safety
+/// `uc` must point to the `ucontext_t` the kernel passed to a handler that is still running.
+pub unsafe fn vfork_parent_resuming(uc: usize) -> bool {
+    // SAFETY: forwarded contract.
+    let (pc, ret) = unsafe { pc_and_ret_of_ucontext(uc) };
+    let (from, to) = (
+        &raw const assafe_vfork_resume as usize,
+        &raw const assafe_vfork_restored as usize,
+    );
+    ret != 0 && (from..to).contains(&pc)
+}
 
 /// Calls `f(arg)` with the stack pointer at `top`, then switches back.
 ///
