@@ -1011,11 +1011,18 @@ fn symbolize_occurrence(occ: &Occurrence, symbolizer: &mut Symbolizer) -> Vec<Sy
     }
 }
 
-/// The id of a finding's group: hash of kind, context and root name.
+/// The id of a finding's group: hash of kind, context and the root's function (its name with
+/// the module when the function has no name), so it survives a renamed or rebuilt program.
 fn group_id(f: &Finding) -> String {
+    let root = f
+        .root
+        .frame
+        .as_ref()
+        .and_then(|fr| fr.function.as_deref())
+        .unwrap_or(&f.root.name);
     format!(
         "{:016x}",
-        fnv1a(&format!("group|{}|{}|{}", f.kind, f.context, f.root.name))
+        fnv1a(&format!("group|{}|{}|{root}", f.kind, f.context))
     )
 }
 

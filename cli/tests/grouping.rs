@@ -237,3 +237,50 @@ int main(void) {
         "{r:#}"
     );
 }
+
+/// The SARIF fingerprint of a root cause comes from its root (here the handler), not from the
+/// stack: the same handler reached through different outer code keeps it; another handler
+/// does not.
+#[test]
+fn sarif_fingerprints_survive_changes_in_outer_code() {
+    let src = |outer: &str, name: &str| {
+        format!(
+            r#"#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+__attribute__((noinline)) static void {name}(int sig) {{
+    char *p = malloc(32);
+    snprintf(p, 32, "%d", sig);
+    free(p);
+}}
+__attribute__((noinline)) static void deep(void) {{ kill(getpid(), SIGUSR1); }}
+__attribute__((noinline)) static void outer(void) {{ {outer}; }}
+int main(void) {{
+    signal(SIGUSR1, {name});
+    outer();
+    return 0;
+}}
+"#
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let fp = |build: &str, src: String| {
+        // One program name (the root names its module), three builds.
+        let d = dir.path().join(build);
+        fs::create_dir_all(&d).unwrap();
+        let exe = cc(&d, "prog", &src, &["-O1", "-g"]);
+        let s = json(&run(&d, &exe, "sarif", &[]));
+        let results = s["runs"][0]["results"].as_array().unwrap().clone();
+        assert_eq!(results.len(), 1, "{s:#}");
+        results[0]["partialFingerprints"]["assafeFingerprint/v2"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let a = fp("a", src("kill(getpid(), SIGUSR1)", "on_usr1"));
+    let b = fp("b", src("deep(); deep()", "on_usr1"));
+    let c = fp("c", src("kill(getpid(), SIGUSR1)", "other_handler"));
+    assert_eq!(a, b, "same handler, different outer code");
+    assert_ne!(a, c, "another handler");
+}
