@@ -204,7 +204,7 @@ fn reset_by_fork(idx: usize) -> bool {
     let v = libc_version();
     resets::FORK_RESETS
         .iter()
-        .any(|r| (r.min..=r.max).contains(&v) && r.syms.contains(&(idx as u16)))
+        .any(|r| (r.min..=r.max).contains(&v) && r.syms.binary_search(&(idx as u16)).is_ok())
 }
 
 /// The signals whose action in this process is a handler (not SIG_DFL, SIG_IGN), from the
@@ -280,6 +280,18 @@ fn judge(idx: usize, f: &Frame, c: &mut Context) {
                 (Severity::Portable, Why::ForkReset)
             } else {
                 (Severity::Hazard, Why::ForkHazard)
+            }
+        }
+        tls::VFORK_CHILD
+            if let Some(w) = dedup::worst(sys::getpid(), idx, c.site)
+                && w <= Severity::Hazard as u8 =>
+        {
+            // A site seen before in this child keeps its severity: the facts cost ~65 system
+            // calls, and a child may call from one site a million times.
+            if w == Severity::Portable as u8 {
+                (Severity::Portable, Why::VforkQuiet)
+            } else {
+                (Severity::Hazard, Why::Vfork)
             }
         }
         tls::VFORK_CHILD => {

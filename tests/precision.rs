@@ -312,3 +312,43 @@ fn snprintf_is_explained_without_a_stream_and_vfork_text_without_vanished_thread
     assert!(!stderr.contains("no longer exists"), "{stderr}");
     assert!(!stderr.contains("does not exist"), "{stderr}");
 }
+
+#[test]
+fn after_glibc_fork_the_table_decides_per_function() {
+    // data/fork-resets.tsv, glibc 2.35+: heap, stdio, format, the loader lock and the thread
+    // library's stack cache are reset; NSS's, the locale's, the time zone's, random()'s and a
+    // program's mutex are not.
+    assert!(glibc_minor() >= 35, "the thread row starts at glibc 2.35");
+    let env = Env::new("precision_table");
+    let prog = env.compile_file("cov_call", &[]);
+    let calls = [
+        ("malloc", Severity::Portable),
+        ("fputs", Severity::Portable),
+        ("snprintf", Severity::Portable),
+        ("dlerror", Severity::Portable),
+        ("getpwuid", Severity::Hazard),
+        ("setlocale", Severity::Hazard),
+        ("localtime", Severity::Hazard),
+        ("pthread_mutex_lock", Severity::Hazard),
+        ("random", Severity::Hazard),
+        ("pthread_create", Severity::Portable),
+    ];
+    let mut cmd: Vec<&std::ffi::OsStr> = vec![prog.as_os_str()];
+    cmd.extend(calls.iter().map(|(f, _)| std::ffi::OsStr::new(*f)));
+    let out = env.run(&cmd, true, "");
+    out.assert_ok();
+    for (f, sev) in calls {
+        let r = out.reports_for(f);
+        assert_eq!(r.len(), 1, "{f}:\n{}", out.dump());
+        assert_eq!(r[0][key::SEVERITY], sev.name(), "{f}: {}", r[0]);
+        assert_eq!(r[0][key::FORKED_BY], value::FORKED_BY_FORK, "{}", r[0]);
+    }
+    // pthread_create's own join of the thread it made (in cov_call): the stack-cache lock only.
+    let j = out.reports_for("pthread_join");
+    assert!(
+        j.iter()
+            .all(|r| r[key::SEVERITY] == Severity::Portable.name()),
+        "{}",
+        out.dump()
+    );
+}

@@ -29,8 +29,11 @@ pub struct Finding {
     pub programs: Vec<String>,
     /// Signals whose handlers made the call (signal-handler and errno only).
     pub signals: Vec<String>,
-    /// `definite` when any report was definite, else `latent` (signal-handler only).
+    /// `definite` when any report was definite, else `latent` (else `outside`; signal-handler
+    /// only).
     pub certainty: Option<String>,
+    /// Where the signals came from (`synchronous`, `self`, `async`; signal-handler only).
+    pub signal_origins: Vec<String>,
     /// Reported only because of `strict=1`.
     pub strict: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -343,17 +346,19 @@ pub fn explanation(f: &Finding) -> String {
     }
 }
 
-fn title(
-    context: &str,
-    function: &str,
-    signals: &[String],
-    strict: bool,
-    certainty: Option<&str>,
-) -> String {
+fn title(f: &Finding) -> String {
+    let (context, function, signals, strict) = (&f.context, &f.function, &f.signals, f.strict);
+    let certainty = f.certainty.as_deref();
     let sigs = if signals.is_empty() {
         String::new()
-    } else {
+    } else if f.signal_origins.is_empty() {
         format!(" ({})", signals.join(", "))
+    } else {
+        format!(
+            " ({}; {} signal)",
+            signals.join(", "),
+            f.signal_origins.join("/")
+        )
     };
     if context == proto::ERRNO_RULE {
         return format!("signal handler {function} changes errno{sigs}");
@@ -681,6 +686,7 @@ pub fn analyze(
                     processes: 0,
                     programs: Vec::new(),
                     signals: Vec::new(),
+                    signal_origins: Vec::new(),
                     certainty: None,
                     strict: false,
                     errno_before: occ.errno_before,
@@ -823,13 +829,7 @@ pub fn analyze(
         f.severity = sev.name();
         f.level = level(&f.context, sev, f.strict);
         f.own_object &= g.worst.is_some();
-        f.title = title(
-            &f.context,
-            &f.function,
-            &f.signals,
-            f.strict,
-            f.certainty.as_deref(),
-        );
+        f.title = title(&f);
         f.explanation = explanation(&f);
         f.group = group_id(&f);
         // The interposed name is matched as well as every frame (frame 0 carries it); a finding

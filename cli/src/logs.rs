@@ -49,6 +49,8 @@ pub struct Occurrence {
     pub count: u64,
     pub strict: bool,
     pub signal_name: Option<String>,
+    /// `synchronous`, `self` or `async` (signal-handler reports).
+    pub signal_origin: Option<String>,
     pub certainty: Option<String>,
     /// A [`proto::Severity`] name (absent in logs written before the key existed, and in
     /// summary-only sites).
@@ -422,6 +424,7 @@ impl Logs {
                         strict: v.get(key::STRICT).and_then(Value::as_bool).unwrap_or(false),
                         signal_name: s(&v, key::SIGNAL_NAME)
                             .or_else(|| n(&v, key::SIGNAL).map(|n| format!("signal {n}"))),
+                        signal_origin: s(&v, key::SIGNAL_ORIGIN),
                         certainty: s(&v, key::CERTAINTY),
                         severity: s(&v, key::SEVERITY),
                         own_object: v
@@ -560,6 +563,7 @@ impl Logs {
                         count: site.count,
                         strict: false,
                         signal_name: None,
+                        signal_origin: None,
                         certainty: None,
                         severity: None,
                         own_object: false,

@@ -265,6 +265,14 @@ fn run_signal_handler_printf() {
     assert_eq!(f["signals"][0], "SIGUSR1");
     let uf = f["user_frame"].as_u64().unwrap() as usize;
     assert_eq!(f["stack"][uf]["line"], line_of(SIGNAL, "/* BUG */"));
+    // raise() in a single-threaded process: portable; the title keeps the raw report's wording.
+    assert_eq!(f["severity"], "portable", "{f:#}");
+    assert_eq!(f["signal_origins"][0], "self", "{f:#}");
+    let title = f["title"].as_str().unwrap();
+    assert!(
+        title.ends_with("in a signal handler (SIGUSR1; self signal), latent"),
+        "{title}"
+    );
 }
 
 #[test]

@@ -116,6 +116,13 @@ pub fn worth_unwinding(pid: i32, idx: usize, site: usize) -> bool {
     }
 }
 
+/// The highest severity rank recorded for (pid, function, site), if the site has been seen.
+pub fn worst(pid: i32, idx: usize, site: usize) -> Option<u8> {
+    find(mix(pid, idx, site))
+        .filter(|e| e.idx.load(Ordering::Acquire) != 0)
+        .map(|e| e.worst.load(Ordering::Relaxed))
+}
+
 pub fn hit(pid: i32, idx: usize, site: usize, definite: bool, severity: u8) -> Hit {
     if !ANY.load(Ordering::Relaxed) {
         ANY.store(true, Ordering::Relaxed);
