@@ -68,8 +68,6 @@ pub struct Finding {
     pub suppressed_by: Option<String>,
     /// What kind of finding: `async-signal-safety`, or the `kind` a record named.
     pub kind: String,
-    /// Origins of the signals whose handlers made the call (`async`, `self`, `synchronous`).
-    pub signal_origins: Vec<String>,
     /// The root cause this call belongs to (see [`Root`]); its group is [`Group::id`].
     pub root: Root,
     /// The id of the [`Group`] of this finding.
@@ -702,7 +700,6 @@ pub fn analyze(
                     stacks: Vec::new(),
                     suppressed_by: None,
                     kind: kind.clone(),
-                    signal_origins: Vec::new(),
                     root: root.clone(),
                     group: String::new(),
                     first_seen: seen,

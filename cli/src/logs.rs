@@ -68,8 +68,6 @@ pub struct Occurrence {
     pub logged_at: Option<std::time::SystemTime>,
     /// The thread that made the call (`tid`), when recorded.
     pub tid: Option<i64>,
-    /// `signal_origin` of a handler report (`synchronous`, `self`, `async`).
-    pub signal_origin: Option<String>,
     /// The record's finding kind (`kind` key of records that are not async-signal-safety
     /// findings); `None` for async-signal-safety reports.
     pub finding_kind: Option<String>,
@@ -437,7 +435,6 @@ impl Logs {
                         site: v.get(key::SITE).and_then(parse_hex),
                         stack: parse_stack(&v),
                         tid: n(&v, key::TID),
-                        signal_origin: s(&v, key::SIGNAL_ORIGIN),
                         finding_kind: s(&v, KEY_KIND),
                         order: (created, lineno),
                     };
@@ -574,7 +571,6 @@ impl Logs {
                         stack: site.frame.clone().into_iter().collect(),
                         logged_at,
                         tid: None,
-                        signal_origin: None,
                         finding_kind: None,
                         order: (None, usize::MAX),
                     });
