@@ -1,8 +1,8 @@
 //! Turns log records into deduplicated, symbolized, suppression-filtered findings.
 
-use crate::logs::{Kind, Logs, Occurrence};
+use crate::logs::{Kind, Logs, Occurrence, RawFrame};
 use crate::suppress::Suppression;
-use crate::symbolize::{SymFrame, Symbolizer};
+use crate::symbolize::{SymFrame, Symbolizer, is_loader_module, is_system_module, user_frame};
 use assafe_proto::reason::Why;
 use assafe_proto::{self as proto, Context, Severity, value};
 use serde::Serialize;
@@ -66,6 +66,79 @@ pub struct Finding {
     /// The suppression that hid this finding (only in `suppressed`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suppressed_by: Option<String>,
+    /// What kind of finding: `async-signal-safety`, or the `kind` a record named.
+    pub kind: String,
+    /// The root cause this call belongs to (see [`Root`]); its group is [`Group::id`].
+    pub root: Root,
+    /// The id of the [`Group`] of this finding.
+    pub group: String,
+    /// Position of the first call in the logs (ordering only).
+    #[serde(skip)]
+    pub first_seen: Seen,
+    /// The (run, pid) of the processes that made the call (for the group's count).
+    #[serde(skip)]
+    pub process_ids: BTreeSet<(usize, i64)>,
+}
+
+/// Where a record was in the logs: run, when its process's log was created, pid, line.
+pub type Seen = (usize, Option<std::time::SystemTime>, i64, usize);
+
+/// The kind of the findings this tool has always made: unsafe calls in restricted contexts.
+pub const KIND_ASYNC_SIGNAL: &str = "async-signal-safety";
+
+/// What a finding's calls have in common, so that one bug is one report: the signal handler
+/// that made them (its entry function, the frame before the signal frame), or, in a fork or
+/// vfork child, the first frame in the program's own code that every call of the child shares
+/// (the code that runs after the fork); else the call site itself.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Root {
+    /// `handler`, `child` or `call-site`.
+    pub kind: &'static str,
+    /// Function (or `module+offset`) and module base name: stable across runs and rebuilds.
+    pub name: String,
+    /// The root's frame, when the stack has it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frame: Option<SymFrame>,
+}
+
+/// One root cause: every finding (call site) with the same kind, context and [`Root`].
+#[derive(Clone, Debug, Serialize)]
+pub struct Group {
+    /// Stable id (hash of kind, context and root name): the SARIF fingerprint of the group.
+    pub id: String,
+    pub kind: String,
+    pub context: String,
+    pub root: Root,
+    /// Headline (`async-signal-unsafe calls to malloc(), free() and 3 more in signal handler …`).
+    pub title: String,
+    /// The worst member's severity (`definite`, `hazard`, `portable`).
+    pub severity: &'static str,
+    /// The worst member's SARIF level (`error`, `warning`, `note`).
+    pub level: &'static str,
+    pub certainty: Option<String>,
+    pub signals: Vec<String>,
+    pub signal_origins: Vec<String>,
+    /// Calls in all processes.
+    pub count: u64,
+    pub processes: usize,
+    pub programs: Vec<String>,
+    /// The functions called, first seen first, with their calls and call sites.
+    pub functions: Vec<FunctionCount>,
+    /// Its call sites: indices into [`Report::findings`], first seen first.
+    pub findings: Vec<usize>,
+    /// The first call's stack and its first frame in the program's own code.
+    pub stack: Vec<SymFrame>,
+    pub user_frame: Option<usize>,
+}
+
+/// One function in a [`Group`].
+#[derive(Clone, Debug, Serialize)]
+pub struct FunctionCount {
+    pub function: String,
+    pub reason: String,
+    pub count: u64,
+    /// Call sites (findings) that called it.
+    pub sites: usize,
 }
 
 impl Finding {
@@ -204,6 +277,9 @@ pub struct CommandInfo {
 pub struct Report {
     pub tool: &'static str,
     pub version: &'static str,
+    /// One per root cause, first seen first: what the text and SARIF reports show.
+    pub groups: Vec<Group>,
+    /// One per call site, first seen first (each belongs to one of `groups`).
     pub findings: Vec<Finding>,
     pub suppressed: Vec<Finding>,
     pub suppressions_matched: Vec<MatchedSuppression>,
@@ -218,6 +294,16 @@ pub struct Report {
     pub command: Option<CommandInfo>,
     pub log_dirs: Vec<PathBuf>,
     pub warnings: Vec<String>,
+}
+
+impl Report {
+    /// The findings (call sites) of a group.
+    pub fn members(&self, g: &Group) -> Vec<&Finding> {
+        g.findings
+            .iter()
+            .filter_map(|&i| self.findings.get(i))
+            .collect()
+    }
 }
 
 /// Which explanation fits a finding (see [`proto::reason::explain_in`]).
@@ -318,7 +404,7 @@ struct StackAcc {
     programs: BTreeSet<String>,
 }
 
-struct Group {
+struct Acc {
     finding: Finding,
     /// Symbolized stack (its frame keys) → the stack and its tallies.
     stacks: BTreeMap<Vec<String>, (Vec<SymFrame>, StackAcc)>,
@@ -335,28 +421,149 @@ struct Group {
     worst: Option<Severity>,
 }
 
-/// The first frame of a raw stack that is not libassafe's own: the call site.
-fn site_frame(occ: &Occurrence) -> Option<&crate::logs::RawFrame> {
-    occ.stack
+/// The call site a finding is judged at: the first frame of the raw stack that is not
+/// libassafe's own, unless that frame is the C runtime or the loader acting on the program's
+/// behalf — libc, ld.so, libstdc++, or a library's constructor/destructor that the loader runs
+/// (`__cxa_finalize` from each library's destructor when a child calls `exit`) — then the
+/// program's own call into them (`exit` in `main`). Never crosses a signal frame.
+fn judged_site<'a>(occ: &'a Occurrence, symbolizer: &mut Symbolizer) -> Option<&'a RawFrame> {
+    let frames: Vec<&RawFrame> = occ
+        .stack
         .iter()
-        .find(|f| !crate::symbolize::is_assafe_module(&f.module))
+        .filter(|f| !crate::symbolize::is_assafe_module(&f.module))
+        .collect();
+    let first = *frames.first()?;
+    for (i, f) in frames.iter().enumerate() {
+        if f.module.is_empty() || symbolizer.is_signal_frame(f) {
+            return Some(first);
+        }
+        let by_loader = frames
+            .get(i + 1)
+            .is_some_and(|c| is_loader_module(&c.module));
+        if !is_system_module(&f.module) && !by_loader {
+            return Some(f);
+        }
+    }
+    Some(first)
+}
+
+/// The key of a frame for comparing stacks of different calls: function and module, not the
+/// address (two calls from one function are at different addresses).
+fn frame_identity(f: &SymFrame) -> String {
+    let m = f.module.as_deref().unwrap_or("");
+    let m = m.rsplit('/').next().unwrap_or(m);
+    match &f.function {
+        Some(func) => format!("{func}@{m}"),
+        None => format!("{m}+{:#x}", f.offset.unwrap_or(0)),
+    }
+}
+
+/// The root of a call in a fork or vfork child: of the frames that the child's calls share with
+/// its first call (outermost first: `main`, …, the function that forked), the innermost — the
+/// code the child runs after the fork — moved outwards to the first frame in the program's own
+/// code. `stacks` are the process's stacks in log order; calls whose stacks share no frame of the
+/// program's own code with the first call (threads the child started) do not narrow it.
+fn child_root(stacks: &[&[SymFrame]]) -> Option<SymFrame> {
+    let real = |s: &&[SymFrame]| -> Vec<SymFrame> {
+        s.iter()
+            .filter(|f| !f.synthetic && !f.signal_frame)
+            .cloned()
+            .collect()
+    };
+    let all: Vec<Vec<SymFrame>> = stacks.iter().map(real).collect();
+    // Summary-only sites have one frame: use the full stacks when there are any.
+    let full: Vec<&Vec<SymFrame>> = all.iter().filter(|s| s.len() > 1).collect();
+    let use_: Vec<&Vec<SymFrame>> = if full.is_empty() {
+        all.iter().filter(|s| !s.is_empty()).collect()
+    } else {
+        full
+    };
+    let first = *use_.first()?;
+    let mut common = first.len();
+    for s in &use_[1..] {
+        let n = first
+            .iter()
+            .rev()
+            .zip(s.iter().rev())
+            .take_while(|(a, b)| frame_identity(a) == frame_identity(b))
+            .count();
+        let shared = &first[first.len() - n..];
+        if shared.iter().any(SymFrame::is_user_code) {
+            common = common.min(n);
+        }
+    }
+    let inner = first.len() - common;
+    let tail = &first[inner..];
+    let i = user_frame(tail).unwrap_or(0);
+    tail.get(i).cloned()
+}
+
+fn root_name(f: &SymFrame) -> String {
+    let m = f.module.as_deref().unwrap_or("");
+    let m = m.rsplit('/').next().unwrap_or(m);
+    match &f.function {
+        Some(func) => format!("{func} ({m})"),
+        None => format!("{m}+{:#x}", f.offset.unwrap_or(0)),
+    }
+}
+
+/// The handler that made a call in a signal handler: the frame before the innermost signal
+/// frame (`stack` without libassafe's frames; frame 0 may be the synthetic one).
+fn handler_frame(stack: &[SymFrame]) -> Option<SymFrame> {
+    let s = stack.iter().position(|f| f.signal_frame)?;
+    stack[..s].iter().rev().find(|f| !f.synthetic).cloned()
 }
 
 /// Deduplicates occurrences into findings — one per (context, function, call site), where the
 /// call site is the module (by build-id when recorded, else path) and offset of the return
-/// address into the interposed function, so the same call in the same library seen from many
-/// programs and packages is one finding — and applies suppressions. The distinct stacks that
-/// reached a call site are kept, grouped, in [`Finding::stacks`].
+/// address into the interposed function (or of the program's call that made libc or the loader
+/// call it, see [`judged_site`]), so the same call in the same library seen from many programs
+/// and packages is one finding — applies suppressions, and groups the findings by root cause
+/// ([`Root`], [`Group`]). The distinct stacks that reached a call site are kept, grouped, in
+/// [`Finding::stacks`]. Findings and groups are ordered by first occurrence in the logs.
 pub fn analyze(
     logs: &Logs,
     suppressions: &[Suppression],
     symbolizer: &mut Symbolizer,
     unchecked: Vec<Unchecked>,
 ) -> Report {
+    // Pass 1: symbolize every occurrence, and find the roots that need all calls of a process.
+    let stacks: Vec<Vec<SymFrame>> = logs
+        .occurrences
+        .iter()
+        .map(|occ| symbolize_occurrence(occ, symbolizer))
+        .collect();
+    let is_child = |c: &str| c == Context::ForkChild.name() || c == Context::VforkChild.name();
+    let mut per_child: HashMap<(usize, i64, &str), Vec<&[SymFrame]>> = HashMap::new();
+    // (run, pid, signal) → the handler seen in a full stack (for summary-only sites).
+    let mut handlers: HashMap<(usize, i64, Option<&str>), SymFrame> = HashMap::new();
+    for (occ, stack) in logs.occurrences.iter().zip(&stacks) {
+        if occ.finding_kind.is_some() {
+            continue;
+        }
+        // In a fork or vfork child the thread that returned from the fork has the process's
+        // id; threads the child started later are not the code that runs after the fork.
+        if is_child(&occ.context) && occ.tid.is_none_or(|t| t == occ.pid) {
+            per_child
+                .entry((occ.run, occ.pid, occ.context.as_str()))
+                .or_default()
+                .push(stack);
+        } else if occ.context == Context::SignalHandler.name()
+            && let Some(h) = handler_frame(stack)
+        {
+            handlers
+                .entry((occ.run, occ.pid, occ.signal_name.as_deref()))
+                .or_insert(h);
+        }
+    }
+    let child_roots: HashMap<(usize, i64, &str), Option<SymFrame>> = per_child
+        .into_iter()
+        .map(|(k, v)| (k, child_root(&v)))
+        .collect();
+
     let mut index: HashMap<String, usize> = HashMap::new();
-    let mut groups: Vec<Group> = Vec::new();
-    for occ in &logs.occurrences {
-        let stack = symbolize_occurrence(occ, symbolizer);
+    let mut accs: Vec<Acc> = Vec::new();
+    for (occ, stack) in logs.occurrences.iter().zip(stacks) {
         let function = if occ.kind == Kind::Errno {
             stack
                 .first()
@@ -365,46 +572,108 @@ pub fn analyze(
         } else {
             occ.function.clone()
         };
-        let raw_site = site_frame(occ).filter(|f| !f.module.is_empty());
+        let raw_site = judged_site(occ, symbolizer).filter(|f| !f.module.is_empty());
         let site = raw_site.map(|f| Site {
             module: f.module.clone(),
             build_id: f.build_id.clone(),
             offset: f.offset,
         });
+        let first_raw = occ
+            .stack
+            .iter()
+            .find(|f| !crate::symbolize::is_assafe_module(&f.module));
+        let site_names: Vec<String> = match raw_site {
+            // The first frame: as the stack named it (a handler's own address is looked up
+            // as it is, a return address one byte back).
+            Some(f) if first_raw.is_some_and(|r| std::ptr::eq(r, f)) => {
+                let real = stack.iter().filter(|x| !x.synthetic);
+                let mut names = Vec::new();
+                for x in real {
+                    names.push(frame_name(x));
+                    if !x.inlined {
+                        break;
+                    }
+                }
+                names
+            }
+            Some(f) => symbolizer
+                .frame_at(f, occ.kind == Kind::Report, occ.logged_at)
+                .iter()
+                .map(frame_name)
+                .collect(),
+            None => stack
+                .iter()
+                .filter(|f| !f.synthetic)
+                .map(frame_name)
+                .collect(),
+        };
+        let kind = occ
+            .finding_kind
+            .clone()
+            .unwrap_or_else(|| KIND_ASYNC_SIGNAL.to_owned());
+        let root_frame = if occ.finding_kind.is_some() {
+            None
+        } else if occ.kind == Kind::Errno {
+            stack.first().cloned().map(|f| ("handler", f))
+        } else if occ.context == Context::SignalHandler.name() {
+            handler_frame(&stack)
+                .or_else(|| {
+                    handlers
+                        .get(&(occ.run, occ.pid, occ.signal_name.as_deref()))
+                        .cloned()
+                })
+                .map(|f| ("handler", f))
+        } else if is_child(&occ.context) {
+            child_roots
+                .get(&(occ.run, occ.pid, occ.context.as_str()))
+                .cloned()
+                .flatten()
+                .map(|f| ("child", f))
+        } else {
+            None
+        };
+        let root = match root_frame {
+            Some((k, f)) => Root {
+                kind: k,
+                name: root_name(&f),
+                frame: Some(f),
+            },
+            None => Root {
+                kind: "call-site",
+                name: site_names.join("|"),
+                frame: None,
+            },
+        };
         let stack_keys: Vec<String> = stack.iter().map(SymFrame::key).collect();
         let key = match &site {
             Some(s) => format!(
-                "{}|{}|{}+{:#x}",
+                "{kind}|{}|{}|{}+{:#x}",
                 occ.context,
                 function,
                 s.build_id.as_deref().unwrap_or(&s.module),
                 s.offset
             ),
             // No module for the site: the symbolized stack is all there is.
-            None => format!("{}|{}|{}", occ.context, function, stack_keys.join("|")),
-        };
-        let gi = *index.entry(key).or_insert_with(|| {
-            // The fingerprint names the call site's function(s) (with inlined frames) and module
-            // base name: stable across processes, runs and rebuilds that keep the function.
-            let site_names: Vec<String> = match raw_site {
-                Some(f) => symbolizer
-                    .frame_at(f, occ.kind == Kind::Report, occ.logged_at)
-                    .iter()
-                    .map(frame_name)
-                    .collect(),
-                None => stack
-                    .iter()
-                    .filter(|f| !f.synthetic)
-                    .map(frame_name)
-                    .collect(),
-            };
-            let fp = fnv1a(&format!(
-                "{}|{}|{}",
+            None => format!(
+                "{kind}|{}|{}|{}",
                 occ.context,
                 function,
+                stack_keys.join("|")
+            ),
+        };
+        let seen: Seen = (occ.run, occ.order.0, occ.pid, occ.order.1);
+        let gi = *index.entry(key).or_insert_with(|| {
+            // The fingerprint names the root and the call site's function(s) (with inlined
+            // frames): stable across processes, runs, rebuilds that keep the functions, and
+            // changes in the outer code.
+            let fp = fnv1a(&format!(
+                "{}|{}|{}|{}",
+                occ.context,
+                function,
+                root.name,
                 site_names.join("|")
             ));
-            groups.push(Group {
+            accs.push(Acc {
                 finding: Finding {
                     context: occ.context.clone(),
                     function: function.clone(),
@@ -431,6 +700,11 @@ pub fn analyze(
                     packages: Vec::new(),
                     stacks: Vec::new(),
                     suppressed_by: None,
+                    kind: kind.clone(),
+                    root: root.clone(),
+                    group: String::new(),
+                    first_seen: seen,
+                    process_ids: BTreeSet::new(),
                 },
                 stacks: BTreeMap::new(),
                 processes: BTreeSet::new(),
@@ -444,10 +718,11 @@ pub fn analyze(
                 outside: false,
                 worst: None,
             });
-            groups.len() - 1
+            accs.len() - 1
         });
-        let g = &mut groups[gi];
+        let g = &mut accs[gi];
         g.finding.count += occ.count;
+        g.finding.first_seen = g.finding.first_seen.min(seen);
         if g.finding.reason.is_empty() && !occ.reason.is_empty() {
             g.finding.reason = occ.reason.clone();
         }
@@ -496,9 +771,10 @@ pub fn analyze(
     let mut findings = Vec::new();
     let mut suppressed = Vec::new();
     let mut matched: Vec<(usize, u64)> = vec![(0, 0); suppressions.len()];
-    for g in groups {
+    for g in accs {
         let mut f = g.finding;
         f.processes = g.processes.len();
+        f.process_ids = g.processes;
         f.programs = g.programs.into_iter().collect();
         f.packages = g.packages.into_iter().collect();
         f.signals = g.signals.into_iter().collect();
@@ -520,7 +796,7 @@ pub fn analyze(
                 (
                     k,
                     StackGroup {
-                        user_frame: stack.iter().position(SymFrame::is_user_code),
+                        user_frame: user_frame(&stack),
                         stack,
                         count: acc.count,
                         processes: acc.processes.len(),
@@ -555,6 +831,7 @@ pub fn analyze(
         f.title = title(&f);
         f.explanation = explanation(&f);
         crate::hygiene::finish(&mut f, &detail); // process hygiene findings
+        f.group = group_id(&f);
         // The interposed name is matched as well as every frame (frame 0 carries it); a finding
         // is suppressed when a suppression matches any of its stacks.
         let hit = suppressions.iter().position(|s| {
@@ -572,21 +849,31 @@ pub fn analyze(
             None => findings.push(f),
         }
     }
-    // Process hygiene findings after the async-signal ones (`crate::hygiene::rank`).
+    // Process hygiene findings after the async-signal ones (`crate::hygiene::rank`); within
+    // each, first occurrence first; ties (summary-only sites) by name.
     let order = |a: &Finding, b: &Finding| {
         crate::hygiene::rank(&a.context)
             .cmp(&crate::hygiene::rank(&b.context))
             .then_with(|| {
-                (&a.context, &a.function, &a.fingerprint, &a.site).cmp(&(
-                    &b.context,
-                    &b.function,
-                    &b.fingerprint,
-                    &b.site,
-                ))
+                (
+                    &a.first_seen,
+                    &a.context,
+                    &a.function,
+                    &a.fingerprint,
+                    &a.site,
+                )
+                    .cmp(&(
+                        &b.first_seen,
+                        &b.context,
+                        &b.function,
+                        &b.fingerprint,
+                        &b.site,
+                    ))
             })
     };
     findings.sort_by(order);
     suppressed.sort_by(order);
+    let groups = group(&findings);
 
     let mut warnings = logs.warnings.clone();
     if logs.unparsable_lines > 0 {
@@ -618,6 +905,7 @@ pub fn analyze(
     Report {
         tool: "assafe",
         version: env!("CARGO_PKG_VERSION"),
+        groups,
         findings,
         suppressed,
         suppressions_matched: suppressions
@@ -719,8 +1007,192 @@ fn symbolize_occurrence(occ: &Occurrence, symbolizer: &mut Symbolizer) -> Vec<Sy
                 synthetic: true,
                 ..Default::default()
             }];
-            stack.extend(symbolizer.stack_at(&occ.stack, true, occ.logged_at));
+            // A handler that ran in a vfork child is recorded by its own address, which is no
+            // return address: at address−1 it would name the function before it.
+            let return_addresses = occ.function != value::HANDLER_IN_VFORK_FUNCTION;
+            stack.extend(symbolizer.stack_at(&occ.stack, return_addresses, occ.logged_at));
             stack
         }
     }
+}
+
+/// The id of a finding's group: hash of kind, context and the root's function (its name with
+/// the module when the function has no name), so it survives a renamed or rebuilt program.
+fn group_id(f: &Finding) -> String {
+    let root = f
+        .root
+        .frame
+        .as_ref()
+        .and_then(|fr| fr.function.as_deref())
+        .unwrap_or(&f.root.name);
+    format!(
+        "{:016x}",
+        fnv1a(&format!("group|{}|{}|{root}", f.kind, f.context))
+    )
+}
+
+/// Worse is higher: a group's severity is its worst member's.
+fn severity_rank(s: &str) -> u8 {
+    match s {
+        "definite" => 4,
+        "hazard" | "error" => 3,
+        "warning" => 2,
+        "portable" => 1,
+        _ => 0,
+    }
+}
+
+fn level_rank(l: &str) -> u8 {
+    match l {
+        "error" => 2,
+        "warning" => 1,
+        _ => 0,
+    }
+}
+
+/// `malloc(), free() and 3 more`.
+fn function_list(functions: &[FunctionCount], max: usize) -> String {
+    let names: Vec<String> = functions
+        .iter()
+        .take(max)
+        .map(|f| format!("{}()", f.function))
+        .collect();
+    let more = functions.len().saturating_sub(max);
+    match (names.len(), more) {
+        (1, 0) => names[0].clone(),
+        (_, 0) => {
+            let (last, rest) = names.split_last().expect("two or more");
+            format!("{} and {last}", rest.join(", "))
+        }
+        _ => format!("{} and {more} more", names.join(", ")),
+    }
+}
+
+fn group_title(g: &Group, first: &Finding) -> String {
+    if g.findings.len() == 1 {
+        return first.title.clone();
+    }
+    let sigs = if g.signals.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", g.signals.join(", "))
+    };
+    let root = match &g.root.frame {
+        Some(f) => f.function.clone().unwrap_or_else(|| g.root.name.clone()),
+        None => g.root.name.clone(),
+    };
+    let calls = format!(
+        "{} call sites: {}",
+        g.findings.len(),
+        function_list(&g.functions, 4)
+    );
+    if g.kind != KIND_ASYNC_SIGNAL {
+        return format!("{} ({}): {calls}", g.kind, g.context);
+    }
+    if g.context == proto::ERRNO_RULE {
+        return format!("signal handler {root} changes errno{sigs}: {calls}");
+    }
+    match (Context::from_name(&g.context), g.root.kind) {
+        (Some(Context::SignalHandler), "handler") => {
+            format!("async-signal-unsafe calls in signal handler {root}{sigs}: {calls}")
+        }
+        (Some(Context::SignalHandler), _) => {
+            format!("async-signal-unsafe calls in a signal handler{sigs}: {calls}")
+        }
+        (Some(Context::ForkChild), "child") => format!(
+            "async-signal-unsafe calls in the child of a multi-threaded fork, from {root}: {calls}"
+        ),
+        (Some(Context::VforkChild), "child") => {
+            format!("async-signal-unsafe calls in a vfork child, from {root}: {calls}")
+        }
+        _ => format!(
+            "async-signal-unsafe calls {}: {calls}",
+            match Context::from_name(&g.context) {
+                Some(Context::ForkChild) => "in the child of a multi-threaded fork".to_owned(),
+                Some(Context::VforkChild) => "in a vfork child".to_owned(),
+                Some(Context::AsyncCancel) => "with asynchronous cancellation enabled".to_owned(),
+                _ => format!("({})", g.context),
+            }
+        ),
+    }
+}
+
+/// Groups findings (ordered by first occurrence) by root cause: one [`Group`] per (kind,
+/// context, root), in the order of its first finding.
+pub fn group(findings: &[Finding]) -> Vec<Group> {
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut groups: Vec<Group> = Vec::new();
+    let mut members: Vec<Vec<&Finding>> = Vec::new();
+    let mut indices: Vec<Vec<usize>> = Vec::new();
+    for (fi, f) in findings.iter().enumerate() {
+        let i = *index.entry(f.group.as_str()).or_insert_with(|| {
+            groups.push(Group {
+                id: f.group.clone(),
+                kind: f.kind.clone(),
+                context: f.context.clone(),
+                root: f.root.clone(),
+                title: String::new(),
+                severity: f.severity,
+                level: f.level,
+                certainty: None,
+                signals: Vec::new(),
+                signal_origins: Vec::new(),
+                count: 0,
+                processes: 0,
+                programs: Vec::new(),
+                functions: Vec::new(),
+                findings: Vec::new(),
+                stack: f.stack.clone(),
+                user_frame: f.user_frame,
+            });
+            members.push(Vec::new());
+            indices.push(Vec::new());
+            groups.len() - 1
+        });
+        members[i].push(f);
+        indices[i].push(fi);
+    }
+    for ((g, ms), ix) in groups.iter_mut().zip(&members).zip(indices) {
+        g.findings = ix;
+        let mut programs = BTreeSet::new();
+        let mut signals = BTreeSet::new();
+        let mut origins = BTreeSet::new();
+        let mut processes = BTreeSet::new();
+        for f in ms {
+            g.count += f.count;
+            processes.extend(f.process_ids.iter().copied());
+            programs.extend(f.programs.iter().cloned());
+            signals.extend(f.signals.iter().cloned());
+            origins.extend(f.signal_origins.iter().cloned());
+            if severity_rank(f.severity) > severity_rank(g.severity) {
+                g.severity = f.severity;
+            }
+            if level_rank(f.level) > level_rank(g.level) {
+                g.level = f.level;
+            }
+            match (f.certainty.as_deref(), g.certainty.as_deref()) {
+                (Some(value::DEFINITE), _) => g.certainty = f.certainty.clone(),
+                (Some(c), None) => g.certainty = Some(c.to_owned()),
+                _ => {}
+            }
+            match g.functions.iter_mut().find(|x| x.function == f.function) {
+                Some(x) => {
+                    x.count += f.count;
+                    x.sites += 1;
+                }
+                None => g.functions.push(FunctionCount {
+                    function: f.function.clone(),
+                    reason: f.reason.clone(),
+                    count: f.count,
+                    sites: 1,
+                }),
+            }
+        }
+        g.processes = processes.len();
+        g.programs = programs.into_iter().collect();
+        g.signals = signals.into_iter().collect();
+        g.signal_origins = origins.into_iter().collect();
+        g.title = group_title(g, ms[0]);
+    }
+    groups
 }

@@ -68,6 +68,14 @@ pub struct Occurrence {
     /// When the log file was last written (its mtime): a module replaced after this time is not
     /// the build that ran.
     pub logged_at: Option<std::time::SystemTime>,
+    /// The thread that made the call (`tid`), when recorded.
+    pub tid: Option<i64>,
+    /// The record's finding kind (`kind` key of records that are not async-signal-safety
+    /// findings); `None` for async-signal-safety reports.
+    pub finding_kind: Option<String>,
+    /// Where the record was in the logs, for ordering by first occurrence: when the process's
+    /// log file was created (its first record), then the record's line in that file.
+    pub order: (Option<std::time::SystemTime>, usize),
 }
 
 /// Why a process with reports but no summary is only partly checked.
@@ -295,12 +303,15 @@ impl Logs {
 
     fn read_file(&mut self, run: usize, path: &Path) -> io::Result<()> {
         let bytes = fs::read(path)?;
-        let logged_at = fs::metadata(path).and_then(|m| m.modified()).ok();
+        let meta = fs::metadata(path).ok();
+        let logged_at = meta.as_ref().and_then(|m| m.modified().ok());
+        // Creation time (statx btime) of the file: when the process wrote its first record.
+        let created = meta.as_ref().and_then(|m| m.created().ok());
         let text = String::from_utf8_lossy(&bytes);
         // Per pid: the segments (program images) in file order.
         let mut segments: BTreeMap<i64, Vec<Segment>> = BTreeMap::new();
         let file_pid = pid_from_name(path);
-        for line in text.lines() {
+        for (lineno, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() {
                 continue;
@@ -438,6 +449,9 @@ impl Logs {
                         site: v.get(key::SITE).and_then(parse_hex),
                         detail: s(&v, key::DETAIL),
                         stack: parse_stack(&v),
+                        tid: n(&v, key::TID),
+                        finding_kind: s(&v, key::KIND),
+                        order: (created, lineno),
                     };
                     segs.last_mut().expect("pushed above").reports.push(occ);
                 }
@@ -601,6 +615,9 @@ impl Logs {
                         detail: None,
                         stack: site.frame.clone().into_iter().collect(),
                         logged_at,
+                        tid: None,
+                        finding_kind: None,
+                        order: (None, usize::MAX),
                     });
                     continue;
                 };

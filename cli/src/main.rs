@@ -126,6 +126,10 @@ struct OutputArgs {
     /// Repository root for relative SARIF URIs (default: git toplevel of the working directory).
     #[arg(long, value_name = "DIR")]
     repo_root: Option<PathBuf>,
+    /// Text: print at most N frames of a stack (the first ones through the frame in your code,
+    /// then the outermost, `… N frames …` between); 0 prints whole stacks.
+    #[arg(long, value_name = "N", default_value_t = render::DEFAULT_MAX_FRAMES)]
+    max_frames: usize,
 }
 
 #[derive(Args)]
@@ -198,9 +202,10 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(TOOL_ERROR)
 }
 
-fn render(report: &Report, format: Format, repo_root: Option<&Path>) -> String {
+fn render(report: &Report, out: &OutputArgs) -> String {
+    let (format, repo_root) = (out.format, out.repo_root.as_deref());
     match format {
-        Format::Text => render::text(report),
+        Format::Text => render::text_with(report, out.max_frames),
         Format::Json => render::json(report),
         Format::Sarif => sarif::sarif(report, sarif::repo_root(repo_root).as_deref()),
         Format::Html => render::html(report),
@@ -277,7 +282,7 @@ fn cmd_run(a: RunArgs) -> ExitCode {
         status: outcome.status,
     });
     if let Err(e) = emit(
-        &render(&report, a.out.format, a.out.repo_root.as_deref()),
+        &render(&report, &a.out),
         a.out.output.as_deref(),
         Stream::Stderr,
     ) {
@@ -309,7 +314,7 @@ fn cmd_report(a: ReportArgs) -> ExitCode {
     sym.warn_unverified = true;
     let report = analyze::analyze(&logs, &supps, &mut sym, run::exec_unchecked(&logs));
     if let Err(e) = emit(
-        &render(&report, a.out.format, a.out.repo_root.as_deref()),
+        &render(&report, &a.out),
         a.out.output.as_deref(),
         Stream::Stdout,
     ) {

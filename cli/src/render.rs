@@ -1,11 +1,14 @@
 //! Text (sanitizer-like) and JSON renderings of a [`Report`].
 
-use crate::analyze::{Finding, Report};
+use crate::analyze::{Finding, Group, Report};
 use crate::symbolize::SymFrame;
 use std::fmt::Write;
 
 /// `#1 0x55d0c0de1234 in main /src/prog.c:12` (sanitizer layout).
 pub fn frame_line(i: usize, f: &SymFrame) -> String {
+    if f.signal_frame {
+        return format!("#{i} {}", crate::symbolize::SIGNAL_FRAME_NAME);
+    }
     if f.synthetic {
         return format!("#{i} {}", f.function.as_deref().unwrap_or("?"));
     }
@@ -56,9 +59,83 @@ fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-fn finding_block(out: &mut String, f: &Finding, suppressed: bool) {
+/// How many frames of a stack the text report prints by default (`--max-frames`).
+pub const DEFAULT_MAX_FRAMES: usize = 16;
+
+/// Prints `stack`, at most `max` frames (0: all): the first ones (always through the frame in
+/// the program's own code) and the outermost few, with `… N frames …` in place of the middle.
+fn stack_lines(out: &mut String, stack: &[SymFrame], user: Option<usize>, max: usize) {
+    let n = stack.len();
+    let (head, tail) = if max == 0 || n <= max {
+        (n, 0)
+    } else {
+        let tail = (max / 4).max(1).min(max.saturating_sub(1));
+        let head = (max - tail).max(user.map_or(0, |u| u + 1));
+        if head + tail >= n {
+            (n, 0)
+        } else {
+            (head, tail)
+        }
+    };
+    let line = |out: &mut String, i: usize| {
+        let mark = if Some(i) == user {
+            "  <== first frame in your code"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "    {}{mark}", frame_line(i, &stack[i]));
+    };
+    for i in 0..head {
+        line(out, i);
+    }
+    if tail > 0 {
+        let skipped = n - head - tail;
+        let _ = writeln!(
+            out,
+            "    … {skipped} {} …",
+            if skipped == 1 { "frame" } else { "frames" }
+        );
+        for i in n - tail..n {
+            line(out, i);
+        }
+    }
+}
+
+/// `SIGCHLD (async signal), latent: …` — how the handler was entered, as the raw log says it.
+fn handler_wording(
+    signals: &[String],
+    origins: &[String],
+    certainty: Option<&str>,
+) -> Option<String> {
+    if signals.is_empty() && certainty.is_none() {
+        return None;
+    }
+    let mut s = signals.join(", ");
+    if !origins.is_empty() {
+        let o: Vec<String> = origins.iter().map(|o| format!("{o} signal")).collect();
+        let _ = write!(s, " ({})", o.join(", "));
+    }
+    match certainty {
+        Some(assafe_proto::value::DEFINITE) => {
+            s.push_str(", definite: the handler interrupted this thread inside an unsafe function")
+        }
+        Some(assafe_proto::value::LATENT) => s.push_str(
+            ", latent: the handler interrupted safe code this time; an unlucky signal deadlocks",
+        ),
+        Some(assafe_proto::value::OUTSIDE) => {
+            s.push_str(", outside: a fault at an instruction outside every unsafe function")
+        }
+        _ => {}
+    }
+    Some(s.trim_start_matches(", ").to_owned())
+}
+
+fn finding_block(out: &mut String, f: &Finding, suppressed: bool, max: usize) {
     let _ = writeln!(out, "==assafe== [{}] {}", f.severity, f.title);
     let _ = writeln!(out, "    {}", f.explanation);
+    if let Some(w) = handler_wording(&f.signals, &f.signal_origins, f.certainty.as_deref()) {
+        let _ = writeln!(out, "    {w}");
+    }
     if let (Some(b), Some(a)) = (f.errno_before, f.errno_after) {
         let _ = writeln!(out, "    errno was {b} before the handler and {a} after it");
     }
@@ -74,14 +151,7 @@ fn finding_block(out: &mut String, f: &Finding, suppressed: bool) {
     {
         let _ = writeln!(out, "    suppressed by {s}");
     }
-    for (i, fr) in f.stack.iter().enumerate() {
-        let mark = if Some(i) == f.user_frame {
-            "  <== first frame in your code"
-        } else {
-            ""
-        };
-        let _ = writeln!(out, "    {}{mark}", frame_line(i, fr));
-    }
+    stack_lines(out, &f.stack, f.user_frame, max);
     if f.user_frame.is_none() {
         let _ = writeln!(
             out,
@@ -91,11 +161,108 @@ fn finding_block(out: &mut String, f: &Finding, suppressed: bool) {
     out.push('\n');
 }
 
-/// The sanitizer-like text report.
+/// One root cause: its headline, what it called (function, calls, call sites) and one stack.
+fn group_block(out: &mut String, g: &Group, members: &[&Finding], max: usize) {
+    let [first] = members else {
+        // Several call sites.
+        let _ = writeln!(out, "==assafe== [{}] {}", g.severity, g.title);
+        if let Some(f) = &g.root.frame {
+            let what = if g.root.kind == "handler" {
+                "handler"
+            } else {
+                "root"
+            };
+            // The root function, not the first call's address in it.
+            let named = SymFrame {
+                addr: None,
+                ..f.clone()
+            };
+            let line = frame_line(0, &named);
+            let line = line
+                .strip_prefix("#0 in ")
+                .or_else(|| line.strip_prefix("#0 "))
+                .unwrap_or(&line);
+            let _ = writeln!(out, "    {what}: {line}");
+        }
+        if let Some(w) = handler_wording(&g.signals, &g.signal_origins, g.certainty.as_deref()) {
+            let _ = writeln!(out, "    {w}");
+        }
+        // One explanation per reason (the first function's), at most four.
+        let mut explained: Vec<&str> = Vec::new();
+        for m in members {
+            if !explained.contains(&m.reason.as_str()) && explained.len() < 4 {
+                explained.push(&m.reason);
+                let _ = writeln!(out, "    {}", m.explanation);
+            }
+        }
+        let progs: Vec<&str> = g.programs.iter().take(5).map(String::as_str).collect();
+        let more = g.programs.len().saturating_sub(5);
+        let _ = writeln!(
+            out,
+            "    {} at {} call sites in {} ({}{})",
+            plural(g.count, "call", "calls"),
+            members.len(),
+            plural(g.processes as u64, "process", "processes"),
+            progs.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        );
+        const MAX_FUNCTIONS: usize = 8;
+        let list: Vec<String> = g
+            .functions
+            .iter()
+            .take(MAX_FUNCTIONS)
+            .map(|f| {
+                if f.sites > 1 {
+                    format!("{} x {} ({} sites)", f.count, f.function, f.sites)
+                } else {
+                    format!("{} x {}", f.count, f.function)
+                }
+            })
+            .collect();
+        let more = g.functions.len().saturating_sub(MAX_FUNCTIONS);
+        let _ = writeln!(
+            out,
+            "    calls: {}{}",
+            list.join(", "),
+            if more > 0 {
+                format!(", and {more} more functions")
+            } else {
+                String::new()
+            }
+        );
+        let _ = writeln!(out, "    first call:");
+        stack_lines(out, &g.stack, g.user_frame, max);
+        if g.user_frame.is_none() {
+            let _ = writeln!(
+                out,
+                "    (no frame in your own code: build with -g and frame info, or see the modules above)"
+            );
+        }
+        out.push('\n');
+        return;
+    };
+    finding_block(out, first, false, max);
+}
+
+/// The sanitizer-like text report, stacks cut at [`DEFAULT_MAX_FRAMES`].
 pub fn text(r: &Report) -> String {
+    text_with(r, DEFAULT_MAX_FRAMES)
+}
+
+/// The sanitizer-like text report: one block per root cause ([`Report::groups`]), first seen
+/// first, stacks cut at `max_frames` (0: whole stacks).
+pub fn text_with(r: &Report, max_frames: usize) -> String {
     let mut out = String::new();
-    for f in &r.findings {
-        finding_block(&mut out, f, false);
+    for g in &r.groups {
+        let members = r.members(g);
+        if members.is_empty() {
+            continue;
+        }
+        group_block(&mut out, g, &members, max_frames);
     }
     for u in &r.processes_unchecked {
         let pid = u.pid.map(|p| format!("pid {p} ")).unwrap_or_default();
@@ -129,9 +296,15 @@ pub fn text(r: &Report) -> String {
         0 => String::new(),
         n => format!(" ({n} partially)"),
     };
+    let sites = if r.findings.len() != r.groups.len() {
+        format!(" at {} call sites", r.findings.len())
+    } else {
+        String::new()
+    };
+    // Findings (groups) per severity, worst first.
     let mut by_severity = String::new();
     for s in assafe_proto::Severity::ALL.iter().rev() {
-        let n = r.findings.iter().filter(|f| f.severity == s.name()).count();
+        let n = r.groups.iter().filter(|g| g.severity == s.name()).count();
         if n > 0 {
             by_severity.push_str(if by_severity.is_empty() { "; " } else { ", " });
             by_severity.push_str(&format!("{n} {}", s.name()));
@@ -139,8 +312,8 @@ pub fn text(r: &Report) -> String {
     }
     let _ = writeln!(
         out,
-        "SUMMARY: assafe: {} ({} suppressed) in {} checked{partially}, {} not checked{by_severity}",
-        plural(r.findings.len() as u64, "finding", "findings"),
+        "SUMMARY: assafe: {}{sites} ({} suppressed) in {} checked{partially}, {} not checked{by_severity}",
+        plural(r.groups.len() as u64, "finding", "findings"),
         r.suppressed.len(),
         plural(r.processes_checked as u64, "process", "processes"),
         r.processes_unchecked.len()

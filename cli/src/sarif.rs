@@ -1,6 +1,6 @@
 //! SARIF 2.1.0 output, in the shape GitHub code scanning accepts.
 
-use crate::analyze::{Finding, Report};
+use crate::analyze::{Finding, Group, Report};
 use crate::render::frame_line;
 use crate::symbolize::SymFrame;
 use assafe_proto::{Context, ERRNO_RULE};
@@ -114,13 +114,10 @@ fn physical_location(f: &SymFrame, root: Option<&Path>) -> Option<Value> {
     }))
 }
 
-fn result(f: &Finding, root: Option<&Path>) -> Value {
-    let rule_index = RULES
-        .iter()
-        .position(|r| r.id == f.context)
-        .or_else(|| crate::hygiene::sarif_rule_index(&f.context, RULES.len()));
+/// Where a finding is blamed: its "your code" frame's source line, else the binary.
+fn blame_location(f: &Finding, root: Option<&Path>) -> Value {
     let blame = f.blame_frame();
-    let location = match blame.and_then(|b| physical_location(b, root)) {
+    match blame.and_then(|b| physical_location(b, root)) {
         Some(pl) => pl,
         // No source file anywhere: point at the binary that made the call.
         None => {
@@ -133,8 +130,21 @@ fn result(f: &Finding, root: Option<&Path>) -> Value {
                 "region": {"startLine": 1},
             })
         }
-    };
-    let thread_locations: Vec<Value> = f
+    }
+}
+
+/// One result per root cause ([`Group`]): located at the first call's frame in your code, the
+/// other call sites as related locations, the first call's stack as the code flow. Its
+/// fingerprint is the group's id (kind, context and root — the handler, the child's root frame,
+/// or for calls without one the call site), so a CI baseline survives changes in outer code.
+fn result(g: &Group, members: &[&Finding], root: Option<&Path>) -> Value {
+    let f = members[0];
+    let rule_index = RULES
+        .iter()
+        .position(|r| r.id == g.context)
+        .or_else(|| crate::hygiene::sarif_rule_index(&g.context, RULES.len()));
+    let location = blame_location(f, root);
+    let thread_locations: Vec<Value> = g
         .stack
         .iter()
         .enumerate()
@@ -143,35 +153,62 @@ fn result(f: &Finding, root: Option<&Path>) -> Value {
             if let Some(pl) = physical_location(fr, root) {
                 loc["physicalLocation"] = pl;
             }
-            json!({"location": loc, "nestingLevel": 0, "importance": if Some(i) == f.user_frame { "essential" } else { "unimportant" }})
+            json!({"location": loc, "nestingLevel": 0, "importance": if Some(i) == g.user_frame { "essential" } else { "unimportant" }})
         })
         .collect();
+    const MAX_RELATED: usize = 50;
+    let related: Vec<Value> = members
+        .iter()
+        .skip(1)
+        .take(MAX_RELATED)
+        .enumerate()
+        .map(|(i, m)| {
+            json!({
+                "id": i + 1,
+                "physicalLocation": blame_location(m, root),
+                "message": {"text": format!("{}() ({} calls)", m.function, m.count)},
+            })
+        })
+        .collect();
+    let mut explanations: Vec<&str> = Vec::new();
+    for m in members {
+        if !explanations.contains(&m.explanation.as_str()) {
+            explanations.push(&m.explanation);
+        }
+    }
     let text = format!(
         "{}: {}. {} call(s) in {} process(es) ({}).",
-        f.title,
-        f.explanation,
-        f.count,
-        f.processes,
-        f.programs.join(", ")
+        g.title,
+        explanations.join("; "),
+        g.count,
+        g.processes,
+        g.programs.join(", ")
     );
+    let functions: Vec<&str> = g.functions.iter().map(|x| x.function.as_str()).collect();
     let mut r = json!({
-        "ruleId": f.context,
-        "level": f.level,
+        "ruleId": g.context,
+        "level": g.level,
         "message": {"text": text},
         "locations": [{"physicalLocation": location}],
-        "partialFingerprints": {"assafeFingerprint/v1": f.fingerprint},
+        "partialFingerprints": {"assafeFingerprint/v2": g.id},
         "codeFlows": [{"threadFlows": [{"locations": thread_locations}]}],
         "properties": {
             "function": f.function,
+            "functions": functions,
+            "root": g.root.name,
+            "callSites": members.len(),
             "reason": f.reason,
-            "count": f.count,
-            "processes": f.processes,
-            "programs": f.programs,
-            "signals": f.signals,
-            "strict": f.strict,
-            "severity": f.severity,
+            "count": g.count,
+            "processes": g.processes,
+            "programs": g.programs,
+            "signals": g.signals,
+            "strict": members.iter().all(|m| m.strict),
+            "severity": g.severity,
         },
     });
+    if !related.is_empty() {
+        r["relatedLocations"] = json!(related);
+    }
     if let Some(i) = rule_index {
         r["ruleIndex"] = json!(i);
     }
@@ -195,7 +232,14 @@ pub fn sarif(report: &Report, root: Option<&Path>) -> String {
         })
         .chain(crate::hygiene::sarif_rules()) // process hygiene rules
         .collect();
-    let results: Vec<Value> = report.findings.iter().map(|f| result(f, root)).collect();
+    let results: Vec<Value> = report
+        .groups
+        .iter()
+        .filter_map(|g| {
+            let members = report.members(g);
+            (!members.is_empty()).then(|| result(g, &members, root))
+        })
+        .collect();
     let notifications: Vec<Value> = report
         .processes_unchecked
         .iter()

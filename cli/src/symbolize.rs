@@ -28,6 +28,10 @@ pub struct SymFrame {
     /// The interposed libc function itself (frame #0), not a real frame of the stack.
     #[serde(skip)]
     pub synthetic: bool,
+    /// The signal trampoline a handler returns into (`__restore_rt`): the frame printed as
+    /// `<signal handler called>`. The frame after it is the interrupted instruction.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub signal_frame: bool,
     /// The text of `file:line` when the file was readable at report time (HTML reports only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
@@ -54,10 +58,13 @@ impl SymFrame {
         }
     }
 
-    /// Whether this frame is in the user's own code rather than libc, ld.so, the C++/gcc runtime
-    /// or the Rust standard library.
+    /// Whether this frame could be the user's own code: not libassafe's synthetic frame, not a
+    /// signal trampoline, not the C/C++ runtime or loader, not a system header's inline wrapper
+    /// (`/usr/include/…/bits/stdio2.h` of a fortified call), not Rust's std/core/alloc. System
+    /// libraries under `/usr/lib` or `/lib` (libcrypto, libpython…) pass this test: see
+    /// [`user_frame`] for how they rank below the program's own modules.
     pub fn is_user_code(&self) -> bool {
-        if self.synthetic {
+        if self.synthetic || self.signal_frame {
             return false;
         }
         let Some(module) = self.module.as_deref().filter(|m| !m.is_empty()) else {
@@ -67,22 +74,75 @@ impl SymFrame {
             return false;
         }
         if let Some(file) = &self.file
-            && is_rust_std_path(file)
+            && (is_rust_std_path(file) || is_system_header(file))
         {
             return false;
         }
-        if let Some(f) = &self.function {
-            let f = f.trim_start_matches('<');
-            const STD: [&str; 6] = ["std::", "core::", "alloc::", "__rust_", "__rdl_", "__rg_"];
-            if STD.iter().any(|p| f.starts_with(p)) {
-                return false;
-            }
+        if let Some(f) = &self.function
+            && is_rust_std_name(f)
+        {
+            return false;
         }
         true
     }
 }
 
-/// libc, ld.so, libstdc++, libgcc and the other parts of glibc.
+/// Whether a demangled name is a function of Rust's std, core or alloc (or the allocator shims),
+/// including trait impls for std types (`<alloc::string::String as core::fmt::Write>::…`) and
+/// std traits implemented for std types (`<&str as alloc::ffi::c_str::CString::new::SpecNewImpl>`).
+pub fn is_rust_std_name(name: &str) -> bool {
+    const STD: [&str; 6] = ["std::", "core::", "alloc::", "__rust_", "__rdl_", "__rg_"];
+    let std = |n: &str| STD.iter().any(|p| n.starts_with(p));
+    let Some(inner) = name.strip_prefix('<') else {
+        return std(name);
+    };
+    // `<Type as Trait>::f`: std when the type is std's, or when a primitive/reference type
+    // implements a std trait.
+    let (ty, rest) = match inner.split_once(" as ") {
+        Some((t, r)) => (t, Some(r)),
+        None => (inner, None),
+    };
+    let ty = ty
+        .trim_start_matches(['&', '*'])
+        .trim_start_matches("mut ")
+        .trim_start_matches("const ");
+    if std(ty) {
+        return true;
+    }
+    let primitive = ty.starts_with('[')
+        || ty.starts_with('(')
+        || matches!(
+            ty.split('<').next().unwrap_or(ty),
+            "str"
+                | "u8"
+                | "u16"
+                | "u32"
+                | "u64"
+                | "u128"
+                | "usize"
+                | "i8"
+                | "i16"
+                | "i32"
+                | "i64"
+                | "i128"
+                | "isize"
+                | "f32"
+                | "f64"
+                | "bool"
+                | "char"
+        );
+    primitive && rest.is_some_and(std)
+}
+
+/// A C header of the system (`/usr/include/…`, gcc's own `include` directory): its frames are
+/// inline wrappers (`printf` → `__printf_chk` in `bits/stdio2.h`), not the program's code.
+pub fn is_system_header(file: &str) -> bool {
+    file.starts_with("/usr/include/")
+        || (file.starts_with("/usr/lib/gcc/") && file.contains("/include/"))
+}
+
+/// libc, ld.so, libstdc++, libgcc and the other parts of glibc: the C and C++ runtime and the
+/// loader, whose calls are made on the program's behalf.
 pub fn is_system_module(module: &str) -> bool {
     let base = module.rsplit('/').next().unwrap_or(module);
     const PREFIXES: [&str; 12] = [
@@ -101,6 +161,35 @@ pub fn is_system_module(module: &str) -> bool {
     ];
     PREFIXES.iter().any(|p| base.starts_with(p)) || base.starts_with("linux-vdso")
 }
+
+/// The dynamic loader (its frames call libraries' constructors and destructors).
+pub fn is_loader_module(module: &str) -> bool {
+    let base = module.rsplit('/').next().unwrap_or(module);
+    base.starts_with("ld-linux") || base.starts_with("ld-2.") || base.starts_with("ld.so")
+}
+
+/// A shared library installed by the system (`/usr/lib`, `/lib`, …): libcrypto in a daemon,
+/// a JVM's libjvm. Its frames are the program's own code only when no frame of the program's
+/// own modules is in the stack.
+pub fn is_installed_library(module: &str) -> bool {
+    const DIRS: [&str; 4] = ["/usr/lib/", "/lib/", "/usr/lib64/", "/lib64/"];
+    DIRS.iter().any(|d| module.starts_with(d)) && module.contains(".so")
+}
+
+/// The first frame in the program's own code: the first frame that [`SymFrame::is_user_code`]
+/// accepts outside installed system libraries, else the first one inside them (a JVM's libjvm,
+/// when nothing else is in the stack), else none.
+pub fn user_frame(stack: &[SymFrame]) -> Option<usize> {
+    let own =
+        |f: &SymFrame| f.is_user_code() && !f.module.as_deref().is_some_and(is_installed_library);
+    stack
+        .iter()
+        .position(own)
+        .or_else(|| stack.iter().position(SymFrame::is_user_code))
+}
+
+/// How a signal frame is named (as gdb does).
+pub const SIGNAL_FRAME_NAME: &str = "<signal handler called>";
 
 /// Sources of the Rust standard library as rustc records them.
 pub fn is_rust_std_path(file: &str) -> bool {
@@ -277,6 +366,45 @@ impl Module {
         })
     }
 
+    /// The bytes at virtual address `vaddr` of the file (from its loadable segments).
+    fn bytes_at(&self, vaddr: u64, len: usize) -> Option<Vec<u8>> {
+        use object::ObjectSegment;
+        let file = object::File::parse(&self.file.0[..]).ok()?;
+        for seg in file.segments() {
+            let (start, size) = (seg.address(), seg.size());
+            if vaddr < start || vaddr.checked_add(len as u64)? > start + size {
+                continue;
+            }
+            let data = seg.data().ok()?;
+            let at = usize::try_from(vaddr - start).ok()?;
+            return data.get(at..at + len).map(<[u8]>::to_vec);
+        }
+        None
+    }
+
+    /// Whether `vaddr` is a signal trampoline: the `rt_sigreturn` sequence the kernel makes a
+    /// handler return into (glibc's `__restore_rt` on x86_64, `__kernel_rt_sigreturn` on
+    /// aarch64), recognized by its instructions as gdb and libgcc's unwinder do.
+    fn is_sigreturn(&self, vaddr: u64) -> bool {
+        // x86_64: mov $15, %rax; syscall
+        const X86_64: [u8; 9] = [0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05];
+        // aarch64: mov x8, #139; svc #0 (little-endian words)
+        const AARCH64: [u8; 8] = [0x68, 0x11, 0x80, 0xd2, 0x01, 0x00, 0x00, 0xd4];
+        match self.bytes_at(vaddr, X86_64.len()) {
+            Some(b) if b == X86_64 || b[..8] == AARCH64 => true,
+            _ => self
+                .bytes_at(vaddr, AARCH64.len())
+                .is_some_and(|b| b == AARCH64),
+        }
+    }
+
+    /// Whether a symbol (function) starts exactly at `vaddr`.
+    fn is_function_start(&self, vaddr: u64) -> bool {
+        let symbols = self.symbols();
+        let i = symbols.partition_point(|s| s.0 < vaddr);
+        symbols.get(i).is_some_and(|s| s.0 == vaddr)
+    }
+
     fn symbol(&self, probe: u64) -> Option<&str> {
         let symbols = self.symbols();
         let i = symbols.partition_point(|s| s.0 <= probe);
@@ -331,6 +459,8 @@ pub struct Symbolizer {
     pub other_build: BTreeMap<String, String>,
     /// Modules symbolized although the log recorded no build-id to check them against.
     pub unverified: BTreeSet<String>,
+    /// Signal trampoline checks made: (module, offset) → is one.
+    sigreturn: HashMap<(String, u64), bool>,
     /// Warn about [`Self::unverified`] modules (`assafe report` on kept logs; not `run`, which
     /// symbolizes right after the run).
     pub warn_unverified: bool,
@@ -488,6 +618,22 @@ impl Symbolizer {
         out
     }
 
+    /// Whether a raw frame is a signal trampoline (see [`Module::is_sigreturn`]). Only the C
+    /// runtime's modules and the vDSO hold one; other modules are not read.
+    pub fn is_signal_frame(&mut self, raw: &RawFrame) -> bool {
+        if raw.module.is_empty() || !is_system_module(&raw.module) {
+            return false;
+        }
+        if let Some(&v) = self.sigreturn.get(&(raw.module.clone(), raw.offset)) {
+            return v;
+        }
+        let v = self
+            .module(&raw.module)
+            .is_some_and(|m| m.is_sigreturn(raw.offset));
+        self.sigreturn.insert((raw.module.clone(), raw.offset), v);
+        v
+    }
+
     /// Symbolizes a whole stack, dropping libassafe's own frames.
     pub fn stack(&mut self, raw: &[RawFrame], return_addresses: bool) -> Vec<SymFrame> {
         self.stack_at(raw, return_addresses, None)
@@ -500,9 +646,114 @@ impl Symbolizer {
         return_addresses: bool,
         logged_at: Option<SystemTime>,
     ) -> Vec<SymFrame> {
-        raw.iter()
+        let mut out = Vec::new();
+        // The frame after a signal frame is the interrupted instruction, not a return address:
+        // it is looked up as it is (at address−1 it could name the previous function).
+        let mut after_signal = false;
+        let frames: Vec<&RawFrame> = raw
+            .iter()
             .filter(|f| !is_assafe_module(&f.module))
-            .flat_map(|f| self.frame_at(f, return_addresses, logged_at))
-            .collect()
+            .collect();
+        for (i, &f) in frames.iter().enumerate() {
+            // A handler that tail-called the unsafe function is recorded by its own address
+            // (the first frame, right before the signal frame): a function's first byte is no
+            // return address, and at address−1 it would name the function before it.
+            let handler_entry = i == 0
+                && frames.get(1).is_some_and(|n| self.is_signal_frame(n))
+                && self
+                    .module(&f.module)
+                    .is_some_and(|m| m.is_function_start(f.offset));
+            if handler_entry {
+                out.extend(self.frame_at(f, false, logged_at));
+                continue;
+            }
+            if self.is_signal_frame(f) {
+                out.push(SymFrame {
+                    function: Some(SIGNAL_FRAME_NAME.to_owned()),
+                    module: Some(f.module.clone()),
+                    offset: Some(f.offset),
+                    addr: Some(f.addr),
+                    signal_frame: true,
+                    ..Default::default()
+                });
+                after_signal = true;
+                continue;
+            }
+            out.extend(self.frame_at(f, return_addresses && !after_signal, logged_at));
+            after_signal = false;
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(function: &str, file: Option<&str>, module: &str) -> SymFrame {
+        SymFrame {
+            function: Some(function.to_owned()),
+            file: file.map(str::to_owned),
+            module: Some(module.to_owned()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn rust_std_names() {
+        for n in [
+            "std::process::Command::spawn",
+            "alloc::ffi::c_str::CString::new",
+            "<alloc::string::String as core::fmt::Write>::write_str",
+            "<&str as alloc::ffi::c_str::CString::new::SpecNewImpl>::spec_new_impl",
+            "<[u8] as alloc::borrow::ToOwned>::to_owned",
+            "__rust_alloc",
+        ] {
+            assert!(is_rust_std_name(n), "{n}");
+        }
+        for n in [
+            "m::main::{{closure}}",
+            "<m::Thing as core::fmt::Display>::fmt",
+            "<&m::Thing as core::fmt::Debug>::fmt",
+            "main",
+        ] {
+            assert!(!is_rust_std_name(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn the_first_frame_in_your_code() {
+        let stack = vec![
+            SymFrame {
+                function: Some("__printf_chk".into()),
+                synthetic: true,
+                ..Default::default()
+            },
+            frame(
+                "printf",
+                Some("/usr/include/x86_64-linux-gnu/bits/stdio2.h"),
+                "/usr/sbin/sshd",
+            ),
+            frame("log_it", None, "/usr/lib/x86_64-linux-gnu/libcrypto.so.3"),
+            frame("handler", Some("/src/sshd.c"), "/usr/sbin/sshd"),
+            frame("main", Some("/src/sshd.c"), "/usr/sbin/sshd"),
+        ];
+        // Not the system header's inline wrapper, not the installed library: the program.
+        assert_eq!(user_frame(&stack), Some(3));
+        // Only installed libraries and the runtime: the library.
+        let lib_only = vec![
+            frame(
+                "JVM_handle_linux_signal",
+                None,
+                "/usr/lib/jvm/x/lib/server/libjvm.so",
+            ),
+            frame("__restore_rt", None, "/lib/x86_64-linux-gnu/libc.so.6"),
+        ];
+        assert_eq!(user_frame(&lib_only), Some(0));
+        assert!(!frame("x", None, "/lib/x86_64-linux-gnu/libc.so.6").is_user_code());
+        assert!(is_installed_library(
+            "/usr/lib/x86_64-linux-gnu/libcrypto.so.3"
+        ));
+        assert!(!is_installed_library("/usr/bin/bash"));
     }
 }
