@@ -61,6 +61,8 @@ type ExecveatFn = unsafe extern "C" fn(
 clib::same_type_as_libc!(ExecveFn, libc::execve);
 clib::same_type_as_libc!(ExecveFn, libc::execvpe);
 clib::same_type_as_libc!(FexecveFn, libc::fexecve);
+// The `libc` crate declares execveat for glibc only.
+#[cfg(not(target_env = "musl"))]
 clib::same_type_as_libc!(ExecveatFn, libc::execveat);
 
 /// Collects the `execl`-style argument list (arg0 is the call's second argument) into `out`
