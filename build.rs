@@ -20,6 +20,9 @@ use std::path::PathBuf;
 #[path = "build/symbols_txt.rs"]
 mod symbols_txt;
 
+#[path = "build/libc_exports.rs"]
+mod libc_exports;
+
 use symbols_txt::{CLASSES, FLAG_BITS, Row};
 
 /// Paths the stub templates name (`{slots}`, `{alive}`, `{slow}`, `{lazy}`).
@@ -198,19 +201,151 @@ fn main() {
     let path = manifest.join("symbols.txt");
     println!("cargo:rerun-if-changed={}", path.display());
     println!("cargo:rerun-if-changed=build/symbols_txt.rs");
+    println!("cargo:rerun-if-changed=build/libc_exports.rs");
     let arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap();
+    let env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
     let text = std::fs::read_to_string(&path).expect("read symbols.txt");
-    let mut rows: Vec<Row> = symbols_txt::parse(&text)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .into_iter()
-        .filter(Row::interposed)
+    let all: Vec<Row> = symbols_txt::parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    let interposed: Vec<Row> = all.iter().filter(|r| r.interposed()).cloned().collect();
+    let (rows, built_for) = match libc_exports::target_libc(&arch, &env) {
+        Some(libc) => {
+            let rows = export_filter(&libc, interposed.clone());
+            let info = BuiltFor {
+                label: libc.label.clone(),
+                path: libc.path.display().to_string(),
+                fingerprint: libc.fingerprint,
+                side_only: libc.side.len(),
+            };
+            (rows, info)
+        }
+        None if arch != "x86_64" => (
+            with_arch_versions(&manifest, &arch, interposed.clone()),
+            BuiltFor {
+                label: format!("glibc 2.36 ({arch}, data/reference)"),
+                path: String::new(),
+                fingerprint: 0,
+                side_only: 0,
+            },
+        ),
+        None => {
+            println!(
+                "cargo:warning=no libc.so.6 found for the target: stubs follow symbols.txt's \
+                 versions (set ASSAFE_LIBC=/path/to/libc.so.6)"
+            );
+            (
+                interposed.clone(),
+                BuiltFor {
+                    label: "glibc 2.36 (symbols.txt)".into(),
+                    path: String::new(),
+                    fingerprint: 0,
+                    side_only: 0,
+                },
+            )
+        }
+    };
+    let rows: Vec<Row> = if env == "musl" {
+        rows.into_iter().map(with_musl_verdict).collect()
+    } else {
+        rows
+    };
+    // Interposed-class names without a stub in this build (the libc lacks them): their IDX_
+    // constants lie past NSYMS, and they are not "known" (a running libc that has them is only
+    // partially checked).
+    let have: std::collections::HashSet<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+    let absent: Vec<&str> = interposed
+        .iter()
+        .map(|r| r.name.as_str())
+        .filter(|n| !have.contains(n))
         .collect();
-    if arch != "x86_64" {
-        rows = with_arch_versions(&manifest, &arch, rows);
-    }
+    let mut known: Vec<&str> = all
+        .iter()
+        .map(|r| r.name.as_str())
+        .filter(|n| !absent.contains(n))
+        .collect();
+    known.sort_unstable();
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
-    std::fs::write(out.join("symbols.rs"), tables(&arch, &rows)).unwrap();
+    let mut t = tables(&arch, &rows);
+    t.push_str(&build_info(&built_for, &absent, &known, rows.len()));
+    std::fs::write(out.join("symbols.rs"), t).unwrap();
     std::fs::write(out.join("stubs.rs"), stubs(&arch, &rows)).unwrap();
+}
+
+/// Which libc a build is for (written into the generated table).
+struct BuiltFor {
+    label: String,
+    path: String,
+    fingerprint: u64,
+    side_only: usize,
+}
+
+/// The export filter: the interposed rows the build libc exports from libc.so.6 (musl: libc.so)
+/// itself, each at the default version that libc gives it. A name it lacks gets no stub (a stub
+/// would be a function that weak references and `dlsym` probes find although the libc has none);
+/// a name only a side library exports (libpthread, libdl, librt… before glibc 2.34) gets none
+/// either: a process that did not load that library must not find it (docs/symbols.md).
+fn export_filter(libc: &libc_exports::Libc, rows: Vec<Row>) -> Vec<Row> {
+    rows.into_iter()
+        .filter_map(|mut r| {
+            let e = libc.exports.get(&r.name)?;
+            r.version = e.version.clone();
+            Some(r)
+        })
+        .collect()
+}
+
+/// On musl, the glibc verdict bit carries musl's own verdict (symbols.txt's musl column).
+fn with_musl_verdict(mut r: Row) -> Row {
+    if let Some(m) = r.musl_unsafe {
+        r.glibc_unsafe = m;
+    }
+    r
+}
+
+/// The generated constants that say which libc the build is for, the `IDX_` constants of
+/// interposed names without a stub, and the names this build knows.
+fn build_info(b: &BuiltFor, absent: &[&str], known: &[&str], nsyms: usize) -> String {
+    let mut out = String::new();
+    writeln!(
+        out,
+        "/// The libc this build's stubs were generated for (ASSAFE_LIBC or the build machine's).\n\
+         pub const BUILD_LIBC: &str = {:?};\n\
+         /// Its path at build time.\npub const BUILD_LIBC_PATH: &str = {:?};\n\
+         /// Its fingerprint (libc::identity; 0: unknown, the build read no libc).\n\
+         pub const BUILD_FINGERPRINT: u64 = {:#x};\n\
+         /// Functions only its side libraries export (not interposed).\n\
+         pub const BUILD_SIDE_ONLY: usize = {};",
+        b.label, b.path, b.fingerprint, b.side_only
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "/// Interposed-class names of symbols.txt this build has no stub for.\npub const NABSENT: usize = {};",
+        absent.len()
+    )
+    .unwrap();
+    for (k, n) in absent.iter().enumerate() {
+        // Past NSYMS (the vfork-handler pseudo index): never a valid slot, and distinct, so
+        // hand-written `match` arms on them stay reachable-looking and never match.
+        writeln!(out, "pub const IDX_{n}: usize = {};", nsyms + 1 + k).unwrap();
+    }
+    let blob: String = known.concat();
+    let mut offs = vec![0usize];
+    for n in known {
+        offs.push(offs.last().unwrap() + n.len());
+    }
+    writeln!(
+        out,
+        "/// Every name symbols.txt classifies that this build knows (sorted; interposed-class \
+         names without a stub excluded), one blob.\npub const NKNOWN: usize = {};\n\
+         pub static KNOWN_BLOB: [u8; {}] = *b\"{}\";\n\
+         pub static KNOWN_OFF: [u32; NKNOWN + 1] = [{}];",
+        known.len(),
+        blob.len(),
+        blob,
+        offs.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(", ")
+    )
+    .unwrap();
+    out
 }
 
 /// symbols.txt's versions are x86_64's (its one source of verdicts): on another architecture

@@ -68,6 +68,11 @@ pub struct Row {
     pub posix_unsafe: bool,
     pub glibc_unsafe: bool,
     pub hot: bool,
+    /// musl's own verdict (the `musl` column): `None` when musl does not export the name (or
+    /// the table has no such column).
+    pub musl_unsafe: Option<bool>,
+    /// Which libcs export the name (the `libcs` column; empty without it).
+    pub libcs: String,
 }
 
 impl Row {
@@ -141,6 +146,8 @@ pub fn parse(text: &str) -> Result<Vec<Row>, String> {
     for (i, n) in NEEDED.iter().enumerate() {
         ix[i] = at(n)?;
     }
+    let musl_ix = cols.iter().position(|c| c == "musl");
+    let libcs_ix = cols.iter().position(|c| c == "libcs");
     let mut rows = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (n, line) in text.lines().enumerate() {
@@ -182,6 +189,11 @@ pub fn parse(text: &str) -> Result<Vec<Row>, String> {
             posix_unsafe: verdict(f[ix[4]])?,
             glibc_unsafe: verdict(f[ix[5]])?,
             hot,
+            musl_unsafe: match musl_ix.map(|i| f[i]) {
+                None | Some("-") => None,
+                Some(v) => Some(verdict(v)?),
+            },
+            libcs: libcs_ix.map(|i| f[i].to_string()).unwrap_or_default(),
         });
     }
     Ok(rows)

@@ -40,6 +40,7 @@ unsafe extern "C" fn slow(idx: usize, f: *mut Frame) -> usize {
     tls::set(tls::BUSY);
     if st & tls::UNINIT != 0 {
         init::ensure();
+        crate::libc::note_thread();
         tls::clear(tls::UNINIT);
         tls::set(state::process_context());
     }

@@ -69,7 +69,7 @@ pub fn check_unseen_fork() {
     unsafe { core::ptr::write_volatile(p, 1) };
     // The parent's thread count is gone; glibc's flag (copied from the parent) tells whether the
     // parent ever had a second thread.
-    let mt = !clib::single_threaded();
+    let mt = clib::had_threads();
     let strict = config::options().strict;
     if mt || strict || state::process_context() & tls::FORK_CHILD != 0 {
         enter_fork_child(0, 0, !mt && state::process_context() & tls::FORK_CHILD == 0);
@@ -100,7 +100,7 @@ fn child(parent_threads: u32, parent: i32) {
     // 0: the kernel's count was unavailable (no /proc, a seccomp filter, or qemu-user, which
     // reports 0 threads): glibc's flag (copied from the parent) decides, as for a fork we did not
     // see.
-    let mt = parent_threads > 1 || (parent_threads == 0 && !single_threaded());
+    let mt = parent_threads > 1 || (parent_threads == 0 && clib::had_threads());
     let checked = mt || inherited || strict;
     if checked {
         enter_fork_child(parent_threads, parent, !mt && !inherited);

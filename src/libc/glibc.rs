@@ -1,4 +1,4 @@
-//! glibc facts the preload depends on (x86_64 and aarch64, glibc ≥ 2.32). A port to musl or to another glibc
+//! glibc facts the preload depends on (x86_64 and aarch64, glibc ≥ 2.31). A port to musl or to another glibc
 //! layout replaces this file, nothing else.
 
 use core::ffi::c_char;
@@ -31,8 +31,37 @@ unsafe extern "C" {
     /// The loader's debug structure; its address lies in ld.so, its `r_map` heads the list of
     /// loaded objects.
     pub static _r_debug: RDebug;
-    /// glibc ≥ 2.32: nonzero while the process has surely never had a second thread.
-    static __libc_single_threaded: u8;
+}
+
+/// The address of glibc's `__libc_single_threaded` (glibc ≥ 2.32: nonzero while the process has
+/// surely never had a second thread), or null on a libc without it (glibc 2.31). A *weak*
+/// reference, made in assembly (Rust has no stable weak linkage, and would assume an extern
+/// static's address non-null): the loader fills the GOT slot with 0 when no object defines it,
+/// so the library loads on every glibc instead of failing with "undefined symbol".
+fn single_threaded_flag() -> *const u8 {
+    let p: *const u8;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: reads one GOT slot (filled by the loader before any library code runs).
+    unsafe {
+        core::arch::asm!(
+            ".weak __libc_single_threaded",
+            "mov {0}, qword ptr [rip + __libc_single_threaded@GOTPCREL]",
+            out(reg) p,
+            options(nostack, readonly, preserves_flags),
+        )
+    };
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: as above.
+    unsafe {
+        core::arch::asm!(
+            ".weak __libc_single_threaded",
+            "adrp {0}, :got:__libc_single_threaded",
+            "ldr {0}, [{0}, :got_lo12:__libc_single_threaded]",
+            out(reg) p,
+            options(nostack, readonly, preserves_flags),
+        )
+    };
+    p
 }
 
 /// Head of the loader's list of loaded objects.
@@ -80,11 +109,42 @@ pub fn loader_anchor() -> usize {
     (&raw const _r_debug) as usize
 }
 
-/// Has the process surely never had a second thread (`__libc_single_threaded`)?
+/// On a glibc without `__libc_single_threaded` (2.31): has a thread other than the main one
+/// made an interposed call ([`note_thread`])? Copied into a fork child like glibc's flag.
+static SEEN_SECOND_THREAD: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
+/// Called on each thread's first interposed call: on a glibc without the flag, notes a second
+/// thread (its tid is not the pid). Async-signal-safe (two system calls, one atomic store).
+pub fn note_thread() {
+    use core::sync::atomic::Ordering;
+    if !single_threaded_flag().is_null() || SEEN_SECOND_THREAD.load(Ordering::Relaxed) {
+        return;
+    }
+    if crate::platform::sys::gettid() != crate::platform::sys::getpid() {
+        SEEN_SECOND_THREAD.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Has the process surely never had a second thread (`__libc_single_threaded`)? `false` (not
+/// known) on a glibc without the flag (2.31): callers then ask the kernel.
 pub fn single_threaded() -> bool {
-    // SAFETY: a byte glibc exports for exactly this kind of test; a volatile read of one byte
-    // cannot tear.
-    unsafe { core::ptr::read_volatile(&raw const __libc_single_threaded) != 0 }
+    let p = single_threaded_flag();
+    // SAFETY: a byte glibc exports for exactly this kind of test (non-null: defined by the
+    // running libc); a volatile read of one byte cannot tear.
+    !p.is_null() && unsafe { core::ptr::read_volatile(p) != 0 }
+}
+
+/// Has the process surely had a second thread? glibc's flag; on a glibc without it (2.31),
+/// whether a thread other than the main one made an interposed call ([`note_thread`]): a thread
+/// that never calls one is missed (a report may be missed, never a false one).
+pub fn had_threads() -> bool {
+    let p = single_threaded_flag();
+    if p.is_null() {
+        return SEEN_SECOND_THREAD.load(core::sync::atomic::Ordering::Relaxed);
+    }
+    // SAFETY: as in `single_threaded`.
+    unsafe { core::ptr::read_volatile(p) == 0 }
 }
 
 /// Offset of the pointer guard in glibc's x86_64 TCB header (`tcbhead_t.pointer_guard`).

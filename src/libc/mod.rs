@@ -50,6 +50,22 @@ pub fn loaded_objects() -> impl Iterator<Item = (usize, *const Dyn)> + Clone {
     })
 }
 
+/// Called on each thread's first interposed call (the libc may need to know that a second thread
+/// exists: glibc 2.31 exports no single-threaded flag).
+pub fn note_thread() {
+    #[cfg(target_env = "gnu")]
+    glibc::note_thread();
+}
+
+/// Has the process surely had a second thread (what a fork child that the library did not see
+/// being made goes by)?
+pub fn had_threads() -> bool {
+    #[cfg(target_env = "gnu")]
+    return glibc::had_threads();
+    #[cfg(not(target_env = "gnu"))]
+    return !single_threaded();
+}
+
 /// Load base of libc.so.6 (0 if unknown).
 static LIBC_BASE: AtomicUsize = AtomicUsize::new(0);
 /// Load base of the dynamic loader (0 if unknown).

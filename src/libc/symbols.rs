@@ -85,9 +85,12 @@ fn trampoline(idx: usize) -> usize {
 /// resolved on first use. Async-signal-safe (see the module doc).
 #[inline]
 pub fn real(idx: usize) -> usize {
-    match SLOTS[idx].load(Ordering::Relaxed) {
-        a if a != 0 && a != trampoline(idx) => a,
-        _ => resolve(idx),
+    match SLOTS.get(idx).map(|s| s.load(Ordering::Relaxed)) {
+        Some(a) if a != 0 && a != trampoline(idx) => a,
+        Some(_) => resolve(idx),
+        // An `IDX_` constant of a name this build has no stub for (past NSYMS): only reachable
+        // through a hand-written wrapper's fallback arm; never a jump to 0.
+        None => missing as *const () as usize,
     }
 }
 
@@ -99,13 +102,21 @@ fn snapshot() -> &'static [Object] {
     unsafe { core::slice::from_raw_parts((&raw const OBJECTS).cast::<Object>(), n) }
 }
 
-/// Looks symbol `idx` up in the snapshot.
+/// Looks symbol `idx` up in the snapshot: at the version the build libc gives it, else (a
+/// running libc other than the build's) at the name's default version there.
 fn lookup(idx: usize) -> Option<Def> {
     let vid = VERSIONS[idx] as usize;
     let (name, hash, version) = (name(idx), HASHES[idx], VERSION_NAMES[vid]);
-    snapshot().iter().zip(&VCACHE).find_map(|(o, cache)| {
+    let found = snapshot().iter().zip(&VCACHE).find_map(|(o, cache)| {
         // SAFETY: the object is never unmapped (module doc), so its tables stay valid.
         unsafe { o.lookup(name, hash, version, &cache[vid]) }
+    });
+    if found.is_some() || version.is_empty() {
+        return found;
+    }
+    snapshot().iter().zip(&VCACHE).find_map(|(o, cache)| {
+        // SAFETY: as above; an empty version asks for the default one (the cache is unused).
+        unsafe { o.lookup(name, hash, b"", &cache[vid]) }
     })
 }
 
@@ -125,13 +136,18 @@ fn resolve(idx: usize) -> usize {
     a
 }
 
-/// Reached when a program calls an interposed name that this libc does not define.
-extern "C" fn missing() -> ! {
-    let _ = sys::write_all(
-        2,
-        b"==ASSAFE== fatal: called a libc function that this libc does not define (symbols.txt names a newer glibc)\n",
-    );
-    sys::abort()
+/// Calls that reached a stub whose function the running libc does not define (at any version).
+pub static MISSING_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+/// Reached when a program calls an interposed name that the running libc does not define (a
+/// library built for another libc): fails the call the way a libc reports an unimplemented
+/// function — `errno = ENOSYS`, result -1 — and counts it (the process's summary says so).
+/// Without the preload such a call would have ended the program with a symbol lookup error.
+extern "C" fn missing() -> isize {
+    MISSING_CALLS.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: this thread's errno cell (async-signal-safe accessor).
+    unsafe { *super::errno_location() = ::libc::ENOSYS };
+    -1
 }
 
 /// Makes every slot usable. Runs once, in normal context, at load (from the constructor or from
