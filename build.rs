@@ -342,7 +342,10 @@ fn build_info(b: &BuiltFor, absent: &[&str], known: &[&str], nsyms: usize) -> St
         known.len(),
         blob.len(),
         blob,
-        offs.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(", ")
+        offs.iter()
+            .map(|o| o.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     )
     .unwrap();
     out

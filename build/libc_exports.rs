@@ -83,7 +83,10 @@ fn u64_at(d: &[u8], o: usize) -> u64 {
 }
 
 fn cstr(d: &[u8], o: usize) -> String {
-    let end = d[o..].iter().position(|&b| b == 0).map_or(d.len(), |e| o + e);
+    let end = d[o..]
+        .iter()
+        .position(|&b| b == 0)
+        .map_or(d.len(), |e| o + e);
     String::from_utf8_lossy(&d[o..end]).into_owned()
 }
 
@@ -246,10 +249,14 @@ pub fn target_libc(arch: &str, env: &str) -> Option<Libc> {
         Some(p) => p.clone(),
         None if env == "musl" => MUSL_PATHS.iter().map(PathBuf::from).find(|p| p.exists())?,
         None => compiler_libc().or_else(|| {
-            ["/lib/x86_64-linux-gnu/libc.so.6", "/lib64/libc.so.6", "/usr/lib64/libc.so.6"]
-                .iter()
-                .map(PathBuf::from)
-                .find(|p| p.exists())
+            [
+                "/lib/x86_64-linux-gnu/libc.so.6",
+                "/lib64/libc.so.6",
+                "/usr/lib64/libc.so.6",
+            ]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists())
         })?,
     };
     let path = std::fs::canonicalize(&path).unwrap_or(path);
@@ -266,7 +273,11 @@ pub fn target_libc(arch: &str, env: &str) -> Option<Libc> {
         return None;
     }
     let libname = |p: &Path| p.file_name().unwrap().to_string_lossy().into_owned();
-    let own = if env == "musl" { "libc.so".to_string() } else { "libc.so.6".to_string() };
+    let own = if env == "musl" {
+        "libc.so".to_string()
+    } else {
+        "libc.so.6".to_string()
+    };
     let exports: HashMap<String, Export> = elf
         .functions
         .iter()
