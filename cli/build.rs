@@ -170,6 +170,10 @@ fn build_library(root: &Path, out: &Path, target: Option<&str>) -> Option<PathBu
         "CARGO_PRIMARY_PACKAGE",
         "CARGO_MANIFEST_DIR",
         "CARGO_MANIFEST_PATH",
+        // `cargo clippy` lints the workspace itself; the nested build is a build, not a lint.
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CLIPPY_ARGS",
+        "CLIPPY_CONF_DIR",
     ] {
         cmd.env_remove(v);
     }

@@ -150,12 +150,32 @@ fn musl_library(lib: &Path) -> Option<PathBuf> {
         .and_then(Result::ok)
 }
 
+/// The package's own layout, `/usr/lib/assafe/` beside `/usr/lib/<multiarch>/libassafe.so`
+/// (scripts/build-deb), when its links lead to exactly these two builds: then nothing is written
+/// to a cache directory.
+fn installed_layout(glibc: Option<&Path>, musl: Option<&Path>) -> Option<PathBuf> {
+    let glibc = glibc?;
+    let dir = glibc.parent()?.parent()?.join("assafe");
+    let same = |p: PathBuf, want: Option<&Path>| match (p.canonicalize().ok(), want) {
+        (Some(got), Some(w)) => w.canonicalize().is_ok_and(|w| w == got),
+        (None, None) => !p.exists(),
+        _ => false,
+    };
+    let glibc_ok = crate::embedded::glibc_lib_dirs()
+        .iter()
+        .all(|sub| same(dir.join(sub).join(LIB_NAME), Some(glibc)));
+    (glibc_ok && same(dir.join("$LIB").join(LIB_NAME), musl)).then_some(dir)
+}
+
 /// The `LD_PRELOAD` entry `assafe run` gives the program: `<dir>/$LIB/libassafe.so` (see
 /// `embedded::preload_layout`), so that each program of the tree loads the build for its own C
 /// library and none loads a build it cannot. Falls back to `lib` itself (glibc programs checked,
 /// a musl program would abort) only when no cache directory is writable.
 pub fn preload_entry(lib: &Path) -> (OsString, Option<String>) {
     let (glibc, musl) = libraries(lib);
+    if let Some(dir) = installed_layout(glibc.as_deref(), musl.as_deref()) {
+        return (dir.join("$LIB").join(LIB_NAME).into_os_string(), None);
+    }
     match crate::embedded::preload_layout(glibc.as_deref(), musl.as_deref()) {
         Ok(p) => (p.into_os_string(), None),
         Err(e) => (
