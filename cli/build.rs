@@ -9,8 +9,8 @@
 //! `cargo build --release` into `OUT_DIR` (its own target directory: the outer build holds the lock
 //! of its own). Set `ASSAFE_EMBED_LIB=/path/libassafe.so` (`ASSAFE_EMBED_MUSL_LIB=` for the musl
 //! build) to embed a library built elsewhere, or `=none` to embed nothing (the Debian package ships
-//! the libraries as files). Without the musl toolchain (the rustup target and Debian's
-//! `musl-tools`) the musl build is left out with a warning: musl programs then run unchecked.
+//! the libraries as files). Without the Rust target `x86_64-unknown-linux-musl` the musl build is
+//! left out with a warning: musl programs then run unchecked.
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -41,7 +41,7 @@ fn main() {
         match musl_toolchain_missing() {
             Some(why) => {
                 println!(
-                    "cargo:warning=no musl build of libassafe.so embedded ({why}): musl programs will run unchecked; install it with `rustup target add {MUSL_TARGET}` and `apt-get install musl-tools`"
+                    "cargo:warning=no musl build of libassafe.so embedded ({why}): musl programs will run unchecked; install it with `rustup target add {MUSL_TARGET}`"
                 );
                 None
             }
@@ -81,7 +81,7 @@ fn embed(out: &Path, var: &str, name: &str, build: impl FnOnce() -> Option<PathB
     lib.is_some()
 }
 
-/// Why the musl build cannot be made here (no rustup target, no `musl-gcc`), if it cannot.
+/// Why the musl build cannot be made here (the Rust target is not installed), if it cannot.
 fn musl_toolchain_missing() -> Option<String> {
     let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let libdir = Command::new(rustc)
@@ -96,17 +96,7 @@ fn musl_toolchain_missing() -> Option<String> {
                 .any(|e| e.file_name().to_string_lossy().starts_with("libcore-"))
         })
     });
-    if !has_std {
-        return Some(format!("the Rust target {MUSL_TARGET} is not installed"));
-    }
-    let gcc = Command::new("musl-gcc")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !gcc {
-        return Some("musl-gcc not found".to_owned());
-    }
-    None
+    (!has_std).then(|| format!("the Rust target {MUSL_TARGET} is not installed"))
 }
 
 /// Builds the root package (`libassafe.so`) with a nested cargo, for the host or for `target`;
