@@ -206,7 +206,17 @@ fn main() {
     let env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
     let text = std::fs::read_to_string(&path).expect("read symbols.txt");
     let all: Vec<Row> = symbols_txt::parse(&text).unwrap_or_else(|e| panic!("{e}"));
-    let interposed: Vec<Row> = all.iter().filter(|r| r.interposed()).cloned().collect();
+    let interposed: Vec<Row> = all
+        .iter()
+        .filter(|r| r.interposed())
+        .cloned()
+        .map(|mut r| {
+            if r.version == "-" {
+                r.version.clear(); // a musl-only name: no version
+            }
+            r
+        })
+        .collect();
     let (rows, built_for) = match libc_exports::target_libc(&arch, &env) {
         Some(libc) => {
             let rows = export_filter(&libc, interposed.clone());

@@ -73,6 +73,12 @@ LOADER = {
     "__libc_start_main": "process startup; runs before any interposer could be initialised",
     "__libc_start_call_main": "process startup",
     "__libc_init_first": "process startup",
+    "__tls_get_addr": "the TLS accessor of compiled code (musl's libc.so is also its loader)",
+    "_init": "object initialisation entry (musl's libc.so)",
+    "_fini": "object finalisation entry (musl's libc.so)",
+    "__dls2": "musl's dynamic-loader bootstrap stage",
+    "__dls2b": "musl's dynamic-loader bootstrap stage",
+    "__dls3": "musl's dynamic-loader bootstrap stage",
     "mcount": "profiling hook with a register-preserving ABI, called on every function entry",
     "_mcount": "profiling hook with a register-preserving ABI, called on every function entry",
     "__fentry__": "profiling hook with a register-preserving ABI, called on every function entry",
@@ -133,6 +139,15 @@ DISTINCT_VERSIONED = {
 #   syscall - thin system-call wrapper: not interposed unless the manual says unsafe
 R = re.compile
 RULES = [
+    # ---- names of other libcs (glibc 2.31, >= 2.37, musl) that no pattern below covers
+    (R(r"^(stdc_\w+|uabs|ulabs|ullabs|umaxabs|memalignment|pthread_gettid_np|cfgetibaud|cfgetobaud|cfsetbaud|cfsetibaud|cfsetobaud|sstk)$"), "pure", "pure"),
+    (R(r"^(mseal|openat2|sysctl|__sysctl|vtimes|getdents|posix_close|tcgetwinsize|tcsetwinsize)$"), "syscall", "syscall"),
+    (R(r"^(__flt_rounds|__fpclassifyf|__fpclassifyl|pow10|pow10f|pow10l|remquo|remquof|remquol|ns_get16|ns_get32|ns_put16|ns_put32|ns_initparse|ns_parserr|ns_skiprr)$"), "pure", "pure"),
+    (R(r"^(__freadahead|__freadptr|__freadptrinc|__fseterr|fgetln)$"), "stdio", "family"),
+    (R(r"^(free_sized|free_aligned_sized|__default_morecore|tr_break)$"), "heap", "family"),
+    (R(r"^(xdr_free|xdr_bytes|xdr_string|xdr_wrapstring|xdr_array|xdr_vector|xdr_reference|xdr_pointer|xdr_netobj|xdrrec_\w+|xdrstdio_create)$"), "heap", "family"),
+    (R(r"^(xdr\w*)$"), "pure", "pure"),
+    (R(r"^(clnt\w*|svc\w*|authdes_\w+|authnone_create|authunix_\w+|pmap_\w+|callrpc|registerrpc|key_\w+|getnetname|host2netname|netname2\w+|user2netname|getpublickey|getsecretkey|get_myaddress|getrpcport|rtime|_authenticate|_seterr_reply|xprt_\w+|__rpc_thread_\w+|_rpc_dtablesize|passwd2des|xencrypt|xdecrypt)$"), "nss", "family"),
     # ---- pure or syscall functions that a family pattern below would catch
     (R(r"^pthread_(mutex|rwlock|cond|barrier|condattr|mutexattr|rwlockattr|barrierattr|spin)_(init|destroy)$"), "pure", "pure"),
     (R(r"^pthread_(attr|mutexattr|rwlockattr|condattr|barrierattr|spawnattr)_"), "pure", "pure"),
@@ -272,6 +287,46 @@ REASON_HINTS = {"backtrace_symbols_fd": "dl", "catgets": "i18n", "iconv": "i18n"
                 "pthread_setcanceltype": "thread"}
 
 
+# The libcs whose export lists (data/reference/exports/<label>.tsv) make up the table, oldest
+# first; musl last. The library a name lives in before glibc 2.34 is kept (libpthread, ...).
+LIBCS = ["glibc-2.31", "glibc-2.36", "glibc-2.41", "glibc-2.43", "glibc-2.44", "musl-1.2.3"]
+LIBC_SO = {"libc.so.6", "libc.so"}
+# Side libraries whose names count: those whose functions moved into libc.so.6 (a name only
+# they export and no libc.so.6 ever did is not a libc function here).
+SIDE_LIBS = {"libpthread.so.0": "libpthread", "libdl.so.2": "libdl", "librt.so.1": "librt",
+             "libutil.so.1": "libutil", "libanl.so.1": "libanl", "libresolv.so.2": "libresolv"}
+
+# Names new since glibc 2.36 (or only in 2.31, or only in musl) whose hot-path class follows
+# another name.
+HOT_LIKE = {"free_sized": "free", "free_aligned_sized": "free"}
+
+# musl's verdict where it differs from glibc's (musl 1.2.x source): name -> (verdict, reason, why).
+# Where musl takes a lock of its own the verdict is unsafe like glibc's, and the source column
+# says which lock (MUSL_LOCKS); where musl's implementation has no shared state it is safe.
+MUSL_OVERRIDES = {
+    "qsort": ("safe", "pure", "musl's qsort is an in-place smoothsort: no malloc, no lock"),
+    "qsort_r": ("safe", "pure", "musl's qsort_r is an in-place smoothsort: no malloc, no lock"),
+    "strerror": ("safe", "pure", "musl: a table lookup through the thread's locale, no lock, no malloc"),
+    "strerror_l": ("safe", "pure", "musl: a table lookup, no lock, no malloc"),
+    "strerror_r": ("safe", "pure", "musl: a table lookup copied to the caller's buffer"),
+    "__xpg_strerror_r": ("safe", "pure", "musl: strerror_r"),
+    "strsignal": ("safe", "pure", "musl: a table lookup through the thread's locale"),
+    "gmtime_r": ("safe", "pure", "musl: __secs_to_tm only, no time-zone lock"),
+    "timegm": ("safe", "pure", "musl: __tm_to_secs only, no time-zone lock"),
+}
+MUSL_LOCKS = [
+    (R(r"^(malloc|calloc|realloc|free|aligned_alloc|posix_memalign|memalign|valloc|pvalloc|malloc_usable_size|reallocarray|strdup|strndup|wcsdup)$"), "heap", "musl: the malloc lock (mallocng)"),
+    (R(r"^(atexit|__cxa_atexit|at_quick_exit|__cxa_finalize|exit|quick_exit)$"), "atexit", "musl: the atexit lock"),
+    (R(r"^(dlerror|dlopen|dlsym|dlclose|dladdr|dlinfo|dl_iterate_phdr)$"), "dl", "musl: the loader lock / dlerror buffer lock"),
+    (R(r"^(gettext|dgettext|dcgettext|ngettext|dngettext|dcngettext|bindtextdomain|bind_textdomain_codeset|textdomain)$"), "i18n", "musl: the gettext bindings lock and catalog loading (malloc)"),
+    (R(r"^(random|srandom|initstate|setstate)$"), "random", "musl: the random() state lock"),
+    (R(r"^(sem_open|sem_close)$"), "lock", "musl: the sem_open table lock"),
+    (R(r"^(syslog|vsyslog|openlog|closelog|setlogmask|__syslog_chk|__vsyslog_chk)$"), "syslog", "musl: the syslog lock"),
+    (R(r"^(tzset|localtime|localtime_r|mktime|timelocal|ctime|ctime_r|strftime|strftime_l|__strftime_l|wcsftime|getdate|strptime)$"), "tz", "musl: the time-zone lock (__tz_lock)"),
+    (R(r"^(f\w+|_IO_\w+|printf|vprintf|puts|putchar|getchar|scanf|vscanf|getc|putc|getline|getdelim|perror|popen|pclose|tmpfile|setvbuf|setbuf|ungetc)$"), "stdio", "musl: the FILE lock / open-file list lock"),
+]
+
+
 # --------------------------------------------------------------------------
 # Reading the reference data
 # --------------------------------------------------------------------------
@@ -301,6 +356,10 @@ class Reference:
         self.issue8 = {}  # name -> (change, confidence)
         for row in read_tsv(os.path.join(d, "posix-as-safe-issue8-unverified.txt"), header=False):
             self.issue8[row[0]] = (row[1], row[2])
+        self.exports_by = {}  # libc label -> {name: (version, library)}
+        for label in LIBCS:
+            path = os.path.join(d, "exports", label + ".tsv")
+            self.exports_by[label] = {r["name"]: (r["version"], r["library"]) for r in read_tsv(path)}
         self.public = {}  # name -> default-version export row
         self.versions = defaultdict(set)
         for r in self.exports:
@@ -313,6 +372,58 @@ class Reference:
                 if r["symbol"] in self.public:
                     sys.exit("gen-symbols: two default versions for " + r["symbol"])
                 self.public[r["symbol"]] = r
+        g36 = {n for n, (_v, lib) in self.exports_by["glibc-2.36"].items() if lib == "libc.so.6"}
+        if g36 != set(self.public):
+            sys.exit("gen-symbols: exports/glibc-2.36.tsv and libc-exports.tsv disagree: %s"
+                     % " ".join(sorted(g36 ^ set(self.public))[:20]))
+        in_libc = {n for t in self.exports_by.values() for n, (_v, lib) in t.items() if lib in LIBC_SO}
+        # Rows for the names other libcs export (glibc 2.31 with its side libraries, newer
+        # glibc, musl): the same shape as libc-exports.tsv's, the manual's verdicts left to
+        # classify() (through the base function).
+        # Newest glibc first (its default version), musl last (no versions: '-').
+        for label in sorted(LIBCS, key=lambda l: (l.startswith("musl-"), -LIBCS.index(l))):
+            for n, (ver, lib) in self.exports_by[label].items():
+                if n in self.public or n not in in_libc:
+                    continue
+                self.public[n] = {
+                    "symbol": n, "version": ver, "default_version": "yes", "elf_type": "FUNC",
+                    "private": "no", "base_function": "-", "posix_base": "-",
+                    "effective_glibc_as_safe": "undocumented", "glibc_as_reasons": "-",
+                    "effective_glibc_unsafe_on_linux": "-", "hot_path": "-", "synthetic": label,
+                }
+        for n, like in HOT_LIKE.items():
+            if n in self.public and like in self.public:
+                self.public[n]["hot_path"] = self.public[like]["hot_path"]
+
+    def libcs(self, name):
+        """Which libcs export `name`: 'glibc2.31(libpthread),glibc2.36-2.44,musl1.2.3'."""
+        glibcs = [l for l in LIBCS if l.startswith("glibc-")]
+        parts, run = [], []
+
+        def flush():
+            if run:
+                lo, hi, lib = run[0][0], run[-1][0], run[0][1]
+                v = lo if lo == hi else "%s-%s" % (lo, hi)
+                parts.append("glibc" + v + ("(%s)" % SIDE_LIBS[lib] if lib in SIDE_LIBS else ""))
+                run.clear()
+
+        for l in glibcs:
+            e = self.exports_by[l].get(name)
+            ver = l.split("-", 1)[1]
+            if e and run and run[-1][1] == e[1] and glibcs.index(l) == glibcs.index("glibc-" + run[-1][0]) + 1:
+                run.append((ver, e[1]))
+                continue
+            flush()
+            if e:
+                run.append((ver, e[1]))
+        flush()
+        for l in LIBCS:
+            if l.startswith("musl-") and name in self.exports_by[l]:
+                parts.append(l.replace("-", ""))
+        return ",".join(parts)
+
+    def in_musl(self, name):
+        return any(name in self.exports_by[l] for l in LIBCS if l.startswith("musl-"))
 
     def posix_2017(self, name):
         p = self.posix.get(name)
@@ -352,7 +463,10 @@ def base_step(ref, name):
     if row and row["posix_base"] != "-":
         return row["posix_base"], "alias of"
     known = lambda n: n in ref.public or n in ref.annotations or n in ref.posix
-    for pat in (r"^__(\w+)_l$", r"^(\w+)_l$", r"^__(\w+)_internal$", r"^__(\w+)$", r"^(\w+)64$"):
+    m = re.match(r"^__isoc(?:23|99)_(\w+)$", name)
+    if m and m.group(1) in ref.public:
+        return m.group(1), "alias of"
+    for pat in (r"^__(\w+)_chk$", r"^__(\w+)_l$", r"^(\w+)_l$", r"^__(\w+)_internal$", r"^__(\w+)$", r"^(\w+)64$"):
         m = re.match(pat, name)
         if m and known(m.group(1)) and m.group(1) != name:
             return m.group(1), "alias of"
@@ -446,6 +560,11 @@ def classify(ref, name):
         manual_reasons = "-"
         src.append("glibc manual: undocumented")
 
+    if (row.get("synthetic") and ann and not manual_unsafe and not kind
+            and re.match(r"(math|arith)\.texi", ann["locations"].strip())):
+        # A libm function that musl's libc.so exports (glibc keeps them in libm.so.6, which
+        # this table does not cover): pure arithmetic, as the manual's AS-Safe says.
+        kind, reason_rule, pure = "pure", "pure", True
     glibc_src = "manual" if documented else "undocumented"
     glibc = "unsafe" if manual_unsafe else "safe"
     reason = None
@@ -531,15 +650,37 @@ def classify(ref, name):
     if cls == "sandbox":
         source = source.replace(", not interposed", "").replace("not interposed: ", "")
     hot = "hot" if row["hot_path"] in HOT_PATHS else "-"
+    musl = "-"
+    if ref.in_musl(name):
+        musl = glibc
+        mo = MUSL_OVERRIDES.get(name)
+        lock = next((why for rx, r, why in MUSL_LOCKS
+                     if rx.match(name) and (r != "stdio" or reason == "stdio")), None)
+        if mo:
+            musl = mo[0]
+            source += "; musl: " + mo[2]
+        elif lock:
+            musl = "unsafe"
+            source += "; " + lock
     return {
         "name": name, "version": row["version"], "class": cls, "reason": reason,
         "posix": posix, "glibc": glibc, "hot": hot, "source": source,
+        "musl": musl, "libcs": ref.libcs(name),
         "posix_src": posix_src, "glibc_src": glibc_src, "base": base,
     }
 
 
+LIBC_COUNTS = []
+
+
 def build(ref):
     rows = [classify(ref, n) for n in sorted(ref.public)]
+    listed = {r["name"] for r in rows}
+    g36 = set(ref.exports_by["glibc-2.36"])
+    LIBC_COUNTS.clear()
+    for label in LIBCS:
+        names = {n for n in ref.exports_by[label] if n in listed}
+        LIBC_COUNTS.append((label, len(names), len(names - g36)))
     check_invariants(rows)
     return rows
 
@@ -554,6 +695,8 @@ def check_invariants(rows):
             errs.append("%s: safe under both verdicts but class %s" % (r["name"], r["class"]))
         if r["class"] == "safe" and r["glibc"] == "unsafe":
             errs.append("%s: class safe but glibc unsafe" % r["name"])
+        if r["class"] == "safe" and r["musl"] == "unsafe":
+            errs.append("%s: class safe but musl unsafe (a musl build would not interpose it)" % r["name"])
     for n in MUST_SAFE:
         if n in by and by[n]["class"] != "safe":
             errs.append("%s must be class safe, is %s" % (n, by[n]["class"]))
@@ -629,8 +772,15 @@ COLUMNS = (
                "silent + member of a family with shared state (heap, stdio, lock, nss, env,",
                "tz, dl, atexit, thread, ...) -> unsafe; silent + pure/syscall -> safe;",
                "silent otherwise -> safe with reason 'undocumented' (posix still unsafe)."]),
+    ("musl", ["safe|unsafe: musl 1.2's own verdict (what a build for musl reports), or '-' when",
+              "musl does not export the name: the glibc verdict unless musl's implementation",
+              "differs (musl's own locks -- malloc, stdio, atexit, dlerror, gettext, random,",
+              "sem_open, syslog, time zone -- keep those unsafe; see the musl notes below)"]),
     ("hot", ["'hot' if called on a per-call hot path (malloc, pthread sync, errno/ctype",
              "accessors): the stub must stay cheap. Otherwise '-'."]),
+    ("libcs", ["which libcs export it (data/reference/exports): glibc versions as ranges of",
+               "the versions read (2.31 2.36 2.41 2.43 2.44), with the library when it is not",
+               "libc.so.6 (glibc2.31(libpthread)), and musl1.2.3"]),
     ("source", ["where the verdicts come from: POSIX list, glibc manual (file:line), and",
                 "'assafe:' judgements"]),
 )
@@ -644,15 +794,20 @@ def header(rows, ref):
     gsrc = Counter(r["glibc_src"] for r in rows)
     out = []
     w = out.append
-    w("# symbols.txt -- every public function libc.so.6 (glibc 2.36, x86_64) exports, with")
-    w("# its async-signal-safety verdicts and how assafe handles it.")
+    w("# symbols.txt -- every public function that an x86_64 Linux libc exports (glibc 2.31,")
+    w("# 2.36, 2.41, 2.43, 2.44 with the pre-2.34 libpthread/libdl/librt/libutil/libanl, and")
+    w("# musl 1.2.3), keyed by name, with its async-signal-safety verdicts and how assafe")
+    w("# handles it. build.rs interposes the rows the target libc exports (docs/symbols.md).")
     w("#")
     w("# GENERATED by scripts/gen-symbols.py from the reference data in data/reference")
-    w("# (libc-exports.tsv, glibc-as-annotations.tsv, posix-as-safe*.txt); do not edit.")
+    w("# (libc-exports.tsv, exports/*.tsv, glibc-as-annotations.tsv, posix-as-safe*.txt);")
+    w("# do not edit.")
     w("# Regenerate: python3 scripts/gen-symbols.py   Check: python3 scripts/gen-symbols.py --check --check-libc")
     w("#")
     w("# One row per exported name (default version only; GLIBC_PRIVATE names, data objects")
     w("# and names exported only as compatibility versions are not listed), sorted by name.")
+    w("# Verdicts were judged for glibc 2.36 (its manual); names of the other libcs inherit")
+    w("# them through their base function (__isoc23_sscanf -> sscanf) or the family rules.")
     w("# Columns, tab-separated (the readers -- build/symbols_txt.rs for build.rs and the tests,")
     w("# read_symbols_file here -- take the column names from this list):")
     for name, doc in COLUMNS:
@@ -695,7 +850,7 @@ def header(rows, ref):
     w("#   glibc verdict from: glibc manual %d, assafe judgement %d, undocumented (default safe) %d"
       % (gsrc["manual"], gsrc["assafe"], gsrc["undocumented"]))
     w("#")
-    w("# name\tversion\tclass\treason\tposix\tglibc\thot\tsource")
+    w("# " + "\t".join(COLUMN_NAMES))
     return out
 
 
@@ -731,9 +886,18 @@ def render_doc(rows):
     w("")
     w("<!-- generated by scripts/gen-symbols.py; do not edit -->")
     w("")
-    w("[`symbols.txt`](../symbols.txt) lists every public function that libc.so.6 (glibc 2.36,")
-    w("x86_64) exports, %d names, with two async-signal-safety verdicts and the way the" % len(rows))
+    w("[`symbols.txt`](../symbols.txt) lists every public function that an x86_64 Linux libc")
+    w("exports -- glibc 2.31, 2.36, 2.41, 2.43 and 2.44 (with libpthread, libdl, librt, libutil")
+    w("and libanl before 2.34) and musl 1.2.3 -- %d names keyed by name, with two" % len(rows))
+    w("async-signal-safety verdicts, musl's own verdict, the libcs that export it and the way the")
     w("library handles it. Its header comment documents the columns, classes and reasons.")
+    w("")
+    w("## Libcs")
+    w("")
+    w("| libc | functions exported | in symbols.txt, new vs glibc 2.36 |")
+    w("|---|---:|---:|")
+    for label, n, new in LIBC_COUNTS:
+        w("| %s | %d | %d |" % (label, n, new))
     w("")
     w("## Classes")
     w("")
@@ -785,7 +949,8 @@ def render_readme_block(rows):
     w = o.append
     w("<!-- generated by scripts/gen-symbols.py; do not edit between the markers -->")
     w("")
-    w("%d public libc.so.6 functions (glibc 2.36, x86_64); %d interposed, %d left alone."
+    w("%d public functions of the x86_64 libcs (glibc 2.31 to 2.44, musl 1.2.3); %d of an "
+      "interposed class, %d left alone (a build interposes those its libc exports)."
       % (len(rows), interposed, len(rows) - interposed))
     w("")
     w("| class | functions | (posix, glibc) verdicts |")
@@ -884,9 +1049,21 @@ def read_symbols_file(path):
     return rows
 
 
-def check_libc(path, rows):
+def libc_release(path):
+    """glibc's banner version ("... release version 2.36.") of the file, or None (musl)."""
+    with open(path, "rb") as f:
+        m = re.search(rb"release version (\d+\.\d+)", f.read())
+    return m.group(1).decode() if m else None
+
+
+def check_libc(path, rows, ref):
+    """The libc at PATH (the host's by default) must be covered: every public function it exports
+    is a row of symbols.txt. When it is one of the libcs of data/reference/exports, its exports
+    must also be exactly that table's (so the libcs column is right for it), and for glibc 2.36
+    the ELF-derived tables (SAME_CODE, DISTINCT_VERSIONED) are verified."""
     try:
         syms = read_elf_dynsym(path)
+        release = libc_release(path)
     except (OSError, ValueError) as e:
         print("gen-symbols: --check-libc: %s" % e, file=sys.stderr)
         return False
@@ -910,19 +1087,26 @@ def check_libc(path, rows):
 
     fail("%s exports public functions symbols.txt does not classify" % path,
          [n for n in exported if n not in listed])
-    fail("symbols.txt lists names %s does not export" % path, [n for n in listed if n not in exported])
-    fail("default version differs from %s" % path,
-         ["%s(%s!=%s)" % (n, listed[n]["version"], v) for n, v in exported.items()
-          if n in listed and listed[n]["version"] != v])
-    multi = {n for n in exported if len(addrs[n]) > 1}
-    fail("DISTINCT_VERSIONED is stale (should be exactly the names with distinct-code versions)",
-         multi ^ DISTINCT_VERSIONED)
-    fail("SAME_CODE entries that are not the same code",
-         ["%s/%s" % (a, b) for a, b in SAME_CODE.items() if a in exported and addrs[a] & addrs[b] != addrs[a]])
+    label = ("glibc-" + release) if release else None
+    known = label in ref.exports_by if label else False
+    if known:
+        table = {n: v for n, (v, lib) in ref.exports_by[label].items() if lib == "libc.so.6"}
+        fail("%s differs from data/reference/exports/%s.tsv" % (path, label),
+             ["%s@%s" % kv for kv in set(table.items()) ^ set(exported.items())])
+    if label == "glibc-2.36":
+        fail("default version differs from %s" % path,
+             ["%s(%s!=%s)" % (n, listed[n]["version"], v) for n, v in exported.items()
+              if n in listed and listed[n]["version"] != v])
+        multi = {n for n in exported if len(addrs[n]) > 1}
+        fail("DISTINCT_VERSIONED is stale (should be exactly the names with distinct-code versions)",
+             multi ^ DISTINCT_VERSIONED)
+        fail("SAME_CODE entries that are not the same code",
+             ["%s/%s" % (a, b) for a, b in SAME_CODE.items() if a in exported and addrs[a] & addrs[b] != addrs[a]])
     compat_only = {s[0] for s in funcs} - set(exported)
     if ok:
-        print("gen-symbols: %s: %d public functions, all classified (%d compat-only names not listed)"
-              % (path, len(exported), len(compat_only)))
+        print("gen-symbols: %s (%s): %d public functions, all classified%s (%d compat-only names not listed)"
+              % (path, "glibc " + release if release else "unknown release", len(exported),
+                 ", exactly exports/%s.tsv" % label if known else "", len(compat_only)))
     return ok
 
 
@@ -1036,7 +1220,7 @@ def main():
     if args.check and status:
         print("gen-symbols: run python3 scripts/gen-symbols.py to regenerate", file=sys.stderr)
     if args.check_libc:
-        if not check_libc(args.libc, read_symbols_file(SYMBOLS)):
+        if not check_libc(args.libc, read_symbols_file(SYMBOLS), ref):
             status = 1
     return status
 

@@ -355,6 +355,16 @@ impl Logs {
                 event::START => {
                     proc_.started = true;
                     proc_.exec_without_start = None;
+                    if let Some(n) = v.get(key::UNKNOWN_FUNCTIONS).and_then(Value::as_u64) {
+                        // The library ran on a libc other than the one it was built for.
+                        let why = format!(
+                            "partially checked ({n} functions unknown to this build: libc {})",
+                            s(&v, key::LIBC).unwrap_or_default()
+                        );
+                        if !proc_.partial.contains(&why) {
+                            proc_.partial.push(why);
+                        }
+                    }
                     if !segs
                         .last()
                         .is_some_and(|s| s.reports.is_empty() && s.summary.is_none())

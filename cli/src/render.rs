@@ -101,6 +101,13 @@ pub fn text(r: &Report) -> String {
         let pid = u.pid.map(|p| format!("pid {p} ")).unwrap_or_default();
         let _ = writeln!(out, "==assafe== not checked: {pid}{}: {}", u.exe, u.why);
     }
+    for p in &r.processes_partially_checked {
+        let _ = writeln!(
+            out,
+            "==assafe== partially checked: pid {} {}: {}",
+            p.pid, p.exe, p.why
+        );
+    }
     for w in &r.warnings {
         let _ = writeln!(out, "==assafe== warning: {w}");
     }

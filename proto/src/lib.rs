@@ -151,11 +151,17 @@ pub mod key {
     pub const SIGNALS: &str = "signals";
     /// Report: why `frames` stops early (`"seccomp"`: stack memory could not be read safely).
     pub const TRUNCATED: &str = "truncated";
+    /// `start`, only when the running C library is not the one the library was built for: its
+    /// version (`"2.31"`, `"unversioned"`).
+    pub const LIBC: &str = "libc";
+    /// `start`, with [`LIBC`]: how many functions that libc exports this build does not know
+    /// (their calls are not checked: the process is only partially checked).
+    pub const UNKNOWN_FUNCTIONS: &str = "unknown_functions";
 
     /// Every key, top-level and nested.
     ///
     /// Keep in step with [`crate::schema`] (a unit test checks both ways).
-    pub const ALL: [&str; 39] = [
+    pub const ALL: [&str; 41] = [
         EVENT,
         FORMAT,
         VERSION,
@@ -195,6 +201,8 @@ pub mod key {
         LOST_REASON,
         SIGNALS,
         TRUNCATED,
+        LIBC,
+        UNKNOWN_FUNCTIONS,
     ];
 }
 

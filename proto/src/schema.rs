@@ -87,6 +87,8 @@ pub const START: EventSchema = EventSchema {
         always(key::PPID, Uint),
         always(key::EXE, Str),
         always(key::VERSION, Str),
+        sometimes(key::LIBC, Str),
+        sometimes(key::UNKNOWN_FUNCTIONS, Uint),
     ],
 };
 

@@ -183,6 +183,9 @@ pub fn prepare() {
         if b == ldso || o.soname() == super::glibc::LIBC_SONAME {
             pinned = n;
         }
+        if o.soname() == super::glibc::LIBC_SONAME {
+            super::identity::recognise(&o);
+        }
     }
     if pinned == 0 {
         // No object known to stay loaded: resolve everything now, fill the ranges, and let no

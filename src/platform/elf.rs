@@ -318,6 +318,78 @@ impl Object {
         core::ptr::null()
     }
 
+    /// The number of dynamic symbols: `DT_HASH`'s chain count, else the layout estimate.
+    pub fn symbol_count(&self) -> usize {
+        if !self.hash.is_null() {
+            // SAFETY: SysV hash layout: nbucket, nchain, …; a loaded object's table.
+            return unsafe { *self.hash.add(1) } as usize;
+        }
+        self.symbols_estimate()
+    }
+
+    /// Calls `f` with the name of each version definition of index ≥ 2 (not the object's base
+    /// entry), in table order.
+    ///
+    /// # Safety
+    /// The object's tables must be valid and mapped.
+    pub unsafe fn for_each_version(&self, mut f: impl FnMut(&[u8])) {
+        if self.verdef.is_null() {
+            return;
+        }
+        let mut p = self.verdef;
+        for _ in 0..self.verdefnum {
+            // SAFETY: p walks the verdef chain of a loaded object, at most verdefnum entries.
+            let vd = unsafe { &*(p as *const Verdef) };
+            if vd.vd_ndx >= 2 {
+                // SAFETY: vd_aux is the offset of the first Verdaux; vda_name a strtab offset.
+                let name = unsafe {
+                    let aux = &*(p.add(vd.vd_aux as usize) as *const Verdaux);
+                    cstr(self.strtab.add(aux.vda_name as usize))
+                };
+                f(name);
+            }
+            if vd.vd_next == 0 {
+                break;
+            }
+            // SAFETY: vd_next is the offset to the next entry.
+            p = unsafe { p.add(vd.vd_next as usize) };
+        }
+    }
+
+    /// Calls `f` with the name of each function the object exports at a default version (a
+    /// defined global or weak FUNC/IFUNC, not a hidden compatibility version, not
+    /// `GLIBC_PRIVATE`).
+    ///
+    /// # Safety
+    /// The object's tables must be valid and mapped.
+    pub unsafe fn for_each_public_function(&self, mut f: impl FnMut(&[u8])) {
+        let n = self.symbol_count();
+        if n == usize::MAX {
+            return;
+        }
+        for i in 1..n {
+            // SAFETY: i is below the symbol count.
+            let Some(s) = (unsafe { self.defined_function(i) }) else {
+                continue;
+            };
+            if !self.versym.is_null() {
+                // SAFETY: versym has one entry per symbol.
+                let v = unsafe { *self.versym.add(i) };
+                if v & 0x8000 != 0 {
+                    continue;
+                }
+                // SAFETY: tables of a loaded object.
+                let vn = unsafe { self.version_name(v & 0x7fff) };
+                // SAFETY: vn is null or a NUL-terminated string in strtab.
+                if v & 0x7fff >= 2 && !vn.is_null() && unsafe { cstr_eq(vn, b"GLIBC_PRIVATE") } {
+                    continue;
+                }
+            }
+            // SAFETY: st_name is a string table offset.
+            f(unsafe { cstr(self.strtab.add(s.st_name as usize)) });
+        }
+    }
+
     /// The address of the defined data object `name` (global or weak; any version), by a scan
     /// of the symbol table: for the loader's few exported variables.
     ///

@@ -111,12 +111,25 @@ fn process(b: &mut Buf, p: &Process) {
 
 /// The `start` record: `format` right after `event`, so a reader knows the format before it reads
 /// anything else.
-pub fn start(b: &mut Buf, pid: i32, ppid: i32, exe: &[u8], version: &str) {
+/// `libc`: on a C library other than the build's, (its version, functions this build does not
+/// know).
+pub fn start(
+    b: &mut Buf,
+    pid: i32,
+    ppid: i32,
+    exe: &[u8],
+    version: &str,
+    libc: Option<(&[u8], usize)>,
+) {
     event(b, ev::START);
     key(b, k::FORMAT).u(u64::from(FORMAT_VERSION));
     pids(b, pid, ppid);
     key(b, k::EXE).json_str(exe);
     str_value(b, k::VERSION, version);
+    if let Some((running, unknown)) = libc {
+        key(b, k::LIBC).json_str(running);
+        key(b, k::UNKNOWN_FUNCTIONS).u(unknown as u64);
+    }
     b.c(b'}');
 }
 

@@ -14,7 +14,7 @@ use core::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use assafe_proto::{Context as ProtoContext, value};
 
 use crate::config::{self, Problems};
-use crate::libc::symbols;
+use crate::libc::{identity, symbols};
 use crate::platform::arch::Frame;
 use crate::platform::fmt::Buf;
 use crate::platform::{in_self, signame, sys, tls};
@@ -42,6 +42,7 @@ pub fn options_feedback(p: &Problems, suppressions: Result<(), &'static str>) {
     if o.help {
         emit_stderr(config::help);
     }
+    libc_feedback();
     if o.verbosity >= 1 {
         emit_stderr(|b| {
             prefix(b);
@@ -51,6 +52,66 @@ pub fn options_feedback(p: &Problems, suppressions: Result<(), &'static str>) {
                 .u(symbols::NSYMS as u64)
                 .s(" functions interposed)");
         });
+    }
+}
+
+/// On a C library other than the build's: one warning line — on stderr without `log_path`, in
+/// the log with a text `log_path`; a JSON log's `start` record carries the same facts (`libc`,
+/// `unknown_functions`), so nothing of ours reaches the program's stderr then. With
+/// `verbosity=1` the unknown functions are listed, in the same place.
+fn libc_feedback() {
+    if !identity::other_libc() {
+        return;
+    }
+    let o = config::options();
+    let to_log = !o.log_path().is_empty();
+    if to_log && o.json() {
+        return;
+    }
+    let line = |b: &mut Buf| {
+        b.s("built for ")
+            .s(identity::BUILD_LIBC)
+            .s(", running on libc ")
+            .printable(identity::running())
+            .s(": partially checked (")
+            .u(identity::unknown_functions() as u64)
+            .s(" functions unknown to this build); build it for this libc (ASSAFE_LIBC=/path/to/libc.so.6 cargo build)");
+    };
+    if to_log {
+        emit(|b| {
+            prefix(b);
+            b.s("warning: ");
+            line(b);
+        });
+    } else {
+        sink::warning(line);
+    }
+    if o.verbosity < 1 {
+        return;
+    }
+    // The names, a line of at most ~1000 bytes at a time.
+    let mut names = [0u8; 1024];
+    let mut len = 0;
+    let flush = |names: &[u8]| {
+        let f = |b: &mut Buf| {
+            prefix(b);
+            b.s("functions unknown to this build:").printable(names);
+        };
+        if to_log { emit(f) } else { emit_stderr(f) }
+    };
+    identity::for_each_unknown(|n| {
+        if len + 1 + n.len() > names.len() {
+            flush(&names[..len]);
+            len = 0;
+        }
+        if 1 + n.len() <= names.len() {
+            names[len] = b' ';
+            names[len + 1..len + 1 + n.len()].copy_from_slice(n);
+            len += 1 + n.len();
+        }
+    });
+    if len > 0 {
+        flush(&names[..len]);
     }
 }
 
@@ -128,12 +189,14 @@ pub fn start_record() {
 /// This process's `"start"` record; also the first record of every log file (`sink`).
 fn start_into(b: &mut Buf) {
     let mut e = [0u8; 512];
+    let libc = identity::other_libc().then(|| (identity::running(), identity::unknown_functions()));
     json::start(
         b,
         sys::getpid(),
         sys::getppid(),
         exe(&mut e),
         env!("CARGO_PKG_VERSION"),
+        libc,
     );
 }
 
