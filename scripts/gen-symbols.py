@@ -671,12 +671,18 @@ def classify(ref, name):
 
 
 LIBC_COUNTS = []
+SIDE_ONLY_231 = 0
+SIDE_ONLY_231_INTERPOSED = 0
 
 
 def build(ref):
     rows = [classify(ref, n) for n in sorted(ref.public)]
     listed = {r["name"] for r in rows}
     g36 = set(ref.exports_by["glibc-2.36"])
+    global SIDE_ONLY_231, SIDE_ONLY_231_INTERPOSED
+    side = {n for n, (_v, lib) in ref.exports_by["glibc-2.31"].items() if lib in SIDE_LIBS and n in listed}
+    SIDE_ONLY_231 = len(side)
+    SIDE_ONLY_231_INTERPOSED = sum(1 for r in rows if r["name"] in side and r["class"] not in ("safe", "skip"))
     LIBC_COUNTS.clear()
     for label in LIBCS:
         names = {n for n in ref.exports_by[label] if n in listed}
@@ -926,6 +932,72 @@ def render_doc(rows):
     w("Reference data: `libc-exports.tsv`, `glibc-as-annotations.tsv`, `posix-as-safe.txt`,")
     w("`posix-as-safe-issue8-unverified.txt` (see its README). `--check-libc` additionally parses")
     w("the installed libc's `.dynsym` and version tables and fails if a public function is missing.")
+    w("")
+    w("## Columns")
+    w("")
+    for name, doc in COLUMNS:
+        w("- `%s`: %s" % (name, " ".join(d.strip() for d in doc)))
+    w("")
+    w("## Which rows a build interposes: the export filter")
+    w("")
+    w("`symbols.txt` is keyed by name over every libc; a build interposes only what *its* libc")
+    w("exports. `build.rs` reads that libc's ELF dynamic symbol table and version definitions")
+    w("(`build/libc_exports.rs`, no dependency) and generates a stub for each row of an interposed")
+    w("class that the libc's `libc.so.6` (musl: `libc.so`) itself exports, at the default version")
+    w("that libc gives it. A name the libc lacks gets no stub: a stub would be a function that weak")
+    w("references and `dlsym` probes find although the libc has none (`arc4random` on glibc 2.31,")
+    w("`__isoc23_sscanf` before 2.38). The libc is, in order:")
+    w("")
+    w("1. `ASSAFE_LIBC=/path/to/libc.so.6` (or a musl `libc.so`) at build time;")
+    w("2. for `target_env = \"gnu\"`, the `libc.so.6` the C compiler links against")
+    w("   (`$CC -print-file-name=libc.so.6`), else `/lib/x86_64-linux-gnu/libc.so.6`, `/lib64/libc.so.6`;")
+    w("3. for `target_env = \"musl\"`, musl's `libc.so` (`/usr/lib/x86_64-linux-musl/libc.so`,")
+    w("   `/lib/ld-musl-x86_64.so.1`, ...);")
+    w("4. for a cross build whose libc is not found (aarch64), the versions of")
+    w("   `data/reference/libc-exports-<arch>.tsv`.")
+    w("")
+    w("On musl the `musl` column's verdict replaces the `glibc` one. The generated table records")
+    w("the libc (`BUILD_LIBC`, e.g. `glibc 2.31`, from its banner), its path and a fingerprint (FNV-1a")
+    w("over the names of its version definitions; musl: over its number of dynamic symbols), and the")
+    w("sorted list of names this build knows.")
+    w("")
+    w("To build for another libc (a distribution's own, an older one in a chroot):")
+    w("")
+    w("    ASSAFE_LIBC=/srv/chroot/bullseye/lib/x86_64-linux-gnu/libc.so.6 cargo build --release -p assafe")
+    w("")
+    w("`scripts/libc-matrix` builds one library per libc of the test matrix this way")
+    w("(`target/libc-matrix/libassafe-<libc>.so`).")
+    w("")
+    w("### glibc before 2.34: libpthread, libdl, librt, libutil, libanl")
+    w("")
+    w("Before 2.34 many functions live in side libraries that a program may or may not load")
+    w("(`pthread_create`, `pthread_key_create`, `pthread_once`, `sem_*`, `dlopen`/`dlsym`, `timer_*`,")
+    w("`aio_*`, `openpty`...). A stub for such a name would exist in every process, also in one that")
+    w("never loaded libpthread -- and that is exactly what libgcc_s, libstdc++ and libdl test with a")
+    w("weak reference (`__pthread_key_create`, `pthread_once`: \"is libpthread loaded?\"). Found, they")
+    w("take the threaded path and call functions that are not there. The stub cannot undo its own")
+    w("existence at run time (the loader binds those weak references before any constructor runs),")
+    w("and failing the call with `ENOSYS` would still change the program. So a build for such a")
+    w("glibc interposes a name only when `libc.so.6` itself exports it: the many pthread functions")
+    w("glibc 2.31's libc.so.6 forwards (`pthread_mutex_lock`/`unlock`, `pthread_cond_*`,")
+    w("`pthread_setcanceltype`, `pthread_exit`...) are checked wherever the program's call lands")
+    w("(the lazy resolver's snapshot holds libpthread, which precedes libc in the search order); the")
+    w("functions only a side library exports are not interposed (glibc 2.31: %d rows of this table,"
+      % SIDE_ONLY_231)
+    w("%d of them of an interposed class) and are a documented limit on that glibc." % SIDE_ONLY_231_INTERPOSED)
+    w("")
+    w("### At run time on another libc")
+    w("")
+    w("The library recognises the running libc at load (the same fingerprint, `src/libc/identity.rs`,")
+    w("a few thousand instructions). On another libc than the build's: one warning line (stderr, or")
+    w("the text log; a JSON log's `start` record carries `libc` and `unknown_functions` instead), the")
+    w("functions that libc exports which the build does not know are counted (listed with")
+    w("`verbosity=1`), and `assafe run` reports the process as \"partially checked (N functions")
+    w("unknown to this build)\". A stub whose real function is missing at its build version falls")
+    w("back to the name's default version in the running libc, else fails the call with `ENOSYS`")
+    w("(-1) and counts it -- never a jump to address 0. Weak probes can differ from a run without")
+    w("the library there (the host build on glibc 2.31 exports `arc4random`, which 2.31 lacks): a")
+    w("library built for the libc it runs on is the supported way, and the only fully checked one.")
     w("")
     w("## Reasons of interposed and skipped names")
     w("")

@@ -392,8 +392,8 @@ pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Ran {
     }
 }
 
-/// Reads `<logdir>/log.<pid>` files.
-fn read_logs(logdir: &Path) -> (Vec<Value>, Vec<PathBuf>, Vec<String>) {
+/// Reads `<logdir>/log.<pid>` files: (records, files, lines that are not JSON).
+pub fn read_logs(logdir: &Path) -> (Vec<Value>, Vec<PathBuf>, Vec<String>) {
     let mut files: Vec<(u64, PathBuf)> = Vec::new();
     if let Ok(rd) = std::fs::read_dir(logdir) {
         for e in rd.flatten() {

@@ -358,7 +358,7 @@ impl Logs {
                     if let Some(n) = v.get(key::UNKNOWN_FUNCTIONS).and_then(Value::as_u64) {
                         // The library ran on a libc other than the one it was built for.
                         let why = format!(
-                            "partially checked ({n} functions unknown to this build: libc {})",
+                            "{n} functions unknown to this build: libc {}",
                             s(&v, key::LIBC).unwrap_or_default()
                         );
                         if !proc_.partial.contains(&why) {
@@ -422,6 +422,13 @@ impl Logs {
                 event::EXEC | event::EXIT => {
                     if ev == event::EXEC {
                         proc_.exec_without_start = Some(s(&v, key::PATH).unwrap_or_default());
+                    }
+                    if let Some(u) = n(&v, key::UNRESOLVED_CALLS).filter(|u| *u > 0)
+                        && !proc_.partial.iter().any(|p| p.contains("failed with ENOSYS"))
+                    {
+                        proc_.partial.push(format!(
+                            "{u} calls to functions this libc lacks failed with ENOSYS"
+                        ));
                     }
                     if let Some(d) = n(&v, key::DROPPED).filter(|d| *d > 0) {
                         proc_.partial.push(format!(

@@ -104,7 +104,7 @@ pub fn text(r: &Report) -> String {
     for p in &r.processes_partially_checked {
         let _ = writeln!(
             out,
-            "==assafe== partially checked: pid {} {}: {}",
+            "==assafe== pid {} {}: partially checked ({})",
             p.pid, p.exe, p.why
         );
     }

@@ -157,11 +157,14 @@ pub mod key {
     /// `start`, with [`LIBC`]: how many functions that libc exports this build does not know
     /// (their calls are not checked: the process is only partially checked).
     pub const UNKNOWN_FUNCTIONS: &str = "unknown_functions";
+    /// Summary: calls to an interposed function the running libc does not define (a library
+    /// built for another libc), failed with `ENOSYS` (absent when none).
+    pub const UNRESOLVED_CALLS: &str = "unresolved_calls";
 
     /// Every key, top-level and nested.
     ///
     /// Keep in step with [`crate::schema`] (a unit test checks both ways).
-    pub const ALL: [&str; 41] = [
+    pub const ALL: [&str; 42] = [
         EVENT,
         FORMAT,
         VERSION,
@@ -203,6 +206,7 @@ pub mod key {
         TRUNCATED,
         LIBC,
         UNKNOWN_FUNCTIONS,
+        UNRESOLVED_CALLS,
     ];
 }
 

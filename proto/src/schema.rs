@@ -140,7 +140,7 @@ pub const ERRNO: EventSchema = EventSchema {
     ],
 };
 
-const SUMMARY_TAIL: [Field; 12] = [
+const SUMMARY_TAIL: [Field; 13] = [
     always(key::CONTEXT, Str),
     always(key::PID, Uint),
     always(key::PPID, Uint),
@@ -153,10 +153,11 @@ const SUMMARY_TAIL: [Field; 12] = [
     sometimes(key::SIGNALS, StrArray),
     sometimes(key::LOST, Uint),
     sometimes(key::LOST_REASON, Str),
+    sometimes(key::UNRESOLVED_CALLS, Uint),
 ];
 
-const fn summary(second: Field) -> [Field; 14] {
-    let mut out = [second; 14];
+const fn summary(second: Field) -> [Field; 15] {
+    let mut out = [second; 15];
     out[0] = always(key::EVENT, Str);
     let mut i = 0;
     while i < SUMMARY_TAIL.len() {
@@ -166,10 +167,10 @@ const fn summary(second: Field) -> [Field; 14] {
     out
 }
 
-const EXEC_FIELDS: [Field; 14] = summary(always(key::PATH, Str));
+const EXEC_FIELDS: [Field; 15] = summary(always(key::PATH, Str));
 /// `status` is absent when the library's destructor wrote the summary (a return from `main`: no
 /// exit call the library saw).
-const EXIT_FIELDS: [Field; 14] = summary(sometimes(key::STATUS, Int));
+const EXIT_FIELDS: [Field; 15] = summary(sometimes(key::STATUS, Int));
 
 /// `exec`.
 pub const EXEC: EventSchema = EventSchema {

@@ -34,34 +34,23 @@ unsafe extern "C" {
 }
 
 /// The address of glibc's `__libc_single_threaded` (glibc ≥ 2.32: nonzero while the process has
-/// surely never had a second thread), or null on a libc without it (glibc 2.31). A *weak*
-/// reference, made in assembly (Rust has no stable weak linkage, and would assume an extern
-/// static's address non-null): the loader fills the GOT slot with 0 when no object defines it,
-/// so the library loads on every glibc instead of failing with "undefined symbol".
+/// surely never had a second thread), or null: before [`record_libc`] ran, or on a libc without
+/// it (glibc 2.31). Looked up in libc.so.6 at load rather than imported: an import, even a weak
+/// one, carries the version GLIBC_2.32, which an older libc's loader refuses ("version
+/// `GLIBC_2.32' not found"), and without a version it fails as "undefined symbol".
+static SINGLE_THREADED: core::sync::atomic::AtomicPtr<u8> =
+    core::sync::atomic::AtomicPtr::new(core::ptr::null_mut());
+
 fn single_threaded_flag() -> *const u8 {
-    let p: *const u8;
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: reads one GOT slot (filled by the loader before any library code runs).
-    unsafe {
-        core::arch::asm!(
-            ".weak __libc_single_threaded",
-            "mov {0}, qword ptr [rip + __libc_single_threaded@GOTPCREL]",
-            out(reg) p,
-            options(nostack, readonly, preserves_flags),
-        )
-    };
-    #[cfg(target_arch = "aarch64")]
-    // SAFETY: as above.
-    unsafe {
-        core::arch::asm!(
-            ".weak __libc_single_threaded",
-            "adrp {0}, :got:__libc_single_threaded",
-            "ldr {0}, [{0}, :got_lo12:__libc_single_threaded]",
-            out(reg) p,
-            options(nostack, readonly, preserves_flags),
-        )
-    };
-    p
+    SINGLE_THREADED.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+/// At load, with libc.so.6's object (never unmapped): finds `__libc_single_threaded`.
+pub fn record_libc(libc: &crate::platform::elf::Object) {
+    // SAFETY: the C library's tables stay mapped for the process's life.
+    if let Some(a) = unsafe { libc.lookup_data(b"__libc_single_threaded") } {
+        SINGLE_THREADED.store(a as *mut u8, core::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// Head of the loader's list of loaded objects.

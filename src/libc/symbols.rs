@@ -184,6 +184,7 @@ pub fn prepare() {
             pinned = n;
         }
         if o.soname() == super::glibc::LIBC_SONAME {
+            super::glibc::record_libc(&o);
             super::identity::recognise(&o);
         }
     }

@@ -473,6 +473,52 @@ impl Object {
         })
     }
 
+    /// The address of the defined data object `name` at its default version, through the GNU
+    /// hash table (None without one): for a libc variable that must not be a link-time import.
+    ///
+    /// # Safety
+    /// The object's tables must be valid and mapped.
+    pub unsafe fn lookup_data(&self, name: &[u8]) -> Option<usize> {
+        const STT_OBJECT: u8 = 1;
+        let t = self.gnu_hash;
+        if t.is_null() {
+            return None;
+        }
+        let hash = gnu_hash(name);
+        // SAFETY: GNU hash table layout (see `lookup`); symbol indices from its chains are valid.
+        unsafe {
+            let nbuckets = *t as usize;
+            let symoffset = *t.add(1) as usize;
+            let bloom_size = *t.add(2) as usize;
+            if nbuckets == 0 {
+                return None;
+            }
+            let buckets = t.add(4 + bloom_size * 2);
+            let chain = buckets.add(nbuckets);
+            let mut i = *buckets.add(hash as usize % nbuckets) as usize;
+            if i < symoffset {
+                return None;
+            }
+            loop {
+                let ch = *chain.add(i - symoffset);
+                let s = &*self.symtab.add(i);
+                let default = self.versym.is_null() || *self.versym.add(i) & 0x8000 == 0;
+                if (ch | 1) == (hash | 1)
+                    && s.st_shndx != 0
+                    && s.st_info & 0xf == STT_OBJECT
+                    && default
+                    && cstr_eq(self.strtab.add(s.st_name as usize), name)
+                {
+                    return Some(self.base + s.st_value as usize);
+                }
+                if ch & 1 != 0 {
+                    return None;
+                }
+                i += 1;
+            }
+        }
+    }
+
     /// Looks up `name` (without NUL), whose GNU hash is `hash`, at `version` (empty = default).
     /// `vcache` caches this object's index of `version` (one cell per object and version).
     ///

@@ -202,6 +202,7 @@ pub fn summary(
     suppressed: u64,
     signals: u64,
     (lost, lost_why): (u64, &[u8]),
+    unresolved: u64,
 ) {
     match end {
         End::Exec(p) => {
@@ -253,6 +254,9 @@ pub fn summary(
     if lost > 0 {
         key(b, k::LOST).u(lost);
         key(b, k::LOST_REASON).json_str(lost_why);
+    }
+    if unresolved > 0 {
+        key(b, k::UNRESOLVED_CALLS).u(unresolved);
     }
     b.c(b'}');
 }

@@ -389,12 +389,13 @@ pub fn summary(end: End, ctx_bit: u8) {
     let pid = sys::getpid();
     let (calls, distinct, dropped) = dedup::totals(pid);
     let (lost, why) = sink::lost();
+    let unresolved = symbols::MISSING_CALLS.load(Ordering::Relaxed) as u64;
     let o = config::options();
     // Every exec is recorded in a JSON log (so that a program exec'd without the library, e.g. a
     // static one started by `env`, is named as not checked); other summaries only when there is
     // something to say.
     let exec_logged = matches!(end, End::Exec(_)) && o.json() && !o.log_path().is_empty();
-    if calls == 0 && lost == 0 && !exec_logged {
+    if calls == 0 && lost == 0 && unresolved == 0 && !exec_logged {
         return;
     }
     if matches!(end, End::Unseen)
@@ -433,6 +434,7 @@ pub fn summary(end: End, ctx_bit: u8) {
                 suppress::MATCHED.load(Ordering::Relaxed) as u64,
                 signals,
                 (lost, why),
+                unresolved,
             );
         } else {
             prefix(b);
@@ -456,6 +458,11 @@ pub fn summary(end: End, ctx_bit: u8) {
             }
             if lost > 0 {
                 b.s(" (").u(lost).s(" records lost: ").bytes(why).s(")");
+            }
+            if unresolved > 0 {
+                b.s(" (")
+                    .u(unresolved)
+                    .s(" calls to functions this libc lacks failed with ENOSYS)");
             }
             b.s(" after ")
                 .u(calls)
