@@ -51,9 +51,17 @@ fn libc(label: &str) -> Option<Libc> {
     let d = matrix_dir();
     let lib = |l: &str| repo_root().join(format!("target/libc-matrix/libassafe-{l}.so"));
     let (label, place, own): (&'static str, Place, PathBuf) = match label {
-        "2.31" => ("2.31", Place::Chroot(d.join("chroots/bullseye")), lib("glibc-2.31")),
+        "2.31" => (
+            "2.31",
+            Place::Chroot(d.join("chroots/bullseye")),
+            lib("glibc-2.31"),
+        ),
         "2.36" => ("2.36", Place::Host, library()),
-        "2.41" => ("2.41", Place::Chroot(d.join("chroots/trixie")), lib("glibc-2.41")),
+        "2.41" => (
+            "2.41",
+            Place::Chroot(d.join("chroots/trixie")),
+            lib("glibc-2.41"),
+        ),
         "newest" => {
             let root = d.join("libc/experimental/usr/lib/x86_64-linux-gnu");
             let trixie = d.join("chroots/trixie");
@@ -167,7 +175,14 @@ impl Work {
     /// Runs `argv` (argv[0] a path on this machine or, for a chroot, in it) in the libc's place,
     /// preloading `lib` (copied into the work directory) when given, with
     /// `ASSAFE_OPTIONS=<options>`; `log`: add a JSON log_path of a fresh directory.
-    fn run(&self, l: &Libc, argv: &[&Path], lib: Option<&Path>, log: bool, options: &str) -> Outcome {
+    fn run(
+        &self,
+        l: &Libc,
+        argv: &[&Path],
+        lib: Option<&Path>,
+        log: bool,
+        options: &str,
+    ) -> Outcome {
         let n = self.runs.get() + 1;
         self.runs.set(n);
         let logdir = self.host.join(format!("run{n}"));
@@ -289,7 +304,10 @@ fn check_starts(l: &Libc, out: &Outcome, full: bool) {
 /// MT fork child `malloc`, `printf` and `sscanf` in a handler, a C++ program with threads and a
 /// Perl one-liner, with `lib` (built for this libc when `full`).
 fn check_libc(l: &Libc, lib: &Path, full: bool) {
-    let w = Work::new(l, &format!("{}-{}", l.label, if full { "own" } else { "host" }));
+    let w = Work::new(
+        l,
+        &format!("{}-{}", l.label, if full { "own" } else { "host" }),
+    );
     // fork_malloc.c includes mt.h from its own directory.
     std::fs::copy(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("c/mt.h"),
@@ -305,24 +323,54 @@ fn check_libc(l: &Libc, lib: &Path, full: bool) {
     out.assert_ok();
     assert_eq!(out.stdout, "child: exit 0\n", "{}", out.dump());
     let m = out.reports_for("malloc");
-    assert_eq!(m.len(), 1, "glibc {}: MT fork child malloc\n{}", l.label, out.dump());
+    assert_eq!(
+        m.len(),
+        1,
+        "glibc {}: MT fork child malloc\n{}",
+        l.label,
+        out.dump()
+    );
     assert_eq!(m[0]["context"], "fork-child");
     check_starts(l, &out, full);
 
-    let out = w.run(l, &[&seen(&handler), Path::new("printf")], Some(lib), true, "");
+    let out = w.run(
+        l,
+        &[&seen(&handler), Path::new("printf")],
+        Some(lib),
+        true,
+        "",
+    );
     out.assert_ok();
     assert_eq!(out.stdout, "in handler 4\ngot=1\n", "{}", out.dump());
     let p = out.reports_for("printf");
-    assert_eq!(p.len(), 1, "glibc {}: printf in a handler\n{}", l.label, out.dump());
+    assert_eq!(
+        p.len(),
+        1,
+        "glibc {}: printf in a handler\n{}",
+        l.label,
+        out.dump()
+    );
     assert_eq!(p[0]["context"], "signal-handler");
 
     let name = sscanf_name(&handler);
-    let out = w.run(l, &[&seen(&handler), Path::new("sscanf")], Some(lib), true, "");
+    let out = w.run(
+        l,
+        &[&seen(&handler), Path::new("sscanf")],
+        Some(lib),
+        true,
+        "",
+    );
     out.assert_ok();
     assert_eq!(out.stdout, "got=42\n", "{}", out.dump());
     let s = out.reports_for(name);
     if full || name != "__isoc23_sscanf" {
-        assert_eq!(s.len(), 1, "glibc {}: {name} in a handler\n{}", l.label, out.dump());
+        assert_eq!(
+            s.len(),
+            1,
+            "glibc {}: {name} in a handler\n{}",
+            l.label,
+            out.dump()
+        );
         assert_eq!(s[0]["context"], "signal-handler");
     } else {
         // The host's glibc 2.36 has no __isoc23_sscanf: that build cannot see it (the process
@@ -342,16 +390,29 @@ fn check_libc(l: &Libc, lib: &Path, full: bool) {
 
     if !full {
         // One warning line on stderr without a log (and none with one: see assert_transparent).
-        let out = w.run(l, &[&seen(&handler), Path::new("printf")], Some(lib), false, "");
+        let out = w.run(
+            l,
+            &[&seen(&handler), Path::new("printf")],
+            Some(lib),
+            false,
+            "",
+        );
         out.assert_ok();
         let warnings: Vec<&str> = out
             .stderr
             .lines()
             .filter(|x| x.contains("ASSAFE: warning: built for"))
             .collect();
-        assert_eq!(warnings.len(), 1, "glibc {}: warn once\n{}", l.label, out.stderr);
+        assert_eq!(
+            warnings.len(),
+            1,
+            "glibc {}: warn once\n{}",
+            l.label,
+            out.stderr
+        );
         assert!(
-            warnings[0].contains("partially checked (") && warnings[0].contains("functions unknown to this build"),
+            warnings[0].contains("partially checked (")
+                && warnings[0].contains("functions unknown to this build"),
             "{}",
             warnings[0]
         );
@@ -366,7 +427,8 @@ fn check_probes(l: &Libc, lib: &Path) {
     let exe = w.compile("lm_weak.c", &["-ldl"]);
     let out = w.assert_transparent(l, &[&w.seen(l, &exe)], lib);
     assert!(
-        out.stdout.contains("__pthread_key_create: absent\narc4random: absent\npthread_once: absent\n"),
+        out.stdout
+            .contains("__pthread_key_create: absent\narc4random: absent\npthread_once: absent\n"),
         "glibc 2.31 without libpthread: {}",
         out.stdout
     );
@@ -455,9 +517,11 @@ fn newest_glibc_is_unknown_to_the_host_build_which_warns_once_and_never_crashes(
         .arg(&exe)
         .arg("sscanf");
     let r = run_with_timeout(&mut c, TIMEOUT);
-    let text = String::from_utf8_lossy(&r.stdout).into_owned() + &String::from_utf8_lossy(&r.stderr);
+    let text =
+        String::from_utf8_lossy(&r.stdout).into_owned() + &String::from_utf8_lossy(&r.stderr);
     assert!(
-        text.contains(": partially checked (") && text.contains(" functions unknown to this build: libc 2."),
+        text.contains(": partially checked (")
+            && text.contains(" functions unknown to this build: libc 2."),
         "assafe run on an unknown libc:\n{text}"
     );
     let _ = std::fs::remove_dir_all(&w.host);

@@ -424,7 +424,10 @@ impl Logs {
                         proc_.exec_without_start = Some(s(&v, key::PATH).unwrap_or_default());
                     }
                     if let Some(u) = n(&v, key::UNRESOLVED_CALLS).filter(|u| *u > 0)
-                        && !proc_.partial.iter().any(|p| p.contains("failed with ENOSYS"))
+                        && !proc_
+                            .partial
+                            .iter()
+                            .any(|p| p.contains("failed with ENOSYS"))
                     {
                         proc_.partial.push(format!(
                             "{u} calls to functions this libc lacks failed with ENOSYS"

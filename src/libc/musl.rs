@@ -106,6 +106,9 @@ pub fn loader_anchor() -> usize {
     (&raw const _dl_debug_addr) as usize
 }
 
+/// At load, with the C library's object: musl exports no flag to find (see [`single_threaded`]).
+pub fn record_libc(_libc: &crate::platform::elf::Object) {}
+
 /// Offset of `struct pthread.next` from the thread pointer (`self`, `dtv`, `prev`, `next`:
 /// x86_64 has no `TLS_ABOVE_TP`).
 const PTHREAD_NEXT: usize = 3 * 8;
