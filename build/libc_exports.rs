@@ -227,7 +227,7 @@ pub fn label(elf: &Elf) -> String {
         })
         .max();
     match newest {
-        Some((minor, patch)) if patch == 0 => format!("glibc 2.{minor}"),
+        Some((minor, 0)) => format!("glibc 2.{minor}"),
         Some((minor, patch)) => format!("glibc 2.{minor}.{patch}"),
         None if elf.verdefs.is_empty() => format!("musl ({} symbols)", elf.nsyms),
         None => format!("libc ({})", elf.verdefs.join(" ")),

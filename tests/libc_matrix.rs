@@ -86,7 +86,9 @@ fn libc(label: &str) -> Option<Libc> {
         Place::Chroot(r) => r.join("usr/bin/gcc").exists(),
         Place::Loader { ld, compile, .. } => ld.exists() && compile.join("usr/bin/gcc").exists(),
     };
-    if present && own.exists() && unsafe { libc::geteuid() } == 0 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    if present && own.exists() && root {
         return Some(Libc { label, place, own });
     }
     let why = format!(

@@ -158,8 +158,9 @@ pub fn running() -> &'static [u8] {
     if !other_libc() {
         return b"";
     }
-    // SAFETY: published before STATE (see `recognise`), never written again.
-    let l: &[u8; 24] = unsafe { &*(&raw const RUNNING) };
+    // SAFETY: published before STATE (see `recognise`), never written again, so a shared
+    // reference to it for the process's life is sound.
+    let l: &'static [u8; 24] = unsafe { (&raw const RUNNING).as_ref().unwrap_unchecked() };
     let n = l.iter().position(|&c| c == 0).unwrap_or(l.len());
     &l[..n]
 }
@@ -170,8 +171,8 @@ pub fn for_each_unknown(mut f: impl FnMut(&[u8])) {
     if !other_libc() {
         return;
     }
-    // SAFETY: published before STATE; the libc's tables stay mapped.
-    let o: &Object = unsafe { &*(&raw const LIBC) };
+    // SAFETY: published before STATE, never written again (a copy of it is read).
+    let o: Object = unsafe { core::ptr::read(&raw const LIBC) };
     // SAFETY: as above.
     unsafe {
         o.for_each_public_function(|name| {

@@ -104,7 +104,7 @@ fn libc_feedback() {
             flush(&names[..len]);
             len = 0;
         }
-        if 1 + n.len() <= names.len() {
+        if n.len() < names.len() {
             names[len] = b' ';
             names[len + 1..len + 1 + n.len()].copy_from_slice(n);
             len += 1 + n.len();
