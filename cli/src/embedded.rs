@@ -146,6 +146,15 @@ pub fn glibc_lib_dirs() -> [String; 3] {
 /// `<dir>` is `preload-<hash of the two paths>` in the private cache directory: made once (links
 /// only), and still there for a daemon that execs after `assafe run` has ended.
 pub fn preload_layout(glibc: Option<&Path>, musl: Option<&Path>) -> Result<PathBuf, String> {
+    preload_layout_in(cache_dirs(), glibc, musl)
+}
+
+/// [`preload_layout`] in the first usable one of `dirs`.
+pub fn preload_layout_in(
+    dirs: Vec<PathBuf>,
+    glibc: Option<&Path>,
+    musl: Option<&Path>,
+) -> Result<PathBuf, String> {
     use std::os::unix::ffi::OsStrExt;
     let mut h: u64 = 0xcbf29ce484222325;
     for p in [glibc, musl] {
@@ -157,7 +166,7 @@ pub fn preload_layout(glibc: Option<&Path>, musl: Option<&Path>) -> Result<PathB
     }
     let name = format!("preload-{h:016x}");
     let mut errors = Vec::new();
-    for dir in cache_dirs() {
+    for dir in dirs {
         if let Err(e) = private_dir(&dir) {
             errors.push(e);
             continue;
@@ -206,7 +215,7 @@ pub fn preload_layout(glibc: Option<&Path>, musl: Option<&Path>) -> Result<PathB
         }
     }
     Err(format!(
-        "cannot make the preload directory in a cache directory ({})",
+        "cannot make the preload directory ({})",
         errors.join("; ")
     ))
 }

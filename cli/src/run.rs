@@ -169,19 +169,29 @@ fn installed_layout(glibc: Option<&Path>, musl: Option<&Path>) -> Option<PathBuf
 
 /// The `LD_PRELOAD` entry `assafe run` gives the program: `<dir>/$LIB/libassafe.so` (see
 /// `embedded::preload_layout`), so that each program of the tree loads the build for its own C
-/// library and none loads a build it cannot. Falls back to `lib` itself (glibc programs checked,
-/// a musl program would abort) only when no cache directory is writable.
-pub fn preload_entry(lib: &Path) -> (OsString, Option<String>) {
+/// library and none loads a build it cannot. The layout is the package's, else one in the
+/// private cache directory, else (no cache directory usable) one in `run_dir`, the run's private
+/// directory. Only when none can be made: `lib` itself, with a warning (glibc programs checked;
+/// a musl program of the tree would not start).
+pub fn preload_entry(lib: &Path, run_dir: &Path) -> (OsString, Option<String>) {
     let (glibc, musl) = libraries(lib);
     if let Some(dir) = installed_layout(glibc.as_deref(), musl.as_deref()) {
         return (dir.join("$LIB").join(LIB_NAME).into_os_string(), None);
     }
-    match crate::embedded::preload_layout(glibc.as_deref(), musl.as_deref()) {
+    let made = crate::embedded::preload_layout(glibc.as_deref(), musl.as_deref()).or_else(|e| {
+        crate::embedded::preload_layout_in(
+            vec![run_dir.join(".preload")],
+            glibc.as_deref(),
+            musl.as_deref(),
+        )
+        .map_err(|e2| format!("{e}; {e2}"))
+    });
+    match made {
         Ok(p) => (p.into_os_string(), None),
         Err(e) => (
             lib.as_os_str().to_os_string(),
             Some(format!(
-                "{e}: preloading {} alone (programs of another C library in the tree cannot load it)",
+                "{e}: preloading {} alone (a program of another C library in the tree cannot load it)",
                 lib.display()
             )),
         ),
@@ -402,7 +412,7 @@ pub fn run(argv: &[OsString], cfg: &RunConfig) -> Result<Outcome, String> {
     cmd.args(args);
     let mut layout_warning = None;
     if let Some(lib) = &cfg.lib {
-        let (entry, warning) = preload_entry(lib);
+        let (entry, warning) = preload_entry(lib, &dir);
         layout_warning = warning;
         let preload = match std::env::var_os("LD_PRELOAD").filter(|p| !p.is_empty()) {
             Some(old) => {
