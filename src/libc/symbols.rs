@@ -129,8 +129,8 @@ fn resolve(idx: usize) -> usize {
         Some(d) => unsafe { d.function() },
         // Not in the snapshot: this libc lacks the name. Before the snapshot exists (a handler
         // interrupting initialisation), answer without storing.
-        None if NOBJECTS.load(Ordering::Acquire) == 0 => return missing as *const () as usize,
-        None => missing as *const () as usize,
+        None if NOBJECTS.load(Ordering::Acquire) == 0 => return fallback(idx),
+        None => fallback(idx),
     };
     SLOTS[idx].store(a, Ordering::Relaxed);
     a
@@ -138,6 +138,60 @@ fn resolve(idx: usize) -> usize {
 
 /// Calls that reached a stub whose function the running libc does not define (at any version).
 pub static MISSING_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+/// What a stub whose function the running libc does not define calls instead (a library built
+/// for another libc): for the pthread names that libgcc_s, libstdc++ and libdl probe with weak
+/// references on glibc < 2.34 ("is libpthread loaded?"), what a process without libpthread gets
+/// from them — a stub of ours answers the probe, so the answer must keep the process working:
+/// `pthread_once` runs the initialiser once (without libpthread there is no second thread),
+/// `pthread_getspecific` finds nothing, other `pthread_*` fail with their error number
+/// `ENOSYS`; every other name fails with -1 and `errno = ENOSYS`.
+fn fallback(idx: usize) -> usize {
+    let n = name(idx);
+    if n == b"pthread_once" || n == b"__pthread_once" {
+        once_alone as *const () as usize
+    } else if n == b"pthread_getspecific" || n == b"__pthread_getspecific" {
+        missing_null as *const () as usize
+    } else if n.starts_with(b"pthread_") || n.starts_with(b"__pthread_") {
+        missing_pthread as *const () as usize
+    } else {
+        missing as *const () as usize
+    }
+}
+
+/// `pthread_once` when the running libc has none: glibc before 2.34 without libpthread, a
+/// process that cannot have a second thread. Marks the control done (glibc's
+/// `__PTHREAD_ONCE_DONE`, so a libpthread loaded later agrees), then runs the initialiser.
+unsafe extern "C" fn once_alone(once: *mut i32, init: Option<unsafe extern "C" fn()>) -> i32 {
+    const PTHREAD_ONCE_DONE: i32 = 2;
+    if once.is_null() {
+        return ::libc::EINVAL;
+    }
+    // SAFETY: the caller's pthread_once_t (an int); only this thread exists (see above).
+    unsafe {
+        if *once & PTHREAD_ONCE_DONE == 0 {
+            *once = PTHREAD_ONCE_DONE;
+            if let Some(f) = init {
+                f();
+            }
+        }
+    }
+    0
+}
+
+/// `pthread_getspecific` when the running libc has none: no key was created (the key functions
+/// fail), so no value.
+extern "C" fn missing_null() -> usize {
+    MISSING_CALLS.fetch_add(1, Ordering::Relaxed);
+    0
+}
+
+/// A `pthread_*` function the running libc does not define: fails with the error number
+/// `ENOSYS`, as pthread functions report errors.
+extern "C" fn missing_pthread() -> i32 {
+    MISSING_CALLS.fetch_add(1, Ordering::Relaxed);
+    ::libc::ENOSYS
+}
 
 /// Reached when a program calls an interposed name that the running libc does not define (a
 /// library built for another libc): fails the call the way a libc reports an unimplemented
