@@ -995,7 +995,8 @@ def render_doc(rows):
     w("`verbosity=1`), and `assafe run` reports the process as \"partially checked (N functions")
     w("unknown to this build)\". A stub whose real function is missing at its build version falls")
     w("back to the name's default version in the running libc, else fails the call with `ENOSYS`")
-    w("(-1; a `pthread_*` function returns `ENOSYS`, `pthread_getspecific` NULL) and counts it")
+    w("(-1; a `pthread_*` function returns `ENOSYS`; `pthread_getspecific`, `dlopen`, `dlsym`,")
+    w("`dlerror`... NULL) and counts it")
     w("(`unresolved_calls`) -- never a jump to address 0. Weak probes can differ from a run without")
     w("the library there (the host build on glibc 2.31 exports `arc4random` and `__pthread_key_create`,")
     w("which a 2.31 process without libpthread lacks): libstdc++ and libgcc_s then take their threaded")
@@ -1213,8 +1214,9 @@ def check_arch_exports(arch, path, rows):
     names = {r["name"] for r in rows}
     interposed = {r["name"] for r in rows if r["class"] not in ("safe", "skip")}
     lost = sorted(interposed - set(exported))
-    print("gen-symbols: %s: %d public functions match %s; %d symbols.txt rows are x86-only (%d "
-          "interposed on x86_64, so not on %s%s); %d names exported there are not in symbols.txt"
+    print("gen-symbols: %s: %d public functions match %s; %d symbols.txt rows are not exported "
+          "there (x86-only or other libcs' names; %d of an interposed class, so not interposed on "
+          "%s%s); %d names exported there are not in symbols.txt"
           % (path, len(exported), os.path.relpath(table, REPO), len(names - set(exported)),
              len(lost), arch, (": " + " ".join(lost)) if lost else "", len(set(exported) - names)))
     return True

@@ -145,12 +145,22 @@ pub static MISSING_CALLS: AtomicUsize = AtomicUsize::new(0);
 /// from them — a stub of ours answers the probe, so the answer must keep the process working:
 /// `pthread_once` runs the initialiser once (without libpthread there is no second thread),
 /// `pthread_getspecific` finds nothing, other `pthread_*` fail with their error number
-/// `ENOSYS`; every other name fails with -1 and `errno = ENOSYS`.
+/// `ENOSYS`; the `dl*` functions that return a pointer (libdl not loaded before glibc 2.34)
+/// return NULL; every other name fails with -1 and `errno = ENOSYS`.
 fn fallback(idx: usize) -> usize {
     let n = name(idx);
     if n == b"pthread_once" || n == b"__pthread_once" {
         once_alone as *const () as usize
-    } else if n == b"pthread_getspecific" || n == b"__pthread_getspecific" {
+    } else if matches!(
+        n,
+        b"pthread_getspecific"
+            | b"__pthread_getspecific"
+            | b"dlopen"
+            | b"dlmopen"
+            | b"dlsym"
+            | b"dlvsym"
+            | b"dlerror"
+    ) {
         missing_null as *const () as usize
     } else if n.starts_with(b"pthread_") || n.starts_with(b"__pthread_") {
         missing_pthread as *const () as usize
@@ -179,8 +189,8 @@ unsafe extern "C" fn once_alone(once: *mut i32, init: Option<unsafe extern "C" f
     0
 }
 
-/// `pthread_getspecific` when the running libc has none: no key was created (the key functions
-/// fail), so no value.
+/// `pthread_getspecific` (no key was created: the key functions fail, so no value) and the
+/// pointer-returning `dl*` functions when the running libc has none: NULL, their failure.
 extern "C" fn missing_null() -> usize {
     MISSING_CALLS.fetch_add(1, Ordering::Relaxed);
     0
