@@ -177,7 +177,12 @@ fn libc_version() -> u32 {
     }
     // SAFETY: gnu_get_libc_version only returns the address of a static NUL-terminated string
     // (no lock, no allocation: fine in a fork child or a handler).
-    let p = unsafe { ::libc::gnu_get_libc_version() } as *const u8;
+    #[cfg(not(target_env = "musl"))]
+    let p = unsafe { ::libc::gnu_get_libc_version() }.cast::<u8>();
+    // musl: the table's musl rows are not generated into code yet, so no reset is assumed (a
+    // conservative `hazard`, see data/fork-resets.tsv).
+    #[cfg(target_env = "musl")]
+    let p = core::ptr::null::<u8>();
     let (mut major, mut minor, mut dot, mut i) = (0u32, 0u32, false, 0usize);
     while !p.is_null() && i < 16 {
         // SAFETY: within the static string, up to its NUL (bounded).

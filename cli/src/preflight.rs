@@ -59,6 +59,15 @@ pub fn use_library(lib: &Path) {
     if let Some(m) = machine {
         LIB_MACHINE.store(u32::from(m.0), std::sync::atomic::Ordering::Relaxed);
     }
+    use_musl_build(crate::run::libraries(lib).1.is_some());
+}
+
+/// Whether a musl build of the library is preloaded beside the glibc one (see `run::libraries`).
+static MUSL_BUILD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Tells the preflight whether musl programs get a build of the library they can load.
+pub fn use_musl_build(available: bool) {
+    MUSL_BUILD.store(available, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// The ELF machine a program must be built for to be checked.
@@ -233,8 +242,18 @@ fn elf_why(path: &Path, file: &fs::File, head: &[u8]) -> Option<String> {
                     }
                 }
                 Some(i) if is_glibc_loader(&i) => None,
+                Some(i)
+                    if is_musl_loader(&i)
+                        && MUSL_BUILD.load(std::sync::atomic::Ordering::Relaxed) =>
+                {
+                    None
+                }
+                Some(i) if is_musl_loader(&i) => Some(format!(
+                    "{} is a musl program (interpreter {i}) and this assafe has no musl build of libassafe.so (build it: RUSTFLAGS=\"-C target-feature=-crt-static\" cargo build --release -p assafe --target x86_64-unknown-linux-musl)",
+                    path.display()
+                )),
                 Some(i) => Some(format!(
-                    "{} is built for another C library (interpreter {i}): libassafe.so works with glibc only",
+                    "{} is built for another C library (interpreter {i}): libassafe.so works with glibc and musl only",
                     path.display()
                 )),
             }
@@ -245,6 +264,12 @@ fn elf_why(path: &Path, file: &fs::File, head: &[u8]) -> Option<String> {
         )),
         _ => None,
     }
+}
+
+/// musl's dynamic loader (`/lib/ld-musl-x86_64.so.1`).
+pub fn is_musl_loader(interp: &str) -> bool {
+    let base = interp.rsplit('/').next().unwrap_or(interp);
+    base.starts_with("ld-musl-x86_64")
 }
 
 /// glibc's dynamic loaders (`/lib64/ld-linux-x86-64.so.2`, `ld-linux-aarch64.so.1`, …).

@@ -80,6 +80,124 @@ fn check_lib(p: &Path, what: &str) -> Result<PathBuf, String> {
         .map_err(|e| format!("{what}: {}: {e}", p.display()))
 }
 
+/// Which C library a build of `libassafe.so` is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Libc {
+    Glibc,
+    Musl,
+}
+
+/// The C library `lib` was built for: the musl build imports musl's `_dl_debug_addr` (the glibc
+/// build imports `_r_debug` instead). `None` when the file cannot be read as ELF.
+pub fn libc_of(lib: &Path) -> Option<Libc> {
+    use object::{Object, ObjectSymbol};
+    let data = fs::read(lib).ok()?;
+    let file = object::File::parse(&*data).ok()?;
+    let musl = file
+        .dynamic_symbols()
+        .any(|s| s.is_undefined() && s.name_bytes() == Ok(b"_dl_debug_addr"));
+    Some(if musl { Libc::Musl } else { Libc::Glibc })
+}
+
+/// The two builds that serve a process tree, from the one `find_library` found: that one, and
+/// the build for the other C library: `$ASSAFE_MUSL_LIB` (`none`: no musl build), else the
+/// installed layout (`…/lib/x86_64-linux-gnu/libassafe.so` beside `…/lib/x86_64-linux-musl/`),
+/// else cargo's (`target/release/` beside `target/x86_64-unknown-linux-musl/release/`), else the
+/// build embedded in this binary. Returns (glibc build, musl build).
+pub fn libraries(lib: &Path) -> (Option<PathBuf>, Option<PathBuf>) {
+    match libc_of(lib) {
+        Some(Libc::Musl) => {
+            let glibc = crate::embedded::available()
+                .then(crate::embedded::extract)
+                .and_then(Result::ok);
+            (glibc, Some(lib.to_path_buf()))
+        }
+        _ => (Some(lib.to_path_buf()), musl_library(lib)),
+    }
+}
+
+/// The musl build that goes with the glibc build `lib` (see [`libraries`]).
+fn musl_library(lib: &Path) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("ASSAFE_MUSL_LIB").filter(|p| !p.is_empty()) {
+        if p == "none" {
+            return None;
+        }
+        return Some(Path::new(&p).canonicalize().unwrap_or_else(|_| p.into()));
+    }
+    if !cfg!(target_arch = "x86_64") {
+        return None;
+    }
+    let dir = lib.parent()?;
+    let mut candidates = Vec::new();
+    if dir.ends_with(Path::new("lib").join(MULTIARCH)) {
+        candidates.push(dir.with_file_name("x86_64-linux-musl").join(LIB_NAME));
+    }
+    if dir.file_name() == Some(OsStr::new("release")) {
+        let target = dir.parent()?;
+        candidates.push(
+            target
+                .join("x86_64-unknown-linux-musl/release")
+                .join(LIB_NAME),
+        );
+    }
+    for c in candidates {
+        if c.is_file() && libc_of(&c) == Some(Libc::Musl) {
+            return Some(c.canonicalize().unwrap_or(c));
+        }
+    }
+    crate::embedded::musl_available()
+        .then(crate::embedded::extract_musl)
+        .and_then(Result::ok)
+}
+
+/// The package's own layout, `/usr/lib/assafe/` beside `/usr/lib/<multiarch>/libassafe.so`
+/// (scripts/build-deb), when its links lead to exactly these two builds: then nothing is written
+/// to a cache directory.
+fn installed_layout(glibc: Option<&Path>, musl: Option<&Path>) -> Option<PathBuf> {
+    let glibc = glibc?;
+    let dir = glibc.parent()?.parent()?.join("assafe");
+    let same = |p: PathBuf, want: Option<&Path>| match (p.canonicalize().ok(), want) {
+        (Some(got), Some(w)) => w.canonicalize().is_ok_and(|w| w == got),
+        (None, None) => !p.exists(),
+        _ => false,
+    };
+    let glibc_ok = crate::embedded::glibc_lib_dirs()
+        .iter()
+        .all(|sub| same(dir.join(sub).join(LIB_NAME), Some(glibc)));
+    (glibc_ok && same(dir.join("$LIB").join(LIB_NAME), musl)).then_some(dir)
+}
+
+/// The `LD_PRELOAD` entry `assafe run` gives the program: `<dir>/$LIB/libassafe.so` (see
+/// `embedded::preload_layout`), so that each program of the tree loads the build for its own C
+/// library and none loads a build it cannot. The layout is the package's, else one in the
+/// private cache directory, else (no cache directory usable) one in `run_dir`, the run's private
+/// directory. Only when none can be made: `lib` itself, with a warning (glibc programs checked;
+/// a musl program of the tree would not start).
+pub fn preload_entry(lib: &Path, run_dir: &Path) -> (OsString, Option<String>) {
+    let (glibc, musl) = libraries(lib);
+    if let Some(dir) = installed_layout(glibc.as_deref(), musl.as_deref()) {
+        return (dir.join("$LIB").join(LIB_NAME).into_os_string(), None);
+    }
+    let made = crate::embedded::preload_layout(glibc.as_deref(), musl.as_deref()).or_else(|e| {
+        crate::embedded::preload_layout_in(
+            vec![run_dir.join(".preload")],
+            glibc.as_deref(),
+            musl.as_deref(),
+        )
+        .map_err(|e2| format!("{e}; {e2}"))
+    });
+    match made {
+        Ok(p) => (p.into_os_string(), None),
+        Err(e) => (
+            lib.as_os_str().to_os_string(),
+            Some(format!(
+                "{e}: preloading {} alone (a program of another C library in the tree cannot load it)",
+                lib.display()
+            )),
+        ),
+    }
+}
+
 /// How to run the command.
 #[derive(Clone, Debug, Default)]
 pub struct RunConfig {
@@ -292,15 +410,18 @@ pub fn run(argv: &[OsString], cfg: &RunConfig) -> Result<Outcome, String> {
     };
     let mut cmd = Command::new(prog);
     cmd.args(args);
+    let mut layout_warning = None;
     if let Some(lib) = &cfg.lib {
+        let (entry, warning) = preload_entry(lib, &dir);
+        layout_warning = warning;
         let preload = match std::env::var_os("LD_PRELOAD").filter(|p| !p.is_empty()) {
             Some(old) => {
-                let mut s = lib.as_os_str().to_os_string();
+                let mut s = entry;
                 s.push(":");
                 s.push(old);
                 s
             }
-            None => lib.as_os_str().to_os_string(),
+            None => entry,
         };
         let inherited = std::env::var("ASSAFE_OPTIONS").ok();
         cmd.env("LD_PRELOAD", preload).env(
@@ -329,6 +450,7 @@ pub fn run(argv: &[OsString], cfg: &RunConfig) -> Result<Outcome, String> {
 
     let mut logs =
         Logs::read(std::slice::from_ref(&dir)).map_err(|e| format!("reading the logs: {e}"))?;
+    logs.warnings.extend(layout_warning);
     logs.warnings.extend(still_running(&logs));
     let mut unchecked = Vec::new();
     let resolved = preflight::resolve(prog, std::env::var_os("PATH").as_deref());

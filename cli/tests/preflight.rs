@@ -151,9 +151,20 @@ fn foreign_elf_is_detected() {
         data[pos..pos + from.len()].copy_from_slice(to);
         let musl = dir.path().join("musl");
         fs::write(&musl, &data).unwrap();
+        // Without a musl build of the library (this process told the preflight of none).
         let why = why_unchecked(&musl).expect("musl reported");
         assert!(
-            why.contains("another C library") && why.contains("ld-musl"),
+            why.contains("musl program") && why.contains("ld-musl"),
+            "{why}"
+        );
+        let mut data = fs::read(&exe).unwrap();
+        let to = b"/lib/ld-uClibc.so.0\0\0\0\0\0\0\0\0\0";
+        data[pos..pos + from.len()].copy_from_slice(to);
+        let other = dir.path().join("uclibc");
+        fs::write(&other, &data).unwrap();
+        let why = why_unchecked(&other).expect("uClibc reported");
+        assert!(
+            why.contains("another C library") && why.contains("ld-uClibc"),
             "{why}"
         );
     }
@@ -182,7 +193,7 @@ fn preflight_reads_headers_only() {
     }
     let t = std::time::Instant::now();
     let why = why_unchecked(&big).expect("a musl program, judged from its headers");
-    assert!(why.contains("another C library"), "{why}");
+    assert!(why.contains("musl program"), "{why}");
     assert!(
         t.elapsed() < std::time::Duration::from_secs(2),
         "{:?}",

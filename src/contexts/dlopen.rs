@@ -19,9 +19,12 @@ fn refresh() {
 }
 
 type DlopenFn = unsafe extern "C" fn(*const c_char, c_int) -> *mut c_void;
-type DlmopenFn = unsafe extern "C" fn(libc::Lmid_t, *const c_char, c_int) -> *mut c_void;
+type DlmopenFn = unsafe extern "C" fn(Lmid, *const c_char, c_int) -> *mut c_void;
+/// glibc's `Lmid_t` (the `libc` crate declares it, and `dlmopen`, for glibc only).
+type Lmid = core::ffi::c_long;
 type DlcloseFn = unsafe extern "C" fn(*mut c_void) -> c_int;
 crate::libc::same_type_as_libc!(DlopenFn, libc::dlopen);
+#[cfg(not(target_env = "musl"))]
 crate::libc::same_type_as_libc!(DlmopenFn, libc::dlmopen);
 crate::libc::same_type_as_libc!(DlcloseFn, libc::dlclose);
 
@@ -34,11 +37,7 @@ unsafe extern "C" fn dlopen_impl(file: *const c_char, mode: c_int) -> *mut c_voi
     r
 }
 
-unsafe extern "C" fn dlmopen_impl(
-    lmid: libc::Lmid_t,
-    file: *const c_char,
-    mode: c_int,
-) -> *mut c_void {
+unsafe extern "C" fn dlmopen_impl(lmid: Lmid, file: *const c_char, mode: c_int) -> *mut c_void {
     // SAFETY: the slot holds libc's dlmopen, of type DlmopenFn (checked above).
     let real: DlmopenFn = unsafe { core::mem::transmute(symbols::real(g::IDX_dlmopen)) };
     // SAFETY: the program's own arguments.

@@ -65,6 +65,8 @@ type ExecveatFn = unsafe extern "C" fn(
 clib::same_type_as_libc!(ExecveFn, libc::execve);
 clib::same_type_as_libc!(ExecveFn, libc::execvpe);
 clib::same_type_as_libc!(FexecveFn, libc::fexecve);
+// The `libc` crate declares execveat for glibc only.
+#[cfg(not(target_env = "musl"))]
 clib::same_type_as_libc!(ExecveatFn, libc::execveat);
 
 /// Collects the `execl`-style argument list (arg0 is the call's second argument) into `out`
@@ -106,6 +108,49 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
+/// The directories a glibc loader expands `$LIB` to (the CLI's preload layout and the Debian
+/// package link the glibc build into each of them).
+const GLIBC_LIB_DIRS: [&[u8]; 3] = [
+    if cfg!(target_arch = "aarch64") {
+        b"/lib/aarch64-linux-gnu/"
+    } else {
+        b"/lib/x86_64-linux-gnu/"
+    },
+    b"/lib64/",
+    b"/lib/",
+];
+
+/// The `LD_PRELOAD` entry that re-adds this library: its own path `me`, or, when it was loaded
+/// from a `$LIB` layout (`<dir>/lib/x86_64-linux-gnu/libassafe.so` … beside a directory
+/// `<dir>/$LIB`, see the README), `<dir>/$LIB/libassafe.so`, which each loader resolves to the
+/// build for its own C library: the glibc build must never be given to a musl program (musl's
+/// loader aborts it, "Error relocating"). The musl build's own path already has that form.
+fn preload_entry<'a>(me: &'a [u8], buf: &'a mut [u8; 512]) -> &'a [u8] {
+    const FILE: &[u8] = b"libassafe.so";
+    const DST: &[u8] = b"/$LIB/";
+    for dir in GLIBC_LIB_DIRS {
+        let Some(stem) = me.strip_suffix(FILE).and_then(|m| m.strip_suffix(dir)) else {
+            continue;
+        };
+        let n = stem.len() + DST.len() + FILE.len();
+        if n + 1 > buf.len() {
+            return me;
+        }
+        buf[..stem.len()].copy_from_slice(stem);
+        buf[stem.len()..stem.len() + DST.len()].copy_from_slice(DST);
+        // Is there a `<dir>/$LIB` directory (ours)? Asked with "<dir>/$LIB/\0".
+        buf[stem.len() + DST.len()] = 0;
+        let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
+        let Ok(fd) = sys::open(&buf[..stem.len() + DST.len() + 1], flags, 0) else {
+            return me;
+        };
+        sys::close(fd);
+        buf[stem.len() + DST.len()..n].copy_from_slice(FILE);
+        return &buf[..n];
+    }
+    me
+}
+
 /// Builds the new environment, or returns None when `env` already carries both variables and
 /// there is no kept log file to hand over (`handover`: its fd and identity, passed as
 /// `ASSAFE_LOG_FD=fd:identity`, replacing any such entry). The result lives in a fresh mapping
@@ -115,7 +160,8 @@ fn followed_env(
     handover: Option<(i32, u64)>,
 ) -> Option<*const *const c_char> {
     let o = config::options();
-    let me = assafe_unwind::module_of(self_base())?.path;
+    let mut entry_buf = [0u8; 512];
+    let me = preload_entry(assafe_unwind::module_of(self_base())?.path, &mut entry_buf);
     let mut n = 0;
     let mut ld: Option<&[u8]> = None;
     let mut has_opts = false;

@@ -1,9 +1,16 @@
 //! The C library layer: what differs between glibc versions and musl. The facts live in
-//! `glibc.rs` (jmp_buf mangling, link-map discovery, the single-threaded flag); the table of
+//! `glibc.rs` (jmp_buf mangling, link-map discovery, the single-threaded flag), or `musl.rs` for
+//! `target_env = "musl"`; the table of
 //! interposed functions generated from `symbols.txt` is `symbols.rs`.
 
+#[cfg(not(target_env = "musl"))]
 mod glibc;
 pub mod identity;
+// musl.rs has glibc.rs's interface, so the rest of the crate names one module whatever the libc.
+#[cfg(target_env = "musl")]
+mod musl;
+#[cfg(target_env = "musl")]
+use musl as glibc;
 pub mod symbols;
 
 use core::sync::atomic::{AtomicUsize, Ordering};

@@ -478,6 +478,8 @@ impl Object {
     ///
     /// # Safety
     /// The object's tables must be valid and mapped.
+    // musl exports no variable the library reads this way (src/libc/musl.rs).
+    #[cfg_attr(target_env = "musl", allow(dead_code))]
     pub unsafe fn lookup_data(&self, name: &[u8]) -> Option<usize> {
         const STT_OBJECT: u8 = 1;
         let t = self.gnu_hash;

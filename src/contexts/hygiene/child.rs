@@ -429,9 +429,25 @@ mod stdio {
 
     use crate::platform::fmt::Buf;
 
+    #[cfg(not(target_env = "musl"))]
     unsafe extern "C" {
         /// glibc's list of open streams (exported data symbol, `GLIBC_2.2.5`).
         static _IO_list_all: *mut u8;
+    }
+
+    /// The head of glibc's stream list; 0 on musl (no such list is exported: musl's loader would
+    /// refuse the whole library over the import, so the exit-in-child check sees no stream).
+    fn list_head() -> usize {
+        #[cfg(not(target_env = "musl"))]
+        {
+            // SAFETY: reading the list head; in the child right after fork only this thread
+            // runs, and at exit the list is walked as glibc's own exit-time flush will walk it.
+            unsafe { core::ptr::read_volatile(&raw const _IO_list_all) as usize }
+        }
+        #[cfg(target_env = "musl")]
+        {
+            0
+        }
     }
 
     const FLAGS: usize = 0;
@@ -450,9 +466,7 @@ mod stdio {
 
     /// (stream, write base, bytes pending) of each stream with buffered output.
     fn each(mut f: impl FnMut(usize, usize, usize, i32)) {
-        // SAFETY: reading the list head; in the child right after fork only this thread runs,
-        // and at exit the list is walked as glibc's own exit-time flush will walk it.
-        let mut p = unsafe { core::ptr::read_volatile(&raw const _IO_list_all) } as usize;
+        let mut p = list_head();
         let mut seen = 0;
         while p != 0 && seen < MAX_STREAMS {
             seen += 1;

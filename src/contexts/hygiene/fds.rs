@@ -174,7 +174,7 @@ fn cstr<'a>(s: *const c_char) -> &'a [u8] {
         n += 1;
     }
     // SAFETY: the n bytes just read.
-    unsafe { core::slice::from_raw_parts(s as *const u8, n) }
+    unsafe { core::slice::from_raw_parts(s.cast::<u8>(), n) }
 }
 
 fn number_at(s: &[u8]) -> Option<i32> {
