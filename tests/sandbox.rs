@@ -155,18 +155,21 @@ fn without_proc_the_mt_fork_child_is_still_checked() {
     assert_eq!(n(&r["parent_threads"]), 0, "count unknown: {r}");
 }
 
-#[test]
-fn a_child_that_drops_to_nobody_still_reports() {
+/// Runs `sb_setuid MODE` (tests/c/sb_setuid.c) as root, or `None` (skipped) when not root, and
+/// checks what every mode shares: the program's own output, nothing on stderr, one `malloc`
+/// report from the child of a multi-threaded fork, no record lost anywhere. Returns the outcome
+/// and that child's pid.
+fn setuid_run(mode: &str, stdout: &str) -> Option<(Outcome, u64)> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc_geteuid() } != 0 {
         eprintln!("skipped: needs root");
-        return;
+        return None;
     }
-    let env = Env::new("sb_setuid");
+    let env = Env::new(&format!("sb_setuid_{mode}"));
     let prog = env.compile_file("sb_setuid", &["-pthread"]);
-    let out = env.run(&[prog.as_os_str()], true, "");
+    let out = env.run(&[prog.as_os_str(), mode.as_ref()], true, "");
     out.assert_ok();
-    assert_eq!(out.stdout, "child: exit 0\n", "{}", out.dump());
+    assert_eq!(out.stdout, stdout, "{}", out.dump());
     assert_eq!(out.stderr, "", "{}", out.dump());
     let r: Vec<_> = out
         .reports_in("fork-child")
@@ -175,98 +178,59 @@ fn a_child_that_drops_to_nobody_still_reports() {
         .collect();
     assert_eq!(r.len(), 1, "{}", out.dump());
     let child = n(&r[0]["pid"]);
-    let sums: Vec<_> = out
+    assert!(
+        out.summaries().iter().all(|e| e.get("lost").is_none()),
+        "{}",
+        out.dump()
+    );
+    let sums = out
         .summaries()
         .into_iter()
         .filter(|e| n(&e["pid"]) == child)
-        .collect();
-    assert_eq!(sums.len(), 1, "{}", out.dump());
-    assert!(sums[0].get("lost").is_none(), "{}", sums[0]);
+        .count();
+    assert_eq!(sums, 1, "the child's summary: {}", out.dump());
+    Some((out, child))
+}
+
+#[test]
+fn a_child_that_drops_to_nobody_still_reports() {
+    setuid_run("child-drops", "child: exit 0\n");
 }
 
 /// A process that has dropped privileges forks: the child cannot create its own file in the
 /// root-owned 0700 log directory, so its records (its own start record first) go to the file the
-/// parent kept open when it dropped privileges. Nothing reaches stderr, nothing is lost.
+/// parent kept open when it dropped privileges.
 #[test]
 fn fork_child_of_a_process_that_dropped_privileges_reports_through_the_kept_file() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc_geteuid() } != 0 {
-        eprintln!("skipped: needs root");
+    let Some((out, child)) = setuid_run("drop-fork", "child: exit 0\n") else {
         return;
-    }
-    let env = Env::new("sb_setuid_fork");
-    let prog = env.compile_file("sb_setuid_fork", &["-pthread"]);
-    let out = env.run(&[prog.as_os_str()], true, "");
-    out.assert_ok();
-    assert_eq!(out.stdout, "child: exit 0\n", "{}", out.dump());
-    assert_eq!(out.stderr, "", "{}", out.dump());
-    let r: Vec<_> = out
-        .reports_in("fork-child")
-        .into_iter()
-        .filter(|r| r["function"] == "malloc")
-        .collect();
-    assert_eq!(r.len(), 1, "{}", out.dump());
-    let child = n(&r[0]["pid"]);
+    };
     let starts = out
         .records_of("start")
         .into_iter()
         .filter(|e| n(&e["pid"]) == child)
         .count();
     assert_eq!(starts, 1, "the child's start record: {}", out.dump());
-    let sums: Vec<_> = out
-        .summaries()
-        .into_iter()
-        .filter(|e| n(&e["pid"]) == child)
-        .collect();
-    assert_eq!(sums.len(), 1, "{}", out.dump());
-    assert!(sums[0].get("lost").is_none(), "{}", sums[0]);
 }
 
 /// A process drops to nobody and execs: the new image cannot reach the root-owned 0700 log
 /// directory, so the first image hands its kept file over through the exec. The new image's
-/// records (its start, and its fork child's report) arrive; nothing reaches stderr.
+/// records (its start, and its fork child's report) arrive.
 #[test]
 fn a_program_execd_after_dropping_privileges_reports_through_the_handed_over_file() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc_geteuid() } != 0 {
-        eprintln!("skipped: needs root");
+    let Some((out, child)) = setuid_run("drop-exec", "exec'd image: uid 65534, child exit 0\n")
+    else {
         return;
-    }
-    let env = Env::new("sb_setuid_exec");
-    let prog = env.compile_file("sb_setuid_exec", &["-pthread"]);
-    let out = env.run(&[prog.as_os_str()], true, "");
-    out.assert_ok();
-    assert_eq!(
-        out.stdout,
-        "exec'd image: uid 65534, child exit 0\n",
-        "{}",
-        out.dump()
-    );
-    assert_eq!(out.stderr, "", "{}", out.dump());
-    let starts: Vec<_> = out
+    };
+    let starts = out
         .records_of("start")
         .into_iter()
         .filter(|e| n(&e["pid"]) == out.pid as u64)
-        .collect();
-    assert_eq!(
-        starts.len(),
-        2,
-        "both images of the process: {}",
-        out.dump()
-    );
-    let r: Vec<_> = out
-        .reports_in("fork-child")
-        .into_iter()
-        .filter(|r| r["function"] == "malloc")
-        .collect();
-    assert_eq!(r.len(), 1, "{}", out.dump());
+        .count();
+    assert_eq!(starts, 2, "both images of the process: {}", out.dump());
+    let r = out.reports_for("malloc");
+    assert_eq!(n(&r[0]["pid"]), child);
     assert_eq!(n(&r[0]["ppid"]), out.pid as u64, "{}", out.dump());
-    let sums = out.summaries();
-    assert!(
-        sums.iter().all(|e| e.get("lost").is_none()),
-        "{}",
-        out.dump()
-    );
 }
 
 unsafe extern "C" {

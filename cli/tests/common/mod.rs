@@ -131,3 +131,39 @@ pub fn check_object(fields: &[Field], v: &Value, what: &str) -> bool {
     }
     true
 }
+
+/// A multi-threaded parent whose fork child calls malloc (a real bug).
+pub const MT_FORK: &str = r#"#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/wait.h>
+static void *spin(void *a) { (void)a; for (;;) pause(); return 0; }
+__attribute__((noinline)) static void child_work(void) {
+    void *m = malloc(100); /* BUG */
+    __asm__ volatile("" :: "r"(m) : "memory");
+    _exit(0);
+}
+int main(void) {
+    pthread_t t;
+    pthread_create(&t, 0, spin, 0);
+    pid_t p = fork();
+    if (p == 0)
+        child_work();
+    int st;
+    waitpid(p, &st, 0);
+    return 3;
+}
+"#;
+
+/// A handler that calls printf on a raised SIGUSR1.
+pub const SIGNAL: &str = r#"#include <signal.h>
+#include <stdio.h>
+static void handler(int sig) {
+    printf("got %d\n", sig); /* BUG */
+}
+int main(void) {
+    signal(SIGUSR1, handler);
+    raise(SIGUSR1);
+    return 0;
+}
+"#;
