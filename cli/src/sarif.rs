@@ -247,6 +247,9 @@ pub fn sarif(report: &Report, root: Option<&Path>) -> String {
             let pid = u.pid.map(|p| format!("pid {p} ")).unwrap_or_default();
             json!({"level": "warning", "message": {"text": format!("not checked: {pid}{}: {}", u.exe, u.why)}})
         })
+        .chain(report.processes_partially_checked.iter().map(|p| {
+            json!({"level": "note", "message": {"text": format!("partially checked: pid {} {}: {}", p.pid, p.exe, p.why)}})
+        }))
         .chain(report.warnings.iter().map(|w| json!({"level": "warning", "message": {"text": w}})))
         .collect();
     let mut run = json!({
@@ -263,6 +266,7 @@ pub fn sarif(report: &Report, root: Option<&Path>) -> String {
             "properties": {
                 "processesChecked": report.processes_checked,
                 "processesUnchecked": report.processes_unchecked.len(),
+                "processesPartiallyChecked": report.processes_partially_checked.len(),
                 "suppressed": report.suppressed.len(),
             },
         }],

@@ -488,6 +488,29 @@ int main(void) {
     let t = stderr(&o);
     assert!(t.contains(": partially checked (no summary"), "{t}");
     assert!(t.contains("checked (1 partially), 0 not checked"), "{t}");
+    // SARIF: a tool notification, as for processes not checked.
+    let sarif = dir.path().join("r.sarif");
+    output(
+        assafe()
+            .arg("run")
+            .arg("--lib")
+            .arg(library())
+            .args(["--format", "sarif", "--output"])
+            .arg(&sarif)
+            .arg("--")
+            .arg(&exe),
+    );
+    let s = json(&fs::read_to_string(&sarif).unwrap());
+    let notes = s["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no notifications: {s:#}"));
+    assert!(
+        notes.iter().any(|n| n["message"]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("partially checked: pid ")),
+        "{s:#}"
+    );
 }
 
 /// A program exec'd after a change of uid that its previous image could not hand the kept log
