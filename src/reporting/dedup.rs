@@ -219,6 +219,11 @@ pub fn each(pid: i32, mut f: impl FnMut(Site)) {
 
 /// In a fork child: the parent's dropped count is not ours.
 pub fn child_reset() {
-    DROPPED.store(0, Ordering::Relaxed);
-    SIGNALS.store(0, Ordering::Relaxed);
+    // Only what is not already 0: a store dirties the page, a copy-on-write fault per fork.
+    if DROPPED.load(Ordering::Relaxed) != 0 {
+        DROPPED.store(0, Ordering::Relaxed);
+    }
+    if SIGNALS.load(Ordering::Relaxed) != 0 {
+        SIGNALS.store(0, Ordering::Relaxed);
+    }
 }

@@ -71,8 +71,13 @@ fn lose(why: i32) {
 
 /// In a fork child: the parent's lost records are not ours.
 pub fn child_reset() {
-    LOST.store(0, Ordering::Relaxed);
-    LOST_WHY.store(0, Ordering::Relaxed);
+    // Only what is not already 0: a store dirties the page, a copy-on-write fault per fork.
+    if LOST.load(Ordering::Relaxed) != 0 {
+        LOST.store(0, Ordering::Relaxed);
+    }
+    if LOST_WHY.load(Ordering::Relaxed) != 0 {
+        LOST_WHY.store(0, Ordering::Relaxed);
+    }
 }
 
 /// `fd` renumbered from [`HIGH_FD`] up (close-on-exec), or `fd` itself when that fails (a low

@@ -488,7 +488,9 @@ mod stdio {
     /// In the child right after fork: note the streams holding the parent's output.
     pub fn snapshot() {
         for f in &FILE {
-            f.store(0, Ordering::Relaxed);
+            if f.load(Ordering::Relaxed) != 0 {
+                f.store(0, Ordering::Relaxed);
+            }
         }
         let mut i = 0;
         each(|file, base, pending, _| {

@@ -62,8 +62,11 @@ pub fn first_at(kind: Hygiene, site: usize) -> bool {
 
 /// A fork child starts with no sites seen.
 pub fn child_reset() {
+    // Only what is not already 0: a store dirties the page, a copy-on-write fault per fork.
     for s in &SEEN_SITES {
-        s.store(0, Ordering::Relaxed);
+        if s.load(Ordering::Relaxed) != 0 {
+            s.store(0, Ordering::Relaxed);
+        }
     }
 }
 

@@ -27,8 +27,11 @@ static STACK: [[AtomicUsize; FRAMES]; SLOTS] =
 
 /// A fork child has no children yet.
 pub fn child_reset() {
+    // Only what is not already 0: a store dirties the page, a copy-on-write fault per fork.
     for p in &PID {
-        p.store(0, Ordering::Relaxed);
+        if p.load(Ordering::Relaxed) != 0 {
+            p.store(0, Ordering::Relaxed);
+        }
     }
 }
 
