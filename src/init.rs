@@ -44,15 +44,13 @@ unsafe extern "C" {
     static environ: *const *const u8;
 }
 
-/// Finds `ASSAFE_OPTIONS` in the environment the program started with.
-fn env_options() -> &'static [u8] {
-    env_value(b"ASSAFE_OPTIONS=")
-}
+/// The environment variables the library reads at load: `ASSAFE_OPTIONS`, and the log file an
+/// exec handed over ([`exec::LOG_FD_VAR`]).
+const ENV_KEYS: [&[u8]; 2] = [b"ASSAFE_OPTIONS=", exec::LOG_FD_VAR];
 
 /// `fd` and file identity handed over by the exec that started this image
-/// ([`exec::LOG_FD_VAR`], see `reporting::sink::kept_file`), if well-formed.
-fn env_log_fd() -> Option<(i32, u64)> {
-    let v = env_value(exec::LOG_FD_VAR);
+/// ([`exec::LOG_FD_VAR`], see `reporting::sink::kept_file`), if `v` (its value) is well-formed.
+fn parse_log_fd(v: &[u8]) -> Option<(i32, u64)> {
     let colon = v.iter().position(|&c| c == b':')?;
     let num = |s: &[u8]| -> Option<u64> {
         if s.is_empty() || s.len() > 20 || !s.iter().all(u8::is_ascii_digit) {
@@ -66,29 +64,37 @@ fn env_log_fd() -> Option<(i32, u64)> {
     Some((fd, num(&v[colon + 1..])?))
 }
 
-/// The value of the environment entry that starts with `key` (`NAME=`), empty when absent.
-fn env_value(key: &[u8]) -> &'static [u8] {
+/// The values of the environment entries that start with `keys` (`NAME=`; empty when absent), in
+/// one pass over the environment the program started with.
+fn env_values<const N: usize>(keys: [&[u8]; N]) -> [&'static [u8]; N] {
+    let mut out: [&'static [u8]; N] = [b""; N];
+    // The first entry of each name wins, as for getenv (an empty one too).
+    let mut found = [false; N];
     // SAFETY: environ is the process environment, a NULL-terminated array of C strings; at load
-    // time nothing else modifies it.
+    // time nothing else modifies it. A key comparison stops at the first mismatch, and a string's
+    // NUL mismatches every key byte, so no read goes past a string's end.
     unsafe {
         let mut p = environ;
         if p.is_null() {
-            return b"";
+            return out;
         }
         while !(*p).is_null() {
             let s = *p;
-            if (0..key.len()).all(|i| *s.add(i) == key[i]) {
-                let v = s.add(key.len());
-                let mut n = 0;
-                while *v.add(n) != 0 {
-                    n += 1;
+            for (k, key) in keys.iter().enumerate() {
+                if !found[k] && (0..key.len()).all(|i| *s.add(i) == key[i]) {
+                    found[k] = true;
+                    let v = s.add(key.len());
+                    let mut n = 0;
+                    while *v.add(n) != 0 {
+                        n += 1;
+                    }
+                    out[k] = core::slice::from_raw_parts(v, n);
                 }
-                return core::slice::from_raw_parts(v, n);
             }
             p = p.add(1);
         }
     }
-    b""
+    out
 }
 
 fn run() {
@@ -96,16 +102,17 @@ fn run() {
     // SAFETY: this thread won the NOT_STARTED→RUNNING exchange; it is the only writer, and
     // nobody reads the options before DONE is published.
     let o = unsafe { config::options_mut() };
-    let problems = config::parse(o, env_options());
+    let [options, log_fd] = env_values(ENV_KEYS);
+    let problems = config::parse(o, options);
     if libc::secure() {
         // Under AT_SECURE (setuid), never open a path taken from the environment.
         o.log_path.0.len = 0;
         o.suppressions.len = 0;
     }
     absolute(&mut o.log_path.0);
-    if !libc::secure()
-        && !o.log_path.0.as_bytes().is_empty()
-        && let Some((fd, id)) = env_log_fd()
+    // (Under AT_SECURE log_path was just cleared: no fd from the environment is trusted.)
+    if !o.log_path.0.as_bytes().is_empty()
+        && let Some((fd, id)) = parse_log_fd(log_fd)
     {
         // The previous image of this process kept its log file (it had entered a chroot or
         // changed uid) and handed it over through the exec.
