@@ -136,10 +136,14 @@ fn open_log(name: &[u8]) -> (Result<i32, i32>, bool) {
     }
 }
 
-/// This process's kept log file, if it has one and it is still ours.
-fn own_fd() -> Option<i32> {
+/// The kept log file ([`keep_open`]), if the fd still is that file: this process's own, or one an
+/// ancestor kept and this fork child inherited — where the child's records go when it cannot
+/// create its own (the ancestor dropped privileges, so the root-owned 0700 directory refuses the
+/// new uid; or a filter forbids `open`). Records carry their pid, and `assafe report` reads every
+/// pid's records from any file.
+fn kept_fd() -> Option<i32> {
     let fd = OWN_FD.load(Ordering::Relaxed);
-    if fd < 0 || OWN_PID.load(Ordering::Relaxed) != sys::getpid() {
+    if fd < 0 {
         return None;
     }
     if sys::restricted() {
@@ -150,24 +154,16 @@ fn own_fd() -> Option<i32> {
     (sys::fstat_id(fd).map(id) == Some(OWN_ID.load(Ordering::Relaxed))).then_some(fd)
 }
 
-/// The process that last put its start record into an inherited [`ancestor_fd`] file.
-static ADOPTED: AtomicI32 = AtomicI32::new(0);
-
-/// A log file an ancestor kept open ([`keep_open`]) and this fork child inherited, if it is still
-/// that file: where the child's records go when it cannot create its own (the ancestor dropped
-/// privileges, so the root-owned 0700 directory refuses the new uid; or a filter forbids `open`).
-/// Records carry their pid, and `assafe report` reads every pid's records from any file.
-fn ancestor_fd() -> Option<i32> {
-    let fd = OWN_FD.load(Ordering::Relaxed);
-    if fd < 0 {
+/// This process's kept log file, if it has one and it is still ours.
+fn own_fd() -> Option<i32> {
+    if OWN_FD.load(Ordering::Relaxed) < 0 || OWN_PID.load(Ordering::Relaxed) != sys::getpid() {
         return None;
     }
-    if sys::restricted() {
-        // No fstat under a filter (as in own_fd).
-        return Some(fd);
-    }
-    (sys::fstat_id(fd).map(id) == Some(OWN_ID.load(Ordering::Relaxed))).then_some(fd)
+    kept_fd()
 }
+
+/// The process that last put its start record into an ancestor's kept file ([`kept_fd`]).
+static ADOPTED: AtomicI32 = AtomicI32::new(0);
 
 /// For an exec: this process's kept file (fd, identity), if it has one. The new image is the same
 /// pid, so the file is the one it would write anyway; it may no longer reach it by path (a chroot,
@@ -384,16 +380,16 @@ fn write_record(sink: Sink, mem: &mut [u8], head: usize, n: usize) {
             } else {
                 open_log(&name[..name_len])
             };
-            match (r, ancestor_fd()) {
-                // A fork child of a process that kept its file (it dropped privileges, installed
-                // a filter…) and cannot create its own: append to the ancestor's file, this
-                // process's own start record in front of its first record there.
-                (Err(_), Some(fd)) => {
+            // A fork child of a process that kept its file (it dropped privileges, installed a
+            // filter…) and cannot create its own: append to the ancestor's file, this process's
+            // own start record in front of its first record there. (Asked only on failure.)
+            match r.map_err(|e| (e, kept_fd())) {
+                Err((_, Some(fd))) => {
                     let me = sys::getpid();
                     let first = ADOPTED.swap(me, Ordering::Relaxed) != me;
                     (Ok(fd), first, true)
                 }
-                (r, _) => (r, new, false),
+                r => (r.map_err(|(e, _)| e), new, false),
             }
         }
     };
