@@ -51,11 +51,6 @@ fn rfind_newline(s: &[u8], end: usize) -> Option<usize> {
     s[..i].iter().rposition(|&c| c == b'\n')
 }
 
-/// The value of one line of a `/proc/PID/status` text (see [`status_values`]).
-pub fn status_value<'a>(s: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
-    status_values(s, [key])[0]
-}
-
 /// Parses a `/proc/PID/status` signal mask value (16 hex digits, bit n-1 = signal n).
 pub fn parse_mask(v: &[u8]) -> Option<u64> {
     if v.is_empty() || v.len() > 16 {
@@ -72,12 +67,6 @@ pub fn parse_mask(v: &[u8]) -> Option<u64> {
         m = m << 4 | d as u64;
     }
     Some(m)
-}
-
-/// A `/proc/PID/status` signal mask (`SigIgn:`, `SigCgt:`…: 16 hex digits, bit n-1 = signal n).
-/// `None` when the line is missing or not a well-formed hex number.
-pub fn status_mask(s: &[u8], key: &[u8]) -> Option<u64> {
-    parse_mask(status_value(s, key)?)
 }
 
 /// Field 20 (num_threads) of a /proc/PID/stat line; the command name (field 2) may contain spaces
@@ -110,7 +99,17 @@ pub fn num_threads(s: &[u8]) -> u32 {
 
 #[cfg(test)]
 mod tests {
-    use super::{num_threads, status_mask, status_value};
+    use super::{num_threads, parse_mask, status_values};
+
+    /// One line's value (the library reads several in one pass with `status_values`).
+    fn status_value<'a>(s: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
+        status_values(s, [key])[0]
+    }
+
+    /// One line's signal mask, as the library parses it.
+    fn status_mask(s: &[u8], key: &[u8]) -> Option<u64> {
+        parse_mask(status_value(s, key)?)
+    }
 
     const STATUS: &[u8] = b"Name:\ttrue\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000001000\n\
 SigCgt:\t0000000180010202\nNoNewPrivs:\t0\nSeccomp:\t2\nSeccomp_filters:\t1\n";
