@@ -254,29 +254,39 @@ fn return_from_main_writes_the_exact_summary_with_every_signal() {
     assert_eq!(e["signals"], serde_json::json!(["SIGUSR1", "SIGUSR2"]));
 }
 
-/// Item 7: `signal()` reaches a preload loaded after this one (as `sigaction()` does), and the
-/// handler is still checked.
-#[test]
-fn signal_reaches_a_later_preload() {
-    let env = Env::new("sb_chain");
+/// Runs `prog` with this library and, after it, the counting preload (tests/c/chain_counter.c),
+/// and checks what every chaining test shares: the program succeeds and says `done`, and its
+/// SIGUSR1 handler is still wrapped and checked (a malloc report). Returns its stdout (with the
+/// counter's line) and stderr.
+fn run_with_counter(env: &Env, prog: &std::path::Path) -> (String, String) {
     let counter = env.compile_file("chain_counter", &["-shared", "-fPIC", "-ldl"]);
-    let prog = env.compile_file("sb_return", &[]);
     let (status, stdout, stderr, text) = env.run_preloaded(
-        &[&prog],
+        &[prog],
         &format!("{} {}", env.lib.display(), counter.display()),
         "log",
     );
     assert!(status.success(), "{status}\n{stderr}");
-    // (The counter's destructor writes before stdio's buffer is flushed at exit.)
-    assert!(
-        stdout.contains("counter: signal=2 sigaction=1 sigset=0\n") && stdout.contains("done\n"),
-        "both signal() calls reach the second preload: {stdout:?}\n{stderr}"
-    );
+    assert!(stdout.contains("done\n"), "{stdout:?}\n{stderr}");
     assert!(
         text.lines().any(|l| l.contains("\"event\":\"report\"")
             && l.contains("\"function\":\"malloc\"")
             && l.contains("\"signal_name\":\"SIGUSR1\"")),
         "the handler is still wrapped and checked:\n{text}"
+    );
+    (stdout, stderr)
+}
+
+/// Item 7: `signal()` reaches a preload loaded after this one (as `sigaction()` does), and the
+/// handler is still checked.
+#[test]
+fn signal_reaches_a_later_preload() {
+    let env = Env::new("sb_chain");
+    let prog = env.compile_file("sb_return", &[]);
+    let (stdout, stderr) = run_with_counter(&env, &prog);
+    // (The counter's destructor writes before stdio's buffer is flushed at exit.)
+    assert!(
+        stdout.contains("counter: signal=2 sigaction=1 sigset=0\n"),
+        "both signal() calls reach the second preload: {stdout:?}\n{stderr}"
     );
 }
 
@@ -285,7 +295,6 @@ fn signal_reaches_a_later_preload() {
 #[test]
 fn sigset_reaches_a_later_preload() {
     let env = Env::new("sb_chain_sigset");
-    let counter = env.compile_file("chain_counter", &["-shared", "-fPIC", "-ldl"]);
     let prog = env.compile_c(
         "sigset_user",
         r#"#define _XOPEN_SOURCE 700
@@ -303,21 +312,10 @@ int main(void) {
 "#,
         &[],
     );
-    let (status, stdout, stderr, text) = env.run_preloaded(
-        &[&prog],
-        &format!("{} {}", env.lib.display(), counter.display()),
-        "log",
-    );
-    assert!(status.success(), "{status}\n{stderr}");
+    let (stdout, stderr) = run_with_counter(&env, &prog);
     assert!(
-        stdout.contains("sigset=2\n") && stdout.contains("done\n"),
+        stdout.contains("sigset=2\n"),
         "both sigset() calls reach the second preload: {stdout:?}\n{stderr}"
-    );
-    assert!(
-        text.lines().any(|l| l.contains("\"event\":\"report\"")
-            && l.contains("\"function\":\"malloc\"")
-            && l.contains("\"signal_name\":\"SIGUSR1\"")),
-        "the handler is still wrapped and checked:\n{text}"
     );
 }
 

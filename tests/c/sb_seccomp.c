@@ -19,38 +19,33 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static void strict_filter(int via_syscall) {
-    struct sock_filter f[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_read, 4, 0),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_write, 3, 0),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_exit_group, 2, 0),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_rt_sigreturn, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog p = {sizeof f / sizeof f[0], f};
+/* A filter that allows only the system calls in `allow` and kills the process on any other. */
+static void install_filter(int via_syscall, const int *allow, int n) {
+    struct sock_filter f[16];
+    int k = 0;
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+    for (int i = 0; i < n; i++) /* jump over the remaining tests and the kill, to the allow */
+        f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, allow[i], n - i, 0);
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    struct sock_fprog p = {k, f};
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) { perror("no_new_privs"); exit(2); }
     long r = via_syscall ? syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p)
                          : prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p);
     if (r != 0) { perror("seccomp"); exit(2); }
 }
 
+/* The strict filter: read, write, exit_group, rt_sigreturn. */
+static void strict_filter(int via_syscall) {
+    static const int allow[] = {__NR_read, __NR_write, __NR_exit_group, __NR_rt_sigreturn};
+    install_filter(via_syscall, allow, 4);
+}
+
 /* The strict filter plus rt_sigaction (what the program's own sigaction() needs). */
 static void sigaction_filter(void) {
-    struct sock_filter f[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_read, 5, 0),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_write, 4, 0),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_exit_group, 3, 0),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_rt_sigreturn, 2, 0),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_rt_sigaction, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog p = {sizeof f / sizeof f[0], f};
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) { perror("no_new_privs"); exit(2); }
-    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p) != 0) { perror("seccomp"); exit(2); }
+    static const int allow[] = {__NR_read, __NR_write, __NR_exit_group, __NR_rt_sigreturn,
+                                __NR_rt_sigaction};
+    install_filter(0, allow, 5);
 }
 
 static volatile sig_atomic_t runs;
