@@ -237,6 +237,29 @@ fn verbosity_levels() {
     );
     let (_, _, _, stderr) = env.run_raw_options(&[prog.as_os_str(), "st".as_ref()], None);
     assert!(!stderr.contains("ASSAFE"), "{stderr}");
+    // With a log, the notice never reaches the program's stderr: a text log gets it, a JSON log's
+    // start record says as much.
+    let out = env.run(&[prog.as_os_str(), "st".as_ref()], true, "verbosity=1");
+    out.assert_ok();
+    assert!(!out.stderr.contains("ASSAFE"), "{}", out.dump());
+    assert!(!out.records_of("start").is_empty(), "{}", out.dump());
+    let log = env.dir.join("verbosity-text.log");
+    let (_, _, _, stderr) = env.run_raw_options(
+        &[prog.as_os_str(), "st".as_ref()],
+        Some(&format!("verbosity=1:log_path={}", log.display())),
+    );
+    assert!(!stderr.contains("ASSAFE"), "{stderr}");
+    let text: String = std::fs::read_dir(&env.dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("verbosity-text.log.")
+        })
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    assert!(text.contains("ASSAFE: libassafe loaded"), "{text}");
 }
 
 /// Text mode names the function of each frame from the module's symbol table (C and Rust).

@@ -240,6 +240,24 @@ pub fn validate_option(kv: &str) -> Result<(), String> {
             "--option {kv:?}: the CLI sets {k} itself (use --keep-logs DIR to keep the logs)"
         ));
     }
+    if k == "help" {
+        return Err(format!(
+            "--option {kv:?}: help would print into the program's stderr (`assafe run --help`, or ASSAFE_OPTIONS=help=1 without assafe run, lists the options)"
+        ));
+    }
+    // The library's own parser: an item it would refuse must not become a warning line on the
+    // program's stderr in every process.
+    let mut o = Box::new(assafe_pure::options::Options::defaults());
+    let problems = assafe_pure::options::parse(&mut o, kv.as_bytes());
+    if problems.count > 0 {
+        let mut buf = [0u8; 512];
+        let mut b = assafe_pure::fmt::Buf::new(&mut buf);
+        assafe_pure::options::warning(&problems, &mut b);
+        return Err(format!(
+            "--option {kv:?}: {}",
+            String::from_utf8_lossy(b.as_bytes())
+        ));
+    }
     Ok(())
 }
 

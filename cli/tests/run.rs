@@ -633,3 +633,25 @@ fn fail_on_hazard_passes_portable_findings_and_sarif_levels_follow_severity() {
         assert!(t.contains(&format!("; 1 {sev}\n")), "{t}");
     }
 }
+
+/// An `--option` the library would refuse (an unknown key, a bad value) or `help` would put a
+/// line on the program's stderr in every process: `assafe run` refuses it before running anything.
+#[test]
+fn run_refuses_options_the_library_would_print_about() {
+    for bad in ["no_such_option=1", "strict=maybe", "help=1"] {
+        let o = output(
+            assafe()
+                .arg("run")
+                .arg("--lib")
+                .arg(library())
+                .args(["--option", bad, "--", "sh", "-c", "echo ran"]),
+        );
+        assert_ne!(o.status.code(), Some(0), "{bad}: {}", stderr(&o));
+        assert!(!stdout(&o).contains("ran"), "{bad}: the program ran");
+        assert!(
+            stderr(&o).contains(&format!("--option \"{bad}\"")),
+            "{bad}: {}",
+            stderr(&o)
+        );
+    }
+}

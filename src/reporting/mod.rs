@@ -46,14 +46,21 @@ pub fn options_feedback(p: &Problems, suppressions: Result<(), &'static str>) {
     }
     libc_feedback();
     if o.verbosity >= 1 {
-        emit_stderr(|b| {
+        let line = |b: &mut Buf| {
             prefix(b);
             b.s("libassafe loaded (safe_list=");
             b.s(o.safe_list.word());
             b.s(", ")
                 .u(symbols::NSYMS as u64)
                 .s(" functions interposed)");
-        });
+        };
+        // Never on the program's stderr when there is a log: a text log gets the line, a JSON
+        // log's `start` record already says the library loaded.
+        if o.log_path().is_empty() {
+            emit_stderr(line);
+        } else if !o.json() {
+            emit(line);
+        }
     }
 }
 
