@@ -217,9 +217,13 @@ fn main() {
             r
         })
         .collect();
+    let mut side_rows: Vec<Row> = Vec::new();
     let (rows, built_for) = match libc_exports::target_libc(&arch, &env) {
         Some(libc) => {
             let rows = export_filter(&libc, interposed.clone());
+            if env != "musl" {
+                side_rows = side_filter(&libc, &interposed);
+            }
             let info = BuiltFor {
                 label: libc.label.clone(),
                 path: libc.path.display().to_string(),
@@ -253,11 +257,16 @@ fn main() {
             )
         }
     };
-    let rows: Vec<Row> = if env == "musl" {
+    let mut rows: Vec<Row> = if env == "musl" {
         rows.into_iter().map(with_musl_verdict).collect()
     } else {
         rows
     };
+    // Side-library rows (glibc < 2.34) come last: indices from SIDE_FIRST on.
+    let side_first = rows.len();
+    rows.extend(side_rows);
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    side_version_script(&out, &rows[side_first..]);
     // Interposed-class names without a stub in this build (the libc lacks them): their IDX_
     // constants lie past NSYMS, and they are not "known" (a running libc that has them is only
     // partially checked).
@@ -273,11 +282,19 @@ fn main() {
         .filter(|n| !absent.contains(n))
         .collect();
     known.sort_unstable();
-    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     let mut t = tables(&arch, &rows);
     t.push_str(&build_info(&built_for, &absent, &known, rows.len()));
+    writeln!(
+        t,
+        "/// The first index of a side-library row (glibc < 2.34: a function only libpthread, \
+         libdl, librt, libutil or libanl exports, whose stub is a hidden versioned definition); \
+         NSYMS when the build has none.\npub const SIDE_FIRST: usize = {side_first};"
+    )
+    .unwrap();
     std::fs::write(out.join("symbols.rs"), t).unwrap();
-    std::fs::write(out.join("stubs.rs"), stubs(&arch, &rows)).unwrap();
+    let mut st = stubs(&arch, &rows, side_first);
+    st.push_str(&side_stubs(&arch, &rows, side_first));
+    std::fs::write(out.join("stubs.rs"), st).unwrap();
     let resets = manifest.join("data/fork-resets.tsv");
     println!("cargo:rerun-if-changed={}", resets.display());
     let all = symbols_txt::parse(&text).unwrap_or_else(|e| panic!("{e}"));
@@ -402,6 +419,98 @@ fn export_filter(libc: &libc_exports::Libc, rows: Vec<Row>) -> Vec<Row> {
             Some(r)
         })
         .collect()
+}
+
+/// The side-library rows (glibc < 2.34): the interposed rows that only libpthread, libdl, librt,
+/// libutil or libanl exports, each at that library's default version. Their stubs are exported
+/// only as hidden (non-default) versioned definitions, `name@VERSION` (see [`side_stubs`]).
+fn side_filter(libc: &libc_exports::Libc, interposed: &[Row]) -> Vec<Row> {
+    let mut v: Vec<Row> = interposed
+        .iter()
+        .filter(|r| !libc.exports.contains_key(&r.name))
+        .filter_map(|r| {
+            let e = libc.side.get(&r.name)?;
+            if e.version.is_empty() {
+                return None;
+            }
+            let mut r = r.clone();
+            r.version = e.version.clone();
+            Some(r)
+        })
+        .collect();
+    v.sort_by(|a, b| a.name.cmp(&b.name));
+    v
+}
+
+/// The version script that defines the version nodes of the side-library stubs (none: no
+/// script, the build exports only unversioned symbols as before). Its first node,
+/// `ASSAFE_NO_DEFAULT`, names no symbol: it takes version index 2, which glibc's `check_match`
+/// (elf/dl-lookup.c) accepts for an unversioned reference even when hidden; the nodes of the
+/// real versions get indices from 3 on, which an unversioned reference never binds to when
+/// hidden. Every other exported symbol stays at the base index 1, which a versioned reference
+/// still binds to (elf/dl-version.c leaves the base version's hash 0).
+fn side_version_script(out: &std::path::Path, side: &[Row]) {
+    if side.is_empty() {
+        return;
+    }
+    let mut versions: Vec<&str> = side.iter().map(|r| r.version.as_str()).collect();
+    versions.sort();
+    versions.dedup();
+    let mut script = String::from("ASSAFE_NO_DEFAULT { };\n");
+    for v in versions {
+        writeln!(script, "{v} {{ }};").unwrap();
+    }
+    let path = out.join("side-versions.map");
+    std::fs::write(&path, script).unwrap();
+    println!(
+        "cargo:rustc-cdylib-link-arg=-Wl,--version-script={}",
+        path.display()
+    );
+}
+
+/// The stubs of the side-library rows (indices `first..`): the same body as any stub, under a
+/// label the cdylib does not export (rustc's version script makes it local), and exported only
+/// through `.symver` as `name@VERSION` — a hidden definition, which a versioned reference
+/// (`name@VERSION`, made by linking against the side library) binds to and an unversioned one
+/// (a weak "is libpthread loaded?" probe, `dlsym`) never does.
+fn side_stubs(arch: &str, rows: &[Row], first: usize) -> String {
+    let mut out = String::new();
+    for (i, r) in rows.iter().enumerate().skip(first) {
+        let label = format!("assafe_side_{}", r.name);
+        let mut lines: Vec<String> = vec![
+            ".pushsection .text.assafe_side,\"ax\",%progbits".into(),
+            ".balign 16".into(),
+            format!(".globl {label}"),
+            format!(".type {label},%function"),
+            format!("{label}:"),
+        ];
+        lines.extend(stub_body(arch, i, r));
+        lines.push(format!(".size {label}, . - {label}"));
+        lines.push(".popsection".into());
+        lines.push(format!(".symver {label}, {}@{}", r.name, r.version));
+        let body = lines
+            .iter()
+            .map(|l| format!("{l:?},"))
+            .collect::<Vec<_>>()
+            .join("\n    ");
+        let operands = OPERANDS
+            .iter()
+            .filter(|(name, _)| body.contains(&format!("{{{name}}}")))
+            .map(|(name, path)| format!("{name} = sym {path},"))
+            .collect::<Vec<_>>()
+            .join("\n    ");
+        writeln!(
+            out,
+            "// Side-library stub for `{name}@{version}` ({class}, {reason}).\n\
+             core::arch::global_asm!(\n    {body}\n    {operands}\n);",
+            name = r.name,
+            version = r.version,
+            class = r.class,
+            reason = r.reason,
+        )
+        .unwrap();
+    }
+    out
 }
 
 /// On musl, the glibc verdict bit carries musl's own verdict (symbols.txt's musl column).
@@ -612,14 +721,15 @@ fn tables(arch: &str, rows: &[Row]) -> String {
     out
 }
 
-fn stubs(arch: &str, rows: &[Row]) -> String {
+/// The naked stubs of rows `..first` (exported unversioned) and the lazy trampolines of all rows.
+fn stubs(arch: &str, rows: &[Row], first: usize) -> String {
     let mut out = String::new();
     writeln!(
         out,
         "// @generated by build.rs from symbols.txt; do not edit."
     )
     .unwrap();
-    for (i, r) in rows.iter().enumerate() {
+    for (i, r) in rows.iter().enumerate().take(first) {
         let lines = stub_body(arch, i, r);
         let body = lines
             .iter()

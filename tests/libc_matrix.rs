@@ -435,11 +435,82 @@ fn check_probes(l: &Libc, lib: &Path) {
     let out = w.assert_transparent(l, &[&w.seen(l, &exe)], lib);
     assert!(
         out.stdout
-            .contains("__pthread_key_create: absent\narc4random: absent\npthread_once: absent\n"),
+            .contains("__pthread_key_create: absent\narc4random: absent\npthread_once: absent\npthread_key_create: absent\npthread_create: absent\n"),
         "glibc 2.31 without libpthread: {}",
         out.stdout
     );
     let _ = std::fs::remove_dir_all(&w.host);
+}
+
+/// glibc 2.31: the functions only libpthread, libdl and librt export are interposed (hidden
+/// versioned stubs), whether the library is loaded at start or by a later `dlopen`.
+fn check_side(l: &Libc, lib: &Path) {
+    let w = Work::new(l, &format!("{}-side", l.label));
+    let exe = w.compile(
+        "lm_side.c",
+        &["-DLM_SIDE_START", "-pthread", "-ldl", "-lrt"],
+    );
+    // safe_list=posix: glibc's manual calls sem_wait AS-Safe, POSIX does not list it.
+    let posix = "safe_list=posix";
+    let out = w.run(
+        l,
+        &[&w.seen(l, &exe), Path::new("start")],
+        Some(lib),
+        true,
+        posix,
+    );
+    out.assert_ok();
+    assert_eq!(out.stdout, "child: exit 0\n", "{}", out.dump());
+    for f in ["pthread_rwlock_wrlock", "sem_wait", "dlopen"] {
+        let r = out.reports_for(f);
+        assert_eq!(
+            r.len(),
+            1,
+            "glibc {}: {f} in an MT fork child\n{}",
+            l.label,
+            out.dump()
+        );
+        assert_eq!(r[0]["context"], "fork-child");
+    }
+    assert!(out.reports_for("sem_post").is_empty(), "{}", out.dump());
+    let sums = out.summaries();
+    assert!(
+        sums.iter().all(|s| s
+            .get(proto::key::UNRESOLVED_CALLS)
+            .is_none_or(|v| n(v) == 0)),
+        "{}",
+        out.dump()
+    );
+    // libpthread loaded by a dlopen: the plugin makes the thread, the child's sem_wait (the
+    // plugin's call, bound to the stub) is reported with the real function behind it.
+    let w2 = Work::new(l, &format!("{}-side-late", l.label));
+    let plugin = w2.compile("lm_side_plugin.c", &["-shared", "-fPIC", "-pthread"]);
+    let exe = w2.compile("lm_side.c", &["-ldl"]);
+    let argv = [&w2.seen(l, &exe), Path::new("late"), &w2.seen(l, &plugin)];
+    let without = w2.run(l, &argv, None, true, "");
+    assert_eq!(without.stdout, "child: exit 0\n", "{}", without.dump());
+    let out = w2.run(l, &argv, Some(lib), true, posix);
+    out.assert_ok();
+    assert_eq!(out.stdout, "child: exit 0\n", "{}", out.dump());
+    let r = out.reports_for("sem_wait");
+    assert_eq!(
+        r.len(),
+        1,
+        "glibc {}: late libpthread\n{}",
+        l.label,
+        out.dump()
+    );
+    assert_eq!(r[0]["context"], "fork-child");
+    let sums = out.summaries();
+    assert!(
+        sums.iter().all(|s| s
+            .get(proto::key::UNRESOLVED_CALLS)
+            .is_none_or(|v| n(v) == 0)),
+        "{}",
+        out.dump()
+    );
+    let _ = std::fs::remove_dir_all(&w.host);
+    let _ = std::fs::remove_dir_all(&w2.host);
 }
 
 #[test]
@@ -447,6 +518,7 @@ fn glibc_2_31_with_its_own_build_is_fully_checked_and_probes_see_no_stub() {
     let Some(l) = libc("2.31") else { return };
     check_libc(&l, &l.own, true);
     check_probes(&l, &l.own);
+    check_side(&l, &l.own);
 }
 
 #[test]

@@ -15,6 +15,7 @@ fn refresh() {
     tls::set(tls::BUSY);
     // SAFETY: normal context; dl_iterate_phdr passes through our stub because BUSY is set.
     unsafe { assafe_unwind::refresh_modules() };
+    crate::libc::side::after_dlopen();
     tls::clear(tls::BUSY);
 }
 

@@ -6,6 +6,7 @@
 #[cfg(not(target_env = "musl"))]
 mod glibc;
 pub mod identity;
+pub mod side;
 // musl.rs has glibc.rs's interface, so the rest of the crate names one module whatever the libc.
 #[cfg(target_env = "musl")]
 mod musl;

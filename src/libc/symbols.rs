@@ -95,7 +95,7 @@ pub fn real(idx: usize) -> usize {
 }
 
 /// The published snapshot.
-fn snapshot() -> &'static [Object] {
+pub(super) fn snapshot() -> &'static [Object] {
     let n = NOBJECTS.load(Ordering::Acquire);
     // SAFETY: the first NOBJECTS entries were written before NOBJECTS was published (Release,
     // read here with Acquire) and are never written again.
@@ -127,6 +127,8 @@ fn resolve(idx: usize) -> usize {
         // SAFETY: an IFUNC found here belongs to glibc, whose resolvers only read CPU feature
         // data: `prepare` resolved at load every name an IFUNC of another object defines.
         Some(d) => unsafe { d.function() },
+        // glibc < 2.34: a side library loaded after start, or not at all (side.rs).
+        None if idx >= generated::SIDE_FIRST => return super::side::resolve(idx),
         // Not in the snapshot: this libc lacks the name. Before the snapshot exists (a handler
         // interrupting initialisation), answer without storing.
         None if NOBJECTS.load(Ordering::Acquire) == 0 => return fallback(idx),
@@ -147,7 +149,7 @@ pub static MISSING_CALLS: AtomicUsize = AtomicUsize::new(0);
 /// `pthread_getspecific` finds nothing, other `pthread_*` fail with their error number
 /// `ENOSYS`; the `dl*` functions that return a pointer (libdl not loaded before glibc 2.34)
 /// return NULL; every other name fails with -1 and `errno = ENOSYS`.
-fn fallback(idx: usize) -> usize {
+pub(super) fn fallback(idx: usize) -> usize {
     let n = name(idx);
     if n == b"pthread_once" || n == b"__pthread_once" {
         once_alone as *const () as usize

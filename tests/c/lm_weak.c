@@ -26,7 +26,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     printf("__pthread_key_create: %s\n", __pthread_key_create ? "present" : "absent");
-    const char *names[] = {"arc4random", "pthread_once", "pthread_key_create", "__isoc23_sscanf",
+    const char *names[] = {"arc4random", "pthread_once", "pthread_key_create", "pthread_create", "__isoc23_sscanf",
                            "free_sized"};
     for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
         printf("%s: %s\n", names[i], dlsym(RTLD_DEFAULT, names[i]) ? "present" : "absent");
