@@ -532,7 +532,8 @@ fn build_info(b: &BuiltFor, absent: &[&str], known: &[&str], nsyms: usize) -> St
          /// Its path at build time.\npub const BUILD_LIBC_PATH: &str = {:?};\n\
          /// Its fingerprint (libc::identity; 0: unknown, the build read no libc).\n\
          pub const BUILD_FINGERPRINT: u64 = {:#x};\n\
-         /// Functions only its side libraries export (not interposed).\n\
+         /// Functions only its side libraries export (those of an interposed class have\n\
+         /// hidden versioned stubs from SIDE_FIRST on).\n\
          pub const BUILD_SIDE_ONLY: usize = {};",
         b.label, b.path, b.fingerprint, b.side_only
     )

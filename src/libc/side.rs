@@ -229,8 +229,8 @@ pub fn after_dlopen() {
     // (libdl before 2.34), of these types.
     let (dlopen, dlclose): (DlopenFn, DlcloseFn) = unsafe {
         (
-            core::mem::transmute(symbols::real(g::IDX_dlopen)),
-            core::mem::transmute(symbols::real(g::IDX_dlclose)),
+            core::mem::transmute::<usize, DlopenFn>(symbols::real(g::IDX_dlopen)),
+            core::mem::transmute::<usize, DlcloseFn>(symbols::real(g::IDX_dlclose)),
         )
     };
     let mut n = NLATE.load(Ordering::Acquire);
