@@ -225,7 +225,7 @@ fn main() {
                 side_rows = side_filter(&libc, &interposed);
             }
             let info = BuiltFor {
-                label: libc.label.clone(),
+                label: musl_label(&manifest, &libc).unwrap_or_else(|| libc.label.clone()),
                 path: libc.path.display().to_string(),
                 fingerprint: libc.fingerprint,
                 side_only: libc.side.len(),
@@ -284,6 +284,7 @@ fn main() {
     known.sort_unstable();
     let mut t = tables(&arch, &rows);
     t.push_str(&build_info(&built_for, &absent, &known, rows.len()));
+    t.push_str(&musl_versions(&manifest));
     writeln!(
         t,
         "/// The first index of a side-library row (glibc < 2.34: a function only libpthread, \
@@ -511,6 +512,73 @@ fn side_stubs(arch: &str, rows: &[Row], first: usize) -> String {
         .unwrap();
     }
     out
+}
+
+/// The order-independent hash of a set of exported function names that `libc::identity` computes
+/// at run time: the wrapping sum of each name's FNV-1a (64 bit).
+fn names_hash<'a>(names: impl Iterator<Item = &'a str>) -> u64 {
+    names.fold(0u64, |acc, n| {
+        let h = n.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+        acc.wrapping_add(h)
+    })
+}
+
+/// The musl versions of `data/reference/exports/musl-<version>.tsv`: (version, names hash).
+fn musl_table(manifest: &std::path::Path) -> Vec<(String, u64)> {
+    let dir = manifest.join("data/reference/exports");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut v: Vec<(String, u64)> = std::fs::read_dir(&dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|p| {
+            let f = p.file_name()?.to_str()?.to_string();
+            let version = f.strip_prefix("musl-")?.strip_suffix(".tsv")?.to_string();
+            println!("cargo:rerun-if-changed={}", p.display());
+            let text = std::fs::read_to_string(&p).ok()?;
+            let names = text
+                .lines()
+                .filter(|l| !l.starts_with('#') && !l.starts_with("name\t"))
+                .filter_map(|l| l.split('\t').next());
+            Some((version, names_hash(names)))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// The generated table of known musl versions (`libc::identity` names a running musl by it:
+/// musl has no version nodes and its libc.so no `DT_SONAME`, so its exports tell the version).
+fn musl_versions(manifest: &std::path::Path) -> String {
+    let t = musl_table(manifest);
+    let mut out = String::new();
+    writeln!(
+        out,
+        "/// Known musl versions (data/reference/exports/musl-*.tsv): version and the wrapping sum of\n\
+         /// the FNV-1a hashes of the names of the functions it exports.\n\
+         pub static MUSL_VERSIONS: [(&str, u64); {}] = [{}];",
+        t.len(),
+        t.iter()
+            .map(|(v, h)| format!("({v:?}, {h:#x})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+    .unwrap();
+    out
+}
+
+/// A musl build libc's label by its exports (`musl 1.2.3`), when the table knows them.
+fn musl_label(manifest: &std::path::Path, libc: &libc_exports::Libc) -> Option<String> {
+    if !libc.label.starts_with("musl") {
+        return None;
+    }
+    let h = names_hash(libc.exports.keys().map(|k| k.as_str()));
+    musl_table(manifest)
+        .into_iter()
+        .find(|(_, x)| *x == h)
+        .map(|(v, _)| format!("musl {v}"))
 }
 
 /// On musl, the glibc verdict bit carries musl's own verdict (symbols.txt's musl column).

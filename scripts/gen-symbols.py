@@ -294,7 +294,7 @@ REASON_HINTS = {"backtrace_symbols_fd": "dl", "catgets": "i18n", "iconv": "i18n"
 
 # The libcs whose export lists (data/reference/exports/<label>.tsv) make up the table, oldest
 # first; musl last. The library a name lives in before glibc 2.34 is kept (libpthread, ...).
-LIBCS = ["glibc-2.31", "glibc-2.36", "glibc-2.41", "glibc-2.43", "glibc-2.44", "musl-1.2.3"]
+LIBCS = ["glibc-2.31", "glibc-2.36", "glibc-2.41", "glibc-2.43", "glibc-2.44", "musl-1.2.3", "musl-1.2.5"]
 LIBC_SO = {"libc.so.6", "libc.so"}
 # Side libraries whose names count: those whose functions moved into libc.so.6 (a name only
 # they export and no libc.so.6 ever did is not a libc function here).
@@ -422,10 +422,22 @@ class Reference:
             if e:
                 run.append((ver, e[1]))
         flush()
-        for l in LIBCS:
-            if l.startswith("musl-") and name in self.exports_by[l]:
-                parts.append(l.replace("-", ""))
+        parts.extend(self.musl_ranges(name))
         return ",".join(parts)
+
+    def musl_ranges(self, name):
+        """The musl versions that export `name`, consecutive ones of LIBCS as one range:
+        ['musl1.2.3-1.2.5'], ['musl1.2.5'], []."""
+        musls = [l for l in LIBCS if l.startswith("musl-")]
+        out, run = [], []
+        for l in musls + [None]:
+            if l is not None and name in self.exports_by[l]:
+                run.append(l.split("-", 1)[1])
+                continue
+            if run:
+                out.append("musl" + (run[0] if len(run) == 1 else "%s-%s" % (run[0], run[-1])))
+                run = []
+        return out
 
     def in_musl(self, name):
         return any(name in self.exports_by[l] for l in LIBCS if l.startswith("musl-"))

@@ -265,3 +265,79 @@ fn glibc_build_cannot_load_into_a_musl_program() {
     assert_eq!(status.code(), Some(127), "{stderr}");
     assert!(stderr.contains("Error relocating"), "{stderr}");
 }
+
+/// trixie's musl 1.2.5, unpacked by `scripts/libc-matrix` (None, with the reason printed, when
+/// the matrix is not prepared; a failure with `ASSAFE_REQUIRE_MATRIX=1`).
+fn musl_1_2_5() -> Option<PathBuf> {
+    let dir = std::env::var_os("ASSAFE_MATRIX_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/cache/assafe"));
+    let so = dir.join("libc/musl-trixie/usr/lib/x86_64-linux-musl/libc.so");
+    if so.is_file() {
+        return Some(so);
+    }
+    let why = format!(
+        "musl 1.2.5 not prepared ({} missing): run scripts/libc-matrix",
+        so.display()
+    );
+    if std::env::var("ASSAFE_REQUIRE_MATRIX").as_deref() == Ok("1") {
+        panic!("{why}");
+    }
+    eprintln!("SKIPPED: {why}");
+    None
+}
+
+/// musl has no version nodes and its libc.so no `DT_SONAME`: the library names the running musl
+/// by its exports (build.rs's table of data/reference/exports/musl-*.tsv). The build for this
+/// machine's musl (1.2.3) run by trixie's musl 1.2.5 (its own loader, `libc.so prog`) says
+/// "musl 1.2.5" and partially checked, still reports; a musl whose exports match no known one
+/// (1.2.5 with one export renamed) is an unknown musl; the build's own musl is not "another libc".
+#[test]
+fn musl_version_is_told_by_its_exports() {
+    let Some(env) = musl_env("musl_version") else {
+        return;
+    };
+    let Some(libc125) = musl_1_2_5() else {
+        return;
+    };
+    let prog = musl_cc(
+        &env,
+        "printf",
+        &handler_program(r#"printf("in handler %d\n", v)"#),
+    );
+    let start = |out: &Outcome| {
+        let st = out.records_of(proto::event::START);
+        assert_eq!(st.len(), 1, "{}", out.dump());
+        st[0].clone()
+    };
+    let own = env.run(&[&prog], true, "");
+    own.assert_ok();
+    assert!(
+        start(&own).get(proto::key::LIBC).is_none(),
+        "the build's own musl: {}",
+        own.dump()
+    );
+    let check = |loader: &Path, want: &str| {
+        let out = env.run(&[loader.as_os_str(), prog.as_os_str()], true, "");
+        out.assert_ok();
+        assert_eq!(out.stdout, "in handler 10\nx=10\n", "{}", out.dump());
+        assert_eq!(out.reports_for("printf").len(), 1, "{}", out.dump());
+        let st = start(&out);
+        assert_eq!(st[proto::key::LIBC], want, "{}", out.dump());
+        assert!(n(&st[proto::key::UNKNOWN_FUNCTIONS]) > 0, "{}", out.dump());
+    };
+    check(&libc125, "musl 1.2.5");
+    // The same file with one exported name changed ("setkey" -> "setkez" in its string table):
+    // the same loader, exports no table knows.
+    let mut bytes = std::fs::read(&libc125).unwrap();
+    let at = bytes
+        .windows(8)
+        .position(|w| w == b"\0setkey\0")
+        .expect("setkey in musl 1.2.5's string table");
+    bytes[at + 6] = b'z';
+    let fake = env.dir.join("libc-renamed.so");
+    std::fs::write(&fake, bytes).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    check(&fake, "musl (unknown version)");
+}

@@ -70,6 +70,11 @@ pub fn loader_base() -> usize {
 /// `DT_SONAME` of the C library.
 pub const LIBC_SONAME: &[u8] = b"libc.so.6";
 
+/// Is the object with this load bias and `DT_SONAME` the C library (libc.so.6)?
+pub fn is_libc(_base: usize, soname: &[u8]) -> bool {
+    soname == LIBC_SONAME
+}
+
 /// `DT_SONAME`s of glibc's own libraries besides libc.so.6 (their IFUNC resolvers, like libc's,
 /// only read the CPU feature data the loader filled at start).
 const GLIBC_SONAMES: [&[u8]; 12] = [

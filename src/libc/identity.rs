@@ -13,7 +13,7 @@
 
 use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
-use super::symbols::generated::{BUILD_FINGERPRINT, KNOWN_BLOB, KNOWN_OFF, NKNOWN};
+use super::symbols::generated::{BUILD_FINGERPRINT, KNOWN_BLOB, KNOWN_OFF, MUSL_VERSIONS, NKNOWN};
 use crate::platform::elf::{self, Object};
 
 /// The libc the build is for (`"glibc 2.36"`).
@@ -89,10 +89,11 @@ pub fn recognise(o: &Object) {
         STATE.store(SAME, Ordering::Release);
         return;
     }
-    let mut n = 0;
+    let (mut n, mut names) = (0, 0u64);
     // SAFETY: as above.
     unsafe {
         o.for_each_public_function(|name| {
+            names = names.wrapping_add(fnv(FNV_OFFSET, name));
             if !known(name) {
                 n += 1;
             }
@@ -100,7 +101,11 @@ pub fn recognise(o: &Object) {
     };
     UNKNOWN.store(n, Ordering::Relaxed);
     let mut label = [0u8; 24];
-    let v: &[u8] = running_version(o).unwrap_or(b"unversioned");
+    let v: &[u8] = match running_version(o) {
+        Some(v) => v,
+        None if !has_versions(o) => musl_version(names),
+        None => b"unversioned",
+    };
     let k = v.len().min(label.len() - 1);
     label[..k].copy_from_slice(&v[..k]);
     // SAFETY: written once here, at load, before STATE publishes them (Release); read only after
@@ -110,6 +115,27 @@ pub fn recognise(o: &Object) {
         LIBC = *o;
     }
     STATE.store(OTHER, Ordering::Release);
+}
+
+/// Does the libc define symbol versions (glibc does; musl does not)?
+fn has_versions(o: &Object) -> bool {
+    let mut any = false;
+    // SAFETY: the C library's tables stay mapped.
+    unsafe { o.for_each_version(|_| any = true) };
+    any
+}
+
+/// A libc without symbol versions (musl), named by its exports: `names` is the wrapping sum of
+/// the FNV-1a hashes of the names of the functions it exports, which `build.rs` computed for
+/// every musl of data/reference/exports (musl 1.2.4 dropped the `*64` LFS names such as
+/// `open64`, 1.2.5 added `statx`, `preadv2`, `renameat2`…, so each version has its own sum).
+fn musl_version(names: u64) -> &'static [u8] {
+    match MUSL_VERSIONS.iter().find(|(_, h)| *h == names) {
+        Some(("1.2.3", _)) => b"musl 1.2.3",
+        Some(("1.2.5", _)) => b"musl 1.2.5",
+        Some((v, _)) => v.as_bytes(),
+        None => b"musl (unknown version)",
+    }
 }
 
 /// glibc's version string (`gnu_get_libc_version()`: returns a pointer to a constant string,

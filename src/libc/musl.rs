@@ -95,6 +95,12 @@ pub fn loader_base() -> usize {
 /// ([`loader_base`]).
 pub const LIBC_SONAME: &[u8] = b"libc.so";
 
+/// Is the object with this load bias the C library? musl's libc.so has no `DT_SONAME`; it is
+/// the loader, whose load bias the debug structure gives.
+pub fn is_libc(base: usize, _soname: &[u8]) -> bool {
+    base == loader_base()
+}
+
 /// Is the object with this load bias part of the C library? On musl that is libc.so (the
 /// loader) alone; it has no IFUNC resolvers either way.
 pub fn is_glibc(base: usize, _soname: &[u8]) -> bool {

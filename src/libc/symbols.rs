@@ -249,7 +249,7 @@ pub fn prepare() {
         if b == ldso || o.soname() == super::glibc::LIBC_SONAME {
             pinned = n;
         }
-        if o.soname() == super::glibc::LIBC_SONAME {
+        if super::glibc::is_libc(b, o.soname()) {
             super::glibc::record_libc(&o);
             super::identity::recognise(&o);
         }
