@@ -341,3 +341,75 @@ fn musl_version_is_told_by_its_exports() {
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
     check(&fake, "musl (unknown version)");
 }
+
+/// The musl rows of data/fork-resets.tsv decide the severity in the child of a multi-threaded
+/// fork, by the running musl's version: `malloc` (musl's fork resets malloc's lock since 1.2.2)
+/// is `portable`; `fflush(stdout)` (a FILE's own lock: never reset) is a `hazard`;
+/// `pthread_key_create` is a `hazard` on 1.2.3 and `portable` from 1.2.4 on (`__pthread_key_atfork`);
+/// on a musl no table knows, nothing is assumed reset: all three are `hazard`.
+#[test]
+fn musl_fork_resets_decide_the_severity_by_version() {
+    let Some(env) = musl_env("musl_fork_resets") else {
+        return;
+    };
+    let prog = musl_cc(
+        &env,
+        "resets",
+        r#"#include "mt.h"
+static void nothing(void *p) { (void)p; }
+int main(void) {
+    mt_start();
+    pid_t pid = fork();
+    if (pid == 0) {
+        pthread_key_t k;
+        void *p = v_malloc(32);
+        int bad = p == NULL || pthread_key_create(&k, nothing) != 0;
+        bad |= fflush(stdout) != 0;
+        _exit(bad);
+    }
+    wait_print(pid, "child");
+    mt_stop();
+    return 0;
+}
+"#,
+    );
+    // safe_list=posix: musl's (and glibc's) verdict for pthread_key_create is safe, POSIX's not.
+    let severities = |argv: &[&std::ffi::OsStr]| {
+        let out = env.run(argv, true, "safe_list=posix");
+        out.assert_ok();
+        assert_eq!(out.stdout, "child: exit 0\n", "{}", out.dump());
+        ["malloc", "pthread_key_create", "fflush"].map(|f| {
+            let r = out.reports_for(f);
+            assert_eq!(r.len(), 1, "{f}:\n{}", out.dump());
+            assert_eq!(r[0]["context"], "fork-child");
+            r[0]["severity"].as_str().unwrap().to_owned()
+        })
+    };
+    // The build's own musl (Debian 12's 1.2.3).
+    assert_eq!(
+        severities(&[prog.as_os_str()]),
+        ["portable", "hazard", "hazard"]
+    );
+    let Some(libc125) = musl_1_2_5() else {
+        return;
+    };
+    assert_eq!(
+        severities(&[libc125.as_os_str(), prog.as_os_str()]),
+        ["portable", "portable", "hazard"]
+    );
+    // musl 1.2.5 with one export renamed: a musl the table does not know.
+    let mut bytes = std::fs::read(&libc125).unwrap();
+    let at = bytes
+        .windows(8)
+        .position(|w| w == b"\0setkey\0")
+        .expect("setkey in musl 1.2.5's string table");
+    bytes[at + 6] = b'z';
+    let fake = env.dir.join("libc-renamed.so");
+    std::fs::write(&fake, bytes).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(
+        severities(&[fake.as_os_str(), prog.as_os_str()]),
+        ["hazard", "hazard", "hazard"]
+    );
+}

@@ -164,6 +164,38 @@ fn running_version(o: &Object) -> Option<&'static [u8]> {
     Some(unsafe { core::slice::from_raw_parts(p, n) })
 }
 
+/// The running musl's version as `MAJOR * 10000 + MINOR * 100 + PATCH` (what the musl rows of
+/// data/fork-resets.tsv are compared with): the build's on the build's musl, the one its exports
+/// name on another, 0 when unknown (no fork reset is then assumed: `hazard`). No lock, no
+/// allocation (fork children and handlers ask).
+#[cfg(target_env = "musl")]
+pub fn musl_version_number() -> u32 {
+    match STATE.load(Ordering::Acquire) {
+        SAME => super::symbols::generated::BUILD_MUSL_VERSION,
+        OTHER => {
+            let v = running().strip_prefix(b"musl ").unwrap_or(b"");
+            let (mut n, mut part, mut parts) = (0u32, 0u32, 0);
+            for &c in v {
+                match c {
+                    b'0'..=b'9' => part = part * 10 + u32::from(c - b'0'),
+                    b'.' => {
+                        n = n * 100 + part;
+                        part = 0;
+                        parts += 1;
+                    }
+                    _ => return 0,
+                }
+            }
+            if parts == 2 && !v.is_empty() {
+                n * 100 + part
+            } else {
+                0
+            }
+        }
+        _ => 0,
+    }
+}
+
 /// Is the running libc another one than the build's?
 pub fn other_libc() -> bool {
     STATE.load(Ordering::Acquire) == OTHER

@@ -21,9 +21,11 @@
 //!   itself while it is alone. [`single_threaded`] reads that, and remembers once it has seen a
 //!   second thread.
 //! - **fork**: musl ≥ 1.2.2 takes and, in the child, resets its internal locks (malloc, stdio
-//!   open-file list, atexit, dlerror, gettext, locale, random, sem_open, syslog, timezone), so
-//!   those functions *work* in the child of a multi-threaded fork on musl; POSIX still does not
-//!   allow them there, and the verdicts (`symbols.txt`) stay POSIX's.
+//!   open-file list, atexit, dlerror before 1.2.4, gettext, locale, random, sem_open, syslog,
+//!   timezone, the loader's; `pthread_key_create`'s from 1.2.4), so those functions *work* in the
+//!   child of a multi-threaded fork on musl; POSIX still does not allow them there: the verdicts
+//!   (`symbols.txt`) stay POSIX's and the severity is `portable` (data/fork-resets.tsv's musl
+//!   rows, compared with the version `identity` names); a FILE's own lock is never reset.
 
 use core::ffi::c_char;
 use core::sync::atomic::{AtomicBool, Ordering};
