@@ -62,7 +62,7 @@ SPECIAL = {
     # Lock initialisers: a fork child notes the locks it makes itself (no vanished thread can
     # hold them); outside a fork child the stub goes straight to libc.
     "pthread_mutex_init": "init", "pthread_rwlock_init": "init", "sem_init": "init",
-    "mtx_init": "init",
+    "mtx_init": "init", "pthread_cond_init": "init",
     "dlopen": "dlopen", "dlmopen": "dlopen", "dlclose": "dlopen",
     # Calls after which the log may be unreachable (seccomp filter, chroot, namespaces, another
     # uid): the library prepares its log file before the real call.
@@ -123,6 +123,15 @@ LIKE = {"sem_clockwait": "sem_timedwait", "pthread_mutex_clocklock": "pthread_mu
 # unversioned interposer binds references to every version of the name and can
 # only forward to the default one, so it would send old binaries to the new
 # implementation: such names are never interposed (class skip when unsafe).
+# Names of DISTINCT_VERSIONED that are interposed nevertheless: build.rs gives each version the
+# build libc defines its own stub (the default one `name@@VERSION`, each compatibility version a
+# hidden `name@VERSION`), whose slot holds that same version of libc, so no binary is sent to
+# another implementation (build.rs PER_VERSION lists the same names).
+PER_VERSION = {
+    "pthread_cond_init", "pthread_cond_wait", "pthread_cond_timedwait", "pthread_cond_signal",
+    "pthread_cond_broadcast",
+}
+
 DISTINCT_VERSIONED = {
     "fmemopen", "glob", "glob64", "lio_listio", "lio_listio64", "memcpy", "nftw",
     "nftw64", "posix_spawn", "posix_spawnp", "pthread_attr_getaffinity_np",
@@ -632,7 +641,7 @@ def classify(ref, name):
     if name in LOADER or LOADER_RE.match(name):
         cls, reason = "skip", "loader"
         judged.append("never interposed: " + LOADER.get(name, "dynamic-loader interface"))
-    elif name in DISTINCT_VERSIONED and interposed_verdict:
+    elif name in DISTINCT_VERSIONED and interposed_verdict and name not in PER_VERSION:
         cls = "skip"
         if reason in ("-", None):
             reason = "versioned"
@@ -666,6 +675,7 @@ def classify(ref, name):
     source = "; ".join(src).replace("\t", " ")
     if cls == "sandbox":
         source = source.replace(", not interposed", "").replace("not interposed: ", "")
+    source = init_and_version_source(name, cls, source)
     hot = "hot" if row["hot_path"] in HOT_PATHS else "-"
     musl = "-"
     if ref.in_musl(name):
@@ -690,6 +700,20 @@ def classify(ref, name):
 LIBC_COUNTS = []
 SIDE_ONLY_231 = 0
 SIDE_ONLY_231_INTERPOSED = 0
+
+
+def init_and_version_source(name, cls, source):
+    """The source text of an init-class row (interposed although its verdicts are safe: a fork
+    child notes the objects it initialises itself) and of a PER_VERSION row (one stub per
+    version)."""
+    if cls == "init":
+        source = source.replace(", not interposed", "").replace("not interposed: ", "")
+        source += ("; interposed (class init) only so that a fork child notes the object it "
+                   "initialises itself: locking it there cannot deadlock on a vanished thread")
+    if name in PER_VERSION:
+        source += ("; versions are distinct code: each version the libc defines gets its own "
+                   "stub, whose real function is that same version (build.rs PER_VERSION)")
+    return source
 
 
 def build(ref):
@@ -748,7 +772,7 @@ CLASS_DOC = [
     ("sigaction", "sigaction and the signal() family: interposed (the library wraps handlers)."),
     ("jmp", "longjmp family: interposed (leaving a handler ends the context); safe when leaving a handler."),
     ("cancel", "pthread_setcanceltype: interposed (asynchronous cancellation is tracked)."),
-    ("init", "pthread_mutex_init, pthread_rwlock_init, sem_init, mtx_init: interposed (a fork child notes the locks it initialises itself: locking them cannot deadlock on a vanished thread)."),
+    ("init", "pthread_mutex_init, pthread_rwlock_init, pthread_cond_init, sem_init, mtx_init: interposed (a fork child notes the locks it initialises itself: locking them cannot deadlock on a vanished thread)."),
     ("dlopen", "dlopen/dlmopen/dlclose: interposed and unsafe (the loader lock); the library also refreshes its module table after them, for stacks."),
     ("sandbox", "prctl, syscall, chroot, unshare, setns and the setuid/setgid family: interposed; before the real call the library opens its log file and notes a seccomp filter (the log may be unreachable afterwards); verdicts as the columns say."),
     ("skip", "not interposed although not safe; reason versioned (several versions are distinct code: an unversioned interposer would send old binaries to the new implementation) or loader (startup/loader/profiling internals that must never be wrapped)."),
