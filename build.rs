@@ -218,11 +218,13 @@ fn main() {
         })
         .collect();
     let mut side_rows: Vec<Row> = Vec::new();
+    let mut compat: std::collections::HashMap<String, Vec<String>> = Default::default();
     let (rows, built_for) = match libc_exports::target_libc(&arch, &env) {
         Some(libc) => {
             let rows = export_filter(&libc, interposed.clone());
             if env != "musl" {
                 side_rows = side_filter(&libc, &interposed);
+                compat = libc.compat.clone();
             }
             let info = BuiltFor {
                 label: musl_label(&manifest, &libc).unwrap_or_else(|| libc.label.clone()),
@@ -262,11 +264,16 @@ fn main() {
     } else {
         rows
     };
-    // Side-library rows (glibc < 2.34) come last: indices from SIDE_FIRST on.
+    // Rows with one stub per libc version (PER_VERSION) next, then the side-library rows
+    // (glibc < 2.34): from VERSIONED_FIRST on, every stub is a versioned definition.
+    let (plain, versioned) = split_per_version(rows, &compat);
+    rows = plain;
+    let versioned_first = rows.len();
+    rows.extend(versioned);
     let side_first = rows.len();
     rows.extend(side_rows);
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
-    side_version_script(&out, &rows[side_first..]);
+    side_version_script(&out, &rows[versioned_first..]);
     // Interposed-class names without a stub in this build (the libc lacks them): their IDX_
     // constants lie past NSYMS, and they are not "known" (a running libc that has them is only
     // partially checked).
@@ -303,9 +310,10 @@ fn main() {
          NSYMS when the build has none.\npub const SIDE_FIRST: usize = {side_first};"
     )
     .unwrap();
+    t.push_str(&per_version_constants(&rows, versioned_first, absent.len()));
     std::fs::write(out.join("symbols.rs"), t).unwrap();
-    let mut st = stubs(&arch, &rows, side_first);
-    st.push_str(&side_stubs(&arch, &rows, side_first));
+    let mut st = stubs(&arch, &rows, versioned_first);
+    st.push_str(&side_stubs(&arch, &rows, versioned_first, side_first));
     std::fs::write(out.join("stubs.rs"), st).unwrap();
     let resets = manifest.join("data/fork-resets.tsv");
     println!("cargo:rerun-if-changed={}", resets.display());
@@ -472,8 +480,8 @@ fn side_filter(libc: &libc_exports::Libc, interposed: &[Row]) -> Vec<Row> {
     v
 }
 
-/// The version script that defines the version nodes of the side-library stubs (none: no
-/// script, the build exports only unversioned symbols as before). Its first node,
+/// The version script that defines the version nodes of the versioned stubs — PER_VERSION names
+/// and side-library functions (none: no script, the build exports only unversioned symbols). Its first node,
 /// `ASSAFE_NO_DEFAULT`, names no symbol: it takes version index 2, which glibc's `check_match`
 /// (elf/dl-lookup.c) accepts for an unversioned reference even when hidden; the nodes of the
 /// real versions get indices from 3 on, which an unversioned reference never binds to when
@@ -496,6 +504,8 @@ fn side_version_script(out: &std::path::Path, side: &[Row]) {
         "cargo:rustc-cdylib-link-arg=-Wl,--version-script={}",
         path.display()
     );
+    // The base version definition is named after the object: its soname, not the build path.
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libassafe.so");
 }
 
 /// The stubs of the side-library rows (indices `first..`): the same body as any stub, under a
@@ -503,10 +513,14 @@ fn side_version_script(out: &std::path::Path, side: &[Row]) {
 /// through `.symver` as `name@VERSION` — a hidden definition, which a versioned reference
 /// (`name@VERSION`, made by linking against the side library) binds to and an unversioned one
 /// (a weak "is libpthread loaded?" probe, `dlsym`) never does.
-fn side_stubs(arch: &str, rows: &[Row], first: usize) -> String {
+fn side_stubs(arch: &str, rows: &[Row], first: usize, side_first: usize) -> String {
     let mut out = String::new();
     for (i, r) in rows.iter().enumerate().skip(first) {
-        let label = format!("assafe_side_{}", r.name);
+        // A PER_VERSION name's first row is its default version (`name@@VERSION`); its other
+        // rows and every side-library row are hidden definitions (`name@VERSION`).
+        let default = i < side_first && rows[first..i].iter().all(|x| x.name != r.name);
+        let at = if default { "@@" } else { "@" };
+        let label = format!("assafe_v_{}_{}", r.name, r.version.replace('.', "_"));
         let mut lines: Vec<String> = vec![
             ".pushsection .text.assafe_side,\"ax\",%progbits".into(),
             ".balign 16".into(),
@@ -517,7 +531,7 @@ fn side_stubs(arch: &str, rows: &[Row], first: usize) -> String {
         lines.extend(stub_body(arch, i, r));
         lines.push(format!(".size {label}, . - {label}"));
         lines.push(".popsection".into());
-        lines.push(format!(".symver {label}, {}@{}", r.name, r.version));
+        lines.push(format!(".symver {label}, {}{at}{}", r.name, r.version));
         let body = lines
             .iter()
             .map(|l| format!("{l:?},"))
@@ -531,7 +545,7 @@ fn side_stubs(arch: &str, rows: &[Row], first: usize) -> String {
             .join("\n    ");
         writeln!(
             out,
-            "// Side-library stub for `{name}@{version}` ({class}, {reason}).\n\
+            "// Versioned stub `{name}{at}{version}` ({class}, {reason}).\n\
              core::arch::global_asm!(\n    {body}\n    {operands}\n);",
             name = r.name,
             version = r.version,
@@ -608,6 +622,67 @@ fn musl_label(manifest: &std::path::Path, libc: &libc_exports::Libc) -> Option<S
         .into_iter()
         .find(|(_, x)| *x == h)
         .map(|(v, _)| format!("musl {v}"))
+}
+
+/// Names whose versions are distinct code (an old binary's `pthread_cond_wait@GLIBC_2.2.5` is
+/// not the new one): each version the build libc defines gets its own stub, whose slot holds that
+/// same version (scripts/gen-symbols.py PER_VERSION lists the same names).
+const PER_VERSION: [&str; 5] = [
+    "pthread_cond_init",
+    "pthread_cond_wait",
+    "pthread_cond_timedwait",
+    "pthread_cond_signal",
+    "pthread_cond_broadcast",
+];
+
+/// Splits off the rows of PER_VERSION names the build libc also defines at compatibility
+/// versions: (the other rows, per such name its default row then one row per compatibility
+/// version).
+fn split_per_version(
+    rows: Vec<Row>,
+    compat: &std::collections::HashMap<String, Vec<String>>,
+) -> (Vec<Row>, Vec<Row>) {
+    let (mut plain, mut versioned) = (Vec::new(), Vec::new());
+    for r in rows {
+        match compat.get(&r.name) {
+            Some(vs) if PER_VERSION.contains(&r.name.as_str()) && !r.version.is_empty() => {
+                for v in vs {
+                    let mut c = r.clone();
+                    c.version = v.clone();
+                    versioned.push(c);
+                }
+                versioned.insert(versioned.len() - vs.len(), r);
+            }
+            _ => plain.push(r),
+        }
+    }
+    (plain, versioned)
+}
+
+/// `IDX_<name>_compat` for each PER_VERSION name: the index of its (first) compatibility-version
+/// row, or, without one, a value past NSYMS distinct from every other (the hand-written wrappers
+/// name it in a `match`).
+fn per_version_constants(rows: &[Row], first: usize, nabsent: usize) -> String {
+    let mut out = String::new();
+    for (k, n) in PER_VERSION.iter().enumerate() {
+        let at = (first..rows.len())
+            .filter(|&i| rows[i].name == *n)
+            .nth(1)
+            .unwrap_or(rows.len() + 1 + nabsent + k);
+        writeln!(
+            out,
+            "/// `{n}` at its compatibility version (past NSYMS: the build has none).\n\
+             pub const IDX_{n}_compat: usize = {at};"
+        )
+        .unwrap();
+    }
+    writeln!(
+        out,
+        "/// The first index of a row whose stub is a versioned definition.\n\
+         pub const VERSIONED_FIRST: usize = {first};"
+    )
+    .unwrap();
+    out
 }
 
 /// On musl, the glibc verdict bit carries musl's own verdict (symbols.txt's musl column).
@@ -813,8 +888,20 @@ fn tables(arch: &str, rows: &[Row]) -> String {
         lazy_block(arch, 0).0
     )
     .unwrap();
+    let mut seen = std::collections::HashSet::new();
     for (i, r) in rows.iter().enumerate() {
-        writeln!(out, "pub const IDX_{}: usize = {i};", r.name).unwrap();
+        if seen.insert(r.name.as_str()) {
+            writeln!(out, "pub const IDX_{}: usize = {i};", r.name).unwrap();
+        } else {
+            // Another version of a PER_VERSION name.
+            writeln!(
+                out,
+                "pub const IDX_{}_at_{}: usize = {i};",
+                r.name,
+                r.version.replace('.', "_")
+            )
+            .unwrap();
+        }
     }
     out
 }

@@ -8,9 +8,9 @@
 //! `.gnu.version_d` are read here (ELF64 little-endian, std only).
 //!
 //! The fingerprint must equal what `src/libc/identity.rs` computes at run time from the loaded
-//! libc: FNV-1a (64 bit) over the names of the version definitions (index ≥ 2, in table order,
-//! each followed by a NUL byte); without version definitions (musl), over the number of dynamic
-//! symbols (8 bytes, little endian).
+//! libc: FNV-1a (64 bit) over the `vd_hash` of the version definitions (index ≥ 2, in table
+//! order, 4 bytes little endian each); without version definitions (musl), over the number of
+//! dynamic symbols (8 bytes, little endian).
 
 #![allow(dead_code)]
 
@@ -55,6 +55,8 @@ pub struct Libc {
     pub exports: HashMap<String, Export>,
     /// Functions only a side library (libpthread, libdl, … before glibc 2.34) exports.
     pub side: HashMap<String, Export>,
+    /// The compatibility (hidden) versions libc.so.6 defines of each function.
+    pub compat: HashMap<String, Vec<String>>,
 }
 
 /// What one ELF file exports.
@@ -62,9 +64,13 @@ pub struct Elf {
     pub machine: u16,
     /// Version definition names, index ≥ 2, in table order.
     pub verdefs: Vec<String>,
+    /// Their `vd_hash` values (the ELF hash of each name), in the same order.
+    pub verdef_hashes: Vec<u32>,
     pub nsyms: usize,
     /// Defined global/weak functions at their default version (version "" when unversioned).
     pub functions: Vec<(String, String)>,
+    /// Defined global/weak functions at a hidden (compatibility) version: (name, version).
+    pub compat: Vec<(String, String)>,
     /// glibc's banner version ("GNU C Library … release version 2.31."), when present.
     pub release: Option<String>,
 }
@@ -125,16 +131,19 @@ pub fn read_elf(path: &Path) -> Result<Elf, String> {
     let strtab = secs[dynsym.3].1;
     let mut vnames: HashMap<u16, String> = HashMap::new();
     let mut verdefs = Vec::new();
+    let mut verdef_hashes = Vec::new();
     if let Some(vd) = find(SHT_GNU_VERDEF) {
         let vstr = secs[vd.3].1;
         let mut o = vd.1;
         for _ in 0..vd.4 {
             let ndx = u16_at(&d, o + 4);
+            let vd_hash = u32_at(&d, o + 8);
             let aux = u32_at(&d, o + 12) as usize;
             let next = u32_at(&d, o + 16) as usize;
             let name = cstr(&d, vstr + u32_at(&d, o + aux) as usize);
             if ndx >= 2 {
                 verdefs.push(name.clone());
+                verdef_hashes.push(vd_hash);
             }
             vnames.insert(ndx, name);
             if next == 0 {
@@ -146,6 +155,7 @@ pub fn read_elf(path: &Path) -> Result<Elf, String> {
     let versym = find(SHT_GNU_VERSYM);
     let nsyms = dynsym.2 / dynsym.5;
     let mut functions = Vec::new();
+    let mut compat = Vec::new();
     for i in 1..nsyms {
         let o = dynsym.1 + i * dynsym.5;
         let (name, info, shndx) = (u32_at(&d, o) as usize, d[o + 4], u16_at(&d, o + 6));
@@ -157,7 +167,11 @@ pub fn read_elf(path: &Path) -> Result<Elf, String> {
             Some(vs) => {
                 let v = u16_at(&d, vs.1 + 2 * i);
                 if v & 0x8000 != 0 {
-                    continue; // a compatibility (hidden) version
+                    // A compatibility (hidden) version.
+                    if let Some(n) = vnames.get(&(v & 0x7fff)) {
+                        compat.push((cstr(&d, strtab + name), n.clone()));
+                    }
+                    continue;
                 }
                 match v & 0x7fff {
                     0 | 1 => String::new(), // local / unversioned global
@@ -187,8 +201,10 @@ pub fn read_elf(path: &Path) -> Result<Elf, String> {
         release,
         machine,
         verdefs,
+        verdef_hashes,
         nsyms,
         functions,
+        compat,
     })
 }
 
@@ -204,9 +220,8 @@ pub fn fingerprint(elf: &Elf) -> u64 {
             eat(b);
         }
     } else {
-        for v in &elf.verdefs {
-            v.bytes().for_each(&mut eat);
-            eat(0);
+        for v in &elf.verdef_hashes {
+            v.to_le_bytes().into_iter().for_each(&mut eat);
         }
     }
     h
@@ -308,7 +323,16 @@ pub fn target_libc(arch: &str, env: &str) -> Option<Libc> {
             }
         }
     }
+    let mut compat: HashMap<String, Vec<String>> = HashMap::new();
+    for (n, v) in &elf.compat {
+        compat.entry(n.clone()).or_default().push(v.clone());
+    }
+    for v in compat.values_mut() {
+        v.sort();
+        v.dedup();
+    }
     Some(Libc {
+        compat,
         label: label(&elf),
         fingerprint: fingerprint(&elf),
         path,

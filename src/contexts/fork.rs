@@ -202,6 +202,12 @@ pub fn init_wrapper(idx: usize) -> usize {
             init_impl::<{ g::IDX_pthread_rwlock_init }> as *const () as usize
         }
         g::IDX_sem_init => init_impl::<{ g::IDX_sem_init }> as *const () as usize,
+        // glibc's two pthread_cond_init (GLIBC_2.3.2 and the old GLIBC_2.2.5 ABI): each stub's
+        // own slot holds the same version of libc (build.rs PER_VERSION).
+        g::IDX_pthread_cond_init => init_impl::<{ g::IDX_pthread_cond_init }> as *const () as usize,
+        g::IDX_pthread_cond_init_compat => {
+            init_impl::<{ g::IDX_pthread_cond_init_compat }> as *const () as usize
+        }
         _ => init_impl::<{ g::IDX_mtx_init }> as *const () as usize,
     }
 }

@@ -1,11 +1,12 @@
 //! Which C library is running, compared with the one the build's stubs were generated for
 //! (`build.rs`: `BUILD_LIBC`, `BUILD_FINGERPRINT`).
 //!
-//! The fingerprint is FNV-1a (64 bit) over the names of the libc's version definitions (index ≥ 2,
-//! in table order, each followed by a NUL byte) — glibc adds a version node with every release
-//! that adds functions, so two libcs with the same nodes export the same functions — and, for a
-//! libc without symbol versions (musl), over its number of dynamic symbols. `build.rs` computes
-//! the same from the file (`build/libc_exports.rs`). A few thousand instructions at load.
+//! The fingerprint is FNV-1a (64 bit) over the `vd_hash` of the libc's version definitions (the
+//! ELF hash of each name, which the linker stores; index ≥ 2, in table order, 4 bytes little
+//! endian each) — glibc adds a version node with every release that adds functions, so two libcs
+//! with the same nodes export the same functions — and, for a libc without symbol versions
+//! (musl), over its number of dynamic symbols. `build.rs` computes the same from the file
+//! (`build/libc_exports.rs`). A few hundred instructions at load (no name is read).
 //!
 //! On another libc, the functions it exports at a default version that this build does not know
 //! (not in symbols.txt, or an interposed-class name the build libc lacked, so without a stub)
@@ -51,9 +52,9 @@ unsafe fn fingerprint(o: &Object) -> u64 {
     let mut any = false;
     // SAFETY: forwarded contract.
     unsafe {
-        o.for_each_version(|v| {
+        o.for_each_version_hash(|v| {
             any = true;
-            h = fnv(fnv(h, v), &[0]);
+            h = fnv(h, &v.to_le_bytes());
         })
     };
     if !any {
@@ -121,7 +122,7 @@ pub fn recognise(o: &Object) {
 fn has_versions(o: &Object) -> bool {
     let mut any = false;
     // SAFETY: the C library's tables stay mapped.
-    unsafe { o.for_each_version(|_| any = true) };
+    unsafe { o.for_each_version_hash(|_| any = true) };
     any
 }
 

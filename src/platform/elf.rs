@@ -327,26 +327,22 @@ impl Object {
         self.symbols_estimate()
     }
 
-    /// Calls `f` with the name of each version definition of index ≥ 2 (not the object's base
-    /// entry), in table order.
+    /// Calls `f` with the `vd_hash` (the ELF hash of the name, stored by the linker) of each
+    /// version definition of index ≥ 2, in table order: a fingerprint of the version nodes
+    /// without reading their names (`libc::identity`).
     ///
     /// # Safety
     /// The object's tables must be valid and mapped.
-    pub unsafe fn for_each_version(&self, mut f: impl FnMut(&[u8])) {
-        if self.verdef.is_null() {
+    pub unsafe fn for_each_version_hash(&self, mut f: impl FnMut(u32)) {
+        let mut p = self.verdef;
+        if p.is_null() {
             return;
         }
-        let mut p = self.verdef;
         for _ in 0..self.verdefnum {
             // SAFETY: p walks the verdef chain of a loaded object, at most verdefnum entries.
             let vd = unsafe { &*(p as *const Verdef) };
             if vd.vd_ndx >= 2 {
-                // SAFETY: vd_aux is the offset of the first Verdaux; vda_name a strtab offset.
-                let name = unsafe {
-                    let aux = &*(p.add(vd.vd_aux as usize) as *const Verdaux);
-                    cstr(self.strtab.add(aux.vda_name as usize))
-                };
-                f(name);
+                f(vd.vd_hash);
             }
             if vd.vd_next == 0 {
                 break;
