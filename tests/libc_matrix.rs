@@ -513,12 +513,44 @@ fn check_side(l: &Libc, lib: &Path) {
     let _ = std::fs::remove_dir_all(&w2.host);
 }
 
+/// Both versions of `pthread_cond_*` (build.rs PER_VERSION) on this glibc: a condvar a fork
+/// child initialised is its own (`portable`), one from before the fork a `hazard`, and the old
+/// GLIBC_2.2.5 versions still run the old code (tests/c/own_cond.c checks that itself).
+fn check_cond(l: &Libc, lib: &Path) {
+    let w = Work::new(l, &format!("{}-cond", l.label));
+    let exe = w.compile("own_cond.c", &["-pthread"]);
+    for mode in ["new", "old"] {
+        let out = w.run(l, &[&w.seen(l, &exe), Path::new(mode)], Some(lib), true, "");
+        out.assert_ok();
+        assert_eq!(out.stdout, "child: exit 0\n", "{mode}: {}", out.dump());
+        let got: Vec<(String, String)> = out
+            .reports()
+            .iter()
+            .map(|r| {
+                (
+                    r["function"].as_str().unwrap().to_owned(),
+                    r["severity"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        let want = [
+            ("pthread_cond_signal", "portable"),
+            ("pthread_cond_broadcast", "portable"),
+            ("pthread_cond_signal", "hazard"),
+        ]
+        .map(|(f, s)| (f.to_owned(), s.to_owned()));
+        assert_eq!(got, want, "glibc {} {mode}: {}", l.label, out.dump());
+    }
+    let _ = std::fs::remove_dir_all(&w.host);
+}
+
 #[test]
 fn glibc_2_31_with_its_own_build_is_fully_checked_and_probes_see_no_stub() {
     let Some(l) = libc("2.31") else { return };
     check_libc(&l, &l.own, true);
     check_probes(&l, &l.own);
     check_side(&l, &l.own);
+    check_cond(&l, &l.own);
 }
 
 #[test]
@@ -560,6 +592,7 @@ fn glibc_2_36_host() {
 fn glibc_2_41_with_its_own_build_checks_isoc23_sscanf() {
     let Some(l) = libc("2.41") else { return };
     check_libc(&l, &l.own, true);
+    check_cond(&l, &l.own);
 }
 
 #[test]
