@@ -194,6 +194,9 @@ RULES = [
     (R(r"^(__)?(getenv|secure_getenv|setenv|putenv|unsetenv|clearenv)$"), "env", "family"),
     (R(r"^(localtime|localtime_r|gmtime|gmtime_r|mktime|timelocal|timegm|tzset|ctime|ctime_r|asctime|strftime|__strftime_l|strftime_l|wcsftime|__wcsftime_l|wcsftime_l|getdate|getdate_r|strptime|strptime_l|stime|settimeofday)$"), "tz", "family"),
     (R(r"^(dlopen|dlmopen|dlsym|dlvsym|dlclose|dlerror|dladdr|dladdr1|dlinfo|dl_iterate_phdr|backtrace|backtrace_symbols)$"), "dl", "family"),
+    # DES with one static expanded key (musl's src/crypt/encrypt.c; glibc's manual: AS-Unsafe
+    # corrupt): a handler interrupting setkey/encrypt sees a half-written key.
+    (R(r"^(encrypt|setkey)$"), "corrupt", "family"),
     (R(r"^(pthread_create|thrd_create|pthread_join|thrd_join|pthread_tryjoin_np|pthread_timedjoin_np|pthread_clockjoin_np|pthread_detach|thrd_detach|pthread_exit|thrd_exit|pthread_testcancel|__pthread_unwind_next|pthread_getattr_np|pthread_getattr_default_np|pthread_setattr_default_np|pthread_setschedparam|pthread_getschedparam|pthread_setschedprio|getaddrinfo_a|gai_cancel|gai_error|gai_suspend|mq_notify|timer_create|timer_delete)$"), "thread", "family"),
     (R(r"^(pthread_cancel)$"), "dl", "family"),
     (R(r"^(exit|quick_exit|atexit|on_exit|at_quick_exit|__cxa_atexit|__cxa_at_quick_exit|__cxa_thread_atexit_impl|__cxa_finalize|pthread_atfork|__register_atfork)$"), "atexit", "family"),
