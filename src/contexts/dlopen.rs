@@ -15,7 +15,6 @@ fn refresh() {
     tls::set(tls::BUSY);
     // SAFETY: normal context; dl_iterate_phdr passes through our stub because BUSY is set.
     unsafe { assafe_unwind::refresh_modules() };
-    crate::libc::side::after_dlopen();
     tls::clear(tls::BUSY);
 }
 
@@ -35,6 +34,9 @@ unsafe extern "C" fn dlopen_impl(file: *const c_char, mode: c_int) -> *mut c_voi
     // SAFETY: the program's own arguments.
     let r = unsafe { real(file, mode) };
     refresh();
+    if !r.is_null() {
+        crate::libc::side::after_dlopen(); // only after a success: dlerror's state is clear
+    }
     r
 }
 
@@ -44,6 +46,9 @@ unsafe extern "C" fn dlmopen_impl(lmid: Lmid, file: *const c_char, mode: c_int) 
     // SAFETY: the program's own arguments.
     let r = unsafe { real(lmid, file, mode) };
     refresh();
+    if !r.is_null() {
+        crate::libc::side::after_dlopen(); // only after a success: dlerror's state is clear
+    }
     r
 }
 

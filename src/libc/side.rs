@@ -28,7 +28,7 @@
 //! A side library loaded at start is in the lookup snapshot of `symbols.rs`. One loaded later
 //! (a `dlopen`ed object that needs libpthread) is not, and a call can reach its stub only once
 //! it is loaded (a versioned reference implies the library is among its object's dependencies).
-//! - After each interposed `dlopen`/`dlmopen` returns ([`after_dlopen`], normal context), the
+//! - After each interposed `dlopen`/`dlmopen` that succeeded ([`after_dlopen`], normal context), the
 //!   library records libpthread and librt if they are loaded now. It asks with the real
 //!   `dlopen(soname, RTLD_NOLOAD)`, which takes the loader's lock, so an object that another
 //!   thread is still loading is not seen half-loaded; the handle is the object's `link_map`,
@@ -211,8 +211,10 @@ struct LinkMap {
     l_ld: *const Dyn,
 }
 
-/// After an interposed `dlopen`/`dlmopen` that succeeded (normal context, `BUSY` set): records
-/// libpthread and librt if they are loaded now and were not at start (module doc).
+/// After an interposed `dlopen`/`dlmopen` that succeeded (its caller checks: glibc's successful
+/// `dlopen` clears a pending `dlerror` message, so ours must not run after a failure, whose
+/// message the program has yet to read): records libpthread and librt if they are loaded now and
+/// were not at start (module doc). Normal context only.
 pub fn after_dlopen() {
     if !any() || NLATE.load(Ordering::Acquire) == PINNED.len() || !normal_context() {
         return;
@@ -223,6 +225,17 @@ pub fn after_dlopen() {
     {
         return; // another thread records
     }
+    let busy = tls::state() & tls::BUSY != 0;
+    tls::set(tls::BUSY);
+    record_late();
+    if !busy {
+        tls::clear(tls::BUSY);
+    }
+    WRITING.store(false, Ordering::Release);
+}
+
+/// `after_dlopen`'s work, by the holder of `WRITING`.
+fn record_late() {
     type DlopenFn = unsafe extern "C" fn(*const u8, i32) -> *mut LinkMap;
     type DlcloseFn = unsafe extern "C" fn(*mut LinkMap) -> i32;
     // SAFETY: an interposed dlopen just returned, so the real dlopen and dlclose are loaded
@@ -248,6 +261,14 @@ pub fn after_dlopen() {
         // fully loaded object (it waits for the loader's lock) or NULL.
         let h = unsafe { dlopen(z.as_ptr(), libc::RTLD_LAZY | libc::RTLD_NOLOAD) };
         if h.is_null() {
+            // Unloaded since `loaded` saw it (another thread's dlopen failed). Our failure left
+            // a message where the program's successful dlopen left none: read it away.
+            // SAFETY: the real dlerror (loaded with dlopen), `char *dlerror(void)`.
+            unsafe {
+                let dlerror: unsafe extern "C" fn() -> *const u8 =
+                    core::mem::transmute::<usize, _>(symbols::real(g::IDX_dlerror));
+                dlerror();
+            }
             continue;
         }
         // SAFETY: a dlopen handle is the object's link_map (glibc), whose head is public ABI.
@@ -261,7 +282,6 @@ pub fn after_dlopen() {
             NLATE.store(n, Ordering::Release);
         }
     }
-    WRITING.store(false, Ordering::Release);
 }
 
 /// Is an object whose soname is `soname` in the loader's list (real `dl_iterate_phdr`: the
