@@ -352,8 +352,9 @@ impl SafeReader {
         let vm = MODE.load(Ordering::Relaxed) == VM_READV;
         let usable = vm || pipe_ready();
         SafeReader {
-            // getpid only where process_vm_readv is used (a filter may forbid both).
-            pid: if vm { getpid() } else { 0 },
+            // getpid (on the first read) only where process_vm_readv is used (a filter may
+            // forbid both); a walk whose frames are all cached may read nothing.
+            pid: 0,
             usable,
             block_addr: 0,
             valid: false,
@@ -366,6 +367,9 @@ impl SafeReader {
         const W: usize = core::mem::size_of::<usize>();
         if !self.usable {
             return None;
+        }
+        if self.pid == 0 && MODE.load(Ordering::Relaxed) == VM_READV {
+            self.pid = getpid();
         }
         let end = addr.checked_add(W)?;
         let base = addr & !(BLOCK - 1);
