@@ -1,6 +1,6 @@
 //! fork and _Fork, and noticing forks that bypassed them.
 
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
 
 use crate::config;
 use crate::contexts::hygiene;
@@ -124,7 +124,36 @@ pub(crate) fn child(parent_threads: u32, parent: i32, by: u8) {
 type ForkFn = unsafe extern "C" fn() -> libc::pid_t;
 clib::same_type_as_libc!(ForkFn, libc::fork);
 
+/// Set once [`resolve_child_slots`] ran in this process (a child inherits it).
+static CHILD_SLOTS_READY: AtomicU8 = AtomicU8::new(0);
+
+/// Resolves, in the parent and once, the slots a fork child usually calls first (its exit or
+/// its exec). A slot the child resolves is lost with the child: every child would look it up
+/// again and dirty its copy of the slot page (a copy-on-write fault per fork). Async-signal-safe
+/// as every lazy resolution is (`libc::symbols`).
+fn resolve_child_slots() {
+    if CHILD_SLOTS_READY.load(Ordering::Relaxed) != 0 {
+        return;
+    }
+    for idx in [
+        g::IDX__exit,
+        g::IDX__Exit,
+        g::IDX_exit,
+        g::IDX_execve,
+        g::IDX_execv,
+        g::IDX_execvp,
+        g::IDX_execvpe,
+        g::IDX_execl,
+        g::IDX_execlp,
+        g::IDX_execle,
+    ] {
+        let _ = symbols::real(idx);
+    }
+    CHILD_SLOTS_READY.store(1, Ordering::Relaxed);
+}
+
 unsafe fn fork_common(idx: usize) -> libc::pid_t {
+    resolve_child_slots();
     let threads = count_threads();
     let parent = sys::getpid();
     // Process hygiene (issue 14): the fork call's frame, and the atfork hook's thread count.
