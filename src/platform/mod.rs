@@ -4,6 +4,7 @@
 
 pub mod arch;
 pub mod elf;
+mod mem;
 pub use assafe_pure::fmt;
 pub mod sys;
 pub mod tls;
