@@ -160,19 +160,105 @@ fn preload_applies_suppressions() {
         &format!("suppressions={}", supp.display()),
     );
     assert_eq!(out.reports_for("malloc").len(), 1, "{}", out.dump());
-    // Unreadable file: one warning, reports as usual.
+    // Unreadable file: one warning (in the JSON log's start record, not on the program's
+    // stderr), reports as usual.
     let out = env.run(
         &[prog.as_os_str(), "mt".as_ref()],
         true,
         "suppressions=/nonexistent/supp.txt",
     );
-    let warnings = out
-        .stderr
+    assert!(!out.stderr.contains("ASSAFE"), "{}", out.dump());
+    let starts = out.records_of("start");
+    assert!(!starts.is_empty(), "{}", out.dump());
+    assert!(
+        starts.iter().all(|r| r["warning"]
+            .as_str()
+            .is_some_and(|w| w.contains("/nonexistent/supp.txt"))),
+        "{}",
+        out.dump()
+    );
+    assert_eq!(out.reports_for("malloc").len(), 1, "{}", out.dump());
+    // Without a log the warning is a line on stderr, once.
+    let (_, _, _, stderr) = env.run_raw_options(
+        &[prog.as_os_str(), "st".as_ref()],
+        Some("suppressions=/nonexistent/supp.txt"),
+    );
+    let warnings = stderr
         .lines()
         .filter(|l| l.contains("ASSAFE: warning"))
         .count();
-    assert_eq!(warnings, 1, "{}", out.stderr);
-    assert_eq!(out.reports_for("malloc").len(), 1, "{}", out.dump());
+    assert_eq!(warnings, 1, "{stderr}");
+}
+
+/// With `log_path` set, nothing of the library's reaches the program's stderr, not even a
+/// complaint about the other options: a malformed option, `help=1` and an unreadable
+/// suppressions file go to a text log as lines, to a JSON log in the `start` record's `warning`;
+/// without `log_path` they are lines on stderr.
+#[test]
+fn option_feedback_goes_to_the_log() {
+    let env = Env::new("load_optlog");
+    let prog = env.compile_c(
+        "quiet",
+        "#include <stdio.h>\nint main(void) { puts(\"out\"); return 0; }\n",
+        &[],
+    );
+    let cmd = [prog.as_os_str()];
+    // JSON log (Env::run adds log_format=json:log_path=…).
+    for (opts, word) in [
+        ("no_such_option=1", "no_such_option"),
+        ("verbosity=many", "verbosity"),
+        ("help=1", "help=1"),
+        ("suppressions=/nonexistent/s.txt", "/nonexistent/s.txt"),
+    ] {
+        let out = env.run(&cmd, true, opts);
+        out.assert_ok();
+        assert_eq!(out.stdout, "out\n", "{opts}: {}", out.dump());
+        assert_eq!(out.stderr, "", "{opts}: {}", out.dump());
+        let starts = out.records_of("start");
+        assert_eq!(starts.len(), 1, "{opts}: {}", out.dump());
+        let w = starts[0]["warning"].as_str().unwrap_or_default();
+        assert!(w.contains(word), "{opts}: warning {w:?}: {}", out.dump());
+    }
+    // A clean run's start record has no warning.
+    let out = env.run(&cmd, true, "");
+    assert!(
+        out.records_of("start")[0].get("warning").is_none(),
+        "{}",
+        out.dump()
+    );
+    // Text log: the lines go to the log file.
+    for (i, (opts, word)) in [
+        ("no_such_option=1", "no_such_option"),
+        ("help=1", "log_format"),
+        ("suppressions=/nonexistent/s.txt", "/nonexistent/s.txt"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let log = env.dir.join(format!("text{i}.log"));
+        let (_, status, stdout, stderr) =
+            env.run_raw_options(&cmd, Some(&format!("log_path={}:{opts}", log.display())));
+        assert!(status.success(), "{opts}: {status}");
+        assert_eq!(stdout, "out\n", "{opts}");
+        assert_eq!(stderr, "", "{opts}");
+        let text: String = std::fs::read_dir(&env.dir)
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("text{i}.log."))
+            })
+            .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+            .collect();
+        assert!(text.contains(word), "{opts}: log {text:?}");
+    }
+    // No log: on stderr, as before.
+    let (_, _, _, stderr) = env.run_raw_options(&cmd, Some("no_such_option=1"));
+    assert!(
+        stderr.contains("ASSAFE: warning") && stderr.contains("no_such_option"),
+        "{stderr}"
+    );
 }
 
 /// A handler installed before the library loaded (here by an earlier constructor, with the raw
