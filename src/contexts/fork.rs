@@ -11,7 +11,9 @@ use crate::reporting;
 use crate::reporting::dedup;
 use crate::state;
 
-/// Threads in this process right now, from the kernel (field 20 of /proc/self/stat).
+/// Threads in this process right now, from the kernel: `/proc/self/task`'s link count is 2 + the
+/// number of threads (`proc_task_getattr`), one `stat` (no file opened, no `/proc/self/stat`
+/// line generated: this runs at every fork of a process that has had a second thread).
 /// 1 without a syscall when glibc knows the process never had a second thread; 0 (unknown) when
 /// `/proc` cannot be read (a chroot or sandbox without it, a seccomp filter) although glibc says
 /// the process has had a second thread.
@@ -19,13 +21,10 @@ pub fn count_threads() -> u32 {
     if single_threaded() {
         return 1;
     }
-    let Ok(fd) = sys::open(b"/proc/self/stat\0", libc::O_RDONLY | libc::O_CLOEXEC, 0) else {
-        return 0;
-    };
-    let mut buf = [0u8; 1024];
-    let n = sys::pread(fd, &mut buf, 0).unwrap_or(0);
-    sys::close(fd);
-    assafe_pure::proc_stat::num_threads(&buf[..n])
+    match sys::link_count(b"/proc/self/task\0") {
+        Some(n) if n >= 3 => (n - 2).min(u32::MAX as u64) as u32,
+        _ => 0,
+    }
 }
 
 /// The `MADV_WIPEONFORK` sentinel page (null until armed, or if the kernel lacks the feature).
