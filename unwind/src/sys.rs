@@ -334,7 +334,7 @@ pub unsafe fn read_remote(pid: usize, src: usize, dst: *mut u8, len: usize) -> b
 
 /// Size of a cached block; a power of two dividing the page size, so a block that
 /// contains one readable byte is entirely readable (it never straddles two pages).
-const BLOCK: usize = 256;
+const BLOCK: usize = 1024;
 
 /// A fault-free reader of our own memory with a one-block cache (stack frames are
 /// small and adjacent, so most reads of one walk hit the cache).
