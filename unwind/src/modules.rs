@@ -303,11 +303,11 @@ unsafe fn module_from_info(info: &DlPhdrInfo, first: bool) -> Option<Module> {
     if m.eh_hdr != 0 && m.contains(m.eh_hdr) {
         // SAFETY: PT_GNU_EH_FRAME lies inside a mapped PT_LOAD segment of a loaded module.
         let hdr = unsafe { core::slice::from_raw_parts(m.eh_hdr as *const u8, m.eh_hdr_len) };
-        if let Some(p) = eh_frame_ptr(hdr, m.eh_hdr) {
-            if let Some(&(_, end)) = m.loads[..m.nloads].iter().find(|l| p >= l.0 && p < l.1) {
-                m.eh_frame = p;
-                m.eh_frame_len = end - p;
-            }
+        if let Some(p) = eh_frame_ptr(hdr, m.eh_hdr)
+            && let Some(&(_, end)) = m.loads[..m.nloads].iter().find(|l| p >= l.0 && p < l.1)
+        {
+            m.eh_frame = p;
+            m.eh_frame_len = end - p;
         }
     }
     if m.eh_frame == 0 {
