@@ -4,7 +4,6 @@
 
 pub mod arch;
 pub mod elf;
-mod mem;
 pub use assafe_pure::fmt;
 pub mod sys;
 pub mod tls;
