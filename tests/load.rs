@@ -495,3 +495,94 @@ fn foreign_ifunc_is_resolved_at_load() {
         "{reports}"
     );
 }
+
+/// The library's own hidden `memcpy`, `memmove`, `memset`, `memcmp`/`bcmp` and `strlen` (x86_64:
+/// six names the loader no longer resolves in every process) behave as the C library's: their
+/// assembly, taken from `src/platform/arch/x86_64.rs` with the names prefixed, against libc's
+/// on 200 000 random cases (lengths 0..200, every alignment, overlapping moves both ways).
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn hidden_mem_functions_match_libc() {
+    let env = Env::new("load_mem");
+    let src = std::fs::read_to_string(repo_root().join("src/platform/arch/x86_64.rs")).unwrap();
+    let start = src
+        .find("\".pushsection .text.assafe_mem")
+        .expect("the mem functions' assembly");
+    let end = start + src[start..].find("\".popsection\"").unwrap();
+    let mut asm = String::from(".intel_syntax noprefix\n");
+    for line in src[start..end].lines() {
+        let l = line.trim();
+        let Some(l) = l.strip_prefix('"').and_then(|l| l.strip_suffix("\",")) else {
+            continue;
+        };
+        let mut l = l.replace("\\\"", "\"");
+        for n in ["memcpy", "memmove", "memset", "memcmp", "bcmp", "strlen"] {
+            l = l
+                .split_inclusive(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .map(|w| {
+                    let word = w.trim_end_matches(|c: char| !(c.is_alphanumeric() || c == '_'));
+                    if word == n {
+                        format!("my_{w}")
+                    } else {
+                        w.to_string()
+                    }
+                })
+                .collect();
+        }
+        asm.push_str(&l);
+        asm.push('\n');
+    }
+    asm.push_str(".section .note.GNU-stack,\"\",@progbits\n");
+    let s = env.dir.join("mem.S");
+    std::fs::write(&s, asm).unwrap();
+    let prog = env.compile_c(
+        "memtest",
+        r#"#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+void *my_memcpy(void *, const void *, size_t);
+void *my_memmove(void *, const void *, size_t);
+void *my_memset(void *, int, size_t);
+int my_memcmp(const void *, const void *, size_t);
+int my_bcmp(const void *, const void *, size_t);
+size_t my_strlen(const char *);
+static int sgn(int x) { return (x > 0) - (x < 0); }
+int main(void) {
+    unsigned char a[600], b[600], c[600], d[600];
+    srand(1);
+    for (int it = 0; it < 200000; it++) {
+        for (int i = 0; i < 600; i++) a[i] = rand();
+        memcpy(b, a, 600); memcpy(c, a, 600);
+        size_t n = rand() % 200, s = rand() % 200, t = rand() % 200;
+        if (my_memmove(b + t, b + s, n) != b + t) return 1;
+        memmove(c + t, c + s, n);
+        if (memcmp(b, c, 600)) { puts("memmove"); return 1; }
+        if (my_memcpy(b + t, a + 300 + s, n) != b + t) return 1;
+        memcpy(c + t, a + 300 + s, n);
+        if (memcmp(b, c, 600)) { puts("memcpy"); return 1; }
+        int v = rand();
+        if (my_memset(b + s, v, n) != b + s) return 1;
+        memset(c + s, v, n);
+        if (memcmp(b, c, 600)) { puts("memset"); return 1; }
+        memcpy(d, b, 600);
+        if (rand() % 2 && n) d[s + rand() % n] ^= 1 + rand() % 255;
+        if (sgn(my_memcmp(b + s, d + s, n)) != sgn(memcmp(b + s, d + s, n))) { puts("memcmp"); return 1; }
+        if (!my_bcmp(b + s, d + s, n) != !memcmp(b + s, d + s, n)) { puts("bcmp"); return 1; }
+        for (int i = 0; i < 600; i++) if (!a[i]) a[i] = 1;
+        a[599] = 0; a[s + n] = 0;
+        if (my_strlen((char *)a + s) != strlen((char *)a + s)) { puts("strlen"); return 1; }
+    }
+    puts("ok");
+    return 0;
+}
+"#,
+        &[s.to_str().unwrap()],
+    );
+    let out = std::process::Command::new(&prog).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "ok\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
