@@ -187,19 +187,26 @@ fn read_status() -> Status {
     ) else {
         return unknown;
     };
+    use assafe_pure::proc_stat::{parse_mask, status_values};
     let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 4096];
     let mut n = 0;
+    let mut values = [None; 3];
     while n < buf.len() {
         match sys::read_uninit(fd, &mut buf[n..]) {
             Ok(0) | Err(_) => break,
             Ok(k) => n += k.min(buf.len() - n),
         }
+        // SAFETY: the kernel initialised the first n bytes (the reads above, each within bounds).
+        let s = unsafe { core::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n) };
+        values = status_values(s, [b"Seccomp:", b"SigIgn:", b"SigCgt:"]);
+        // The kernel hands the whole file to the first read: no second read (to see the end of
+        // the file) once every line wanted is there, whole.
+        if values.iter().all(Option::is_some) && s.ends_with(b"\n") {
+            break;
+        }
     }
     sys::close(fd);
-    // SAFETY: the kernel initialised the first n bytes (the reads above, each within bounds).
-    let s = unsafe { core::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n) };
-    use assafe_pure::proc_stat::{parse_mask, status_values};
-    let [seccomp, ign, cgt] = status_values(s, [b"Seccomp:", b"SigIgn:", b"SigCgt:"]);
+    let [seccomp, ign, cgt] = values;
     let seccomp = seccomp.is_some_and(|v| v.first().is_some_and(|&c| c != b'0'));
     let signals = match (ign.and_then(parse_mask), cgt.and_then(parse_mask)) {
         // SIGCHLD always: its flags (SA_NOCLDWAIT) matter even with the default action.

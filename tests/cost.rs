@@ -82,3 +82,64 @@ fn futex_syscall_costs_six_instructions() {
         );
     }
 }
+
+/// Instructions callgrind counts in the parent of `forkbench n` (each process writes its own
+/// file; the parent, which outlives its children and counts everything before each fork as they
+/// do too, has the largest total).
+fn parent_instructions(env: &Env, prog: &std::path::Path, n: u64, preload: bool) -> u64 {
+    let dir = env.dir.join(format!("cgfork.{n}.{preload}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut c = Command::new("valgrind");
+    c.arg("--tool=callgrind")
+        .arg(format!("--callgrind-out-file={}/cg.%p", dir.display()))
+        .arg(prog)
+        .arg(n.to_string())
+        .env_remove("LD_PRELOAD")
+        .env_remove("ASSAFE_OPTIONS");
+    if preload {
+        c.env("LD_PRELOAD", &env.lib);
+    }
+    let r = c.output().expect("run valgrind");
+    assert!(r.status.success(), "valgrind: {r:?}");
+    std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            let text = std::fs::read_to_string(e.ok()?.path()).ok()?;
+            text.lines()
+                .find_map(|l| {
+                    l.strip_prefix("summary:")
+                        .or_else(|| l.strip_prefix("totals:"))
+                })
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        })
+        .max()
+        .expect("callgrind total")
+}
+
+/// What a fork costs the parent (a fork of a process with a second thread, the checked case):
+/// the caller's frame and stack are recorded at every fork (process hygiene), through the
+/// unwinder's rule cache (~6 k instructions; ~25 k when every fork ran the CFI programs again).
+#[test]
+fn fork_cost_in_parent() {
+    if !have_valgrind() {
+        return;
+    }
+    const LIMIT: f64 = 10_000.0;
+    let env = Env::new("cost_fork");
+    let src = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/bench.d/forkbench.c"),
+    )
+    .unwrap();
+    let prog = env.compile_c("forkbench", &src, &["-O2", "-pthread"]);
+    let (n1, n2) = (20u64, 60u64);
+    let b = parent_instructions(&env, &prog, n2, false) as f64
+        - parent_instructions(&env, &prog, n1, false) as f64;
+    let p = parent_instructions(&env, &prog, n2, true) as f64
+        - parent_instructions(&env, &prog, n1, true) as f64;
+    let per = (p - b) / (n2 - n1) as f64;
+    eprintln!("fork: +{per:.0} instructions per fork in the parent");
+    assert!(
+        per <= LIMIT,
+        "+{per:.0} instructions per fork in the parent (limit {LIMIT})"
+    );
+}

@@ -186,11 +186,15 @@ pub mod key {
     pub const DETAIL: &str = "detail";
     /// Report (`child-returned`, `nested-fork`): the stack of the fork that made this process.
     pub const FORK_FRAMES: &str = "fork_frames";
+    /// `start`, only when `ASSAFE_OPTIONS` or the suppressions file had a problem (or asked for
+    /// `help=1`): what the library would have printed on stderr without a log, in words. With a
+    /// log nothing of the library's reaches the program's stderr.
+    pub const WARNING: &str = "warning";
 
     /// Every key, top-level and nested.
     ///
     /// Keep in step with [`crate::schema`] (a unit test checks both ways).
-    pub const ALL: [&str; 50] = [
+    pub const ALL: [&str; 51] = [
         EVENT,
         FORMAT,
         VERSION,
@@ -241,6 +245,7 @@ pub mod key {
         KIND,
         DETAIL,
         FORK_FRAMES,
+        WARNING,
     ];
 }
 

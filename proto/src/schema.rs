@@ -89,6 +89,7 @@ pub const START: EventSchema = EventSchema {
         always(key::VERSION, Str),
         sometimes(key::LIBC, Str),
         sometimes(key::UNKNOWN_FUNCTIONS, Uint),
+        sometimes(key::WARNING, Str),
     ],
 };
 

@@ -72,7 +72,11 @@ pub fn parse_mask(v: &[u8]) -> Option<u64> {
 /// Field 20 (num_threads) of a /proc/PID/stat line; the command name (field 2) may contain spaces
 /// and parentheses, so count from the last ')'.
 pub fn num_threads(s: &[u8]) -> u32 {
-    let Some(close) = s.iter().rposition(|&c| c == b')') else {
+    // The command name ends within the first 128 bytes (pid, " (", at most 64 bytes of name);
+    // the numeric fields after it hold no ')'. Scanning only that far back keeps this cheap: it
+    // runs at every fork of a multi-threaded process.
+    let head = &s[..s.len().min(128)];
+    let Some(close) = head.iter().rposition(|&c| c == b')') else {
         return 0;
     };
     // Fields after ") " start at field 3; num_threads is field 20.

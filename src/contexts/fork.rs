@@ -1,6 +1,6 @@
 //! fork and _Fork, and noticing forks that bypassed them.
 
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
 
 use crate::config;
 use crate::contexts::hygiene;
@@ -11,7 +11,9 @@ use crate::reporting;
 use crate::reporting::dedup;
 use crate::state;
 
-/// Threads in this process right now, from the kernel (field 20 of /proc/self/stat).
+/// Threads in this process right now, from the kernel: `/proc/self/task`'s link count is 2 + the
+/// number of threads (`proc_task_getattr`), one `stat` (no file opened, no `/proc/self/stat`
+/// line generated: this runs at every fork of a process that has had a second thread).
 /// 1 without a syscall when glibc knows the process never had a second thread; 0 (unknown) when
 /// `/proc` cannot be read (a chroot or sandbox without it, a seccomp filter) although glibc says
 /// the process has had a second thread.
@@ -19,13 +21,10 @@ pub fn count_threads() -> u32 {
     if single_threaded() {
         return 1;
     }
-    let Ok(fd) = sys::open(b"/proc/self/stat\0", libc::O_RDONLY | libc::O_CLOEXEC, 0) else {
-        return 0;
-    };
-    let mut buf = [0u8; 1024];
-    let n = sys::pread(fd, &mut buf, 0).unwrap_or(0);
-    sys::close(fd);
-    assafe_pure::proc_stat::num_threads(&buf[..n])
+    match sys::link_count(b"/proc/self/task\0") {
+        Some(n) if n >= 3 => (n - 2).min(u32::MAX as u64) as u32,
+        _ => 0,
+    }
 }
 
 /// The `MADV_WIPEONFORK` sentinel page (null until armed, or if the kernel lacks the feature).
@@ -124,7 +123,36 @@ pub(crate) fn child(parent_threads: u32, parent: i32, by: u8) {
 type ForkFn = unsafe extern "C" fn() -> libc::pid_t;
 clib::same_type_as_libc!(ForkFn, libc::fork);
 
+/// Set once [`resolve_child_slots`] ran in this process (a child inherits it).
+static CHILD_SLOTS_READY: AtomicU8 = AtomicU8::new(0);
+
+/// Resolves, in the parent and once, the slots a fork child usually calls first (its exit or
+/// its exec). A slot the child resolves is lost with the child: every child would look it up
+/// again and dirty its copy of the slot page (a copy-on-write fault per fork). Async-signal-safe
+/// as every lazy resolution is (`libc::symbols`).
+fn resolve_child_slots() {
+    if CHILD_SLOTS_READY.load(Ordering::Relaxed) != 0 {
+        return;
+    }
+    for idx in [
+        g::IDX__exit,
+        g::IDX__Exit,
+        g::IDX_exit,
+        g::IDX_execve,
+        g::IDX_execv,
+        g::IDX_execvp,
+        g::IDX_execvpe,
+        g::IDX_execl,
+        g::IDX_execlp,
+        g::IDX_execle,
+    ] {
+        let _ = symbols::real(idx);
+    }
+    CHILD_SLOTS_READY.store(1, Ordering::Relaxed);
+}
+
 unsafe fn fork_common(idx: usize) -> libc::pid_t {
+    resolve_child_slots();
     let threads = count_threads();
     let parent = sys::getpid();
     // Process hygiene (issue 14): the fork call's frame, and the atfork hook's thread count.

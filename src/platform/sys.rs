@@ -178,6 +178,33 @@ pub fn fstat_id(fd: i32) -> Option<(u64, u64)> {
     Some((st[0], st[1]))
 }
 
+/// The link count of `path` (NUL-terminated), from `newfstatat`; `None` when it cannot be had
+/// (or in restricted mode).
+pub fn link_count(path: &[u8]) -> Option<u64> {
+    if path.last() != Some(&0) || restricted() {
+        return None;
+    }
+    // SAFETY: all-zero is a valid struct stat (plain integers).
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: path is NUL-terminated and outlives the call; st is a writable struct stat of the
+    // layout the kernel fills for this architecture.
+    unsafe {
+        syscall6(
+            nr::NEWFSTATAT,
+            [
+                AT_FDCWD as usize,
+                path.as_ptr() as usize,
+                (&raw mut st) as usize,
+                0,
+                0,
+                0,
+            ],
+        )
+    }
+    .ok()?;
+    Some(st.st_nlink as u64)
+}
+
 /// `read` into uninitialised memory (no zeroing pass first: at load every instruction counts);
 /// the first `Ok(n)` bytes of `buf` are then initialised (allowed in restricted mode).
 pub fn read_uninit(fd: i32, buf: &mut [core::mem::MaybeUninit<u8>]) -> SysResult {

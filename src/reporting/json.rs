@@ -120,6 +120,7 @@ pub fn start(
     exe: &[u8],
     version: &str,
     libc: Option<(&[u8], usize)>,
+    warning: &[u8],
 ) {
     event(b, ev::START);
     key(b, k::FORMAT).u(u64::from(FORMAT_VERSION));
@@ -129,6 +130,9 @@ pub fn start(
     if let Some((running, unknown)) = libc {
         key(b, k::LIBC).json_str(running);
         key(b, k::UNKNOWN_FUNCTIONS).u(unknown as u64);
+    }
+    if !warning.is_empty() {
+        key(b, k::WARNING).json_str(warning);
     }
     b.c(b'}');
 }

@@ -27,11 +27,12 @@ use sink::{emit, emit_stderr, prefix};
 pub const MAX_FRAMES: usize = 48;
 
 /// Warning for a malformed `ASSAFE_OPTIONS` or an unreadable suppressions file, and the `help=1`
-/// text. Always on stderr.
+/// text: on stderr without `log_path`; with one, never on the program's stderr: in a text log as
+/// lines of their own, in a JSON log in the `start` record's `warning` (see [`START_WARNING`]).
 pub fn options_feedback(p: &Problems, suppressions: Result<(), &'static str>) {
     let o = config::options();
     if let Err(e) = suppressions {
-        sink::warning(|b| {
+        warn(|b| {
             b.s(e)
                 .s(" '")
                 .printable(o.suppressions.as_bytes())
@@ -39,10 +40,18 @@ pub fn options_feedback(p: &Problems, suppressions: Result<(), &'static str>) {
         });
     }
     if p.count > 0 {
-        sink::warning(|b| config::warning(p, b));
+        warn(|b| config::warning(p, b));
     }
     if o.help {
-        emit_stderr(config::help);
+        if o.log_path().is_empty() {
+            emit_stderr(config::help);
+        } else if !o.json() {
+            emit(config::help);
+        } else {
+            warn(|b| {
+                b.s("help=1: the list of options goes to stderr without log_path, or to a text log (log_format=text)");
+            });
+        }
     }
     libc_feedback();
     if o.verbosity >= 1 {
@@ -62,6 +71,46 @@ pub fn options_feedback(p: &Problems, suppressions: Result<(), &'static str>) {
             emit(line);
         }
     }
+}
+
+/// The warnings of this process's options for the JSON `start` record: written only by
+/// [`options_feedback`] (once, during initialisation, which other threads wait for), read by
+/// [`start_into`] after it.
+struct Warning(UnsafeCell<([u8; 480], usize)>);
+// SAFETY: written only during initialisation by the one initialising thread, before
+// `state::INIT` publishes it (Release; every reader runs after an Acquire load of it or on that
+// thread); read-only afterwards.
+unsafe impl Sync for Warning {}
+static START_WARNING: Warning = Warning(UnsafeCell::new(([0; 480], 0)));
+
+/// One warning line (`f` writes it after "warning: "): see [`options_feedback`].
+fn warn(f: impl FnOnce(&mut Buf)) {
+    let o = config::options();
+    if o.log_path().is_empty() {
+        sink::warning(f);
+    } else if !o.json() {
+        emit(|b| {
+            prefix(b);
+            b.s("warning: ");
+            f(b);
+        });
+    } else {
+        // SAFETY: see `Warning` (this runs during initialisation only).
+        let (mem, len) = unsafe { &mut *START_WARNING.0.get() };
+        let mut b = Buf::new(&mut mem[*len..]);
+        if *len > 0 {
+            b.s("; ");
+        }
+        f(&mut b);
+        *len += b.len();
+    }
+}
+
+/// The warnings noted for the `start` record (empty when none).
+fn start_warning() -> &'static [u8] {
+    // SAFETY: see `Warning` (read after initialisation wrote it).
+    let (mem, len) = unsafe { &*START_WARNING.0.get() };
+    &mem[..*len]
 }
 
 /// On a C library other than the build's: one warning line — on stderr without `log_path`, in
@@ -217,6 +266,7 @@ fn start_into(b: &mut Buf) {
         exe(&mut e),
         env!("CARGO_PKG_VERSION"),
         libc,
+        start_warning(),
     );
 }
 

@@ -43,6 +43,8 @@ mod x86_64 {
     /// Caller-saved registers (SysV x86_64): not preserved across a call, so unknown in the
     /// caller unless the CFI (e.g. a signal frame) says otherwise.
     pub(crate) const CALLER_SAVED: &[u16] = &[0, 1, 2, 4, 5, 8, 9, 10, 11];
+    /// Registers whose "saved at CFA + n" rules the rule cache holds (callee-saved and RA).
+    pub(crate) const CACHED_REGS: &[u16] = &[3, 6, 12, 13, 14, 15, 16];
 
     pub(crate) fn regfile(r: &Regs) -> RegFile {
         let mut f = RegFile::empty();
@@ -124,6 +126,8 @@ mod aarch64 {
     /// Rules per row: x19..x30 and d8..d15 (20), with room to spare.
     pub(crate) const MAX_RULES: usize = 32;
 
+    /// Registers whose "saved at CFA + n" rules the rule cache holds (x19..x30).
+    pub(crate) const CACHED_REGS: &[u16] = &[19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30];
     /// x0..x18 are not preserved across a call (AAPCS64; x18 is the platform register).
     pub(crate) const CALLER_SAVED: &[u16] = &[
         0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18,

@@ -22,6 +22,8 @@
 compile_error!("assafe-unwind supports x86_64 and aarch64 Linux only");
 
 mod arch;
+mod cache;
+const _: () = assert!(arch::CACHED_REGS.len() <= 16);
 mod modules;
 mod sys;
 pub use sys::{make_probe_pipe, memory_readable, restrict_to_read_write};

@@ -303,15 +303,11 @@ unsafe fn module_from_info(info: &DlPhdrInfo, first: bool) -> Option<Module> {
     if m.eh_hdr != 0 && m.contains(m.eh_hdr) {
         // SAFETY: PT_GNU_EH_FRAME lies inside a mapped PT_LOAD segment of a loaded module.
         let hdr = unsafe { core::slice::from_raw_parts(m.eh_hdr as *const u8, m.eh_hdr_len) };
-        let bases = BaseAddresses::default().set_eh_frame_hdr(m.eh_hdr as u64);
-        if let Ok(parsed) = EhFrameHdr::new(hdr, NativeEndian).parse(&bases, 8)
-            && let Pointer::Direct(p) = parsed.eh_frame_ptr()
+        if let Some(p) = eh_frame_ptr(hdr, m.eh_hdr)
+            && let Some(&(_, end)) = m.loads[..m.nloads].iter().find(|l| p >= l.0 && p < l.1)
         {
-            let p = p as usize;
-            if let Some(&(_, end)) = m.loads[..m.nloads].iter().find(|l| p >= l.0 && p < l.1) {
-                m.eh_frame = p;
-                m.eh_frame_len = end - p;
-            }
+            m.eh_frame = p;
+            m.eh_frame_len = end - p;
         }
     }
     if m.eh_frame == 0 {
@@ -319,6 +315,25 @@ unsafe fn module_from_info(info: &DlPhdrInfo, first: bool) -> Option<Module> {
         m.eh_hdr_len = 0;
     }
     Some(m)
+}
+
+/// `.eh_frame`'s address from its `.eh_frame_hdr` at `addr`. The encoding every linker writes
+/// (version 1, `DW_EH_PE_pcrel | DW_EH_PE_sdata4`) is read directly; any other goes to gimli.
+fn eh_frame_ptr(hdr: &[u8], addr: usize) -> Option<usize> {
+    const PCREL_SDATA4: u8 = 0x1b;
+    if hdr.len() >= 8 && hdr[0] == 1 && hdr[1] == PCREL_SDATA4 {
+        let off = i32::from_ne_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
+        return Some((addr + 4).wrapping_add(off as isize as usize));
+    }
+    let bases = BaseAddresses::default().set_eh_frame_hdr(addr as u64);
+    match EhFrameHdr::new(hdr, NativeEndian)
+        .parse(&bases, 8)
+        .ok()?
+        .eh_frame_ptr()
+    {
+        Pointer::Direct(p) => Some(p as usize),
+        Pointer::Indirect(_) => None,
+    }
 }
 
 /// The offset and length of the `NT_GNU_BUILD_ID` descriptor in a PT_NOTE segment's bytes.
@@ -439,7 +454,9 @@ pub fn module_count() -> usize {
 
 /// Finds the module whose PT_LOAD segments contain `addr` (consistent snapshot).
 pub(crate) fn lookup(addr: usize) -> Option<Module> {
-    for _ in 0..16 {
+    // A reader retries while refreshes rewrite the table it read (a preempted reader can meet
+    // several in a row when another thread refreshes in a loop; 16 retries were seen to run out).
+    for _ in 0..64 {
         let t = &TABLES[ACTIVE.load(Ordering::Acquire) & 1];
         let s1 = t.seq.load(Ordering::Acquire);
         if s1 & 1 == 1 {

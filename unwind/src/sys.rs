@@ -334,7 +334,7 @@ pub unsafe fn read_remote(pid: usize, src: usize, dst: *mut u8, len: usize) -> b
 
 /// Size of a cached block; a power of two dividing the page size, so a block that
 /// contains one readable byte is entirely readable (it never straddles two pages).
-const BLOCK: usize = 256;
+const BLOCK: usize = 1024;
 
 /// A fault-free reader of our own memory with a one-block cache (stack frames are
 /// small and adjacent, so most reads of one walk hit the cache).
@@ -352,8 +352,9 @@ impl SafeReader {
         let vm = MODE.load(Ordering::Relaxed) == VM_READV;
         let usable = vm || pipe_ready();
         SafeReader {
-            // getpid only where process_vm_readv is used (a filter may forbid both).
-            pid: if vm { getpid() } else { 0 },
+            // getpid (on the first read) only where process_vm_readv is used (a filter may
+            // forbid both); a walk whose frames are all cached may read nothing.
+            pid: 0,
             usable,
             block_addr: 0,
             valid: false,
@@ -366,6 +367,9 @@ impl SafeReader {
         const W: usize = core::mem::size_of::<usize>();
         if !self.usable {
             return None;
+        }
+        if self.pid == 0 && MODE.load(Ordering::Relaxed) == VM_READV {
+            self.pid = getpid();
         }
         let end = addr.checked_add(W)?;
         let base = addr & !(BLOCK - 1);

@@ -5,6 +5,7 @@ use gimli::{
     UnwindContext, UnwindContextStorage, UnwindSection, UnwindTableRow,
 };
 
+use crate::cache;
 use crate::modules::{self, Module};
 use crate::sys::SafeReader;
 
@@ -60,7 +61,7 @@ impl RegFile {
         }
     }
 
-    fn unset(&mut self, reg: u16) {
+    pub(crate) fn unset(&mut self, reg: u16) {
         let i = reg as usize;
         if i < NREGS {
             self.known &= !(1 << i);
@@ -125,11 +126,25 @@ pub(crate) unsafe fn walk_impl(
             }
         }
         let old_rsp = regs.get(SP).unwrap_or(0);
+        let generation = modules::generation();
+        if let Some(rule) = cache::get(lookup, generation) {
+            // A cached row (module known, not a signal frame): see `cache`.
+            let Some(next) = rule.step(&regs, &mut reader) else {
+                break;
+            };
+            match next.get(SP) {
+                Some(new_rsp) if new_rsp > old_rsp => {}
+                _ => break,
+            }
+            regs = next;
+            exact = false;
+            continue;
+        }
         let module = modules::lookup(lookup);
         let cfi = match &module {
             // SAFETY: `m` comes from the table, whose segments are mapped (caller's
             // contract); stack memory is only read through `reader`.
-            Some(m) => unsafe { cfi_step(m, lookup, &regs, &mut reader, &mut ctx) },
+            Some(m) => unsafe { cfi_step(m, lookup, &regs, &mut reader, &mut ctx, generation) },
             None => Err(CfiError::NoFde),
         };
         let step = match cfi {
@@ -215,6 +230,7 @@ unsafe fn cfi_step(
     regs: &RegFile,
     reader: &mut SafeReader,
     ctx: &mut Ctx,
+    generation: usize,
 ) -> Result<Step, CfiError> {
     if m.eh_hdr == 0 || m.eh_frame == 0 {
         return Err(CfiError::NoFde);
@@ -247,11 +263,17 @@ unsafe fn cfi_step(
         .unwind_info_for_address(&eh_frame, &bases, ctx, pc as u64)
         .map_err(|_| CfiError::Fail)?;
 
+    // The row as a cache entry, while every rule seen is one the cache can hold.
+    let mut rule = None;
     let cfa = match row.cfa() {
-        CfaRule::RegisterAndOffset { register, offset } => regs
-            .get(register.0)
-            .ok_or(CfiError::Fail)?
-            .wrapping_add(*offset as usize),
+        CfaRule::RegisterAndOffset { register, offset } => {
+            if !signal {
+                rule = cache::Rule::new(register.0, *offset);
+            }
+            regs.get(register.0)
+                .ok_or(CfiError::Fail)?
+                .wrapping_add(*offset as usize)
+        }
         CfaRule::Expression(e) => {
             let expr = e.get(&eh_frame).map_err(|_| CfiError::Fail)?;
             eval(expr.0.slice(), regs, reader, None).ok_or(CfiError::Fail)?
@@ -269,12 +291,22 @@ unsafe fn cfi_step(
     if !RA_DEFAULT_SAME {
         next.unset(RA);
     }
-    for (reg, rule) in row.registers() {
+    for (reg, rule_) in row.registers() {
         let r = reg.0;
         if r as usize >= NREGS || r == SP || (r == PC && PC != RA) {
             continue;
         }
-        let value = match rule {
+        if let Some(c) = &mut rule {
+            let ok = match rule_ {
+                RegisterRule::Undefined => c.set(r, None),
+                RegisterRule::Offset(o) => c.set(r, Some(*o)),
+                _ => false,
+            };
+            if !ok {
+                rule = None;
+            }
+        }
+        let value = match rule_ {
             RegisterRule::Undefined | RegisterRule::Architectural => None,
             RegisterRule::SameValue => regs.get(r),
             RegisterRule::Offset(o) => reader.read_usize(cfa.wrapping_add(*o as usize)),
@@ -294,6 +326,10 @@ unsafe fn cfi_step(
             Some(v) => next.set(r, v),
             None => next.unset(r),
         }
+    }
+    // The row alone decides the rest (a missing return address ends the walk either way).
+    if let Some(c) = &rule {
+        cache::put(pc, generation, c);
     }
     // sp is the CFA by definition; the caller's pc is the return address.
     next.set(SP, cfa);
@@ -567,12 +603,17 @@ pub(crate) unsafe fn frame_cfa(start: &RegFile) -> Option<usize> {
         return None;
     }
     let lookup = pc - 1;
+    let generation = modules::generation();
+    if let Some(rule) = cache::get(lookup, generation) {
+        return rule.cfa(start).filter(|&cfa| cfa > sp);
+    }
     let mut reader = SafeReader::new();
     let mut ctx = Ctx::new_in();
     let module = modules::lookup(lookup)?;
     // SAFETY: `module` comes from the table, whose segments are mapped (caller's contract);
     // stack memory is only read through `reader`.
-    let step = match unsafe { cfi_step(&module, lookup, start, &mut reader, &mut ctx) } {
+    let step = match unsafe { cfi_step(&module, lookup, start, &mut reader, &mut ctx, generation) }
+    {
         Ok(s) if !s.signal => s,
         Ok(_) => return None,
         Err(CfiError::NoFde) => rbp_step(start, &mut reader)?,

@@ -14,7 +14,7 @@
 //! - `exit()` while a stdio stream still holds output the child inherited from the parent
 //!   flushes that output a second time (`exit-in-child`).
 
-use core::sync::atomic::{AtomicI32, AtomicU8, AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use assafe_proto::Hygiene;
 
@@ -31,27 +31,18 @@ use crate::reporting::hygiene::{self as report, Finding, IN_ATFORK};
 /// stays on the fast path).
 pub const WATCH_CALLS: u32 = 1 << 16;
 
-const FORK_FRAMES: usize = 32;
+use crate::state::{FORK_FRAMES, ForkHygiene, store_if_changed};
 
-/// This process is a child of the fork wrapper and has not exec'd.
-static FORKED: AtomicU8 = AtomicU8::new(0);
-/// The forking function's CFA and stack (from the fork that made this process).
-static CHILD_CFA: AtomicUsize = AtomicUsize::new(0);
-static CHILD_N: AtomicUsize = AtomicUsize::new(0);
-static CHILD_FRAMES: [AtomicUsize; FORK_FRAMES] = [const { AtomicUsize::new(0) }; FORK_FRAMES];
-/// The forking function is `main` (its caller is in libc), or unknown.
-static CALLER_IS_MAIN: AtomicU8 = AtomicU8::new(1);
-static WATCH_LEFT: AtomicU32 = AtomicU32::new(0);
-static RETURNED: AtomicU8 = AtomicU8::new(0);
-static EXIT_SEEN: AtomicU8 = AtomicU8::new(0);
-/// The child-side `fork::child` already ran, from the atfork hook.
-static ATFORK_DONE: AtomicU8 = AtomicU8::new(0);
-
-/// The stack of a fork call in progress, claimed by the forking thread (`owner` = its tid).
-static PENDING_OWNER: AtomicI32 = AtomicI32::new(0);
-static PENDING_SP: AtomicUsize = AtomicUsize::new(0);
-static PENDING_N: AtomicUsize = AtomicUsize::new(0);
-static PENDING: [AtomicUsize; FORK_FRAMES] = [const { AtomicUsize::new(0) }; FORK_FRAMES];
+/// The record (on the page `state::FORK` keeps for everything a fork writes):
+/// - `forked`: this process is a child of the fork wrapper and has not exec'd;
+/// - `child_cfa`, `child_n`, `child_frames`: the forking function's CFA and stack (from the
+///   fork that made this process);
+/// - `caller_is_main`: the forking function is `main` (its caller is in libc), or unknown;
+/// - `watch_left`, `returned`, `exit_seen`; `atfork_done`: the child-side `fork::child`
+///   already ran, from the atfork hook;
+/// - `pending_owner`, `pending_sp`, `pending_n`, `pending`: the stack of a fork call in
+///   progress, claimed by the forking thread (`pending_owner` = its tid).
+const H: &ForkHygiene = &crate::state::FORK.hygiene;
 
 /// The caller's stack pointer once the call `f` returns.
 fn caller_sp(f: &Frame) -> usize {
@@ -91,23 +82,23 @@ pub fn before_fork(f: &Frame) {
     let mut frames = [0usize; MAX_FRAMES];
     let mut n = 0;
     if tid != 0
-        && PENDING_OWNER
+        && H.pending_owner
             .compare_exchange(0, tid, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
     {
         n = stack_of(f, &mut frames).min(FORK_FRAMES);
         for (i, &a) in frames[..n].iter().enumerate() {
-            PENDING[i].store(a, Ordering::Relaxed);
+            H.pending[i].store(a, Ordering::Relaxed);
         }
-        PENDING_N.store(n, Ordering::Relaxed);
-        PENDING_SP.store(sp, Ordering::Release);
+        H.pending_n.store(n, Ordering::Relaxed);
+        H.pending_sp.store(sp, Ordering::Release);
     }
     nested(f, cfa, tid, &mut frames, n);
 }
 
 fn nested(f: &Frame, cfa: usize, tid: i32, frames: &mut [usize; MAX_FRAMES], n: usize) {
-    let first = CHILD_CFA.load(Ordering::Relaxed);
-    if FORKED.load(Ordering::Relaxed) == 0
+    let first = H.child_cfa.load(Ordering::Relaxed);
+    if H.forked.load(Ordering::Relaxed) == 0
         || !config::options().report_nested_fork
         || cfa == 0
         || first == 0
@@ -131,7 +122,7 @@ fn nested(f: &Frame, cfa: usize, tid: i32, frames: &mut [usize; MAX_FRAMES], n: 
     }
     let n = if n == 0 { stack_of(f, frames) } else { n };
     let mut ff = [0usize; FORK_FRAMES];
-    let fn_ = load_frames(&CHILD_FRAMES, CHILD_N.load(Ordering::Relaxed), &mut ff);
+    let fn_ = load_frames(&H.child_frames, H.child_n.load(Ordering::Relaxed), &mut ff);
     let mut d = [0u8; 200];
     let mut b = Buf::new(&mut d);
     b.s("process ")
@@ -196,7 +187,7 @@ pub extern "C" fn atfork_child() {
         sys::getppid(),
         crate::state::FORKED_FORK,
     );
-    ATFORK_DONE.store(1, Ordering::Relaxed);
+    H.atfork_done.store(1, Ordering::Relaxed);
     if crate::state::process_context() & tls::FORK_CHILD != 0 {
         IN_ATFORK.store(1, Ordering::Relaxed);
     }
@@ -207,8 +198,12 @@ pub extern "C" fn atfork_child() {
 
 /// In the child after the real fork returned: did the atfork hook already run `fork::child`?
 pub fn atfork_ran() -> bool {
-    IN_ATFORK.store(0, Ordering::Relaxed);
-    ATFORK_DONE.swap(0, Ordering::Relaxed) != 0
+    store_if_changed(&IN_ATFORK, 0);
+    if H.atfork_done.load(Ordering::Relaxed) == 0 {
+        return false;
+    }
+    H.atfork_done.store(0, Ordering::Relaxed);
+    true
 }
 
 /// Registers [`atfork_child`] (at load, normal context, thread BUSY).
@@ -237,21 +232,21 @@ pub fn after_fork(pid: libc::pid_t, (sp, cfa): (usize, usize), parent_tid: i32) 
     unsafe { core::ptr::write_volatile(&raw mut (*b).in_fork, 0) };
     let mine = sp != 0
         && parent_tid != 0
-        && PENDING_OWNER.load(Ordering::Acquire) == parent_tid
-        && PENDING_SP.load(Ordering::Relaxed) == sp;
+        && H.pending_owner.load(Ordering::Acquire) == parent_tid
+        && H.pending_sp.load(Ordering::Relaxed) == sp;
     let mut frames = [0usize; FORK_FRAMES];
     let n = if mine {
-        load_frames(&PENDING, PENDING_N.load(Ordering::Relaxed), &mut frames)
+        load_frames(&H.pending, H.pending_n.load(Ordering::Relaxed), &mut frames)
     } else {
         0
     };
     if pid == 0 {
-        PENDING_OWNER.store(0, Ordering::Relaxed);
+        store_if_changed(&H.pending_owner, 0);
         child(sp, cfa, &frames[..n]);
         return;
     }
     if mine {
-        PENDING_OWNER.store(0, Ordering::Release);
+        H.pending_owner.store(0, Ordering::Release);
     }
     if pid > 0 {
         zombies::forked(pid, &frames[..n]);
@@ -262,20 +257,21 @@ fn child(sp: usize, cfa: usize, frames: &[usize]) {
     tls::clear(tls::WATCH);
     super::child_reset();
     zombies::child_reset();
-    RETURNED.store(0, Ordering::Relaxed);
-    EXIT_SEEN.store(0, Ordering::Relaxed);
-    CHILD_CFA.store(if sp != 0 { cfa } else { 0 }, Ordering::Relaxed);
+    // Stores only of values that change (see `state::FORK`).
+    store_if_changed(&H.returned, 0);
+    store_if_changed(&H.exit_seen, 0);
+    store_if_changed(&H.child_cfa, if sp != 0 { cfa } else { 0 });
     for (i, &a) in frames.iter().enumerate() {
-        CHILD_FRAMES[i].store(a, Ordering::Relaxed);
+        store_if_changed(&H.child_frames[i], a);
     }
-    CHILD_N.store(frames.len(), Ordering::Relaxed);
+    store_if_changed(&H.child_n, frames.len());
     let main = frames.len() < 2 || clib::in_libc(frames[1]);
-    CALLER_IS_MAIN.store(main as u8, Ordering::Relaxed);
-    FORKED.store(1, Ordering::Relaxed);
+    store_if_changed(&H.caller_is_main, main as u8);
+    store_if_changed(&H.forked, 1);
     stdio::snapshot();
     super::fds::note_at_fork();
     if cfa != 0 && config::options().report_child_returned {
-        WATCH_LEFT.store(WATCH_CALLS, Ordering::Relaxed);
+        H.watch_left.store(WATCH_CALLS, Ordering::Relaxed);
         tls::set(tls::WATCH);
     }
 }
@@ -283,22 +279,22 @@ fn child(sp: usize, cfa: usize, frames: &[usize]) {
 /// An interposed call by the watched thread of a fork child (thread BUSY; not an exit, exec,
 /// fork or longjmp-class call, which end the child's run or are checked elsewhere).
 pub fn watch(f: &Frame) {
-    let cfa = CHILD_CFA.load(Ordering::Relaxed);
-    let left = WATCH_LEFT.load(Ordering::Relaxed);
-    if left == 0 || cfa == 0 || FORKED.load(Ordering::Relaxed) == 0 {
+    let cfa = H.child_cfa.load(Ordering::Relaxed);
+    let left = H.watch_left.load(Ordering::Relaxed);
+    if left == 0 || cfa == 0 || H.forked.load(Ordering::Relaxed) == 0 {
         tls::clear(tls::WATCH);
         return;
     }
-    WATCH_LEFT.store(left - 1, Ordering::Relaxed);
+    H.watch_left.store(left - 1, Ordering::Relaxed);
     if caller_sp(f) >= cfa {
         tls::clear(tls::WATCH);
-        WATCH_LEFT.store(0, Ordering::Relaxed);
+        H.watch_left.store(0, Ordering::Relaxed);
         returned(f.ret_addr(), Some(f));
     }
 }
 
 fn returned(site: usize, f: Option<&Frame>) {
-    if RETURNED.swap(1, Ordering::Relaxed) != 0 || !config::options().report_child_returned {
+    if H.returned.swap(1, Ordering::Relaxed) != 0 || !config::options().report_child_returned {
         return;
     }
     let mut frames = [0usize; MAX_FRAMES];
@@ -307,7 +303,7 @@ fn returned(site: usize, f: Option<&Frame>) {
         None => 0,
     };
     let mut ff = [0usize; FORK_FRAMES];
-    let fn_ = load_frames(&CHILD_FRAMES, CHILD_N.load(Ordering::Relaxed), &mut ff);
+    let fn_ = load_frames(&H.child_frames, H.child_n.load(Ordering::Relaxed), &mut ff);
     let mut d = [0u8; 200];
     let mut b = Buf::new(&mut d);
     b.s("fork child ")
@@ -341,9 +337,9 @@ pub fn at_exit(idx: usize, f: &Frame) {
     if tls::state() & tls::VFORK_CHILD != 0 {
         return;
     }
-    if idx == crate::libc::symbols::generated::IDX_exit && FORKED.load(Ordering::Relaxed) != 0 {
-        EXIT_SEEN.store(1, Ordering::Relaxed);
-        let cfa = CHILD_CFA.load(Ordering::Relaxed);
+    if idx == crate::libc::symbols::generated::IDX_exit && H.forked.load(Ordering::Relaxed) != 0 {
+        H.exit_seen.store(1, Ordering::Relaxed);
+        let cfa = H.child_cfa.load(Ordering::Relaxed);
         if cfa != 0 && caller_sp(f) >= cfa {
             returned(f.ret_addr(), Some(f));
         }
@@ -357,8 +353,8 @@ pub fn at_end() {
     if tls::state() & tls::VFORK_CHILD != 0 {
         return;
     }
-    if FORKED.load(Ordering::Relaxed) != 0 && EXIT_SEEN.load(Ordering::Relaxed) == 0 {
-        if CALLER_IS_MAIN.load(Ordering::Relaxed) == 0 && !forking_function_active() {
+    if H.forked.load(Ordering::Relaxed) != 0 && H.exit_seen.load(Ordering::Relaxed) == 0 {
+        if H.caller_is_main.load(Ordering::Relaxed) == 0 && !forking_function_active() {
             returned(0, None);
         }
         exit_in_child_end();
@@ -369,7 +365,7 @@ pub fn at_end() {
 /// Is the forking function still on the current stack (its return address into its caller, the
 /// fork stack's second frame, is one of the current stack's return addresses)?
 fn forking_function_active() -> bool {
-    let ret = CHILD_FRAMES[1].load(Ordering::Relaxed);
+    let ret = H.child_frames[1].load(Ordering::Relaxed);
     let mut frames = [0usize; MAX_FRAMES];
     let n = assafe_unwind::capture_here(&mut frames);
     // Unknown (no stack): say active, so nothing is reported.
@@ -387,7 +383,7 @@ fn exit_in_child(f: &Frame) {
     let mut frames = [0usize; MAX_FRAMES];
     let n = stack_of(f, &mut frames);
     let mut ff = [0usize; FORK_FRAMES];
-    let fn_ = load_frames(&CHILD_FRAMES, CHILD_N.load(Ordering::Relaxed), &mut ff);
+    let fn_ = load_frames(&H.child_frames, H.child_n.load(Ordering::Relaxed), &mut ff);
     report::report(&Finding {
         kind: Hygiene::ExitInChild,
         function: b"exit",
@@ -410,7 +406,7 @@ fn exit_in_child_end() {
         return;
     };
     let mut ff = [0usize; FORK_FRAMES];
-    let fn_ = load_frames(&CHILD_FRAMES, CHILD_N.load(Ordering::Relaxed), &mut ff);
+    let fn_ = load_frames(&H.child_frames, H.child_n.load(Ordering::Relaxed), &mut ff);
     report::report(&Finding {
         kind: Hygiene::ExitInChild,
         function: b"exit",

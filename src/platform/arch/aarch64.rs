@@ -17,6 +17,7 @@ pub mod nr {
     pub const READ: usize = 63;
     pub const FCNTL: usize = 25;
     pub const FSTAT: usize = 80;
+    pub const NEWFSTATAT: usize = 79;
     pub const OPENAT: usize = 56;
     pub const CLOSE: usize = 57;
     pub const PREAD64: usize = 67;
