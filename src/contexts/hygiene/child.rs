@@ -207,25 +207,39 @@ pub fn atfork_ran() -> bool {
 }
 
 /// Registers [`atfork_child`] (at load, normal context, thread BUSY).
+///
+/// glibc: `__register_atfork(prepare, parent, child, dso_handle)` (its `pthread_atfork` lives in
+/// libc_nonshared.a, not in libc.so.6). musl has no `__register_atfork`: its exported
+/// `pthread_atfork` (child handlers run oldest first there too, so ours still runs first).
+/// Calling the glibc name on musl reached the "function this libc lacks" fallback, which
+/// counted an ENOSYS call in every musl process and left the hook uninstalled.
 pub fn register_atfork() {
-    type RegisterAtfork = unsafe extern "C" fn(
-        Option<extern "C" fn()>,
-        Option<extern "C" fn()>,
-        Option<extern "C" fn()>,
-        *mut core::ffi::c_void,
-    ) -> i32;
-    let real = symbols::real(crate::libc::symbols::generated::IDX___register_atfork);
-    if real == 0 {
-        return;
+    type Handler = Option<extern "C" fn()>;
+    #[cfg(not(target_env = "musl"))]
+    {
+        type RegisterAtfork =
+            unsafe extern "C" fn(Handler, Handler, Handler, *mut core::ffi::c_void) -> i32;
+        let real = symbols::real(crate::libc::symbols::generated::IDX___register_atfork);
+        // SAFETY: the slot holds glibc's __register_atfork (prepare, parent, child,
+        // dso_handle), or the missing-function fallback, which takes any arguments; a null dso
+        // handle means "never unregistered", which suits a library that is never unloaded.
+        let f: RegisterAtfork = unsafe { core::mem::transmute(real) };
+        // SAFETY: normal context at load; the handler is a plain function of this library.
+        let _ = unsafe { f(None, None, Some(atfork_child), core::ptr::null_mut()) };
     }
-    // SAFETY: the slot holds glibc's __register_atfork (prepare, parent, child, dso_handle); a
-    // null dso handle means "never unregistered", which suits a library that is never unloaded.
-    let f: RegisterAtfork = unsafe { core::mem::transmute(real) };
-    // SAFETY: normal context at load; the handler is a plain function of this library.
-    let _ = unsafe { f(None, None, Some(atfork_child), core::ptr::null_mut()) };
+    #[cfg(target_env = "musl")]
+    {
+        type PthreadAtfork = unsafe extern "C" fn(Handler, Handler, Handler) -> i32;
+        let real = symbols::real(crate::libc::symbols::generated::IDX_pthread_atfork);
+        // SAFETY: the slot holds musl's pthread_atfork(prepare, parent, child) (every musl
+        // 1.2.x exports it).
+        let f: PthreadAtfork = unsafe { core::mem::transmute(real) };
+        // SAFETY: normal context at load (musl's pthread_atfork allocates its list entry and
+        // takes its own lock, both fine here); the handler is a plain function of this library.
+        let _ = unsafe { f(None, None, Some(atfork_child)) };
+    }
 }
 
-/// After the real fork, in the parent and in the child (thread BUSY in the child only).
 pub fn after_fork(pid: libc::pid_t, (sp, cfa): (usize, usize), parent_tid: i32) {
     let b = tls::block();
     // SAFETY: this thread's block.
