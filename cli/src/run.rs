@@ -88,10 +88,15 @@ pub enum Libc {
 }
 
 /// The C library `lib` was built for: the musl build imports musl's `_dl_debug_addr` (the glibc
-/// build imports `_r_debug` instead). `None` when the file cannot be read as ELF.
+/// build imports `_r_debug` instead). `None` when the file cannot be read as ELF. The file is
+/// mapped, not read: only its headers and dynamic symbol table are touched.
 pub fn libc_of(lib: &Path) -> Option<Libc> {
     use object::{Object, ObjectSymbol};
-    let data = fs::read(lib).ok()?;
+    let f = fs::File::open(lib).ok()?;
+    // SAFETY: a private read-only mapping of a library file; the preload libraries are not
+    // rewritten in place (builds and the cache replace them by rename), and were one truncated
+    // meanwhile a read past its end would fault, the same trust the loader itself places in it.
+    let data = unsafe { memmap2::Mmap::map(&f) }.ok()?;
     let file = object::File::parse(&*data).ok()?;
     let musl = file
         .dynamic_symbols()
@@ -103,9 +108,16 @@ pub fn libc_of(lib: &Path) -> Option<Libc> {
 /// the build for the other C library: `$ASSAFE_MUSL_LIB` (`none`: no musl build), else the
 /// installed layout (`…/lib/x86_64-linux-gnu/libassafe.so` beside `…/lib/x86_64-linux-musl/`),
 /// else cargo's (`target/release/` beside `target/x86_64-unknown-linux-musl/release/`), else the
-/// build embedded in this binary. Returns (glibc build, musl build).
+/// build embedded in this binary. Returns (glibc build, musl build). Worked out once per process
+/// for a given `lib` (the preflight and the preload entry both ask).
 pub fn libraries(lib: &Path) -> (Option<PathBuf>, Option<PathBuf>) {
-    match libc_of(lib) {
+    type Pair = (Option<PathBuf>, Option<PathBuf>);
+    static SEEN: std::sync::Mutex<Vec<(PathBuf, Pair)>> = std::sync::Mutex::new(Vec::new());
+    let mut seen = SEEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, pair)) = seen.iter().find(|(p, _)| p == lib) {
+        return pair.clone();
+    }
+    let pair = match libc_of(lib) {
         Some(Libc::Musl) => {
             let glibc = crate::embedded::available()
                 .then(crate::embedded::extract)
@@ -113,7 +125,9 @@ pub fn libraries(lib: &Path) -> (Option<PathBuf>, Option<PathBuf>) {
             (glibc, Some(lib.to_path_buf()))
         }
         _ => (Some(lib.to_path_buf()), musl_library(lib)),
-    }
+    };
+    seen.push((lib.to_path_buf(), pair.clone()));
+    pair
 }
 
 /// The musl build that goes with the glibc build `lib` (see [`libraries`]).
