@@ -113,7 +113,9 @@ pub fn libc_of(lib: &Path) -> Option<Libc> {
 pub fn libraries(lib: &Path) -> (Option<PathBuf>, Option<PathBuf>) {
     type Pair = (Option<PathBuf>, Option<PathBuf>);
     static SEEN: std::sync::Mutex<Vec<(PathBuf, Pair)>> = std::sync::Mutex::new(Vec::new());
-    let mut seen = SEEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut seen = SEEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some((_, pair)) = seen.iter().find(|(p, _)| p == lib) {
         return pair.clone();
     }

@@ -247,7 +247,9 @@ struct Dwarf {
 }
 
 impl Dwarf {
-    fn load(file: Arc<Mapped>) -> Option<Dwarf> {
+    /// Prepares a lazy context over `file`'s DWARF; adds the bytes of the debug sections it had
+    /// to decompress to `stats`.
+    fn load(file: Arc<Mapped>, stats: &mut SymbolizerStats) -> Option<Dwarf> {
         use addr2line::gimli::{self, SectionId};
         let obj = object::File::parse(&file.0[..]).ok()?;
         let endian = if obj.is_little_endian() {
@@ -280,6 +282,7 @@ impl Dwarf {
                 // as `ctx`, the only holder of this slice, lives; `ctx` is dropped first.
                 Ok(std::borrow::Cow::Borrowed(b)) => unsafe { &*(b as *const [u8]) },
                 Ok(std::borrow::Cow::Owned(v)) => {
+                    stats.bytes_decompressed += v.len() as u64;
                     let b = v.into_boxed_slice();
                     // SAFETY: a boxed slice's heap buffer does not move when the Box moves into
                     // `owned`, which `Dwarf` keeps until after `ctx` is dropped.
@@ -302,34 +305,37 @@ impl Dwarf {
 }
 
 struct Module {
+    path: PathBuf,
     /// The GNU build-id of the file on disk now (lower-case hex).
     build_id: Option<String>,
     /// When the file's inode last changed (ctime): a package upgrade replaces the file, and
     /// dpkg cannot backdate a ctime.
     changed: Option<SystemTime>,
     file: Arc<Mapped>,
-    /// DWARF from the module itself or its separate debug file.
-    dwarf: Option<Dwarf>,
-    /// `(address, size, name)` from `.symtab` and `.dynsym`, sorted by address; read only when
-    /// a frame gets no function name from DWARF.
-    symbols: std::cell::OnceCell<Vec<(u64, u64, String)>>,
+    /// DWARF from the module itself or its separate debug file: found, mapped and prepared only
+    /// when a frame of this module is first looked up in it (never for the C runtime's modules,
+    /// see [`Module::wants_dwarf`]; never for a module whose frames only needed their bytes, a
+    /// build-id check or a symbol).
+    dwarf: std::cell::OnceCell<Option<Dwarf>>,
+    /// `(address, size, name)` from `.symtab` and `.dynsym` (and the separate debug file's
+    /// `.symtab`, which names the local functions of a stripped library), sorted by address;
+    /// read only when a frame gets no function name from DWARF.
+    symbols: std::cell::OnceCell<Symbols>,
+}
+
+/// A module's function symbols, `(address, size, name)` sorted by address; the names borrow from
+/// the mapped files.
+struct Symbols {
+    // Field order is drop order: `list` borrows from `_maps`.
+    list: Vec<(u64, u64, &'static [u8])>,
+    _maps: Vec<Arc<Mapped>>,
 }
 
 impl Module {
-    /// Maps the module (nothing is read but its ELF and section headers) and, if it or its
-    /// separate debug file has DWARF, prepares a lazy context over it.
+    /// Maps the module: nothing is read but its ELF and section headers and its build-id note.
     fn load(path: &Path) -> Option<Module> {
         let file = Mapped::open(path)?;
         let obj = object::File::parse(&file.0[..]).ok()?;
-        let has_dwarf = obj
-            .section_by_name(".debug_info")
-            .is_some_and(|s| s.size() > 0);
-        let dwarf_file = if has_dwarf {
-            Some(file.clone())
-        } else {
-            separate_debug_file(path, &obj).and_then(|p| Mapped::open(&p))
-        };
-        let dwarf = dwarf_file.and_then(Dwarf::load);
         let build_id = match obj.build_id() {
             Ok(Some(id)) if !id.is_empty() => Some(id.iter().map(|b| format!("{b:02x}")).collect()),
             _ => None,
@@ -340,30 +346,96 @@ impl Module {
             SystemTime::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(secs))
         });
         Some(Module {
+            path: path.to_path_buf(),
             build_id,
             changed,
             file,
-            dwarf,
+            dwarf: std::cell::OnceCell::new(),
             symbols: std::cell::OnceCell::new(),
         })
     }
 
-    fn symbols(&self) -> &[(u64, u64, String)] {
-        self.symbols.get_or_init(|| {
-            let Ok(file) = object::File::parse(&self.file.0[..]) else {
-                return Vec::new();
-            };
-            let mut symbols: Vec<(u64, u64, String)> = file
-                .symbols()
-                .chain(file.dynamic_symbols())
-                .filter(|s| s.kind() == SymbolKind::Text && s.address() != 0)
-                .filter_map(|s| Some((s.address(), s.size(), s.name().ok()?.to_owned())))
-                .filter(|(_, _, n)| !n.is_empty())
-                .collect();
-            symbols.sort();
-            symbols.dedup_by_key(|s| s.0);
-            symbols
-        })
+    /// Whether frames of this module are looked up in DWARF (file, line, inlined functions).
+    /// The C and C++ runtime and the loader ([`is_system_module`]) are not: their frames are
+    /// calls made on the program's behalf, named from the symbol tables; their debug info (libc's
+    /// is tens of megabytes, compressed) would make every report pay for it.
+    fn wants_dwarf(&self) -> bool {
+        !is_system_module(&self.path.to_string_lossy())
+    }
+
+    /// The module's DWARF context, prepared on first use (see [`Module::dwarf`]).
+    fn dwarf(&self, stats: &mut SymbolizerStats) -> Option<&Dwarf> {
+        self.dwarf
+            .get_or_init(|| {
+                if !self.wants_dwarf() {
+                    return None;
+                }
+                let obj = object::File::parse(&self.file.0[..]).ok()?;
+                let has_dwarf = obj
+                    .section_by_name(".debug_info")
+                    .is_some_and(|s| s.size() > 0);
+                let dwarf_file = if has_dwarf {
+                    Some(self.file.clone())
+                } else {
+                    separate_debug_file(&self.path, &obj).and_then(|p| Mapped::open(&p))
+                };
+                let d = Dwarf::load(dwarf_file?, stats);
+                if d.is_some() {
+                    stats
+                        .dwarf_modules
+                        .push(self.path.to_string_lossy().into_owned());
+                }
+                d
+            })
+            .as_ref()
+    }
+
+    fn symbols(&self) -> &[(u64, u64, &'static [u8])] {
+        &self
+            .symbols
+            .get_or_init(|| {
+                let mut list: Vec<(u64, u64, &'static [u8])> = Vec::new();
+                let mut maps = Vec::new();
+                let mut add = |map: &Arc<Mapped>| -> Option<bool> {
+                    let file = object::File::parse(&map.0[..]).ok()?;
+                    // `.symtab` holds every function `.dynsym` does: read one of them.
+                    let has_symtab = file.symbols().next().is_some();
+                    let symbols = if has_symtab {
+                        file.symbols()
+                    } else {
+                        file.dynamic_symbols()
+                    };
+                    for sym in symbols {
+                        if sym.kind() != SymbolKind::Text || sym.address() == 0 {
+                            continue;
+                        }
+                        let Ok(name) = sym.name_bytes() else { continue };
+                        if name.is_empty() {
+                            continue;
+                        }
+                        // SAFETY: the name lies in the mapping `map`, which `Symbols` keeps alive
+                        // (and unmoved) beside `list`, the only holder of these slices.
+                        let name: &'static [u8] = unsafe { &*(name as *const [u8]) };
+                        list.push((sym.address(), sym.size(), name));
+                    }
+                    maps.push(map.clone());
+                    Some(has_symtab)
+                };
+                let has_symtab = add(&self.file).unwrap_or(true);
+                // A stripped library keeps only its exported names: its separate debug file's
+                // `.symtab` names the local functions too (libc's `__libc_start_call_main`).
+                if !has_symtab
+                    && let Ok(file) = object::File::parse(&self.file.0[..])
+                    && let Some(debug) =
+                        separate_debug_file(&self.path, &file).and_then(|p| Mapped::open(&p))
+                {
+                    add(&debug);
+                }
+                list.sort_unstable();
+                list.dedup_by_key(|s| s.0);
+                Symbols { list, _maps: maps }
+            })
+            .list
     }
 
     /// The bytes at virtual address `vaddr` of the file (from its loadable segments).
@@ -405,14 +477,14 @@ impl Module {
         symbols.get(i).is_some_and(|s| s.0 == vaddr)
     }
 
-    fn symbol(&self, probe: u64) -> Option<&str> {
+    fn symbol(&self, probe: u64) -> Option<String> {
         let symbols = self.symbols();
         let i = symbols.partition_point(|s| s.0 <= probe);
         let (addr, size, name) = symbols.get(i.checked_sub(1)?)?;
         if *size != 0 && probe >= addr + size {
             return None;
         }
-        Some(name)
+        std::str::from_utf8(name).ok().map(demangle)
     }
 }
 
@@ -447,11 +519,27 @@ fn separate_debug_file(path: &Path, file: &object::File) -> Option<PathBuf> {
     None
 }
 
+/// What a [`Symbolizer`] had to read, for the tests that keep symbolization proportional to
+/// the findings rather than to the size of the binaries' debug info.
+#[derive(Clone, Debug, Default)]
+pub struct SymbolizerStats {
+    /// Modules opened (mapped; their ELF headers parsed), in order.
+    pub modules_opened: Vec<String>,
+    /// Modules whose DWARF was prepared for lookups, in order.
+    pub dwarf_modules: Vec<String>,
+    /// Bytes of compressed debug sections inflated.
+    pub bytes_decompressed: u64,
+}
+
 /// Symbolizes frames, caching every module it opens (and every module it could not open).
 /// Work is proportional to the findings: only modules that appear in a stack are opened, they
-/// are mapped rather than read, and their DWARF is parsed unit by unit as addresses need it.
+/// are mapped rather than read, their DWARF is prepared only when one of their frames is first
+/// looked up (never for the C runtime's modules, named from their symbol tables), and parsed
+/// unit by unit as addresses need it.
 #[derive(Default)]
 pub struct Symbolizer {
+    /// What was read (see [`SymbolizerStats`]).
+    pub stats: SymbolizerStats,
     modules: HashMap<String, Option<Module>>,
     /// Modules that could not be opened (deleted since the run, unreadable, not ELF).
     pub missing: Vec<String>,
@@ -474,8 +562,9 @@ impl Symbolizer {
     fn module(&mut self, path: &str) -> Option<&Module> {
         if !self.modules.contains_key(path) {
             let m = Module::load(Path::new(path));
-            if m.is_none() {
-                self.missing.push(path.to_owned());
+            match &m {
+                None => self.missing.push(path.to_owned()),
+                Some(_) => self.stats.modules_opened.push(path.to_owned()),
             }
             self.modules.insert(path.to_owned(), m);
         }
@@ -570,11 +659,14 @@ impl Symbolizer {
         if !self.same_build(raw, logged_at) {
             return vec![base];
         }
-        let Some(module) = self.module(&raw.module) else {
+        if self.module(&raw.module).is_none() {
+            return vec![base];
+        }
+        let Some(Some(module)) = self.modules.get(&raw.module) else {
             return vec![base];
         };
         let mut out: Vec<SymFrame> = Vec::new();
-        if let Some(dwarf) = &module.dwarf {
+        if let Some(dwarf) = module.dwarf(&mut self.stats) {
             // Split DWARF (.dwo) units are not followed: their frames fall back to the symbols.
             if let Ok(mut frames) = dwarf.ctx.find_frames(probe).skip_all_loads() {
                 while let Ok(Some(f)) = frames.next() {
@@ -612,7 +704,7 @@ impl Symbolizer {
         if let Some(last) = out.last_mut() {
             last.inlined = false;
             if last.function.is_none() {
-                last.function = module.symbol(probe).map(demangle);
+                last.function = module.symbol(probe);
             }
         }
         out
