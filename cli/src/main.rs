@@ -208,7 +208,7 @@ fn render(report: &Report, out: &OutputArgs) -> String {
         Format::Text => render::text_with(report, out.max_frames),
         Format::Json => render::json(report),
         Format::Sarif => sarif::sarif(report, sarif::repo_root(repo_root).as_deref()),
-        Format::Html => render::html(report),
+        Format::Html => render::html_with(report, out.max_frames),
     }
 }
 
