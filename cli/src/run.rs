@@ -191,10 +191,7 @@ fn installed_layout(glibc: Option<&Path>, musl: Option<&Path>) -> Option<PathBuf
 /// a musl program of the tree would not start).
 pub fn preload_entry(lib: &Path, run_dir: &Path) -> (OsString, Option<String>) {
     let (glibc, musl) = libraries(lib);
-    if let Some(dir) = installed_layout(glibc.as_deref(), musl.as_deref()) {
-        return (dir.join("$LIB").join(LIB_NAME).into_os_string(), None);
-    }
-    let made = crate::embedded::preload_layout(glibc.as_deref(), musl.as_deref()).or_else(|e| {
+    let made = shared_preload_entry(lib).or_else(|e| {
         crate::embedded::preload_layout_in(
             vec![run_dir.join(".preload")],
             glibc.as_deref(),
@@ -202,6 +199,44 @@ pub fn preload_entry(lib: &Path, run_dir: &Path) -> (OsString, Option<String>) {
         )
         .map_err(|e2| format!("{e}; {e2}"))
     });
+    preload_or_lib(lib, made)
+}
+
+/// The `LD_PRELOAD` entry for the builds that go with `lib` (see [`libraries`]) that lasts
+/// beyond a run: the package's layout, else one in the private cache directory. What
+/// `assafe lib` prints.
+pub fn shared_preload_entry(lib: &Path) -> Result<PathBuf, String> {
+    let (glibc, musl) = libraries(lib);
+    if let Some(dir) = installed_layout(glibc.as_deref(), musl.as_deref()) {
+        return Ok(dir.join("$LIB").join(LIB_NAME));
+    }
+    crate::embedded::preload_layout(glibc.as_deref(), musl.as_deref())
+}
+
+/// The `LD_PRELOAD` entry for `assafe audit --packages`: the package's layout, else one made
+/// (mode 0755, readable by tests that drop privileges) in `dir`, else `lib` alone, with a
+/// warning.
+pub fn audit_preload_entry(lib: &Path, dir: &Path) -> (OsString, Option<String>) {
+    let (glibc, musl) = libraries(lib);
+    let made = match installed_layout(glibc.as_deref(), musl.as_deref()) {
+        Some(d) => Ok(d.join("$LIB").join(LIB_NAME)),
+        None => {
+            use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+            let _ = fs::DirBuilder::new().mode(0o755).create(dir);
+            let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o755));
+            crate::embedded::preload_layout_mode(
+                vec![dir.to_path_buf()],
+                glibc.as_deref(),
+                musl.as_deref(),
+                0o755,
+            )
+        }
+    };
+    preload_or_lib(lib, made)
+}
+
+/// `made` as an `LD_PRELOAD` entry, else `lib` alone with a warning saying what that means.
+pub fn preload_or_lib(lib: &Path, made: Result<PathBuf, String>) -> (OsString, Option<String>) {
     match made {
         Ok(p) => (p.into_os_string(), None),
         Err(e) => (
