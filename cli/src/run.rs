@@ -88,19 +88,49 @@ pub enum Libc {
 }
 
 /// The C library `lib` was built for: the musl build imports musl's `_dl_debug_addr` (the glibc
-/// build imports `_r_debug` instead). `None` when the file cannot be read as ELF. The file is
-/// mapped, not read: only its headers and dynamic symbol table are touched.
+/// build imports `_r_debug` instead). `None` when the file cannot be read as ELF. Only the ELF
+/// header, the section headers and the dynamic symbol and string tables are read (bounded
+/// `pread`s), not the library.
 pub fn libc_of(lib: &Path) -> Option<Libc> {
-    use object::{Object, ObjectSymbol};
+    use object::elf::{FileHeader64, SHT_DYNSYM, SectionHeader64, Sym64};
+    use object::read::elf::{FileHeader, SectionHeader, Sym};
+    use object::{Endianness, pod};
+    use std::os::unix::fs::FileExt;
+    /// Larger tables are not a build of libassafe.so.
+    const MAX_TABLE: u64 = 8 << 20;
     let f = fs::File::open(lib).ok()?;
-    // SAFETY: a private read-only mapping of a library file; the preload libraries are not
-    // rewritten in place (builds and the cache replace them by rename), and were one truncated
-    // meanwhile a read past its end would fault, the same trust the loader itself places in it.
-    let data = unsafe { memmap2::Mmap::map(&f) }.ok()?;
-    let file = object::File::parse(&*data).ok()?;
-    let musl = file
-        .dynamic_symbols()
-        .any(|s| s.is_undefined() && s.name_bytes() == Ok(b"_dl_debug_addr"));
+    let read = |off: u64, len: u64| -> Option<Vec<u8>> {
+        if len > MAX_TABLE {
+            return None;
+        }
+        let mut buf = vec![0u8; usize::try_from(len).ok()?];
+        f.read_exact_at(&mut buf, off).ok()?;
+        Some(buf)
+    };
+    let head = read(0, 64)?;
+    let hdr = FileHeader64::<Endianness>::parse(&head[..]).ok()?;
+    let e = hdr.endian().ok()?;
+    let shnum = u64::from(hdr.e_shnum(e));
+    let shentsize = std::mem::size_of::<SectionHeader64<Endianness>>() as u64;
+    if u64::from(hdr.e_shentsize(e)) != shentsize || shnum == 0 {
+        return None;
+    }
+    let table = read(hdr.e_shoff(e), shnum * shentsize)?;
+    let (sections, _) =
+        pod::slice_from_bytes::<SectionHeader64<Endianness>>(&table, shnum as usize).ok()?;
+    let dynsym = sections.iter().find(|s| s.sh_type(e) == SHT_DYNSYM)?;
+    let strtab = sections.get(dynsym.sh_link(e) as usize)?;
+    let syms = read(dynsym.sh_offset(e).into(), dynsym.sh_size(e).into())?;
+    let strs = read(strtab.sh_offset(e).into(), strtab.sh_size(e).into())?;
+    let n = syms.len() / std::mem::size_of::<Sym64<Endianness>>();
+    let (syms, _) = pod::slice_from_bytes::<Sym64<Endianness>>(&syms, n).ok()?;
+    const WANT: &[u8] = b"_dl_debug_addr\0";
+    let musl = syms.iter().any(|s| {
+        s.is_undefined(e)
+            && strs
+                .get(s.st_name(e) as usize..)
+                .is_some_and(|t| t.starts_with(WANT))
+    });
     Some(if musl { Libc::Musl } else { Libc::Glibc })
 }
 
