@@ -235,20 +235,90 @@ impl Mapped {
 
 type Reader = addr2line::gimli::EndianSlice<'static, addr2line::gimli::RunTimeEndian>;
 
-/// The DWARF of one module, parsed lazily by addr2line (units, lines and functions are parsed
-/// when an address in them is first asked for). Only the sections that lookups use are loaded:
-/// location lists, macros, call-frame and type units are never read or decompressed.
-struct Dwarf {
-    // Field order is drop order: `ctx` borrows from `_owned` and `_file`.
+/// The debug sections lookups use (location lists, macros, call-frame and type units are never
+/// read or decompressed).
+#[derive(Clone, Copy)]
+struct Sections {
+    endian: addr2line::gimli::RunTimeEndian,
+    abbrev: &'static [u8],
+    addr: &'static [u8],
+    aranges: &'static [u8],
+    info: &'static [u8],
+    line: &'static [u8],
+    line_str: &'static [u8],
+    ranges: &'static [u8],
+    rnglists: &'static [u8],
+    str: &'static [u8],
+    str_offsets: &'static [u8],
+}
+
+impl Sections {
+    /// A `gimli::Dwarf` over these sections, with `info` and `aranges` in place of theirs.
+    fn dwarf(
+        &self,
+        info: &'static [u8],
+        aranges: &'static [u8],
+    ) -> addr2line::gimli::Dwarf<Reader> {
+        use addr2line::gimli::{self, SectionId};
+        let load = |id: SectionId| -> Result<Reader, std::convert::Infallible> {
+            let b: &'static [u8] = match id {
+                SectionId::DebugAbbrev => self.abbrev,
+                SectionId::DebugAddr => self.addr,
+                SectionId::DebugAranges => aranges,
+                SectionId::DebugInfo => info,
+                SectionId::DebugLine => self.line,
+                SectionId::DebugLineStr => self.line_str,
+                SectionId::DebugRanges => self.ranges,
+                SectionId::DebugRngLists => self.rnglists,
+                SectionId::DebugStr => self.str,
+                SectionId::DebugStrOffsets => self.str_offsets,
+                _ => &[],
+            };
+            Ok(gimli::EndianSlice::new(b, self.endian))
+        };
+        match gimli::Dwarf::load(load) {
+            Ok(d) => d,
+            Err(never) => match never {},
+        }
+    }
+}
+
+/// A context over one compile unit: `info` is the module's `.debug_info` up to the end of that
+/// unit, at its own offset, with the bytes before it presented as one type unit (which addr2line
+/// skips): only this unit's abbreviations, ranges, lines and functions are ever parsed, and every
+/// offset into `.debug_info` keeps its meaning (a reference into another unit finds no unit,
+/// never a wrong entry).
+struct UnitContext {
+    // Field order is drop order: `ctx` borrows from `_info`.
     ctx: addr2line::Context<Reader>,
+    _info: Vec<u8>,
+}
+
+/// The DWARF of one module. With `.debug_aranges` (gcc, rustc), an address is looked up in a
+/// context over the compile unit that covers it (see [`UnitContext`]), made when an address in
+/// it is first asked for: work is proportional to the units the findings' frames fall in, not
+/// to the module's. Without it (clang's default), or when a unit's context cannot name a frame
+/// (a reference into another unit: LTO, dwz's partial units), one context over the whole module,
+/// whose units addr2line parses all at once (their headers and root entries; their lines and
+/// functions lazily).
+struct Dwarf {
+    // Field order is drop order: the contexts borrow from `_owned` and `_file`.
+    units: std::cell::RefCell<HashMap<u64, Option<UnitContext>>>,
+    whole: std::cell::OnceCell<Option<addr2line::Context<Reader>>>,
+    /// `(begin, end, unit offset)` of every `.debug_aranges` entry.
+    aranges: Vec<(u64, u64, u64)>,
+    sections: Sections,
     /// Sections that were compressed in the file, decompressed.
     _owned: Vec<Box<[u8]>>,
     _file: Arc<Mapped>,
 }
 
+/// What DWARF says about one address: `(function, file, line)` per frame, inlined first.
+type DwarfFrames = Vec<(Option<String>, Option<String>, Option<u32>)>;
+
 impl Dwarf {
-    /// Prepares a lazy context over `file`'s DWARF; adds the bytes of the debug sections it had
-    /// to decompress to `stats`.
+    /// Finds `file`'s debug sections (decompressing the compressed ones; their bytes are added to
+    /// `stats`) and reads `.debug_aranges`. No unit is parsed.
     fn load(file: Arc<Mapped>, stats: &mut SymbolizerStats) -> Option<Dwarf> {
         use addr2line::gimli::{self, SectionId};
         let obj = object::File::parse(&file.0[..]).ok()?;
@@ -258,50 +328,214 @@ impl Dwarf {
             gimli::RunTimeEndian::Big
         };
         let mut owned: Vec<Box<[u8]>> = Vec::new();
-        let load = |id: SectionId| -> Result<Reader, gimli::Error> {
-            let empty = gimli::EndianSlice::new(&[][..], endian);
-            let used = matches!(
-                id,
-                SectionId::DebugAbbrev
-                    | SectionId::DebugAddr
-                    | SectionId::DebugAranges
-                    | SectionId::DebugInfo
-                    | SectionId::DebugLine
-                    | SectionId::DebugLineStr
-                    | SectionId::DebugRanges
-                    | SectionId::DebugRngLists
-                    | SectionId::DebugStr
-                    | SectionId::DebugStrOffsets
-            );
-            let Some(section) = used.then(|| obj.section_by_name(id.name())).flatten() else {
-                return Ok(empty);
+        let mut load = |id: SectionId| -> &'static [u8] {
+            let Some(section) = obj.section_by_name(id.name()) else {
+                return &[];
             };
-            let bytes: &'static [u8] = match section.uncompressed_data() {
+            match section.uncompressed_data() {
                 // SAFETY: the bytes lie in the mapping `file`, which `Dwarf` keeps alive (and
                 // unmoved: the mapping's address does not change when the Arc moves) for as long
-                // as `ctx`, the only holder of this slice, lives; `ctx` is dropped first.
+                // as the contexts, the only holders of this slice, live; they are dropped first.
                 Ok(std::borrow::Cow::Borrowed(b)) => unsafe { &*(b as *const [u8]) },
                 Ok(std::borrow::Cow::Owned(v)) => {
                     stats.bytes_decompressed += v.len() as u64;
                     let b = v.into_boxed_slice();
                     // SAFETY: a boxed slice's heap buffer does not move when the Box moves into
-                    // `owned`, which `Dwarf` keeps until after `ctx` is dropped.
+                    // `owned`, which `Dwarf` keeps until after the contexts are dropped.
                     let r = unsafe { &*(&*b as *const [u8]) };
                     owned.push(b);
                     r
                 }
-                Err(_) => return Ok(empty),
-            };
-            Ok(gimli::EndianSlice::new(bytes, endian))
+                Err(_) => &[],
+            }
         };
-        let dwarf = gimli::Dwarf::load(load).ok()?;
-        let ctx = addr2line::Context::from_dwarf(dwarf).ok()?;
+        let sections = Sections {
+            endian,
+            abbrev: load(SectionId::DebugAbbrev),
+            addr: load(SectionId::DebugAddr),
+            aranges: load(SectionId::DebugAranges),
+            info: load(SectionId::DebugInfo),
+            line: load(SectionId::DebugLine),
+            line_str: load(SectionId::DebugLineStr),
+            ranges: load(SectionId::DebugRanges),
+            rnglists: load(SectionId::DebugRngLists),
+            str: load(SectionId::DebugStr),
+            str_offsets: load(SectionId::DebugStrOffsets),
+        };
+        if sections.info.is_empty() {
+            return None;
+        }
+        let mut aranges = Vec::new();
+        let section = gimli::DebugAranges::new(sections.aranges, endian);
+        let mut headers = section.headers();
+        let complete = loop {
+            match headers.next() {
+                Ok(Some(h)) => {
+                    let unit = h.debug_info_offset().0 as u64;
+                    let mut entries = h.entries();
+                    loop {
+                        match entries.next() {
+                            Ok(Some(e)) if e.length() > 0 => {
+                                let r = e.range();
+                                aranges.push((r.begin, r.end, unit));
+                            }
+                            Ok(Some(_)) => {}
+                            Ok(None) => break,
+                            // (Address overflow: ignored, as addr2line does.)
+                            Err(_) => break,
+                        }
+                    }
+                }
+                Ok(None) => break true,
+                Err(_) => break false,
+            }
+        };
+        if !complete {
+            aranges.clear();
+        }
         Some(Dwarf {
-            ctx,
+            units: Default::default(),
+            whole: Default::default(),
+            aranges,
+            sections,
             _owned: owned,
             _file: file,
         })
     }
+
+    /// The context over the compile unit at `offset` (see [`UnitContext`]); `None` when it
+    /// cannot be made (then the whole module's context serves).
+    fn unit_context(&self, offset: u64) -> Option<UnitContext> {
+        use addr2line::gimli::{self, Reader as _};
+        let info = self.sections.info;
+        let off = usize::try_from(offset).ok()?;
+        let mut r = gimli::EndianSlice::new(info.get(off..)?, self.sections.endian);
+        let (len, _format) = r.read_initial_length().ok()?;
+        let end = off
+            .checked_add(info.len() - off - r.len())?
+            .checked_add(usize::try_from(len).ok()?)?;
+        if end > info.len() {
+            return None;
+        }
+        // The fake type unit's header: 4 + 2 + 1 + 1 + 4 + 8 + 4 bytes (32-bit DWARF 5).
+        const FAKE: usize = 24;
+        if off != 0 && (off < FAKE || off - 4 > 0xffff_fff0) {
+            return None;
+        }
+        // Zeroed (calloc'd: the pages before the unit that are not written are never touched).
+        let mut buf = vec![0u8; end];
+        buf[off..end].copy_from_slice(&info[off..end]);
+        if off != 0 {
+            let little = matches!(self.sections.endian, gimli::RunTimeEndian::Little);
+            let u32b = |v: u32| {
+                if little {
+                    v.to_le_bytes()
+                } else {
+                    v.to_be_bytes()
+                }
+            };
+            let u16b = |v: u16| {
+                if little {
+                    v.to_le_bytes()
+                } else {
+                    v.to_be_bytes()
+                }
+            };
+            let len = u32::try_from(off - 4).ok()?;
+            buf[0..4].copy_from_slice(&u32b(len));
+            buf[4..6].copy_from_slice(&u16b(5));
+            buf[6] = gimli::DW_UT_type.0;
+            buf[7] = 8; // address size
+            // abbreviation offset, type signature and type offset: zero.
+        }
+        // SAFETY: a Vec's heap buffer does not move when the Vec moves into the `UnitContext`
+        // that holds `ctx`, the only holder of this slice, and is dropped after it.
+        let bytes: &'static [u8] = unsafe { &*(&buf[..] as *const [u8]) };
+        let ctx = addr2line::Context::from_dwarf(self.sections.dwarf(bytes, &[])).ok()?;
+        Some(UnitContext { ctx, _info: buf })
+    }
+
+    /// Looks `probe` up: in the contexts of the units `.debug_aranges` says cover it, else (no
+    /// aranges, a unit that cannot be made, a frame its unit cannot name) in the whole module's.
+    fn frames(&self, probe: u64, stats: &mut SymbolizerStats) -> DwarfFrames {
+        if !self.aranges.is_empty() {
+            let mut units: Vec<u64> = self
+                .aranges
+                .iter()
+                .filter(|(b, e, _)| *b <= probe && probe < *e)
+                .map(|a| a.2)
+                .collect();
+            units.sort_unstable();
+            units.dedup();
+            if units.is_empty() {
+                // No unit has code here (crt's `_start`, assembly): symbols name it.
+                return Vec::new();
+            }
+            let mut complete = true;
+            for u in units {
+                let mut map = self.units.borrow_mut();
+                let uc = map.entry(u).or_insert_with(|| {
+                    let c = self.unit_context(u);
+                    if c.is_some() {
+                        stats.units_parsed += 1;
+                    }
+                    c
+                });
+                let Some(uc) = uc else {
+                    complete = false;
+                    continue;
+                };
+                let found = lookup(&uc.ctx, probe);
+                if found.is_empty() {
+                    continue;
+                }
+                if found.iter().all(|f| f.0.is_some()) {
+                    return found;
+                }
+                // A frame this unit cannot name (its name is in another unit), or a line with
+                // no function entry: the whole module's context says what it says.
+                complete = false;
+            }
+            if complete {
+                return Vec::new();
+            }
+        }
+        let whole = self.whole.get_or_init(|| {
+            stats.whole_modules += 1;
+            addr2line::Context::from_dwarf(
+                self.sections
+                    .dwarf(self.sections.info, self.sections.aranges),
+            )
+            .ok()
+        });
+        whole.as_ref().map(|c| lookup(c, probe)).unwrap_or_default()
+    }
+}
+
+/// `probe` in `ctx`: its frames (inlined first), else its line alone.
+fn lookup(ctx: &addr2line::Context<Reader>, probe: u64) -> DwarfFrames {
+    let mut out = Vec::new();
+    // Split DWARF (.dwo) units are not followed: their frames fall back to the symbols.
+    if let Ok(mut frames) = ctx.find_frames(probe).skip_all_loads() {
+        while let Ok(Some(f)) = frames.next() {
+            let function = f
+                .function
+                .as_ref()
+                .and_then(|n| n.raw_name().ok())
+                .map(|n| demangle(&n));
+            let (file, line) = match &f.location {
+                Some(l) => (l.file.map(str::to_owned), l.line),
+                None => (None, None),
+            };
+            out.push((function, file, line));
+        }
+    }
+    if out.is_empty()
+        && let Ok(Some(l)) = ctx.find_location(probe)
+    {
+        out.push((None, l.file.map(str::to_owned), l.line));
+    }
+    out
 }
 
 struct Module {
@@ -529,6 +763,11 @@ pub struct SymbolizerStats {
     pub dwarf_modules: Vec<String>,
     /// Bytes of compressed debug sections inflated.
     pub bytes_decompressed: u64,
+    /// Compile units parsed one by one (see `UnitContext`).
+    pub units_parsed: u64,
+    /// Modules whose units were all parsed (no `.debug_aranges`, or a frame one unit could not
+    /// name).
+    pub whole_modules: u64,
 }
 
 /// Symbolizes frames, caching every module it opens (and every module it could not open).
@@ -667,33 +906,14 @@ impl Symbolizer {
         };
         let mut out: Vec<SymFrame> = Vec::new();
         if let Some(dwarf) = module.dwarf(&mut self.stats) {
-            // Split DWARF (.dwo) units are not followed: their frames fall back to the symbols.
-            if let Ok(mut frames) = dwarf.ctx.find_frames(probe).skip_all_loads() {
-                while let Ok(Some(f)) = frames.next() {
-                    let function = f
-                        .function
-                        .as_ref()
-                        .and_then(|n| n.raw_name().ok())
-                        .map(|n| demangle(&n));
-                    let (file, line) = match &f.location {
-                        Some(l) => (l.file.map(str::to_owned), l.line),
-                        None => (None, None),
-                    };
-                    out.push(SymFrame {
-                        function,
-                        file,
-                        line,
-                        inlined: true,
-                        ..base.clone()
-                    });
-                }
-            }
-            if out.is_empty()
-                && let Ok(Some(l)) = dwarf.ctx.find_location(probe)
-            {
+            let found = dwarf.frames(probe, &mut self.stats);
+            for (function, file, line) in found {
+                // (The last frame is not inlined: cleared below.)
                 out.push(SymFrame {
-                    file: l.file.map(str::to_owned),
-                    line: l.line,
+                    function,
+                    file,
+                    line,
+                    inlined: true,
                     ..base.clone()
                 });
             }
