@@ -120,8 +120,8 @@ pub fn libc_of(lib: &Path) -> Option<Libc> {
         pod::slice_from_bytes::<SectionHeader64<Endianness>>(&table, shnum as usize).ok()?;
     let dynsym = sections.iter().find(|s| s.sh_type(e) == SHT_DYNSYM)?;
     let strtab = sections.get(dynsym.sh_link(e) as usize)?;
-    let syms = read(dynsym.sh_offset(e).into(), dynsym.sh_size(e).into())?;
-    let strs = read(strtab.sh_offset(e).into(), strtab.sh_size(e).into())?;
+    let syms = read(dynsym.sh_offset(e), dynsym.sh_size(e))?;
+    let strs = read(strtab.sh_offset(e), strtab.sh_size(e))?;
     let n = syms.len() / std::mem::size_of::<Sym64<Endianness>>();
     let (syms, _) = pod::slice_from_bytes::<Sym64<Endianness>>(&syms, n).ok()?;
     const WANT: &[u8] = b"_dl_debug_addr\0";

@@ -413,7 +413,7 @@ impl Dwarf {
         let (len, _format) = r.read_initial_length().ok()?;
         let end = off
             .checked_add(info.len() - off - r.len())?
-            .checked_add(usize::try_from(len).ok()?)?;
+            .checked_add(len)?;
         if end > info.len() {
             return None;
         }
