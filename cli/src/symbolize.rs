@@ -485,15 +485,17 @@ impl Dwarf {
                     complete = false;
                     continue;
                 };
-                let found = lookup(&uc.ctx, probe);
+                let (found, line_only) = lookup(&uc.ctx, probe);
                 if found.is_empty() {
                     continue;
                 }
-                if found.iter().all(|f| f.0.is_some()) {
+                // Every frame named, or a line with no function entry (a line-tables-only build,
+                // assembly): what the whole module's context would say too.
+                if line_only || found.iter().all(|f| f.0.is_some()) {
                     return found;
                 }
-                // A frame this unit cannot name (its name is in another unit), or a line with
-                // no function entry: the whole module's context says what it says.
+                // A function this unit cannot name (its name is in another unit): the whole
+                // module's context can.
                 complete = false;
             }
             if complete {
@@ -508,12 +510,15 @@ impl Dwarf {
             )
             .ok()
         });
-        whole.as_ref().map(|c| lookup(c, probe)).unwrap_or_default()
+        whole
+            .as_ref()
+            .map(|c| lookup(c, probe).0)
+            .unwrap_or_default()
     }
 }
 
-/// `probe` in `ctx`: its frames (inlined first), else its line alone.
-fn lookup(ctx: &addr2line::Context<Reader>, probe: u64) -> DwarfFrames {
+/// `probe` in `ctx`: its frames (inlined first), else its line alone (then `true`).
+fn lookup(ctx: &addr2line::Context<Reader>, probe: u64) -> (DwarfFrames, bool) {
     let mut out = Vec::new();
     // Split DWARF (.dwo) units are not followed: their frames fall back to the symbols.
     if let Ok(mut frames) = ctx.find_frames(probe).skip_all_loads() {
@@ -534,8 +539,9 @@ fn lookup(ctx: &addr2line::Context<Reader>, probe: u64) -> DwarfFrames {
         && let Ok(Some(l)) = ctx.find_location(probe)
     {
         out.push((None, l.file.map(str::to_owned), l.line));
+        return (out, true);
     }
-    out
+    (out, false)
 }
 
 struct Module {
