@@ -286,21 +286,22 @@ impl Sections {
 /// A context over one compile unit: `info` is the module's `.debug_info` up to the end of that
 /// unit, at its own offset, with the bytes before it presented as one type unit (which addr2line
 /// skips): only this unit's abbreviations, ranges, lines and functions are ever parsed, and every
-/// offset into `.debug_info` keeps its meaning (a reference into another unit finds no unit,
-/// never a wrong entry).
+/// offset into `.debug_info` keeps its meaning. Made only for a unit whose abbreviations cannot
+/// refer to another unit's entries (see [`Dwarf::refers_outside`]: addr2line drops an inlined
+/// frame whose name it cannot reach).
 struct UnitContext {
     // Field order is drop order: `ctx` borrows from `_info`.
     ctx: addr2line::Context<Reader>,
-    _info: Vec<u8>,
+    _info: memmap2::Mmap,
 }
 
 /// The DWARF of one module. With `.debug_aranges` (gcc, rustc), an address is looked up in a
 /// context over the compile unit that covers it (see [`UnitContext`]), made when an address in
 /// it is first asked for: work is proportional to the units the findings' frames fall in, not
-/// to the module's. Without it (clang's default), or when a unit's context cannot name a frame
-/// (a reference into another unit: LTO, dwz's partial units), one context over the whole module,
-/// whose units addr2line parses all at once (their headers and root entries; their lines and
-/// functions lazily).
+/// to the module's. Without it (clang's default), for a unit that may refer to other units
+/// (rustc's codegen units, LTO, dwz's partial units) or one whose context cannot name a frame,
+/// one context over the whole module, whose units addr2line parses all at once (their headers
+/// and root entries; their lines and functions lazily).
 struct Dwarf {
     // Field order is drop order: the contexts borrow from `_owned` and `_file`.
     units: std::cell::RefCell<HashMap<u64, Option<UnitContext>>>,
@@ -422,8 +423,13 @@ impl Dwarf {
         if off != 0 && (off < FAKE || off - 4 > 0xffff_fff0) {
             return None;
         }
-        // Zeroed (calloc'd: the pages before the unit that are not written are never touched).
-        let mut buf = vec![0u8; end];
+        if self.refers_outside(offset) != Some(false) {
+            // Its entries may name functions in other units (rustc's codegen units, LTO, dwz):
+            // addr2line would drop such inlined frames silently here.
+            return None;
+        }
+        // Zeroed, anonymous: the pages before the unit that are not written are never touched.
+        let mut buf = memmap2::MmapMut::map_anon(end).ok()?;
         buf[off..end].copy_from_slice(&info[off..end]);
         if off != 0 {
             let little = matches!(self.sections.endian, gimli::RunTimeEndian::Little);
@@ -448,11 +454,56 @@ impl Dwarf {
             buf[7] = 8; // address size
             // abbreviation offset, type signature and type offset: zero.
         }
-        // SAFETY: a Vec's heap buffer does not move when the Vec moves into the `UnitContext`
-        // that holds `ctx`, the only holder of this slice, and is dropped after it.
+        let buf = buf.make_read_only().ok()?;
+        // SAFETY: a mapping's address does not change when the `Mmap` moves into the
+        // `UnitContext` that holds `ctx`, the only holder of this slice, and unmaps it after it.
         let bytes: &'static [u8] = unsafe { &*(&buf[..] as *const [u8]) };
         let ctx = addr2line::Context::from_dwarf(self.sections.dwarf(bytes, &[])).ok()?;
         Some(UnitContext { ctx, _info: buf })
+    }
+
+    /// Whether the unit at `offset` may refer to entries of other units: its abbreviation table
+    /// has an attribute of a form that does (`DW_FORM_ref_addr`, the supplementary file's, or
+    /// `DW_FORM_indirect`, whose form is known only per entry). Read from the raw table: no
+    /// entry of the unit is parsed. `None` when it cannot be read.
+    fn refers_outside(&self, offset: u64) -> Option<bool> {
+        use addr2line::gimli::{self, Reader as _};
+        let endian = self.sections.endian;
+        let info = gimli::DebugInfo::new(self.sections.info, endian);
+        let header = info
+            .header_from_offset(gimli::DebugInfoOffset(usize::try_from(offset).ok()?))
+            .ok()?;
+        let at = header.debug_abbrev_offset().0;
+        let mut r = gimli::EndianSlice::new(self.sections.abbrev.get(at..)?, endian);
+        loop {
+            let code = r.read_uleb128().ok()?;
+            if code == 0 {
+                return Some(false);
+            }
+            let _tag = r.read_uleb128().ok()?;
+            let _children = r.read_u8().ok()?;
+            loop {
+                let name = r.read_uleb128().ok()?;
+                let form = r.read_uleb128().ok()?;
+                if name == 0 && form == 0 {
+                    break;
+                }
+                let form = gimli::DwForm(u16::try_from(form).ok()?);
+                if matches!(
+                    form,
+                    gimli::DW_FORM_ref_addr
+                        | gimli::DW_FORM_indirect
+                        | gimli::DW_FORM_GNU_ref_alt
+                        | gimli::DW_FORM_ref_sup4
+                        | gimli::DW_FORM_ref_sup8
+                ) {
+                    return Some(true);
+                }
+                if form == gimli::DW_FORM_implicit_const {
+                    r.read_sleb128().ok()?;
+                }
+            }
+        }
     }
 
     /// Looks `probe` up: in the contexts of the units `.debug_aranges` says cover it, else (no
