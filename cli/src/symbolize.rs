@@ -608,14 +608,15 @@ struct Module {
     /// see [`Module::wants_dwarf`]; never for a module whose frames only needed their bytes, a
     /// build-id check or a symbol).
     dwarf: std::cell::OnceCell<Option<Dwarf>>,
-    /// `(address, size, name)` from `.symtab` and `.dynsym` (and the separate debug file's
-    /// `.symtab`, which names the local functions of a stripped library), sorted by address;
-    /// read only when a frame gets no function name from DWARF.
+    /// `(address, size, name)` from `.symtab`, else `.dynsym` and the separate debug file's
+    /// `.symtab` (which names the local functions of a stripped library); read only when a frame
+    /// gets no function name from DWARF.
     symbols: std::cell::OnceCell<Symbols>,
+    /// Addresses looked up in [`Module::symbols`], and what they are in.
+    named: std::cell::RefCell<HashMap<u64, Option<String>>>,
 }
 
-/// A module's function symbols, `(address, size, name)` sorted by address; the names borrow from
-/// the mapped files.
+/// A module's function symbols, `(address, size, name)`; the names borrow from the mapped files.
 struct Symbols {
     // Field order is drop order: `list` borrows from `_maps`.
     list: Vec<(u64, u64, &'static [u8])>,
@@ -643,6 +644,7 @@ impl Module {
             file,
             dwarf: std::cell::OnceCell::new(),
             symbols: std::cell::OnceCell::new(),
+            named: Default::default(),
         })
     }
 
@@ -722,8 +724,9 @@ impl Module {
                 {
                     add(&debug);
                 }
-                list.sort_unstable();
-                list.dedup_by_key(|s| s.0);
+                // Not sorted: a report looks up a few addresses per module, each once (see
+                // `Module::symbol`); a scan of the list costs less than sorting it (libc's debug
+                // file has 10 000 symbols).
                 Symbols { list, _maps: maps }
             })
             .list
@@ -763,19 +766,35 @@ impl Module {
 
     /// Whether a symbol (function) starts exactly at `vaddr`.
     fn is_function_start(&self, vaddr: u64) -> bool {
-        let symbols = self.symbols();
-        let i = symbols.partition_point(|s| s.0 < vaddr);
-        symbols.get(i).is_some_and(|s| s.0 == vaddr)
+        self.symbols().iter().any(|s| s.0 == vaddr)
     }
 
+    /// The function symbol `probe` is in: the one that starts last at or before it (of those
+    /// that start there, the smallest, then the first by name), unless its size ends before
+    /// `probe`. Each address is looked up once.
     fn symbol(&self, probe: u64) -> Option<String> {
-        let symbols = self.symbols();
-        let i = symbols.partition_point(|s| s.0 <= probe);
-        let (addr, size, name) = symbols.get(i.checked_sub(1)?)?;
-        if *size != 0 && probe >= addr + size {
-            return None;
+        if let Some(v) = self.named.borrow().get(&probe) {
+            return v.clone();
         }
-        std::str::from_utf8(name).ok().map(demangle)
+        let mut best: Option<&(u64, u64, &'static [u8])> = None;
+        for s in self.symbols() {
+            if s.0 > probe {
+                continue;
+            }
+            let better = match best {
+                None => true,
+                Some(b) => s.0 > b.0 || (s.0 == b.0 && (s.1, s.2) < (b.1, b.2)),
+            };
+            if better {
+                best = Some(s);
+            }
+        }
+        let name = best
+            .filter(|(addr, size, _)| *size == 0 || probe < addr + size)
+            .and_then(|(_, _, name)| std::str::from_utf8(name).ok())
+            .map(demangle);
+        self.named.borrow_mut().insert(probe, name.clone());
+        name
     }
 }
 
