@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Loads an `assafe report --format html` page in headless Chromium (Debian's `chromium`) through
 the DevTools protocol over a pipe (--remote-debugging-pipe; the standard library only), and checks:
-no console error or uncaught exception, the headline and per-package counts, that each filter
-shows the findings it should, and that a permalink opens its finding.
+no console error or uncaught exception, the headline and per-package counts, that the page shows
+the report's groups (one per root cause, in the report's order, each with its functions, its call
+sites and its first call's stack cut as --max-frames cuts it), that each filter shows the groups it
+should, and that a permalink opens its group or call site.
 
 Usage: html-check.py PAGE.html REPORT.json [--screenshot OUT.png]
 REPORT.json is the same report as JSON (`--format json`): the expected counts come from it."""
@@ -129,48 +131,91 @@ def main():
 
     try:
         b.open("file://" + os.path.abspath(page))
-        n = len(r["findings"])
-        check("headline findings", b.eval("document.querySelector('#n-findings b').textContent"), str(n))
+        groups, findings = r["groups"], r["findings"]
+        n = len(groups)
+        check("headline findings (groups)", b.eval("document.querySelector('#n-findings b').textContent"), str(n))
+        check("headline call sites", b.eval("document.querySelector('#n-sites b').textContent"), str(len(findings)))
         check("headline processes checked",
               b.eval("document.querySelector('#n-checked b').textContent"), str(r["processes_checked"]))
-        check("findings rendered", b.eval("document.querySelectorAll('details.finding').length"), n)
+        check("groups rendered", b.eval("document.querySelectorAll('details.group').length"), n)
+        check("groups in the report's order",
+              b.eval("[...document.querySelectorAll('details.group')].map(d => d.id)"),
+              ["g-" + g["id"] for g in groups])
+        check("call sites rendered", b.eval("document.querySelectorAll('details.group details.finding').length"),
+              len(findings))
         check("findings shown", b.eval("document.getElementById('shown').textContent"), str(n))
+        check("call sites shown", b.eval("document.getElementById('shown-sites').textContent"), str(len(findings)))
+        max_frames = int(b.eval("document.body.dataset.maxFrames"))
+
+        def printed(stack, user):
+            # The text report's cut (render::stack_lines): frames printed, and whether elided.
+            n = len(stack)
+            if max_frames == 0 or n <= max_frames:
+                return n, False
+            tail = min(max(max_frames // 4, 1), max_frames - 1)
+            head = max(max_frames - tail, 0 if user is None else user + 1)
+            return (n, False) if head + tail >= n else (head + tail, True)
+
+        for gi, g in enumerate(groups):
+            sel = f"document.querySelectorAll('details.group')[{gi}]"
+            check(f"group {gi + 1} call sites", b.eval(f"{sel}.querySelectorAll('details.finding').length"),
+                  len(g["findings"]))
+            check(f"group {gi + 1} functions", b.eval(f"{sel}.querySelectorAll('table.functions tbody tr').length"),
+                  len(g["functions"]))
+            check(f"group {gi + 1} title", g["title"] in b.eval(f"{sel}.querySelector('summary').textContent"), True)
+            frames, elided = printed(g["stack"], g["user_frame"])
+            pre = f"{sel}.querySelector(':scope > .stack pre')"
+            check(f"group {gi + 1} first call: frames printed",
+                  b.eval(f"{pre}.querySelectorAll('span:not(.src):not(.elided)').length"), frames)
+            check(f"group {gi + 1} first call: elided", b.eval(f"{pre}.querySelectorAll('.elided').length"),
+                  1 if elided else 0)
         for p in r["packages"]:
             got = b.eval(f"document.querySelector('#packages tr[data-package=\"{p['package']}\"] .n-findings').textContent")
             check(f"package {p['package']} findings", got, str(p["findings"]))
         check("chart bars", b.eval("document.querySelectorAll('#chart rect.bar').length"),
               sum(len(p["by_context"]) for p in r["packages"]) if r["packages"] else
-              len({f["context"] for f in r["findings"]}))
+              len({f["context"] for f in findings}))
 
         def shown_after(kind, value):
             b.eval(f"(() => {{ const s = document.getElementById('filter-{kind}'); s.value = {json.dumps(value)};"
                    " s.dispatchEvent(new Event('change')); })()")
             return int(b.eval("document.getElementById('shown').textContent"))
 
-        for ctx in sorted({f["context"] for f in r["findings"]}):
+        def group_packages(g):
+            return {p for i in g["findings"] for p in findings[i]["packages"]}
+
+        for ctx in sorted({g["context"] for g in groups}):
             check(f"filter context={ctx}", shown_after("context", ctx),
-                  sum(f["context"] == ctx for f in r["findings"]))
+                  sum(g["context"] == ctx for g in groups))
         shown_after("context", "")
-        for sev in sorted({f["severity"] for f in r["findings"]}):
+        for sev in sorted({g["severity"] for g in groups}):
             check(f"filter severity={sev}", shown_after("severity", sev),
-                  sum(f["severity"] == sev for f in r["findings"]))
+                  sum(g["severity"] == sev for g in groups))
         shown_after("severity", "")
         for p in r["packages"]:
             check(f"filter package={p['package']}", shown_after("package", p["package"]),
-                  sum(p["package"] in f["packages"] for f in r["findings"]))
+                  sum(p["package"] in group_packages(g) for g in groups))
         shown_after("package", "")
-        if r["findings"]:
-            f = r["findings"][-1]
+        if groups:
+            g = groups[-1]
+            b.eval(f"location.hash = '#g-{g['id']}'")
+            time.sleep(0.3)
+            check("permalink opens its group", b.eval(f"document.getElementById('g-{g['id']}').open"), True)
+            b.eval(f"document.getElementById('g-{g['id']}').open = false")
+        if findings:
+            f = findings[-1]
             b.eval(f"location.hash = '#f-{f['fingerprint']}'")
             time.sleep(0.3)
-            check("permalink opens its finding",
+            check("permalink opens its call site",
                   b.eval(f"document.getElementById('f-{f['fingerprint']}').open"), True)
-            check("the opened finding shows its stacks",
+            check("... inside its group, opened",
+                  b.eval(f"document.getElementById('f-{f['fingerprint']}').closest('details.group').open"), True)
+            check("the opened call site shows its stacks",
                   b.eval(f"document.querySelectorAll('#f-{f['fingerprint']} .stack').length"),
                   len(f["stacks"]))
             b.eval("location.hash = ''")
         if shot:
-            b.eval("document.querySelectorAll('details.finding')[0] && (document.querySelectorAll('details.finding')[0].open = true)")
+            b.eval("document.querySelectorAll('details.group')[0] && (document.querySelectorAll('details.group')[0].open = true)")
             b.send("Emulation.setDeviceMetricsOverride",
                    {"width": 1280, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
             data = b.send("Page.captureScreenshot", {"format": "png"})["data"]

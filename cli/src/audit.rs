@@ -106,6 +106,16 @@ fn autopkgtest(
 /// Runs every package; never stops at one that fails.
 pub fn run_packages(specs: &[String], cfg: &PackagesConfig) -> Vec<PackageOutcome> {
     let mut outcomes = Vec::new();
+    // One `$LIB` entry for the glibc and the musl builds, as `assafe run` preloads them: a musl
+    // program of a test gets the musl build (or, without one, runs unchecked) instead of the
+    // glibc build, which its loader cannot load. Made for this audit (readable by every user the
+    // tests may switch to) unless the package's own layout is installed.
+    let preload_dir =
+        std::env::temp_dir().join(format!("assafe-audit.{}.preload", std::process::id()));
+    let (preload, warning) = crate::run::audit_preload_entry(&cfg.lib, &preload_dir);
+    if let Some(w) = warning {
+        eprintln!("assafe: {w}");
+    }
     for spec in specs {
         let name = name_of(spec);
         let dir = cfg.output_dir.join(&name);
@@ -144,7 +154,7 @@ pub fn run_packages(specs: &[String], cfg: &PackagesConfig) -> Vec<PackageOutcom
         options.push("log_format=json".to_owned());
         options.push(format!("log_path={}", logs.join("assafe").display()));
         let env = [
-            format!("LD_PRELOAD={}", cfg.lib.display()),
+            format!("LD_PRELOAD={}", preload.to_string_lossy()),
             format!("ASSAFE_OPTIONS={}", options.join(":")),
         ];
         let out = dir.join("assafe");
@@ -181,5 +191,6 @@ pub fn run_packages(specs: &[String], cfg: &PackagesConfig) -> Vec<PackageOutcom
         );
         outcomes.push(o);
     }
+    let _ = fs::remove_dir_all(&preload_dir);
     outcomes
 }

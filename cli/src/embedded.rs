@@ -155,6 +155,19 @@ pub fn preload_layout_in(
     glibc: Option<&Path>,
     musl: Option<&Path>,
 ) -> Result<PathBuf, String> {
+    preload_layout_mode(dirs, glibc, musl, 0o700)
+}
+
+/// [`preload_layout_in`] with its directories made with `mode` (0o755: readable by processes
+/// that run as another user, as the tests of `assafe audit --packages` may; never writable by
+/// others).
+pub fn preload_layout_mode(
+    dirs: Vec<PathBuf>,
+    glibc: Option<&Path>,
+    musl: Option<&Path>,
+    mode: u32,
+) -> Result<PathBuf, String> {
+    let mode = mode & 0o755;
     use std::os::unix::ffi::OsStrExt;
     let mut h: u64 = 0xcbf29ce484222325;
     for p in [glibc, musl] {
@@ -180,13 +193,20 @@ pub fn preload_layout_in(
         let tmp = dir.join(format!(".{name}.{}", std::process::id()));
         let _ = fs::remove_dir_all(&tmp);
         let made = (|| -> std::io::Result<()> {
-            fs::DirBuilder::new().mode(0o700).create(&tmp)?;
+            // The mode is set after creation too: the umask does not narrow it.
+            let mkdir = |d: &Path| -> std::io::Result<()> {
+                fs::DirBuilder::new().mode(mode).create(d)?;
+                fs::set_permissions(d, fs::Permissions::from_mode(mode))
+            };
+            mkdir(&tmp)?;
             let link = |sub: &str, target: &Path| -> std::io::Result<()> {
-                let d = tmp.join(sub);
-                fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o700)
-                    .create(&d)?;
+                let mut d = tmp.clone();
+                for part in Path::new(sub).iter() {
+                    d.push(part);
+                    if !d.is_dir() {
+                        mkdir(&d)?;
+                    }
+                }
                 std::os::unix::fs::symlink(target, d.join(crate::run::LIB_NAME))
             };
             if let Some(g) = glibc {
@@ -196,7 +216,7 @@ pub fn preload_layout_in(
             }
             match musl {
                 Some(m) => link("$LIB", m)?,
-                None => fs::DirBuilder::new().mode(0o700).create(tmp.join("$LIB"))?,
+                None => mkdir(&tmp.join("$LIB"))?,
             }
             let _ = fs::remove_dir_all(&final_dir);
             fs::rename(&tmp, &final_dir)

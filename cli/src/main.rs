@@ -37,7 +37,11 @@ enum Cmd {
     /// assafe.json, assafe.sarif and assafe.txt into $AUTOPKGTEST_ARTIFACTS or --output-dir.
     /// With --packages: runs the autopkgtests of source packages with the library injected.
     Audit(AuditArgs),
-    /// Print the path of the preload library `run` uses (for plain `LD_PRELOAD=$(assafe lib)`).
+    /// Print the LD_PRELOAD entry `run` uses, for plain `LD_PRELOAD="$(assafe lib)"`: one path
+    /// with a literal `$LIB` that glibc's loader expands to a link to the glibc build and musl's
+    /// loader finds as a directory holding the musl build, so glibc and musl programs of a tree
+    /// each load their own (quote it: a shell must not expand `$LIB`). --glibc, --musl: the
+    /// path of one build.
     Lib(LibArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     Completions {
@@ -58,6 +62,12 @@ struct LibArgs {
     /// copy embedded in this binary, target/*).
     #[arg(long, value_name = "PATH")]
     lib: Option<PathBuf>,
+    /// Print the path of the glibc build itself.
+    #[arg(long, conflicts_with = "musl")]
+    glibc: bool,
+    /// Print the path of the musl build itself (fails when there is none).
+    #[arg(long)]
+    musl: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -208,7 +218,7 @@ fn render(report: &Report, out: &OutputArgs) -> String {
         Format::Text => render::text_with(report, out.max_frames),
         Format::Json => render::json(report),
         Format::Sarif => sarif::sarif(report, sarif::repo_root(repo_root).as_deref()),
-        Format::Html => render::html(report),
+        Format::Html => render::html_with(report, out.max_frames),
     }
 }
 
@@ -491,7 +501,29 @@ fn cmd_audit(a: AuditArgs) -> ExitCode {
 }
 
 fn cmd_lib(a: LibArgs) -> ExitCode {
-    match run::find_library(a.lib.as_deref()) {
+    let lib = match run::find_library(a.lib.as_deref()) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let (glibc, musl) = run::libraries(&lib);
+    let path = if a.glibc {
+        glibc.ok_or_else(|| format!("no glibc build goes with {}", lib.display()))
+    } else if a.musl {
+        musl.ok_or_else(|| {
+            format!(
+                "no musl build of libassafe.so goes with {} (set ASSAFE_MUSL_LIB, or build it: RUSTFLAGS=\"-C target-feature=-crt-static\" cargo build --release -p assafe --target x86_64-unknown-linux-musl)",
+                lib.display()
+            )
+        })
+    } else {
+        // Without a layout (no usable cache directory): the build found, with a warning.
+        let (entry, warning) = run::preload_or_lib(&lib, run::shared_preload_entry(&lib));
+        if let Some(w) = warning {
+            eprintln!("assafe: warning: {w}");
+        }
+        Ok(PathBuf::from(entry))
+    };
+    match path {
         Ok(p) => {
             println!("{}", p.display());
             ExitCode::SUCCESS

@@ -367,8 +367,16 @@ pub fn attach_sources(r: &mut Report) {
 
 /// A single self-contained HTML page (no network, no server): the report as JSON inside the page,
 /// rendered by inline JavaScript: headline counts, a table and a chart per package and context,
-/// the findings with their grouped stacks and source lines, filters and permalinks.
+/// one block per root cause as in the text report ([`Report::groups`], first seen first, process
+/// hygiene after the async-signal-safety findings: the root, its functions with their calls and
+/// call sites, the first call's stack), each call site with its stacks and source lines, stacks
+/// cut at [`DEFAULT_MAX_FRAMES`]; filters and permalinks.
 pub fn html(r: &Report) -> String {
+    html_with(r, DEFAULT_MAX_FRAMES)
+}
+
+/// [`html`] with stacks cut at `max_frames` (`--max-frames`; 0: whole stacks).
+pub fn html_with(r: &Report, max_frames: usize) -> String {
     let mut r = r.clone();
     attach_sources(&mut r);
     let data = serde_json::to_string(&r)
@@ -388,13 +396,13 @@ pub fn html(r: &Report) -> String {
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
 <title>{title}</title>
 <style>{css}</style></head>
-<body>
+<body data-max-frames="{max_frames}">
 <h1>{title}</h1>
 <p class="pkgs">assafe {version}: async-signal-unsafe calls in fork children, vfork children, signal handlers and under async cancellation.</p>
 <div class="headline" id="headline"></div>
 <section id="packages-section"><h2>Per package</h2><table id="packages"></table></section>
-<h2>Findings per package and context</h2><div id="chart"></div>
-<h2>Findings (<span id="shown">0</span> shown)</h2>
+<h2>Call sites per package and context</h2><div id="chart"></div>
+<h2>Findings (<span id="shown">0</span> shown, at <span id="shown-sites">0</span> call sites)</h2>
 <div class="filters">
 <label>context <select id="filter-context"></select></label>
 <label>severity <select id="filter-severity"></select></label>
@@ -410,5 +418,6 @@ pub fn html(r: &Report) -> String {
         css = include_str!("html/report.css"),
         js = include_str!("html/report.js"),
         data = data,
+        max_frames = max_frames,
     )
 }

@@ -88,14 +88,49 @@ pub enum Libc {
 }
 
 /// The C library `lib` was built for: the musl build imports musl's `_dl_debug_addr` (the glibc
-/// build imports `_r_debug` instead). `None` when the file cannot be read as ELF.
+/// build imports `_r_debug` instead). `None` when the file cannot be read as ELF. Only the ELF
+/// header, the section headers and the dynamic symbol and string tables are read (bounded
+/// `pread`s), not the library.
 pub fn libc_of(lib: &Path) -> Option<Libc> {
-    use object::{Object, ObjectSymbol};
-    let data = fs::read(lib).ok()?;
-    let file = object::File::parse(&*data).ok()?;
-    let musl = file
-        .dynamic_symbols()
-        .any(|s| s.is_undefined() && s.name_bytes() == Ok(b"_dl_debug_addr"));
+    use object::elf::{FileHeader64, SHT_DYNSYM, SectionHeader64, Sym64};
+    use object::read::elf::{FileHeader, SectionHeader, Sym};
+    use object::{Endianness, pod};
+    use std::os::unix::fs::FileExt;
+    /// Larger tables are not a build of libassafe.so.
+    const MAX_TABLE: u64 = 8 << 20;
+    let f = fs::File::open(lib).ok()?;
+    let read = |off: u64, len: u64| -> Option<Vec<u8>> {
+        if len > MAX_TABLE {
+            return None;
+        }
+        let mut buf = vec![0u8; usize::try_from(len).ok()?];
+        f.read_exact_at(&mut buf, off).ok()?;
+        Some(buf)
+    };
+    let head = read(0, 64)?;
+    let hdr = FileHeader64::<Endianness>::parse(&head[..]).ok()?;
+    let e = hdr.endian().ok()?;
+    let shnum = u64::from(hdr.e_shnum(e));
+    let shentsize = std::mem::size_of::<SectionHeader64<Endianness>>() as u64;
+    if u64::from(hdr.e_shentsize(e)) != shentsize || shnum == 0 {
+        return None;
+    }
+    let table = read(hdr.e_shoff(e), shnum * shentsize)?;
+    let (sections, _) =
+        pod::slice_from_bytes::<SectionHeader64<Endianness>>(&table, shnum as usize).ok()?;
+    let dynsym = sections.iter().find(|s| s.sh_type(e) == SHT_DYNSYM)?;
+    let strtab = sections.get(dynsym.sh_link(e) as usize)?;
+    let syms = read(dynsym.sh_offset(e), dynsym.sh_size(e))?;
+    let strs = read(strtab.sh_offset(e), strtab.sh_size(e))?;
+    let n = syms.len() / std::mem::size_of::<Sym64<Endianness>>();
+    let (syms, _) = pod::slice_from_bytes::<Sym64<Endianness>>(&syms, n).ok()?;
+    const WANT: &[u8] = b"_dl_debug_addr\0";
+    let musl = syms.iter().any(|s| {
+        s.is_undefined(e)
+            && strs
+                .get(s.st_name(e) as usize..)
+                .is_some_and(|t| t.starts_with(WANT))
+    });
     Some(if musl { Libc::Musl } else { Libc::Glibc })
 }
 
@@ -103,9 +138,18 @@ pub fn libc_of(lib: &Path) -> Option<Libc> {
 /// the build for the other C library: `$ASSAFE_MUSL_LIB` (`none`: no musl build), else the
 /// installed layout (`…/lib/x86_64-linux-gnu/libassafe.so` beside `…/lib/x86_64-linux-musl/`),
 /// else cargo's (`target/release/` beside `target/x86_64-unknown-linux-musl/release/`), else the
-/// build embedded in this binary. Returns (glibc build, musl build).
+/// build embedded in this binary. Returns (glibc build, musl build). Worked out once per process
+/// for a given `lib` (the preflight and the preload entry both ask).
 pub fn libraries(lib: &Path) -> (Option<PathBuf>, Option<PathBuf>) {
-    match libc_of(lib) {
+    type Pair = (Option<PathBuf>, Option<PathBuf>);
+    static SEEN: std::sync::Mutex<Vec<(PathBuf, Pair)>> = std::sync::Mutex::new(Vec::new());
+    let mut seen = SEEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, pair)) = seen.iter().find(|(p, _)| p == lib) {
+        return pair.clone();
+    }
+    let pair = match libc_of(lib) {
         Some(Libc::Musl) => {
             let glibc = crate::embedded::available()
                 .then(crate::embedded::extract)
@@ -113,7 +157,9 @@ pub fn libraries(lib: &Path) -> (Option<PathBuf>, Option<PathBuf>) {
             (glibc, Some(lib.to_path_buf()))
         }
         _ => (Some(lib.to_path_buf()), musl_library(lib)),
-    }
+    };
+    seen.push((lib.to_path_buf(), pair.clone()));
+    pair
 }
 
 /// The musl build that goes with the glibc build `lib` (see [`libraries`]).
@@ -175,10 +221,7 @@ fn installed_layout(glibc: Option<&Path>, musl: Option<&Path>) -> Option<PathBuf
 /// a musl program of the tree would not start).
 pub fn preload_entry(lib: &Path, run_dir: &Path) -> (OsString, Option<String>) {
     let (glibc, musl) = libraries(lib);
-    if let Some(dir) = installed_layout(glibc.as_deref(), musl.as_deref()) {
-        return (dir.join("$LIB").join(LIB_NAME).into_os_string(), None);
-    }
-    let made = crate::embedded::preload_layout(glibc.as_deref(), musl.as_deref()).or_else(|e| {
+    let made = shared_preload_entry(lib).or_else(|e| {
         crate::embedded::preload_layout_in(
             vec![run_dir.join(".preload")],
             glibc.as_deref(),
@@ -186,6 +229,44 @@ pub fn preload_entry(lib: &Path, run_dir: &Path) -> (OsString, Option<String>) {
         )
         .map_err(|e2| format!("{e}; {e2}"))
     });
+    preload_or_lib(lib, made)
+}
+
+/// The `LD_PRELOAD` entry for the builds that go with `lib` (see [`libraries`]) that lasts
+/// beyond a run: the package's layout, else one in the private cache directory. What
+/// `assafe lib` prints.
+pub fn shared_preload_entry(lib: &Path) -> Result<PathBuf, String> {
+    let (glibc, musl) = libraries(lib);
+    if let Some(dir) = installed_layout(glibc.as_deref(), musl.as_deref()) {
+        return Ok(dir.join("$LIB").join(LIB_NAME));
+    }
+    crate::embedded::preload_layout(glibc.as_deref(), musl.as_deref())
+}
+
+/// The `LD_PRELOAD` entry for `assafe audit --packages`: the package's layout, else one made
+/// (mode 0755, readable by tests that drop privileges) in `dir`, else `lib` alone, with a
+/// warning.
+pub fn audit_preload_entry(lib: &Path, dir: &Path) -> (OsString, Option<String>) {
+    let (glibc, musl) = libraries(lib);
+    let made = match installed_layout(glibc.as_deref(), musl.as_deref()) {
+        Some(d) => Ok(d.join("$LIB").join(LIB_NAME)),
+        None => {
+            use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+            let _ = fs::DirBuilder::new().mode(0o755).create(dir);
+            let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o755));
+            crate::embedded::preload_layout_mode(
+                vec![dir.to_path_buf()],
+                glibc.as_deref(),
+                musl.as_deref(),
+                0o755,
+            )
+        }
+    };
+    preload_or_lib(lib, made)
+}
+
+/// `made` as an `LD_PRELOAD` entry, else `lib` alone with a warning saying what that means.
+pub fn preload_or_lib(lib: &Path, made: Result<PathBuf, String>) -> (OsString, Option<String>) {
     match made {
         Ok(p) => (p.into_os_string(), None),
         Err(e) => (

@@ -235,19 +235,92 @@ impl Mapped {
 
 type Reader = addr2line::gimli::EndianSlice<'static, addr2line::gimli::RunTimeEndian>;
 
-/// The DWARF of one module, parsed lazily by addr2line (units, lines and functions are parsed
-/// when an address in them is first asked for). Only the sections that lookups use are loaded:
-/// location lists, macros, call-frame and type units are never read or decompressed.
-struct Dwarf {
-    // Field order is drop order: `ctx` borrows from `_owned` and `_file`.
+/// The debug sections lookups use (location lists, macros, call-frame and type units are never
+/// read or decompressed).
+#[derive(Clone, Copy)]
+struct Sections {
+    endian: addr2line::gimli::RunTimeEndian,
+    abbrev: &'static [u8],
+    addr: &'static [u8],
+    aranges: &'static [u8],
+    info: &'static [u8],
+    line: &'static [u8],
+    line_str: &'static [u8],
+    ranges: &'static [u8],
+    rnglists: &'static [u8],
+    str: &'static [u8],
+    str_offsets: &'static [u8],
+}
+
+impl Sections {
+    /// A `gimli::Dwarf` over these sections, with `info` and `aranges` in place of theirs.
+    fn dwarf(
+        &self,
+        info: &'static [u8],
+        aranges: &'static [u8],
+    ) -> addr2line::gimli::Dwarf<Reader> {
+        use addr2line::gimli::{self, SectionId};
+        let load = |id: SectionId| -> Result<Reader, std::convert::Infallible> {
+            let b: &'static [u8] = match id {
+                SectionId::DebugAbbrev => self.abbrev,
+                SectionId::DebugAddr => self.addr,
+                SectionId::DebugAranges => aranges,
+                SectionId::DebugInfo => info,
+                SectionId::DebugLine => self.line,
+                SectionId::DebugLineStr => self.line_str,
+                SectionId::DebugRanges => self.ranges,
+                SectionId::DebugRngLists => self.rnglists,
+                SectionId::DebugStr => self.str,
+                SectionId::DebugStrOffsets => self.str_offsets,
+                _ => &[],
+            };
+            Ok(gimli::EndianSlice::new(b, self.endian))
+        };
+        match gimli::Dwarf::load(load) {
+            Ok(d) => d,
+            Err(never) => match never {},
+        }
+    }
+}
+
+/// A context over one compile unit: `info` is the module's `.debug_info` up to the end of that
+/// unit, at its own offset, with the bytes before it presented as one type unit (which addr2line
+/// skips): only this unit's abbreviations, ranges, lines and functions are ever parsed, and every
+/// offset into `.debug_info` keeps its meaning. Made only for a unit whose abbreviations cannot
+/// refer to another unit's entries (see [`Dwarf::refers_outside`]: addr2line drops an inlined
+/// frame whose name it cannot reach).
+struct UnitContext {
+    // Field order is drop order: `ctx` borrows from `_info`.
     ctx: addr2line::Context<Reader>,
+    _info: memmap2::Mmap,
+}
+
+/// The DWARF of one module. With `.debug_aranges` (gcc, rustc), an address is looked up in a
+/// context over the compile unit that covers it (see [`UnitContext`]), made when an address in
+/// it is first asked for: work is proportional to the units the findings' frames fall in, not
+/// to the module's. Without it (clang's default), for a unit that may refer to other units
+/// (rustc's codegen units, LTO, dwz's partial units) or one whose context cannot name a frame,
+/// one context over the whole module, whose units addr2line parses all at once (their headers
+/// and root entries; their lines and functions lazily).
+struct Dwarf {
+    // Field order is drop order: the contexts borrow from `_owned` and `_file`.
+    units: std::cell::RefCell<HashMap<u64, Option<UnitContext>>>,
+    whole: std::cell::OnceCell<Option<addr2line::Context<Reader>>>,
+    /// `(begin, end, unit offset)` of every `.debug_aranges` entry.
+    aranges: Vec<(u64, u64, u64)>,
+    sections: Sections,
     /// Sections that were compressed in the file, decompressed.
     _owned: Vec<Box<[u8]>>,
     _file: Arc<Mapped>,
 }
 
+/// What DWARF says about one address: `(function, file, line)` per frame, inlined first.
+type DwarfFrames = Vec<(Option<String>, Option<String>, Option<u32>)>;
+
 impl Dwarf {
-    fn load(file: Arc<Mapped>) -> Option<Dwarf> {
+    /// Finds `file`'s debug sections (decompressing the compressed ones; their bytes are added to
+    /// `stats`) and reads `.debug_aranges`. No unit is parsed.
+    fn load(file: Arc<Mapped>, stats: &mut SymbolizerStats) -> Option<Dwarf> {
         use addr2line::gimli::{self, SectionId};
         let obj = object::File::parse(&file.0[..]).ok()?;
         let endian = if obj.is_little_endian() {
@@ -256,80 +329,305 @@ impl Dwarf {
             gimli::RunTimeEndian::Big
         };
         let mut owned: Vec<Box<[u8]>> = Vec::new();
-        let load = |id: SectionId| -> Result<Reader, gimli::Error> {
-            let empty = gimli::EndianSlice::new(&[][..], endian);
-            let used = matches!(
-                id,
-                SectionId::DebugAbbrev
-                    | SectionId::DebugAddr
-                    | SectionId::DebugAranges
-                    | SectionId::DebugInfo
-                    | SectionId::DebugLine
-                    | SectionId::DebugLineStr
-                    | SectionId::DebugRanges
-                    | SectionId::DebugRngLists
-                    | SectionId::DebugStr
-                    | SectionId::DebugStrOffsets
-            );
-            let Some(section) = used.then(|| obj.section_by_name(id.name())).flatten() else {
-                return Ok(empty);
+        let mut load = |id: SectionId| -> &'static [u8] {
+            let Some(section) = obj.section_by_name(id.name()) else {
+                return &[];
             };
-            let bytes: &'static [u8] = match section.uncompressed_data() {
+            match section.uncompressed_data() {
                 // SAFETY: the bytes lie in the mapping `file`, which `Dwarf` keeps alive (and
                 // unmoved: the mapping's address does not change when the Arc moves) for as long
-                // as `ctx`, the only holder of this slice, lives; `ctx` is dropped first.
+                // as the contexts, the only holders of this slice, live; they are dropped first.
                 Ok(std::borrow::Cow::Borrowed(b)) => unsafe { &*(b as *const [u8]) },
                 Ok(std::borrow::Cow::Owned(v)) => {
+                    stats.bytes_decompressed += v.len() as u64;
                     let b = v.into_boxed_slice();
                     // SAFETY: a boxed slice's heap buffer does not move when the Box moves into
-                    // `owned`, which `Dwarf` keeps until after `ctx` is dropped.
+                    // `owned`, which `Dwarf` keeps until after the contexts are dropped.
                     let r = unsafe { &*(&*b as *const [u8]) };
                     owned.push(b);
                     r
                 }
-                Err(_) => return Ok(empty),
-            };
-            Ok(gimli::EndianSlice::new(bytes, endian))
+                Err(_) => &[],
+            }
         };
-        let dwarf = gimli::Dwarf::load(load).ok()?;
-        let ctx = addr2line::Context::from_dwarf(dwarf).ok()?;
+        let sections = Sections {
+            endian,
+            abbrev: load(SectionId::DebugAbbrev),
+            addr: load(SectionId::DebugAddr),
+            aranges: load(SectionId::DebugAranges),
+            info: load(SectionId::DebugInfo),
+            line: load(SectionId::DebugLine),
+            line_str: load(SectionId::DebugLineStr),
+            ranges: load(SectionId::DebugRanges),
+            rnglists: load(SectionId::DebugRngLists),
+            str: load(SectionId::DebugStr),
+            str_offsets: load(SectionId::DebugStrOffsets),
+        };
+        if sections.info.is_empty() {
+            return None;
+        }
+        let mut aranges = Vec::new();
+        let section = gimli::DebugAranges::new(sections.aranges, endian);
+        let mut headers = section.headers();
+        let complete = loop {
+            match headers.next() {
+                Ok(Some(h)) => {
+                    let unit = h.debug_info_offset().0 as u64;
+                    let mut entries = h.entries();
+                    loop {
+                        match entries.next() {
+                            Ok(Some(e)) if e.length() > 0 => {
+                                let r = e.range();
+                                aranges.push((r.begin, r.end, unit));
+                            }
+                            Ok(Some(_)) => {}
+                            Ok(None) => break,
+                            // (Address overflow: ignored, as addr2line does.)
+                            Err(_) => break,
+                        }
+                    }
+                }
+                Ok(None) => break true,
+                Err(_) => break false,
+            }
+        };
+        if !complete {
+            aranges.clear();
+        }
         Some(Dwarf {
-            ctx,
+            units: Default::default(),
+            whole: Default::default(),
+            aranges,
+            sections,
             _owned: owned,
             _file: file,
         })
     }
+
+    /// The context over the compile unit at `offset` (see [`UnitContext`]); `None` when it
+    /// cannot be made (then the whole module's context serves).
+    fn unit_context(&self, offset: u64) -> Option<UnitContext> {
+        use addr2line::gimli::{self, Reader as _};
+        let info = self.sections.info;
+        let off = usize::try_from(offset).ok()?;
+        let mut r = gimli::EndianSlice::new(info.get(off..)?, self.sections.endian);
+        let (len, _format) = r.read_initial_length().ok()?;
+        let end = off
+            .checked_add(info.len() - off - r.len())?
+            .checked_add(len)?;
+        if end > info.len() {
+            return None;
+        }
+        // The fake type unit's header: 4 + 2 + 1 + 1 + 4 + 8 + 4 bytes (32-bit DWARF 5).
+        const FAKE: usize = 24;
+        if off != 0 && (off < FAKE || off - 4 > 0xffff_fff0) {
+            return None;
+        }
+        if self.refers_outside(offset) != Some(false) {
+            // Its entries may name functions in other units (rustc's codegen units, LTO, dwz):
+            // addr2line would drop such inlined frames silently here.
+            return None;
+        }
+        // Zeroed, anonymous: the pages before the unit that are not written are never touched.
+        let mut buf = memmap2::MmapMut::map_anon(end).ok()?;
+        buf[off..end].copy_from_slice(&info[off..end]);
+        if off != 0 {
+            let little = matches!(self.sections.endian, gimli::RunTimeEndian::Little);
+            let u32b = |v: u32| {
+                if little {
+                    v.to_le_bytes()
+                } else {
+                    v.to_be_bytes()
+                }
+            };
+            let u16b = |v: u16| {
+                if little {
+                    v.to_le_bytes()
+                } else {
+                    v.to_be_bytes()
+                }
+            };
+            let len = u32::try_from(off - 4).ok()?;
+            buf[0..4].copy_from_slice(&u32b(len));
+            buf[4..6].copy_from_slice(&u16b(5));
+            buf[6] = gimli::DW_UT_type.0;
+            buf[7] = 8; // address size
+            // abbreviation offset, type signature and type offset: zero.
+        }
+        let buf = buf.make_read_only().ok()?;
+        // SAFETY: a mapping's address does not change when the `Mmap` moves into the
+        // `UnitContext` that holds `ctx`, the only holder of this slice, and unmaps it after it.
+        let bytes: &'static [u8] = unsafe { &*(&buf[..] as *const [u8]) };
+        let ctx = addr2line::Context::from_dwarf(self.sections.dwarf(bytes, &[])).ok()?;
+        Some(UnitContext { ctx, _info: buf })
+    }
+
+    /// Whether the unit at `offset` may refer to entries of other units: its abbreviation table
+    /// has an attribute of a form that does (`DW_FORM_ref_addr`, the supplementary file's, or
+    /// `DW_FORM_indirect`, whose form is known only per entry). Read from the raw table: no
+    /// entry of the unit is parsed. `None` when it cannot be read.
+    fn refers_outside(&self, offset: u64) -> Option<bool> {
+        use addr2line::gimli::{self, Reader as _};
+        let endian = self.sections.endian;
+        let info = gimli::DebugInfo::new(self.sections.info, endian);
+        let header = info
+            .header_from_offset(gimli::DebugInfoOffset(usize::try_from(offset).ok()?))
+            .ok()?;
+        let at = header.debug_abbrev_offset().0;
+        let mut r = gimli::EndianSlice::new(self.sections.abbrev.get(at..)?, endian);
+        loop {
+            let code = r.read_uleb128().ok()?;
+            if code == 0 {
+                return Some(false);
+            }
+            let _tag = r.read_uleb128().ok()?;
+            let _children = r.read_u8().ok()?;
+            loop {
+                let name = r.read_uleb128().ok()?;
+                let form = r.read_uleb128().ok()?;
+                if name == 0 && form == 0 {
+                    break;
+                }
+                let form = gimli::DwForm(u16::try_from(form).ok()?);
+                if matches!(
+                    form,
+                    gimli::DW_FORM_ref_addr
+                        | gimli::DW_FORM_indirect
+                        | gimli::DW_FORM_GNU_ref_alt
+                        | gimli::DW_FORM_ref_sup4
+                        | gimli::DW_FORM_ref_sup8
+                ) {
+                    return Some(true);
+                }
+                if form == gimli::DW_FORM_implicit_const {
+                    r.read_sleb128().ok()?;
+                }
+            }
+        }
+    }
+
+    /// Looks `probe` up: in the contexts of the units `.debug_aranges` says cover it, else (no
+    /// aranges, a unit that cannot be made, a frame its unit cannot name) in the whole module's.
+    fn frames(&self, probe: u64, stats: &mut SymbolizerStats) -> DwarfFrames {
+        if !self.aranges.is_empty() {
+            let mut units: Vec<u64> = self
+                .aranges
+                .iter()
+                .filter(|(b, e, _)| *b <= probe && probe < *e)
+                .map(|a| a.2)
+                .collect();
+            units.sort_unstable();
+            units.dedup();
+            if units.is_empty() {
+                // No unit has code here (crt's `_start`, assembly): symbols name it.
+                return Vec::new();
+            }
+            let mut complete = true;
+            for u in units {
+                let mut map = self.units.borrow_mut();
+                let uc = map.entry(u).or_insert_with(|| {
+                    let c = self.unit_context(u);
+                    if c.is_some() {
+                        stats.units_parsed += 1;
+                    }
+                    c
+                });
+                let Some(uc) = uc else {
+                    complete = false;
+                    continue;
+                };
+                let (found, line_only) = lookup(&uc.ctx, probe);
+                if found.is_empty() {
+                    continue;
+                }
+                // Every frame named, or a line with no function entry (a line-tables-only build,
+                // assembly): what the whole module's context would say too.
+                if line_only || found.iter().all(|f| f.0.is_some()) {
+                    return found;
+                }
+                // A function this unit cannot name (its name is in another unit): the whole
+                // module's context can.
+                complete = false;
+            }
+            if complete {
+                return Vec::new();
+            }
+        }
+        let whole = self.whole.get_or_init(|| {
+            stats.whole_modules += 1;
+            addr2line::Context::from_dwarf(
+                self.sections
+                    .dwarf(self.sections.info, self.sections.aranges),
+            )
+            .ok()
+        });
+        whole
+            .as_ref()
+            .map(|c| lookup(c, probe).0)
+            .unwrap_or_default()
+    }
+}
+
+/// `probe` in `ctx`: its frames (inlined first), else its line alone (then `true`).
+fn lookup(ctx: &addr2line::Context<Reader>, probe: u64) -> (DwarfFrames, bool) {
+    let mut out = Vec::new();
+    // Split DWARF (.dwo) units are not followed: their frames fall back to the symbols.
+    if let Ok(mut frames) = ctx.find_frames(probe).skip_all_loads() {
+        while let Ok(Some(f)) = frames.next() {
+            let function = f
+                .function
+                .as_ref()
+                .and_then(|n| n.raw_name().ok())
+                .map(|n| demangle(&n));
+            let (file, line) = match &f.location {
+                Some(l) => (l.file.map(str::to_owned), l.line),
+                None => (None, None),
+            };
+            out.push((function, file, line));
+        }
+    }
+    if out.is_empty()
+        && let Ok(Some(l)) = ctx.find_location(probe)
+    {
+        out.push((None, l.file.map(str::to_owned), l.line));
+        return (out, true);
+    }
+    (out, false)
 }
 
 struct Module {
+    path: PathBuf,
     /// The GNU build-id of the file on disk now (lower-case hex).
     build_id: Option<String>,
     /// When the file's inode last changed (ctime): a package upgrade replaces the file, and
     /// dpkg cannot backdate a ctime.
     changed: Option<SystemTime>,
     file: Arc<Mapped>,
-    /// DWARF from the module itself or its separate debug file.
-    dwarf: Option<Dwarf>,
-    /// `(address, size, name)` from `.symtab` and `.dynsym`, sorted by address; read only when
-    /// a frame gets no function name from DWARF.
-    symbols: std::cell::OnceCell<Vec<(u64, u64, String)>>,
+    /// DWARF from the module itself or its separate debug file: found, mapped and prepared only
+    /// when a frame of this module is first looked up in it (never for the C runtime's modules,
+    /// see [`Module::wants_dwarf`]; never for a module whose frames only needed their bytes, a
+    /// build-id check or a symbol).
+    dwarf: std::cell::OnceCell<Option<Dwarf>>,
+    /// `(address, size, name)` from `.symtab`, else `.dynsym` and the separate debug file's
+    /// `.symtab` (which names the local functions of a stripped library); read only when a frame
+    /// gets no function name from DWARF.
+    symbols: std::cell::OnceCell<Symbols>,
+    /// Addresses looked up in [`Module::symbols`], and what they are in.
+    named: std::cell::RefCell<HashMap<u64, Option<String>>>,
+}
+
+/// A module's function symbols, `(address, size, name)`; the names borrow from the mapped files.
+struct Symbols {
+    // Field order is drop order: `list` borrows from `_maps`.
+    list: Vec<(u64, u64, &'static [u8])>,
+    _maps: Vec<Arc<Mapped>>,
 }
 
 impl Module {
-    /// Maps the module (nothing is read but its ELF and section headers) and, if it or its
-    /// separate debug file has DWARF, prepares a lazy context over it.
+    /// Maps the module: nothing is read but its ELF and section headers and its build-id note.
     fn load(path: &Path) -> Option<Module> {
         let file = Mapped::open(path)?;
         let obj = object::File::parse(&file.0[..]).ok()?;
-        let has_dwarf = obj
-            .section_by_name(".debug_info")
-            .is_some_and(|s| s.size() > 0);
-        let dwarf_file = if has_dwarf {
-            Some(file.clone())
-        } else {
-            separate_debug_file(path, &obj).and_then(|p| Mapped::open(&p))
-        };
-        let dwarf = dwarf_file.and_then(Dwarf::load);
         let build_id = match obj.build_id() {
             Ok(Some(id)) if !id.is_empty() => Some(id.iter().map(|b| format!("{b:02x}")).collect()),
             _ => None,
@@ -340,30 +638,98 @@ impl Module {
             SystemTime::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(secs))
         });
         Some(Module {
+            path: path.to_path_buf(),
             build_id,
             changed,
             file,
-            dwarf,
+            dwarf: std::cell::OnceCell::new(),
             symbols: std::cell::OnceCell::new(),
+            named: Default::default(),
         })
     }
 
-    fn symbols(&self) -> &[(u64, u64, String)] {
-        self.symbols.get_or_init(|| {
-            let Ok(file) = object::File::parse(&self.file.0[..]) else {
-                return Vec::new();
-            };
-            let mut symbols: Vec<(u64, u64, String)> = file
-                .symbols()
-                .chain(file.dynamic_symbols())
-                .filter(|s| s.kind() == SymbolKind::Text && s.address() != 0)
-                .filter_map(|s| Some((s.address(), s.size(), s.name().ok()?.to_owned())))
-                .filter(|(_, _, n)| !n.is_empty())
-                .collect();
-            symbols.sort();
-            symbols.dedup_by_key(|s| s.0);
-            symbols
-        })
+    /// Whether frames of this module are looked up in DWARF (file, line, inlined functions).
+    /// The C and C++ runtime and the loader ([`is_system_module`]) are not: their frames are
+    /// calls made on the program's behalf, named from the symbol tables; their debug info (libc's
+    /// is tens of megabytes, compressed) would make every report pay for it.
+    fn wants_dwarf(&self) -> bool {
+        !is_system_module(&self.path.to_string_lossy())
+    }
+
+    /// The module's DWARF context, prepared on first use (see [`Module::dwarf`]).
+    fn dwarf(&self, stats: &mut SymbolizerStats) -> Option<&Dwarf> {
+        self.dwarf
+            .get_or_init(|| {
+                if !self.wants_dwarf() {
+                    return None;
+                }
+                let obj = object::File::parse(&self.file.0[..]).ok()?;
+                let has_dwarf = obj
+                    .section_by_name(".debug_info")
+                    .is_some_and(|s| s.size() > 0);
+                let dwarf_file = if has_dwarf {
+                    Some(self.file.clone())
+                } else {
+                    separate_debug_file(&self.path, &obj).and_then(|p| Mapped::open(&p))
+                };
+                let d = Dwarf::load(dwarf_file?, stats);
+                if d.is_some() {
+                    stats
+                        .dwarf_modules
+                        .push(self.path.to_string_lossy().into_owned());
+                }
+                d
+            })
+            .as_ref()
+    }
+
+    fn symbols(&self) -> &[(u64, u64, &'static [u8])] {
+        &self
+            .symbols
+            .get_or_init(|| {
+                let mut list: Vec<(u64, u64, &'static [u8])> = Vec::new();
+                let mut maps = Vec::new();
+                let mut add = |map: &Arc<Mapped>| -> Option<bool> {
+                    let file = object::File::parse(&map.0[..]).ok()?;
+                    // `.symtab` holds every function `.dynsym` does: read one of them.
+                    let has_symtab = file.symbols().next().is_some();
+                    let symbols = if has_symtab {
+                        file.symbols()
+                    } else {
+                        file.dynamic_symbols()
+                    };
+                    for sym in symbols {
+                        if sym.kind() != SymbolKind::Text || sym.address() == 0 {
+                            continue;
+                        }
+                        let Ok(name) = sym.name_bytes() else { continue };
+                        if name.is_empty() {
+                            continue;
+                        }
+                        // SAFETY: the name lies in the mapping `map`, which `Symbols` keeps alive
+                        // (and unmoved) beside `list`, the only holder of these slices.
+                        let name: &'static [u8] = unsafe { &*(name as *const [u8]) };
+                        list.push((sym.address(), sym.size(), name));
+                    }
+                    maps.push(map.clone());
+                    Some(has_symtab)
+                };
+                let has_symtab = add(&self.file).unwrap_or(true);
+                // A stripped library keeps only its exported names: its separate debug file's
+                // `.symtab` names the local functions too (libc's `__libc_start_call_main`).
+                if !has_symtab
+                    && let Ok(file) = object::File::parse(&self.file.0[..])
+                    && let Some(debug) =
+                        separate_debug_file(&self.path, &file).and_then(|p| Mapped::open(&p))
+                {
+                    add(&debug);
+                }
+                // Not sorted: a report looks up a few addresses per module, each once (see
+                // `Module::symbol`); a scan of the list costs less than sorting it (libc's debug
+                // file has 10 000 symbols).
+                Symbols { list, _maps: maps }
+            })
+            .list
     }
 
     /// The bytes at virtual address `vaddr` of the file (from its loadable segments).
@@ -400,19 +766,35 @@ impl Module {
 
     /// Whether a symbol (function) starts exactly at `vaddr`.
     fn is_function_start(&self, vaddr: u64) -> bool {
-        let symbols = self.symbols();
-        let i = symbols.partition_point(|s| s.0 < vaddr);
-        symbols.get(i).is_some_and(|s| s.0 == vaddr)
+        self.symbols().iter().any(|s| s.0 == vaddr)
     }
 
-    fn symbol(&self, probe: u64) -> Option<&str> {
-        let symbols = self.symbols();
-        let i = symbols.partition_point(|s| s.0 <= probe);
-        let (addr, size, name) = symbols.get(i.checked_sub(1)?)?;
-        if *size != 0 && probe >= addr + size {
-            return None;
+    /// The function symbol `probe` is in: the one that starts last at or before it (of those
+    /// that start there, the smallest, then the first by name), unless its size ends before
+    /// `probe`. Each address is looked up once.
+    fn symbol(&self, probe: u64) -> Option<String> {
+        if let Some(v) = self.named.borrow().get(&probe) {
+            return v.clone();
         }
-        Some(name)
+        let mut best: Option<&(u64, u64, &'static [u8])> = None;
+        for s in self.symbols() {
+            if s.0 > probe {
+                continue;
+            }
+            let better = match best {
+                None => true,
+                Some(b) => s.0 > b.0 || (s.0 == b.0 && (s.1, s.2) < (b.1, b.2)),
+            };
+            if better {
+                best = Some(s);
+            }
+        }
+        let name = best
+            .filter(|(addr, size, _)| *size == 0 || probe < addr + size)
+            .and_then(|(_, _, name)| std::str::from_utf8(name).ok())
+            .map(demangle);
+        self.named.borrow_mut().insert(probe, name.clone());
+        name
     }
 }
 
@@ -447,11 +829,32 @@ fn separate_debug_file(path: &Path, file: &object::File) -> Option<PathBuf> {
     None
 }
 
+/// What a [`Symbolizer`] had to read, for the tests that keep symbolization proportional to
+/// the findings rather than to the size of the binaries' debug info.
+#[derive(Clone, Debug, Default)]
+pub struct SymbolizerStats {
+    /// Modules opened (mapped; their ELF headers parsed), in order.
+    pub modules_opened: Vec<String>,
+    /// Modules whose DWARF was prepared for lookups, in order.
+    pub dwarf_modules: Vec<String>,
+    /// Bytes of compressed debug sections inflated.
+    pub bytes_decompressed: u64,
+    /// Compile units parsed one by one (see `UnitContext`).
+    pub units_parsed: u64,
+    /// Modules whose units were all parsed (no `.debug_aranges`, or a frame one unit could not
+    /// name).
+    pub whole_modules: u64,
+}
+
 /// Symbolizes frames, caching every module it opens (and every module it could not open).
 /// Work is proportional to the findings: only modules that appear in a stack are opened, they
-/// are mapped rather than read, and their DWARF is parsed unit by unit as addresses need it.
+/// are mapped rather than read, their DWARF is prepared only when one of their frames is first
+/// looked up (never for the C runtime's modules, named from their symbol tables), and parsed
+/// unit by unit as addresses need it.
 #[derive(Default)]
 pub struct Symbolizer {
+    /// What was read (see [`SymbolizerStats`]).
+    pub stats: SymbolizerStats,
     modules: HashMap<String, Option<Module>>,
     /// Modules that could not be opened (deleted since the run, unreadable, not ELF).
     pub missing: Vec<String>,
@@ -474,8 +877,9 @@ impl Symbolizer {
     fn module(&mut self, path: &str) -> Option<&Module> {
         if !self.modules.contains_key(path) {
             let m = Module::load(Path::new(path));
-            if m.is_none() {
-                self.missing.push(path.to_owned());
+            match &m {
+                None => self.missing.push(path.to_owned()),
+                Some(_) => self.stats.modules_opened.push(path.to_owned()),
             }
             self.modules.insert(path.to_owned(), m);
         }
@@ -570,38 +974,22 @@ impl Symbolizer {
         if !self.same_build(raw, logged_at) {
             return vec![base];
         }
-        let Some(module) = self.module(&raw.module) else {
+        if self.module(&raw.module).is_none() {
+            return vec![base];
+        }
+        let Some(Some(module)) = self.modules.get(&raw.module) else {
             return vec![base];
         };
         let mut out: Vec<SymFrame> = Vec::new();
-        if let Some(dwarf) = &module.dwarf {
-            // Split DWARF (.dwo) units are not followed: their frames fall back to the symbols.
-            if let Ok(mut frames) = dwarf.ctx.find_frames(probe).skip_all_loads() {
-                while let Ok(Some(f)) = frames.next() {
-                    let function = f
-                        .function
-                        .as_ref()
-                        .and_then(|n| n.raw_name().ok())
-                        .map(|n| demangle(&n));
-                    let (file, line) = match &f.location {
-                        Some(l) => (l.file.map(str::to_owned), l.line),
-                        None => (None, None),
-                    };
-                    out.push(SymFrame {
-                        function,
-                        file,
-                        line,
-                        inlined: true,
-                        ..base.clone()
-                    });
-                }
-            }
-            if out.is_empty()
-                && let Ok(Some(l)) = dwarf.ctx.find_location(probe)
-            {
+        if let Some(dwarf) = module.dwarf(&mut self.stats) {
+            let found = dwarf.frames(probe, &mut self.stats);
+            for (function, file, line) in found {
+                // (The last frame is not inlined: cleared below.)
                 out.push(SymFrame {
-                    file: l.file.map(str::to_owned),
-                    line: l.line,
+                    function,
+                    file,
+                    line,
+                    inlined: true,
                     ..base.clone()
                 });
             }
@@ -612,7 +1000,7 @@ impl Symbolizer {
         if let Some(last) = out.last_mut() {
             last.inlined = false;
             if last.function.is_none() {
-                last.function = module.symbol(probe).map(demangle);
+                last.function = module.symbol(probe);
             }
         }
         out

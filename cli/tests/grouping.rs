@@ -284,3 +284,72 @@ int main(void) {{
     assert_eq!(a, b, "same handler, different outer code");
     assert_ne!(a, c, "another handler");
 }
+
+/// The HTML report shows what the text report shows: one block per root cause (the report's
+/// `groups`, first seen first), each with its functions, call sites and first call's stack cut
+/// at --max-frames; checked in headless chromium by scripts/html-check.py against the JSON
+/// report of the same logs.
+#[test]
+fn html_shows_the_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = build(dir.path());
+    let logs = dir.path().join("logs");
+    let o = output(
+        assafe()
+            .args(["run", "--lib"])
+            .arg(library())
+            .arg("--keep-logs")
+            .arg(&logs)
+            .args(["--format", "json", "--"])
+            .arg(&exe),
+    );
+    assert_eq!(o.status.code(), Some(66), "{}", stderr(&o));
+    let report = |format: &str, extra: &[&str]| {
+        let out = dir.path().join(format!("r{}.{format}", extra.len()));
+        let o = output(
+            assafe()
+                .args(["report", "--format", format, "--output"])
+                .arg(&out)
+                .args(extra)
+                .arg(&logs),
+        );
+        assert_eq!(o.status.code(), Some(66), "{}", stderr(&o));
+        out
+    };
+    let json_path = report("json", &[]);
+    let r = json(&fs::read_to_string(&json_path).unwrap());
+    // Two groups (the handler's, the child's) over more call sites: the page must not list
+    // call sites as findings.
+    assert_eq!(r["groups"].as_array().unwrap().len(), 2, "{r:#}");
+    assert!(r["findings"].as_array().unwrap().len() > 3, "{r:#}");
+    let root = assafe_tests::repo_root();
+    for max in [None, Some("3")] {
+        let extra: Vec<&str> = max.map(|m| vec!["--max-frames", m]).unwrap_or_default();
+        let html = report("html", &extra);
+        let page = fs::read_to_string(&html).unwrap();
+        assert!(
+            page.contains(&format!("data-max-frames=\"{}\"", max.unwrap_or("16"))),
+            "the page cuts stacks as --max-frames says"
+        );
+        let o = output(
+            std::process::Command::new("python3")
+                .arg(root.join("scripts/html-check.py"))
+                .arg(&html)
+                .arg(&json_path),
+        );
+        assert!(
+            o.status.success(),
+            "html-check failed (max-frames {max:?}):\n{}\n{}",
+            stdout(&o),
+            stderr(&o)
+        );
+        let out = stdout(&o);
+        assert!(out.contains("groups in the report's order"), "{out}");
+        if max.is_some() {
+            assert!(
+                out.contains("elided: 1"),
+                "a stack is cut at 3 frames:\n{out}"
+            );
+        }
+    }
+}

@@ -159,3 +159,129 @@ fn run_without_a_musl_build_never_preloads_glibc_into_musl() {
     assert_eq!(r["command"]["status"], 0, "{err}");
     assert!(r["processes_checked"].as_u64().unwrap() >= 1, "{r:#}");
 }
+
+/// `assafe lib` prints the one `LD_PRELOAD` entry for both builds: plain
+/// `LD_PRELOAD="$(assafe lib)"` checks a musl program and a glibc program (each writes its start
+/// record); the glibc build's own path (`assafe lib --glibc`, what `assafe lib` printed before)
+/// would end the musl program with exit 127. `--musl` prints the musl build.
+#[test]
+fn lib_prints_one_preload_entry_for_glibc_and_musl() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((musl_lib, musl_prog)) = musl_setup(
+        "lib_prints_one_preload_entry_for_glibc_and_musl",
+        dir.path(),
+    ) else {
+        return;
+    };
+    let lib = |flag: Option<&str>| {
+        let mut c = assafe();
+        c.arg("lib")
+            .arg("--lib")
+            .arg(library())
+            .args(flag)
+            .env("XDG_CACHE_HOME", dir.path().join("cache"))
+            .env("ASSAFE_MUSL_LIB", &musl_lib);
+        let o = output(&mut c);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o).trim().to_owned()
+    };
+    let entry = lib(None);
+    assert!(entry.ends_with("/$LIB/libassafe.so"), "{entry}");
+    assert_eq!(Path::new(&lib(Some("--glibc"))), library().as_path());
+    assert_eq!(
+        Path::new(&lib(Some("--musl"))),
+        musl_lib.canonicalize().unwrap().as_path()
+    );
+    let glibc_prog = cc(dir.path(), "glibc_sig", SIGNAL, &["-g", "-O1"]);
+    for (prog, name) in [(&musl_prog, "musl"), (&glibc_prog, "glibc")] {
+        let logs = dir.path().join(format!("logs-{name}"));
+        fs::create_dir_all(&logs).unwrap();
+        let o = output(Command::new(prog).env("LD_PRELOAD", &entry).env(
+            "ASSAFE_OPTIONS",
+            format!("log_format=json:log_path={}/assafe", logs.display()),
+        ));
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("Error relocating"), "{}", stderr(&o));
+        let started = fs::read_dir(&logs)
+            .unwrap()
+            .filter_map(Result::ok)
+            .any(|e| fs::read_to_string(e.path()).is_ok_and(|t| t.contains("\"event\":\"start\"")));
+        assert!(
+            started,
+            "the {name} program loaded its build through {entry}"
+        );
+    }
+}
+
+/// `assafe audit --packages` gives the tests the same `$LIB` entry as `assafe run` (readable by
+/// every user a test may switch to): a musl program in a package's tests is checked with the
+/// musl build and passes as it does without the library (with the glibc build's path, as
+/// before, musl's loader ended it with exit 127 and the test failed).
+#[test]
+fn audit_packages_preloads_the_musl_build_into_musl_tests() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((musl_lib, musl_prog)) = musl_setup(
+        "audit_packages_preloads_the_musl_build_into_musl_tests",
+        dir.path(),
+    ) else {
+        return;
+    };
+    // (autopkgtest has no --version, and --help exits 20.)
+    let ok = Command::new("autopkgtest").arg("--help").output().is_ok();
+    if !ok {
+        eprintln!("audit_packages_preloads_the_musl_build_into_musl_tests SKIPPED: no autopkgtest");
+        return;
+    }
+    let src = dir.path().join("assafe-musl-sample");
+    let tests = src.join("debian/tests");
+    fs::create_dir_all(&tests).unwrap();
+    fs::write(
+        src.join("debian/control"),
+        "Source: assafe-musl-sample\nSection: devel\nPriority: optional\n\
+         Maintainer: assafe developers <dev@assafe.invalid>\nStandards-Version: 4.6.2\n\n\
+         Package: assafe-musl-sample\nArchitecture: all\nDescription: sample\n sample\n",
+    )
+    .unwrap();
+    fs::write(
+        src.join("debian/changelog"),
+        "assafe-musl-sample (1.0-1) unstable; urgency=medium\n\n  * Sample.\n\n \
+         -- assafe developers <dev@assafe.invalid>  Mon, 19 May 2025 00:00:00 +0000\n",
+    )
+    .unwrap();
+    fs::write(
+        tests.join("control"),
+        format!("Test-Command: {}\nDepends: libc6\n", musl_prog.display()),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let o = output(
+        assafe()
+            .args(["audit", "--packages", "--lib"])
+            .arg(library())
+            .arg("--output-dir")
+            .arg(&out)
+            .arg(&src)
+            .env("XDG_CACHE_HOME", dir.path().join("cache"))
+            .env("ASSAFE_MUSL_LIB", &musl_lib),
+    );
+    let verdicts: Value = json(&fs::read_to_string(out.join("verdicts.json")).unwrap());
+    let v = &verdicts[0];
+    assert_eq!(
+        v["baseline_verdicts"],
+        serde_json::json!([["command1", "PASS"]]),
+        "{v:#}"
+    );
+    assert_eq!(
+        v["verdicts"],
+        serde_json::json!([["command1", "PASS"]]),
+        "{v:#}"
+    );
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let r = json(&fs::read_to_string(out.join("assafe.json")).unwrap());
+    assert!(
+        programs_of(&r, "malloc")
+            .iter()
+            .any(|p| p.ends_with("/musl_fork")),
+        "the musl test was checked: {r:#}"
+    );
+}

@@ -407,17 +407,25 @@ fn installed_binary_alone_uses_its_embedded_library() {
             .env_remove("ASSAFE_LIB");
         c
     };
-    let o = output(&mut lib_cmd());
+    let o = output(lib_cmd().arg("--glibc"));
     assert!(o.status.success(), "{}", stderr(&o));
     let path = stdout(&o).trim().to_owned();
     assert!(
         path.starts_with(home.join(".cache/assafe/libassafe-").to_str().unwrap()),
         "{path}"
     );
+    // Without --glibc: the one `$LIB` entry for both builds, in the same cache.
+    let o = output(&mut lib_cmd());
+    let entry = stdout(&o).trim().to_owned();
+    assert!(
+        entry.starts_with(home.join(".cache/assafe/preload-").to_str().unwrap())
+            && entry.ends_with("/$LIB/libassafe.so"),
+        "{entry}"
+    );
     let meta = fs::metadata(&path).unwrap();
     let first = meta.modified().unwrap();
     // Written once: a second call reuses it.
-    let o = output(&mut lib_cmd());
+    let o = output(lib_cmd().arg("--glibc"));
     assert_eq!(stdout(&o).trim(), path);
     assert_eq!(fs::metadata(&path).unwrap().modified().unwrap(), first);
     {

@@ -22,7 +22,8 @@
   // Headline.
   const head = $("headline");
   const stat = (n, label, id) => head.append(el("div", {id}, el("b", {}, n), label));
-  stat(findings.length, "findings", "n-findings");
+  stat(R.groups.length, "findings", "n-findings");
+  stat(findings.length, "call sites", "n-sites");
   if (pkgNames.length) stat(pkgNames.length, "packages", "n-packages");
   stat(R.processes_checked, "processes checked", "n-checked");
   stat(unchecked, "not checked", "n-unchecked");
@@ -118,51 +119,129 @@
     if (user) s += "  <== first frame in your code";
     return s;
   };
+  // Elides the middle of a stack as the text report does (--max-frames): the first frames,
+  // always through the frame in the program's own code, then the outermost few.
+  const MAX_FRAMES = parseInt(document.body.dataset.maxFrames || "16", 10);
+  const stackPre = (stack, user) => {
+    const n = stack.length;
+    let head = n, tail = 0;
+    if (MAX_FRAMES > 0 && n > MAX_FRAMES) {
+      tail = Math.min(Math.max(Math.floor(MAX_FRAMES / 4), 1), MAX_FRAMES - 1);
+      head = Math.max(MAX_FRAMES - tail, user === null || user === undefined ? 0 : user + 1);
+      if (head + tail >= n) { head = n; tail = 0; }
+    }
+    const pre = el("pre", {});
+    const frame = i => {
+      const fr = stack[i];
+      pre.append(el("span", {class: i === user ? "user" : ""}, frameText(i, fr, i === user) + "\n"));
+      if (fr.source) pre.append(el("span", {class: "src"}, "        " + fr.source.trim() + "\n"));
+    };
+    for (let i = 0; i < head; i++) frame(i);
+    if (tail > 0) {
+      const skipped = n - head - tail;
+      pre.append(el("span", {class: "elided"}, `    … ${skipped} frame${skipped === 1 ? "" : "s"} …\n`));
+      for (let i = n - tail; i < n; i++) frame(i);
+    }
+    return pre;
+  };
+  const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+  const rootText = g => {
+    if (!g.root || !g.root.frame) return null;
+    const fr = g.root.frame;
+    let s = fr.function || g.root.name;
+    if (fr.file) s += " " + fr.file + (fr.line ? ":" + fr.line : "");
+    else if (fr.module) s += " (" + fr.module + ")";
+    return (g.root.kind === "handler" ? "handler: " : "root: ") + s;
+  };
+  // One block per root cause (R.groups, first seen first, process hygiene after the
+  // async-signal-safety findings), as the text report: its functions with their calls, the
+  // first call's stack, then its call sites (R.findings) with their stacks.
   const list = $("findings");
   const ids = new Set();
-  findings.forEach(f => {
-    let id = "f-" + f.fingerprint, k = 2;
-    while (ids.has(id)) id = "f-" + f.fingerprint + "-" + k++;
+  const uniq = base => {
+    let id = base, k = 2;
+    while (ids.has(id)) id = base + "-" + k++;
     ids.add(id);
-    const pk = f.packages.length ? f.packages : [];
-    const d = el("details", {class: "finding", id, "data-context": f.context, "data-severity": f.severity,
-      "data-packages": JSON.stringify(pk)});
-    const sum = el("summary", {},
-      el("span", {class: "sev sev-" + f.severity}, f.severity), " ",
-      el("span", {class: "ctx"}, f.context), " ", f.title,
-      el("span", {class: "pkgs"}, ` — ${f.count} call${f.count === 1 ? "" : "s"} in ${f.processes} process${f.processes === 1 ? "" : "es"}` +
-        (pk.length ? `; ${pk.length} package${pk.length === 1 ? "" : "s"}: ${pk.join(", ")}` : "")),
-      el("a", {class: "permalink", href: "#" + id, title: "permalink"}, "#"));
-    d.append(sum, el("p", {}, f.explanation));
+    return id;
+  };
+  // Where a call site is: its frame in the program's own code (else its first real frame).
+  const where = f => {
+    const fr = (f.user_frame !== null && f.user_frame !== undefined && f.stack[f.user_frame]) ||
+      f.stack.find(x => x.file) || f.stack.find(x => x.module);
+    if (!fr) return "";
+    let s = " at " + (fr.function || "?");
+    if (fr.file) s += " " + fr.file.split("/").pop() + (fr.line ? ":" + fr.line : "");
+    return s;
+  };
+  const siteBlock = f => {
+    const d = el("details", {class: "finding", id: uniq("f-" + f.fingerprint)});
+    d.append(el("summary", {},
+      el("span", {class: "sev sev-" + f.severity}, f.severity), " ", f.title,
+      el("span", {class: "ctx"}, where(f)),
+      el("span", {class: "pkgs"}, ` — ${plural(f.count, "call", "calls")} in ${plural(f.processes, "process", "processes")}`),
+      el("a", {class: "permalink", href: "#" + d.id, title: "permalink"}, "#")));
+    d.append(el("p", {}, f.explanation));
     if (f.site) d.append(el("p", {class: "ctx"}, `call site: ${f.site.module}+${f.site.offset}` +
       (f.site.build_id ? ` (build-id ${f.site.build_id})` : "")));
     d.append(el("p", {class: "pkgs"}, "programs: " + f.programs.join(", ")));
     f.stacks.forEach((s, si) => {
       const box = el("div", {class: "stack"}, el("b", {}, `stack ${si + 1} of ${f.stacks.length}: `),
-        `${s.count} call${s.count === 1 ? "" : "s"} in ${s.processes} process${s.processes === 1 ? "" : "es"}` +
+        `${plural(s.count, "call", "calls")} in ${plural(s.processes, "process", "processes")}` +
         (s.packages.length ? " (" + s.packages.join(", ") + ")" : ""));
-      const pre = el("pre", {});
-      s.stack.forEach((fr, i) => {
-        const line = el("span", {class: i === s.user_frame ? "user" : ""}, frameText(i, fr, i === s.user_frame) + "\n");
-        pre.append(line);
-        if (fr.source) pre.append(el("span", {class: "src"}, "        " + fr.source.trim() + "\n"));
-      });
-      box.append(pre);
+      box.append(stackPre(s.stack, s.user_frame));
       d.append(box);
     });
+    return d;
+  };
+  R.groups.forEach(g => {
+    const members = g.findings.map(i => findings[i]).filter(Boolean);
+    if (!members.length) return;
+    const pk = [...new Set(members.flatMap(f => f.packages))].sort();
+    const d = el("details", {class: "group", id: uniq("g-" + g.id), "data-context": g.context,
+      "data-severity": g.severity, "data-packages": JSON.stringify(pk), "data-sites": members.length});
+    d.append(el("summary", {},
+      el("span", {class: "sev sev-" + g.severity}, g.severity), " ",
+      el("span", {class: "ctx"}, g.context), " ", g.title,
+      el("span", {class: "pkgs"}, ` — ${plural(g.count, "call", "calls")} at ${plural(members.length, "call site", "call sites")} in ${plural(g.processes, "process", "processes")}` +
+        (pk.length ? `; ${plural(pk.length, "package", "packages")}: ${pk.join(", ")}` : "")),
+      el("a", {class: "permalink", href: "#" + d.id, title: "permalink"}, "#")));
+    const root = rootText(g);
+    if (root) d.append(el("p", {class: "ctx root"}, root));
+    const explained = [];
+    for (const m of members) {
+      if (!explained.includes(m.reason) && explained.length < 4) {
+        explained.push(m.reason);
+        d.append(el("p", {}, m.explanation));
+      }
+    }
+    d.append(el("p", {class: "pkgs"}, "programs: " + g.programs.join(", ")));
+    const fns = el("table", {class: "functions"},
+      el("thead", {}, el("tr", {}, el("th", {}, "function"), el("th", {}, "calls"), el("th", {}, "call sites"))));
+    const fb = el("tbody", {});
+    for (const fc of g.functions)
+      fb.append(el("tr", {}, el("td", {}, fc.function + "()"), el("td", {}, fc.count), el("td", {}, fc.sites)));
+    fns.append(fb);
+    d.append(fns);
+    const first = el("div", {class: "stack"}, el("b", {}, "first call: "));
+    first.append(stackPre(g.stack, g.user_frame));
+    d.append(first);
+    const sites = el("div", {class: "sites"});
+    members.forEach(f => sites.append(siteBlock(f)));
+    d.append(sites);
     list.append(d);
   });
 
   const apply = () => {
     const c = $("filter-context").value, s = $("filter-severity").value, p = $("filter-package").value;
-    let shown = 0;
+    let shown = 0, shownSites = 0;
     for (const d of list.children) {
       const ok = (!c || d.dataset.context === c) && (!s || d.dataset.severity === s) &&
         (!p || JSON.parse(d.dataset.packages).includes(p));
       d.classList.toggle("hidden", !ok);
-      if (ok) shown++;
+      if (ok) { shown++; shownSites += parseInt(d.dataset.sites, 10); }
     }
     $("shown").textContent = shown;
+    $("shown-sites").textContent = shownSites;
     for (const tr of document.querySelectorAll("#packages tbody tr"))
       tr.classList.toggle("hidden", !!p && tr.dataset.package !== p);
   };
@@ -176,7 +255,13 @@
   // Permalinks: open and show the finding named in the fragment.
   const openHash = () => {
     const t = location.hash && document.getElementById(location.hash.slice(1));
-    if (t && t.tagName === "DETAILS") { t.open = true; t.classList.remove("hidden"); t.scrollIntoView(); }
+    if (!t || t.tagName !== "DETAILS") return;
+    // A call site opens inside its group.
+    for (let p = t; p; p = p.parentElement ? p.parentElement.closest("details") : null) {
+      p.open = true;
+      p.classList.remove("hidden");
+    }
+    t.scrollIntoView();
   };
   window.addEventListener("hashchange", openHash);
   openHash();
