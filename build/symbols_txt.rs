@@ -37,6 +37,7 @@ pub const CLASSES: &[ClassInfo] = &[
     class("init", "Init", false),
     class("dlopen", "Dlopen", true),
     class("sandbox", "Sandbox", true),
+    class("fd", "Fd", true),
 ];
 
 const fn class(word: &'static str, variant: &'static str, always_slow: bool) -> ClassInfo {

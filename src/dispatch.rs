@@ -33,6 +33,10 @@ unsafe extern "C" fn slow(idx: usize, f: *mut Frame) -> usize {
             return symbols::real(idx);
         }
     }
+    if st == 0 && CLASS[idx] == Class::Fd {
+        // An fd-making call outside any context: only its fd is noted (process hygiene).
+        return hygiene::fds::made::wrapper(idx);
+    }
     if st & tls::BUSY != 0 {
         // The library's own code (or a call it triggered) is running on this thread.
         return wrapper_or_real(idx);
@@ -81,6 +85,7 @@ fn wrapper_or_real(idx: usize) -> usize {
         Class::Cancel => cancel::wrapper(),
         Class::Init => fork::init_wrapper(idx),
         Class::Dlopen => dlopen::wrapper(idx),
+        Class::Fd => hygiene::fds::made::wrapper(idx),
         Class::Unsafe | Class::Exec | Class::Exit | Class::UExit | Class::Sandbox => {
             symbols::real(idx)
         }

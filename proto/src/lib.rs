@@ -186,11 +186,14 @@ pub mod key {
     pub const DETAIL: &str = "detail";
     /// Report (`child-returned`, `nested-fork`): the stack of the fork that made this process.
     pub const FORK_FRAMES: &str = "fork_frames";
+    /// Report (`fd-leak`): the stack of the exec that hands the leaked fd on (the report's own
+    /// `frames` are the call that made the fd).
+    pub const EXEC_FRAMES: &str = "exec_frames";
 
     /// Every key, top-level and nested.
     ///
     /// Keep in step with [`crate::schema`] (a unit test checks both ways).
-    pub const ALL: [&str; 50] = [
+    pub const ALL: [&str; 51] = [
         EVENT,
         FORMAT,
         VERSION,
@@ -241,6 +244,7 @@ pub mod key {
         KIND,
         DETAIL,
         FORK_FRAMES,
+        EXEC_FRAMES,
     ];
 }
 

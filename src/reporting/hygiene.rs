@@ -92,6 +92,11 @@ fn hex_array(b: &mut Buf, name: &str, frames: &[usize]) {
 /// Writes the finding (unless a suppression with the kind's word matches); returns whether it
 /// was written.
 pub fn report(f: &Finding) -> bool {
+    report_exec(f, &[])
+}
+
+/// [`report`], with the stack of the exec that hands a leaked fd on (`fd-leak`; empty: none).
+pub fn report_exec(f: &Finding, exec_frames: &[usize]) -> bool {
     let o = config::options();
     if suppress::suppressed(f.kind.name(), f.function, f.frames) {
         return false;
@@ -136,6 +141,9 @@ pub fn report(f: &Finding) -> bool {
             if !f.fork_frames.is_empty() {
                 hex_array(b, k::FORK_FRAMES, f.fork_frames);
             }
+            if !exec_frames.is_empty() {
+                hex_array(b, k::EXEC_FRAMES, exec_frames);
+            }
             b.c(b'}');
         } else {
             prefix(b);
@@ -150,6 +158,13 @@ pub fn report(f: &Finding) -> bool {
                 prefix(b);
                 b.s("  the fork that made this process:\n");
                 for (i, &a) in f.fork_frames.iter().enumerate() {
+                    text_frame(b, i, a, false);
+                }
+            }
+            if !exec_frames.is_empty() {
+                prefix(b);
+                b.s("  the exec that hands it on:\n");
+                for (i, &a) in exec_frames.iter().enumerate() {
                     text_frame(b, i, a, false);
                 }
             }

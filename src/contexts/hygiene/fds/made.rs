@@ -1,0 +1,260 @@
+//! Where each fd without close-on-exec was made (for `fd-leak`).
+//!
+//! The fd-making calls (`pipe`, `pipe2`, `socket`, `socketpair`, `accept`, `accept4`, the `open`
+//! and `creat` family, `dup`, `dup2`, `dup3`, `eventfd`, `epoll_create`, `epoll_create1`,
+//! `signalfd`, `timerfd_create`, `memfd_create`, `inotify_init`, `inotify_init1`: class `fd` of
+//! symbols.txt) always enter the slow path, which sends them (outside any context: before any
+//! other check) to a per-symbol trampoline here. The trampoline passes the caller's return
+//! address on to [`made`], which calls the real function and, when the new fd lacks
+//! close-on-exec, notes in a lock-free table indexed by fd (below [`MAX`]): the call site, the
+//! function, the fork generation it was made in, and its identity (device and inode, one `fstat`:
+//! a table entry whose fd was closed and reused by a call the library does not see no longer
+//! matches the fd, and is not believed). No stack is walked and nothing is allocated; a call
+//! that asks for close-on-exec clears a stale entry (one load). A vfork child shares its parent's
+//! memory and writes nothing here.
+//!
+//! The fork generation counts the forks between the process image's start and this process (the
+//! fork wrapper's child bumps it): at exec, an fd made in an earlier generation was made by an
+//! ancestor before the fork that made this process, which is the classic leak (`fds`).
+
+use core::ffi::c_int;
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+use crate::config;
+use crate::libc::symbols::{self, generated as g};
+use crate::platform::{sys, tls};
+
+/// Fds at or above this are not noted.
+pub const MAX: usize = 1024;
+
+/// Per fd: the call site (low 48 bits) and the making function's symbol index (high 16 bits).
+static SITE: [AtomicU64; MAX] = [const { AtomicU64::new(0) }; MAX];
+/// Per fd: the fork generation it was made in.
+static GEN_OF: [AtomicU32; MAX] = [const { AtomicU32::new(0) }; MAX];
+/// Per fd: its identity (0: no entry). Written last, cleared first.
+static IDENT: [AtomicU64; MAX] = [const { AtomicU64::new(0) }; MAX];
+/// One above the highest fd ever noted.
+static HIGH: AtomicUsize = AtomicUsize::new(0);
+/// This process's fork generation.
+static GEN: AtomicU32 = AtomicU32::new(0);
+
+const SITE_BITS: u64 = (1 << 48) - 1;
+
+/// In a fork child of the fork wrapper (before anything else runs there): a new generation.
+pub fn forked() {
+    GEN.fetch_add(1, Ordering::Relaxed);
+}
+
+/// The identity of an open fd: device and inode folded into one nonzero word.
+pub fn ident(fd: i32) -> u64 {
+    match sys::fstat_id(fd) {
+        Some((dev, ino)) => (ino ^ dev.rotate_left(40)) | 1 << 63,
+        None => 0,
+    }
+}
+
+/// One noted fd: (making function's symbol index, call site), if the entry still matches `fd`
+/// (`id`: its identity now) and was made by an ancestor before the fork that made this process.
+/// A vfork child (which notes nothing itself) counts every entry as its parent's.
+pub fn inherited_entry(fd: i32, vfork_child: bool) -> Option<(usize, usize)> {
+    let i = fd as usize;
+    if i >= MAX || IDENT[i].load(Ordering::Acquire) == 0 {
+        return None;
+    }
+    let now = GEN.load(Ordering::Relaxed);
+    let site = SITE[i].load(Ordering::Relaxed);
+    let made_in = GEN_OF[i].load(Ordering::Relaxed);
+    if (!vfork_child && made_in >= now) || IDENT[i].load(Ordering::Acquire) != ident(fd) {
+        return None;
+    }
+    Some(((site >> 48) as usize, (site & SITE_BITS) as usize))
+}
+
+/// The fds that have an entry, in order (up to the highest noted).
+pub fn each_noted(mut f: impl FnMut(i32)) {
+    let high = HIGH.load(Ordering::Relaxed).min(MAX);
+    for (i, id) in IDENT[..high].iter().enumerate() {
+        if id.load(Ordering::Relaxed) != 0 {
+            f(i as i32);
+        }
+    }
+}
+
+fn note(fd: c_int, idx: usize, site: usize, id: u64) {
+    let i = fd as usize;
+    if fd < 3 || i >= MAX {
+        return;
+    }
+    IDENT[i].store(0, Ordering::Release);
+    SITE[i].store(
+        (site as u64 & SITE_BITS) | (idx as u64) << 48,
+        Ordering::Relaxed,
+    );
+    GEN_OF[i].store(GEN.load(Ordering::Relaxed), Ordering::Relaxed);
+    IDENT[i].store(id, Ordering::Release);
+    if HIGH.load(Ordering::Relaxed) <= i {
+        HIGH.fetch_max(i + 1, Ordering::Relaxed);
+    }
+}
+
+fn forget(fd: c_int) {
+    let i = fd as usize;
+    if fd >= 0 && i < MAX && IDENT[i].load(Ordering::Relaxed) != 0 {
+        IDENT[i].store(0, Ordering::Release);
+    }
+}
+
+const O_CLOEXEC: usize = libc::O_CLOEXEC as usize;
+// SOCK_CLOEXEC, EFD_CLOEXEC, EPOLL_CLOEXEC, SFD_CLOEXEC, TFD_CLOEXEC, IN_CLOEXEC are O_CLOEXEC
+// on Linux (x86_64 and aarch64); MFD_CLOEXEC is 1.
+const MFD_CLOEXEC: usize = 1;
+
+/// After the real call `idx` returned `r` (>= 0) with arguments `a`: note (or forget) the fds it
+/// made. Raw system calls only (errno is untouched).
+fn after(idx: usize, r: c_int, a: [usize; 4], site: usize) {
+    let st = tls::state();
+    if st & tls::VFORK_CHILD != 0 || !config::options().report_fd_leak {
+        return;
+    }
+    // (fds made, asked close-on-exec?)
+    let (fds, n, cloexec): ([c_int; 2], usize, bool) = match idx {
+        g::IDX_pipe | g::IDX_pipe2 | g::IDX_socketpair => {
+            let (p, fl) = if idx == g::IDX_socketpair {
+                (a[3], a[1])
+            } else if idx == g::IDX_pipe2 {
+                (a[0], a[1])
+            } else {
+                (a[0], 0)
+            };
+            // SAFETY: the call succeeded, so p points to the two fds it wrote.
+            let v = unsafe { core::ptr::read_volatile(p as *const [c_int; 2]) };
+            (v, 2, fl & O_CLOEXEC != 0)
+        }
+        g::IDX_socket | g::IDX_timerfd_create | g::IDX_eventfd => {
+            ([r, -1], 1, a[1] & O_CLOEXEC != 0)
+        }
+        g::IDX_accept4 => ([r, -1], 1, a[3] & O_CLOEXEC != 0),
+        g::IDX_open | g::IDX_open64 | g::IDX___open_2 | g::IDX___open64_2 => {
+            ([r, -1], 1, a[1] & O_CLOEXEC != 0)
+        }
+        g::IDX_openat | g::IDX_openat64 | g::IDX___openat_2 | g::IDX___openat64_2 => {
+            ([r, -1], 1, a[2] & O_CLOEXEC != 0)
+        }
+        g::IDX_dup3 => ([r, -1], 1, a[2] & O_CLOEXEC != 0),
+        // dup2(fd, fd) changes nothing.
+        g::IDX_dup2 if a[0] as c_int == a[1] as c_int => return,
+        g::IDX_epoll_create1 | g::IDX_inotify_init1 => ([r, -1], 1, a[0] & O_CLOEXEC != 0),
+        // signalfd on an existing fd changes its mask only.
+        g::IDX_signalfd if a[0] as c_int != -1 => return,
+        g::IDX_signalfd => ([r, -1], 1, a[2] & O_CLOEXEC != 0),
+        g::IDX_memfd_create => ([r, -1], 1, a[1] & MFD_CLOEXEC != 0),
+        // accept, creat, creat64, dup, dup2, epoll_create, inotify_init: never close-on-exec.
+        _ => ([r, -1], 1, false),
+    };
+    if cloexec {
+        for &fd in &fds[..n] {
+            forget(fd);
+        }
+        return;
+    }
+    if sys::restricted() {
+        return;
+    }
+    let mut id = 0;
+    for (k, &fd) in fds[..n].iter().enumerate() {
+        if fd < 3 || fd as usize >= MAX {
+            continue;
+        }
+        // A pipe's two ends share one inode; a socketpair's do not.
+        if k == 0 || idx == g::IDX_socketpair {
+            id = ident(fd);
+        }
+        if id != 0 {
+            note(fd, idx, site, id);
+        } else {
+            forget(fd);
+        }
+    }
+}
+
+type Real = unsafe extern "C-unwind" fn(usize, usize, usize, usize) -> c_int;
+
+/// The call `IDX` of a caller whose return address is `site`. Every fd-making function takes at
+/// most four integer or pointer arguments and returns an int; `open`'s optional mode is its third
+/// argument register, where the variadic call put it.
+unsafe extern "C-unwind" fn made<const IDX: usize>(
+    a0: usize,
+    a1: usize,
+    a2: usize,
+    a3: usize,
+    site: usize,
+) -> c_int {
+    // SAFETY: the slot holds libc's IDX, a C function of at most four integer or pointer
+    // arguments returning int (a cancellation point may unwind through here: C-unwind); extra
+    // argument registers are ignored by the callee.
+    let real: Real = unsafe { core::mem::transmute(symbols::real(IDX)) };
+    // SAFETY: the program's own arguments, passed on unchanged.
+    let r = unsafe { real(a0, a1, a2, a3) };
+    if r >= 0 {
+        after(IDX, r, [a0, a1, a2, a3], site);
+    }
+    r
+}
+
+/// The trampoline the slow path sends symbol `IDX` to: the stub tail-jumped, so the caller's
+/// return address is where the stack pointer points (x86_64) or in the link register (aarch64);
+/// it becomes [`made`]'s fifth argument, and the arguments are left as the caller set them.
+#[cfg(target_arch = "x86_64")]
+#[unsafe(naked)]
+unsafe extern "C" fn trampoline<const IDX: usize>() {
+    core::arch::naked_asm!("mov r8, [rsp]", "jmp {f}", f = sym made::<IDX>)
+}
+
+#[cfg(target_arch = "aarch64")]
+#[unsafe(naked)]
+unsafe extern "C" fn trampoline<const IDX: usize>() {
+    core::arch::naked_asm!("mov x4, x30", "b {f}", f = sym made::<IDX>)
+}
+
+macro_rules! wrappers {
+    ($idx:expr, $($name:ident),* $(,)?) => {
+        match $idx {
+            $(g::$name => trampoline::<{ g::$name }> as *const () as usize,)*
+            other => symbols::real(other),
+        }
+    };
+}
+
+/// Where the slow path sends an fd-class call.
+pub fn wrapper(idx: usize) -> usize {
+    wrappers!(
+        idx,
+        IDX_pipe,
+        IDX_pipe2,
+        IDX_socket,
+        IDX_socketpair,
+        IDX_accept,
+        IDX_accept4,
+        IDX_open,
+        IDX_open64,
+        IDX___open_2,
+        IDX___open64_2,
+        IDX_openat,
+        IDX_openat64,
+        IDX___openat_2,
+        IDX___openat64_2,
+        IDX_creat,
+        IDX_creat64,
+        IDX_dup,
+        IDX_dup2,
+        IDX_dup3,
+        IDX_eventfd,
+        IDX_epoll_create,
+        IDX_epoll_create1,
+        IDX_signalfd,
+        IDX_timerfd_create,
+        IDX_memfd_create,
+        IDX_inotify_init,
+        IDX_inotify_init1,
+    )
+}
