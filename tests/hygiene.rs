@@ -53,11 +53,27 @@ fn pipe_write_end_leaked_into_cat_is_reported_and_pipe2_cloexec_is_clean() {
     assert_eq!(r.len(), 1, "{}", out.dump());
     check_report_shape(r[0], "hy_fdleak");
     assert_eq!(r[0]["context"], "fork-child");
-    assert_eq!(r[0]["function"], "execlp");
+    // The report is about the call that made the fd: pipe(), called from main.
+    assert_eq!(r[0]["function"], "pipe");
     let d = s(&r[0]["detail"]);
-    assert!(d.contains("pipe:[") && d.contains("(write end)"), "{d}");
-    assert!(d.contains("creation site unknown"), "{d}");
+    assert!(
+        d.starts_with("fd 4 pipe:[") && d.contains("(write end)"),
+        "{d}"
+    );
+    assert!(
+        d.contains("made by pipe() without close-on-exec before the fork")
+            && d.contains("inherited by the program execlp starts"),
+        "{d}"
+    );
+    assert_eq!(r[0]["stack"].as_array().unwrap().len(), 1, "{}", r[0]);
     assert!(frame_in(&env, &prog, &r[0]["stack"][0], "main"), "{}", r[0]);
+    assert_eq!(r[0]["site"], r[0]["frames"][0]);
+    // The exec that hands it on comes second (its first frame in main too, after the pipe call).
+    let exec = r[0][proto::key::EXEC_FRAMES]
+        .as_array()
+        .expect("exec_frames");
+    assert!(!exec.is_empty(), "{}", r[0]);
+    assert!(hex(&exec[0]) > hex(&r[0]["site"]), "{}", r[0]);
 
     let clean = env.run(&[prog.as_os_str(), "cloexec".as_ref()], true, "");
     clean.assert_ok();
@@ -70,6 +86,95 @@ fn pipe_write_end_leaked_into_cat_is_reported_and_pipe2_cloexec_is_clean() {
 
     let off = env.run(&[prog.as_os_str()], true, "report_fd_leak=0");
     assert!(hygiene(&off).is_empty(), "{}", off.dump());
+}
+
+/// One run of hy_fdkinds in `mode`: its fd-leak reports.
+fn fdkinds(env: &Env, prog: &std::path::Path, mode: &str, options: &str) -> Vec<Value> {
+    let out = env.run(&[prog.as_os_str(), mode.as_ref()], true, options);
+    out.assert_ok();
+    if mode.ends_with("cloexec") || mode == "dup2-into-place" || mode == "child-made" {
+        assert!(hygiene(&out).is_empty(), "{mode}: {}", out.dump());
+    }
+    kind(&out, "fd-leak").into_iter().cloned().collect()
+}
+
+#[test]
+fn socket_and_vfork_leaks_are_reported_at_the_creating_call_and_deliberate_fds_are_not() {
+    let env = Env::new("hy_fdkinds");
+    let prog = env.compile_file("hy_fdkinds", &[]);
+
+    // A unix socket made without SOCK_CLOEXEC, inherited through fork + exec.
+    let r = fdkinds(&env, &prog, "socket", "");
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0]["function"], "socket");
+    let d = s(&r[0]["detail"]);
+    assert!(
+        d.starts_with("fd 3 socket:[") && d.contains("(unix stream)"),
+        "{d}"
+    );
+    assert!(frame_in(&env, &prog, &r[0]["stack"][0], "main"), "{}", r[0]);
+    assert!(fdkinds(&env, &prog, "socket-cloexec", "").is_empty());
+
+    // pipe() then vfork + exec: both ends leak into the vfork child's program, and the report is
+    // made from the vfork child (it only reads the table).
+    let r = fdkinds(&env, &prog, "vfork", "");
+    assert_eq!(r.len(), 2, "{r:?}");
+    for (x, end) in r.iter().zip(["(read end)", "(write end)"]) {
+        assert_eq!(x["function"], "pipe");
+        assert_eq!(x["context"], "fork-child");
+        let d = s(&x["detail"]);
+        assert!(d.contains(end) && d.contains("before the vfork"), "{d}");
+        assert!(frame_in(&env, &prog, &x["stack"][0], "main"), "{x}");
+    }
+    assert!(fdkinds(&env, &prog, "vfork-cloexec", "").is_empty());
+
+    // Deliberate: an fd the child dup2'd into place, a pipe the child made itself.
+    assert!(fdkinds(&env, &prog, "dup2-into-place", "").is_empty());
+    assert!(fdkinds(&env, &prog, "child-made", "").is_empty());
+
+    // A file: not by default (shells hand files on by design), reported with fd_leak_all=1.
+    assert!(fdkinds(&env, &prog, "file", "").is_empty());
+    let r = fdkinds(&env, &prog, "file", "fd_leak_all=1");
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0]["function"], "open");
+    assert!(
+        s(&r[0]["detail"]).starts_with("fd 3 /dev/null, made by open()"),
+        "{}",
+        r[0]
+    );
+}
+
+/// A shell's own redirections are handed on by design: `exec 5>>log` (put in place by dup2) and
+/// `exec 3>log` (opened at 3 directly: a file, not reported by default), pipelines, command
+/// substitution, process substitution, coprocesses.
+#[test]
+fn a_shells_redirections_and_pipelines_are_not_fd_leaks() {
+    let env = Env::new("hy_fdshell");
+    let log = env.dir.join("log");
+    let script = format!(
+        "exec 3>>{l}; exec 5>>{l}; exec 6>&1; /bin/true; echo a | cat | cat >/dev/null; \
+         x=$(echo a | cat); cat <(echo a) >/dev/null; /bin/true 7</dev/null",
+        l = log.display()
+    );
+    for sh in ["bash", "dash"] {
+        if sh == "dash" && !std::path::Path::new("/bin/dash").exists() {
+            continue;
+        }
+        let script = if sh == "dash" {
+            script.replace("cat <(echo a) >/dev/null;", "")
+        } else {
+            script.clone()
+        };
+        let out = env.run(&[sh, "-c", script.as_str()], true, "");
+        out.assert_ok();
+        assert!(kind(&out, "fd-leak").is_empty(), "{sh}: {}", out.dump());
+        // Each program the shell ran logged its start: the check ran at every exec.
+        assert!(
+            out.records_of(proto::event::START).len() > 5,
+            "{sh}: {}",
+            out.dump()
+        );
+    }
 }
 
 #[test]

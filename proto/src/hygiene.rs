@@ -6,7 +6,7 @@
 /// One kind of process-hygiene finding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Hygiene {
-    /// An exec'd program inherits a pipe fd that was not marked close-on-exec.
+    /// An exec'd program inherits a pipe or socket an ancestor made without close-on-exec.
     FdLeak,
     /// `exit()` (not `_exit()`) in a fork child that did not exec, with inherited stdio output.
     ExitInChild,
@@ -65,7 +65,7 @@ impl Hygiene {
     pub const fn explain(self) -> &'static str {
         match self {
             Hygiene::FdLeak => {
-                "the new program inherits a pipe end it does not know about: a reader of that pipe never sees EOF while the program runs"
+                "the exec'd program inherits an fd it does not know about, made without close-on-exec before the fork: a pipe's reader (a socket's peer) never sees EOF while the program runs, a listening socket stays bound"
             }
             Hygiene::ExitInChild => {
                 "exit() in a fork child that did not exec flushes the stdio output it inherited from the parent (printed twice) and runs the parent's atexit handlers; use _exit()"

@@ -72,28 +72,39 @@ fn write_end(fd: i32) -> bool {
     fd_flags(fd, libc::F_GETFL).is_some_and(|v| v as i32 & libc::O_ACCMODE == libc::O_WRONLY)
 }
 
-/// A socket's family and type, in words (`getsockopt`, no blocking).
+/// `getsockopt(fd, SOL_SOCKET, o)` (an int option; no blocking).
+fn sockopt(fd: i32, o: i32) -> Option<i32> {
+    let mut v: i32 = 0;
+    let mut len: u32 = 4;
+    // SAFETY: getsockopt into a 4-byte int with its length.
+    unsafe {
+        sys::syscall6(
+            libc::SYS_getsockopt as usize,
+            [
+                fd as usize,
+                libc::SOL_SOCKET as usize,
+                o as usize,
+                (&raw mut v) as usize,
+                (&raw mut len) as usize,
+                0,
+            ],
+        )
+    }
+    .ok()
+    .map(|_| v)
+}
+
+/// Is the socket `fd` one a leak of which is reported by default: a unix-domain socket (a
+/// socketpair, a local IPC channel: its peer waits for EOF like a pipe's reader) or a listening
+/// socket (the child keeps the port and may accept)?
+fn socket_reported(fd: i32) -> bool {
+    sockopt(fd, libc::SO_DOMAIN) == Some(libc::AF_UNIX)
+        || sockopt(fd, libc::SO_ACCEPTCONN) == Some(1)
+}
+
+/// A socket's family and type, in words.
 fn socket_kind(fd: i32, b: &mut Buf) {
-    let opt = |o: i32| -> Option<i32> {
-        let mut v: i32 = 0;
-        let mut len: u32 = 4;
-        // SAFETY: getsockopt into a 4-byte int with its length.
-        unsafe {
-            sys::syscall6(
-                libc::SYS_getsockopt as usize,
-                [
-                    fd as usize,
-                    libc::SOL_SOCKET as usize,
-                    o as usize,
-                    (&raw mut v) as usize,
-                    (&raw mut len) as usize,
-                    0,
-                ],
-            )
-        }
-        .ok()
-        .map(|_| v)
-    };
+    let opt = |o: i32| sockopt(fd, o);
     let fam = match opt(libc::SO_DOMAIN) {
         Some(libc::AF_UNIX) => "unix",
         Some(libc::AF_INET) => "inet",
@@ -110,7 +121,6 @@ fn socket_kind(fd: i32, b: &mut Buf) {
         _ => "",
     };
     b.s(" (").s(fam).s(ty);
-    // SAFETY: getsockopt(SO_ACCEPTCONN) into an int, as above.
     if opt(libc::SO_ACCEPTCONN) == Some(1) {
         b.s(", listening");
     }
@@ -296,11 +306,13 @@ pub fn before_exec(idx: usize, f: &Frame) {
     let mut en = 0;
     let mut pending = [0usize; MAX_REPORTS];
     let mut np = 0;
-    for (k, &(fd, _, _)) in leaked[..count].iter().enumerate() {
+    for (k, &(fd, maker, _)) in leaked[..count].iter().enumerate() {
         let mut l = [0u8; 64];
         let ln = link(fd, &mut l);
         let link = &l[..ln];
-        let pipe = link.starts_with(b"pipe:");
+        // (Without /proc, what pipe() and pipe2() made.)
+        let pipe =
+            link.starts_with(b"pipe:") || (ln == 0 && matches!(maker, g::IDX_pipe | g::IDX_pipe2));
         let acc = pipe && write_end(fd);
         // The same end of the same pipe as a standard stream: a dup of it, nothing new handed on.
         if pipe
@@ -310,6 +322,13 @@ pub fn before_exec(idx: usize, f: &Frame) {
             continue;
         }
         if names.contains(fd) {
+            continue;
+        }
+        // Files and network connections: only when asked (shells hand them on by design).
+        if !(pipe
+            || config::options().fd_leak_all
+            || (link.starts_with(b"socket:") && socket_reported(fd)))
+        {
             continue;
         }
         pending[np] = k;
@@ -341,7 +360,9 @@ pub fn before_exec(idx: usize, f: &Frame) {
         let maker_name = symbols::name(maker);
         b.s(", made by ")
             .bytes(maker_name)
-            .s("() without close-on-exec before the fork, is inherited by the program ")
+            .s("() without close-on-exec before the ")
+            .s(if vfork_child { "vfork" } else { "fork" })
+            .s(", is inherited by the program ")
             .bytes(symbols::name(idx))
             .s(" starts");
         if j + 1 == np && total as usize > np {

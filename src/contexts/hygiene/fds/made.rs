@@ -140,15 +140,17 @@ fn after(idx: usize, r: c_int, a: [usize; 4], site: usize) {
         g::IDX_openat | g::IDX_openat64 | g::IDX___openat_2 | g::IDX___openat64_2 => {
             ([r, -1], 1, a[2] & O_CLOEXEC != 0)
         }
-        g::IDX_dup3 => ([r, -1], 1, a[2] & O_CLOEXEC != 0),
-        // dup2(fd, fd) changes nothing.
-        g::IDX_dup2 if a[0] as c_int == a[1] as c_int => return,
+        // An fd put in place at a number the program chose is handed on by design (a shell's
+        // `exec 5>>log`, a child's redirections): forgotten, never reported. dup2(fd, fd)
+        // changes nothing.
+        g::IDX_dup2 | g::IDX_dup3 if a[0] as c_int == a[1] as c_int => return,
+        g::IDX_dup2 | g::IDX_dup3 => ([r, -1], 1, true),
         g::IDX_epoll_create1 | g::IDX_inotify_init1 => ([r, -1], 1, a[0] & O_CLOEXEC != 0),
         // signalfd on an existing fd changes its mask only.
         g::IDX_signalfd if a[0] as c_int != -1 => return,
         g::IDX_signalfd => ([r, -1], 1, a[2] & O_CLOEXEC != 0),
         g::IDX_memfd_create => ([r, -1], 1, a[1] & MFD_CLOEXEC != 0),
-        // accept, creat, creat64, dup, dup2, epoll_create, inotify_init: never close-on-exec.
+        // accept, creat, creat64, dup, epoll_create, inotify_init: never close-on-exec.
         _ => ([r, -1], 1, false),
     };
     if cloexec {
