@@ -97,9 +97,15 @@ fn note(fd: c_int, idx: usize, site: usize, id: u64) {
     }
 }
 
+/// Drops `fd`'s entry (not in a vfork child: the table is its parent's).
+#[inline(always)]
 fn forget(fd: c_int) {
     let i = fd as usize;
-    if fd >= 0 && i < MAX && IDENT[i].load(Ordering::Relaxed) != 0 {
+    if fd >= 0
+        && i < MAX
+        && IDENT[i].load(Ordering::Relaxed) != 0
+        && tls::state() & tls::VFORK_CHILD == 0
+    {
         IDENT[i].store(0, Ordering::Release);
     }
 }
@@ -110,12 +116,10 @@ const O_CLOEXEC: usize = libc::O_CLOEXEC as usize;
 const MFD_CLOEXEC: usize = 1;
 
 /// After the real call `idx` returned `r` (>= 0) with arguments `a`: note (or forget) the fds it
-/// made. Raw system calls only (errno is untouched).
+/// made. Raw system calls only (errno is untouched). Inlined into each [`made`] instance, where
+/// `idx` is a constant and the match folds away.
+#[inline(always)]
 fn after(idx: usize, r: c_int, a: [usize; 4], site: usize) {
-    let st = tls::state();
-    if st & tls::VFORK_CHILD != 0 || !config::options().report_fd_leak {
-        return;
-    }
     // (fds made, asked close-on-exec?)
     let (fds, n, cloexec): ([c_int; 2], usize, bool) = match idx {
         g::IDX_pipe | g::IDX_pipe2 | g::IDX_socketpair => {
@@ -159,7 +163,17 @@ fn after(idx: usize, r: c_int, a: [usize; 4], site: usize) {
         }
         return;
     }
-    if sys::restricted() {
+    note_all(idx, fds, n, site);
+}
+
+/// Notes the fds `idx` made without close-on-exec (not in a vfork child, which shares the
+/// table with its parent).
+#[inline(never)]
+fn note_all(idx: usize, fds: [c_int; 2], n: usize, site: usize) {
+    if tls::state() & tls::VFORK_CHILD != 0
+        || !config::options().report_fd_leak
+        || sys::restricted()
+    {
         return;
     }
     let mut id = 0;
@@ -219,44 +233,64 @@ unsafe extern "C" fn trampoline<const IDX: usize>() {
 }
 
 macro_rules! wrappers {
-    ($idx:expr, $($name:ident),* $(,)?) => {
-        match $idx {
-            $(g::$name => trampoline::<{ g::$name }> as *const () as usize,)*
-            other => symbols::real(other),
-        }
+    ($($name:ident),* $(,)?) => {
+        /// The fd-class symbols, in [`TRAMPOLINES`]' order.
+        const LIST: &[usize] = &[$(g::$name),*];
+        /// Each fd-class symbol's trampoline (the slow path picks it through [`SLOT_OF`]).
+        static TRAMPOLINES: [unsafe extern "C" fn(); LIST.len()] =
+            [$(trampoline::<{ g::$name }>),*];
     };
 }
 
+wrappers!(
+    IDX_pipe,
+    IDX_pipe2,
+    IDX_socket,
+    IDX_socketpair,
+    IDX_accept,
+    IDX_accept4,
+    IDX_open,
+    IDX_open64,
+    IDX___open_2,
+    IDX___open64_2,
+    IDX_openat,
+    IDX_openat64,
+    IDX___openat_2,
+    IDX___openat64_2,
+    IDX_creat,
+    IDX_creat64,
+    IDX_dup,
+    IDX_dup2,
+    IDX_dup3,
+    IDX_eventfd,
+    IDX_epoll_create,
+    IDX_epoll_create1,
+    IDX_signalfd,
+    IDX_timerfd_create,
+    IDX_memfd_create,
+    IDX_inotify_init,
+    IDX_inotify_init1,
+);
+
+/// Per symbol: 1 + its place in [`LIST`], 0 for the others (a symbol this build has no stub
+/// for lies past `NSYMS` and has no slot).
+static SLOT_OF: [u8; symbols::NSYMS] = {
+    let mut t = [0u8; symbols::NSYMS];
+    let mut k = 0;
+    while k < LIST.len() {
+        if LIST[k] < symbols::NSYMS {
+            t[LIST[k]] = k as u8 + 1;
+        }
+        k += 1;
+    }
+    t
+};
+
 /// Where the slow path sends an fd-class call.
+#[inline]
 pub fn wrapper(idx: usize) -> usize {
-    wrappers!(
-        idx,
-        IDX_pipe,
-        IDX_pipe2,
-        IDX_socket,
-        IDX_socketpair,
-        IDX_accept,
-        IDX_accept4,
-        IDX_open,
-        IDX_open64,
-        IDX___open_2,
-        IDX___open64_2,
-        IDX_openat,
-        IDX_openat64,
-        IDX___openat_2,
-        IDX___openat64_2,
-        IDX_creat,
-        IDX_creat64,
-        IDX_dup,
-        IDX_dup2,
-        IDX_dup3,
-        IDX_eventfd,
-        IDX_epoll_create,
-        IDX_epoll_create1,
-        IDX_signalfd,
-        IDX_timerfd_create,
-        IDX_memfd_create,
-        IDX_inotify_init,
-        IDX_inotify_init1,
-    )
+    match SLOT_OF.get(idx) {
+        Some(&k) if k != 0 => TRAMPOLINES[k as usize - 1] as usize,
+        _ => symbols::real(idx),
+    }
 }
