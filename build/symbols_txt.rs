@@ -38,6 +38,7 @@ pub const CLASSES: &[ClassInfo] = &[
     class("dlopen", "Dlopen", true),
     class("sandbox", "Sandbox", true),
     class("fd", "Fd", true),
+    class("atexit", "Atexit", true),
 ];
 
 const fn class(word: &'static str, variant: &'static str, always_slow: bool) -> ClassInfo {

@@ -37,6 +37,7 @@ unsafe extern "C" fn slow(idx: usize, f: *mut Frame) -> usize {
         // An fd-making call outside any context: only its fd is noted (process hygiene).
         return hygiene::fds::made::wrapper(idx);
     }
+
     if st & tls::BUSY != 0 {
         // The library's own code (or a call it triggered) is running on this thread.
         return wrapper_or_real(idx);
@@ -50,6 +51,11 @@ unsafe extern "C" fn slow(idx: usize, f: *mut Frame) -> usize {
     }
     if FLAGS[idx] & F_HOT == 0 {
         fork::check_unseen_fork();
+    }
+    if CLASS[idx] == Class::Atexit {
+        // An exit-handler registration: noted (process hygiene), then checked as usual.
+        // SAFETY: f points to the frame slow_entry saved on its own stack, alive until we return.
+        hygiene::exits::registered(unsafe { &*f });
     }
     let ctx = tls::state() & tls::CONTEXT_MASK;
     let mut target = None;
@@ -86,8 +92,11 @@ fn wrapper_or_real(idx: usize) -> usize {
         Class::Init => fork::init_wrapper(idx),
         Class::Dlopen => dlopen::wrapper(idx),
         Class::Fd => hygiene::fds::made::wrapper(idx),
-        Class::Unsafe | Class::Exec | Class::Exit | Class::UExit | Class::Sandbox => {
-            symbols::real(idx)
-        }
+        Class::Unsafe
+        | Class::Exec
+        | Class::Exit
+        | Class::UExit
+        | Class::Sandbox
+        | Class::Atexit => symbols::real(idx),
     }
 }

@@ -380,8 +380,9 @@ fn exit_in_child(f: &Frame) {
     if !config::options().report_exit_in_child {
         return;
     }
-    let mut d = [0u8; 256];
-    let Some(dl) = stdio::pending_detail(&mut d) else {
+    let mut d = [0u8; 768];
+    let stdio = stdio::pending_detail(&mut d);
+    let Some(dl) = super::exits::exit_detail(&mut d, stdio) else {
         return;
     };
     let mut frames = [0usize; MAX_FRAMES];
@@ -405,8 +406,9 @@ fn exit_in_child_end() {
     if !config::options().report_exit_in_child {
         return;
     }
-    let mut d = [0u8; 256];
-    let Some(dl) = stdio::pending_detail(&mut d) else {
+    let mut d = [0u8; 768];
+    let stdio = stdio::pending_detail(&mut d);
+    let Some(dl) = super::exits::exit_detail(&mut d, stdio) else {
         return;
     };
     let mut ff = [0usize; FORK_FRAMES];

@@ -45,6 +45,11 @@ pub fn forked() {
     GEN.fetch_add(1, Ordering::Relaxed);
 }
 
+/// This process's fork generation (0: the process image's first process).
+pub fn generation() -> u32 {
+    GEN.load(Ordering::Relaxed)
+}
+
 /// The identity of an open fd: device and inode folded into one nonzero word.
 pub fn ident(fd: i32) -> u64 {
     match sys::fstat_id(fd) {
