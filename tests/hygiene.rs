@@ -217,6 +217,91 @@ fn exit_in_a_fork_child_with_pending_stdio_is_reported_and_underscore_exit_is_cl
     assert!(hygiene(&off).is_empty(), "{}", off.dump());
 }
 
+/// One run of hy_atexit in `mode`: (stdout, exit-in-child reports).
+fn atexit_run(env: &Env, prog: &std::path::Path, mode: &str) -> (String, Vec<Value>) {
+    let out = env.run(&[prog.as_os_str(), mode.as_ref()], true, "");
+    out.assert_ok();
+    let r = kind(&out, "exit-in-child").into_iter().cloned().collect();
+    (out.stdout.clone(), r)
+}
+
+#[test]
+fn exit_in_a_fork_child_that_runs_the_parents_atexit_handler_again_is_reported() {
+    let env = Env::new("hy_atexit");
+    let prog = env.compile_file("hy_atexit", &[]);
+    let (stdout, r) = atexit_run(&env, &prog, "exit");
+    // The handler really runs twice: in the child and in the parent.
+    assert_eq!(stdout.matches("cleanup in ").count(), 2, "{stdout}");
+    assert_eq!(r.len(), 1, "{r:?}");
+    check_report_shape(&r[0], "hy_atexit");
+    assert_eq!(r[0]["function"], "exit");
+    let d = s(&r[0]["detail"]);
+    assert!(
+        d.starts_with("exit() in a fork child that did not exec: it runs the 1 exit handler the parent's code registered")
+            && d.contains(": cleanup (hy_atexit+0x"),
+        "{d}"
+    );
+    // No stdio output was pending: the handler alone is the finding.
+    assert!(!d.contains("bytes of the stream"), "{d}");
+    assert!(frame_in(&env, &prog, &r[0]["stack"][0], "main"), "{}", r[0]);
+    assert!(
+        !r[0]["fork_frames"].as_array().unwrap().is_empty(),
+        "{}",
+        r[0]
+    );
+
+    // _exit: the handler runs once, in the parent. A daemon (setsid first): its exit is the one
+    // that counts. No handler: nothing runs twice.
+    for (mode, runs) in [("_exit", 1), ("daemon", 2), ("none", 0)] {
+        let (stdout, r) = atexit_run(&env, &prog, mode);
+        assert_eq!(
+            stdout.matches("cleanup in ").count(),
+            runs,
+            "{mode}: {stdout}"
+        );
+        assert!(r.is_empty(), "{mode}: {r:?}");
+    }
+}
+
+#[test]
+fn exit_in_a_fork_child_that_runs_a_cxx_global_destructor_again_is_reported() {
+    let env = Env::new("hy_dtor");
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("c/hy_dtor.cc");
+    let prog = env.dir.join("hy_dtor");
+    let cc = std::process::Command::new("c++")
+        .args(["-g", "-O1", "-o"])
+        .arg(&prog)
+        .arg(&src)
+        .output()
+        .expect("run c++");
+    assert!(
+        cc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cc.stderr)
+    );
+    let out = env.run(&[prog.as_os_str(), "exit".as_ref()], true, "");
+    out.assert_ok();
+    assert_eq!(
+        out.stdout.matches("closing global logger").count(),
+        2,
+        "{}",
+        out.dump()
+    );
+    let r = kind(&out, "exit-in-child");
+    assert_eq!(r.len(), 1, "{}", out.dump());
+    let d = s(&r[0]["detail"]);
+    // The destructor of the program's global (registered by its static initialiser), not
+    // libstdc++'s own handlers.
+    assert!(
+        d.contains("runs the 1 exit handler") && d.contains("_ZN6LoggerD"),
+        "{d}"
+    );
+    let clean = env.run(&[prog.as_os_str(), "_exit".as_ref()], true, "");
+    clean.assert_ok();
+    assert_eq!(clean.stdout.matches("closing global logger").count(), 1);
+    assert!(hygiene(&clean).is_empty(), "{}", clean.dump());
+}
+
 #[test]
 fn a_child_returning_from_the_forking_function_is_reported_when_asked() {
     let env = Env::new("hy_return");

@@ -8,7 +8,8 @@
 pub enum Hygiene {
     /// An exec'd program inherits a pipe or socket an ancestor made without close-on-exec.
     FdLeak,
-    /// `exit()` (not `_exit()`) in a fork child that did not exec, with inherited stdio output.
+    /// `exit()` (not `_exit()`) in a fork child that did not exec, with inherited stdio output or
+    /// exit handlers the parent's code registered.
     ExitInChild,
     /// A fork child returned from the function that called fork.
     ChildReturned,
@@ -68,7 +69,7 @@ impl Hygiene {
                 "the exec'd program inherits an fd it does not know about, made without close-on-exec before the fork: a pipe's reader (a socket's peer) never sees EOF while the program runs, a listening socket stays bound"
             }
             Hygiene::ExitInChild => {
-                "exit() in a fork child that did not exec flushes the stdio output it inherited from the parent (printed twice) and runs the parent's atexit handlers; use _exit()"
+                "exit() in a fork child that did not exec flushes the stdio output it inherited from the parent (printed twice) and runs the parent's atexit handlers and C++ global destructors a second time; use _exit()"
             }
             Hygiene::ChildReturned => {
                 "the fork child left the function that forked it without exec or _exit: it now runs code meant for the parent"
