@@ -37,7 +37,13 @@ unsafe extern "C" fn slow(idx: usize, f: *mut Frame) -> usize {
         // An fd-making call outside any context: only its fd is noted (process hygiene).
         return hygiene::fds::made::wrapper(idx);
     }
+    // SAFETY: forwarded (the frame slow_entry saved).
+    unsafe { slow_checked(idx, f, st) }
+}
 
+/// The rest of the slow path (out of line: the common early exits above pay no big prologue).
+#[inline(never)]
+unsafe fn slow_checked(idx: usize, f: *mut Frame, st: u8) -> usize {
     if st & tls::BUSY != 0 {
         // The library's own code (or a call it triggered) is running on this thread.
         return wrapper_or_real(idx);
