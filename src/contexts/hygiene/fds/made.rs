@@ -222,20 +222,9 @@ unsafe extern "C-unwind" fn made<const IDX: usize>(
     r
 }
 
-/// The trampoline the slow path sends symbol `IDX` to: the stub tail-jumped, so the caller's
-/// return address is where the stack pointer points (x86_64) or in the link register (aarch64);
-/// it becomes [`made`]'s fifth argument, and the arguments are left as the caller set them.
-#[cfg(target_arch = "x86_64")]
-#[unsafe(naked)]
-unsafe extern "C" fn trampoline<const IDX: usize>() {
-    core::arch::naked_asm!("mov r8, [rsp]", "jmp {f}", f = sym made::<IDX>)
-}
-
-#[cfg(target_arch = "aarch64")]
-#[unsafe(naked)]
-unsafe extern "C" fn trampoline<const IDX: usize>() {
-    core::arch::naked_asm!("mov x4, x30", "b {f}", f = sym made::<IDX>)
-}
+// The trampoline the slow path sends symbol `IDX` to: the stub tail-jumped, so the caller's
+// return address becomes [`made`]'s fifth argument, the arguments are left as the caller set them.
+crate::platform::arch::define_caller_trampoline!(trampoline, made);
 
 macro_rules! wrappers {
     ($($name:ident),* $(,)?) => {
