@@ -368,7 +368,7 @@ pub fn before_exec(idx: usize, f: &Frame) {
         if j + 1 == np && total as usize > np {
             b.s(" (and ")
                 .u((total as usize - np) as u64)
-                .s(" more fds)");
+                .s(" more fds an ancestor made without close-on-exec, not examined)");
         }
         let dl = b.len();
         if en == 0 {
