@@ -273,7 +273,6 @@ fn child(sp: usize, cfa: usize, frames: &[usize]) {
     CALLER_IS_MAIN.store(main as u8, Ordering::Relaxed);
     FORKED.store(1, Ordering::Relaxed);
     stdio::snapshot();
-    super::fds::note_at_fork();
     if cfa != 0 && config::options().report_child_returned {
         WATCH_LEFT.store(WATCH_CALLS, Ordering::Relaxed);
         tls::set(tls::WATCH);

@@ -4,24 +4,26 @@
 //! too, at its own exit): C++ destructors of globals, `atexit` cleanups that remove files, flush
 //! logs, send goodbyes.
 //!
-//! Counted: registrations made by the process image's first process (fork generation 0, so only
-//! handlers every fork child inherits) from a call site in the program's own code: the main
+//! Counted: registrations made by the process image's first process (the first registering pid:
+//! only handlers every fork child inherits) from a call site in the program's own code: the main
 //! executable or a library outside the system's library directories. The registrations libc,
 //! the loader, libstdc++ and other system libraries make for themselves (flushing `cout`, freeing
 //! their own state) are not counted. A lock-free counter and the first [`KEPT`] handler
 //! addresses; nothing else is written, and nothing in a vfork child.
 
-use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicU32, AtomicUsize, Ordering};
 
-use super::fds::made;
 use crate::platform::arch::Frame;
 use crate::platform::fmt::Buf;
+use crate::platform::sys;
 use crate::platform::{in_self, tls};
 
 /// Handler addresses kept for the report.
 pub const KEPT: usize = 4;
 
 static COUNT: AtomicU32 = AtomicU32::new(0);
+/// The pid of the process that registered them.
+static OWNER: AtomicI32 = AtomicI32::new(0);
 static HANDLERS: [AtomicUsize; KEPT] = [const { AtomicUsize::new(0) }; KEPT];
 
 /// Is `path` a system library (where libc, the loader, libstdc++, libgcc live)?
@@ -52,12 +54,15 @@ fn own_code(addr: usize) -> bool {
 /// the handler is the first argument), before the real one.
 pub fn registered(f: &Frame) {
     let func = f.arg(0);
-    if func == 0
-        || made::generation() != 0
-        || tls::state() & tls::VFORK_CHILD != 0
-        || !own_code(f.ret_addr())
-    {
+    if func == 0 || tls::state() & tls::VFORK_CHILD != 0 || !own_code(f.ret_addr()) {
         return;
+    }
+    let pid = sys::getpid();
+    match OWNER.compare_exchange(0, pid, Ordering::Relaxed, Ordering::Relaxed) {
+        Ok(_) => {}
+        Err(p) if p == pid => {}
+        // A fork child's own registration: it runs once, in the child.
+        Err(_) => return,
     }
     let n = COUNT.fetch_add(1, Ordering::Relaxed) as usize;
     if n < KEPT {
@@ -68,7 +73,8 @@ pub fn registered(f: &Frame) {
 /// In a fork child: how many of the program's exit handlers `exit()` would run again, and the
 /// first of them.
 pub fn inherited(out: &mut [usize; KEPT]) -> (u32, usize) {
-    if made::generation() == 0 {
+    let owner = OWNER.load(Ordering::Relaxed);
+    if owner == 0 || owner == sys::getpid() {
         return (0, 0);
     }
     let n = COUNT.load(Ordering::Relaxed);

@@ -3,16 +3,16 @@
 //! end handed to an unrelated program, whose reader then never sees EOF).
 //!
 //! Which fds: those `made` noted (made by an interposed fd-making call without close-on-exec,
-//! still the same open file, made in an earlier fork generation, i.e. by an ancestor before the
-//! fork), that still lack `FD_CLOEXEC` (`fcntl(F_GETFD)`, a system call that never blocks), are
+//! still the same open file, made by another pid, i.e. by an ancestor before the fork), that still
+//! lack `FD_CLOEXEC` (`fcntl(F_GETFD)`, a system call that never blocks), are
 //! above 2, and are none of these deliberate hand-overs: the same pipe as fd 0, 1 or 2 (a dup of
 //! the standard streams), one of the `LISTEN_FDS` (socket activation), a
 //! `--jobserver-auth=R,W`/`--jobserver-fds=R,W` fd named in `MAKEFLAGS`, or an fd the argument
 //! list names as `/dev/fd/N` or `/proc/self/fd/N` (process substitution). An fd the fork child
-//! made or `dup2`'d into place itself is of its own generation (or no longer matches its entry),
-//! so it is handed over on purpose. Fds the program image was started with have no entry.
+//! made itself is its own (a `dup2`'d one is never noted, and one that replaced a noted fd no
+//! longer matches its entry), so it is handed over on purpose. Fds the program image was started with have no entry.
 //!
-//! Nothing is recorded at fork but the generation (no fd snapshot), and nothing at load. A vfork
+//! Nothing is recorded at fork (no fd snapshot) or at load. A vfork
 //! child (a shell's, `posix_spawn`'s) is checked too: it only reads the table and uses stack
 //! buffers and raw system calls. Each leaked fd is its own report: its stack is the call that
 //! made the fd (one frame: the caller's return address), the exec's stack comes second, and the
@@ -40,12 +40,6 @@ unsafe extern "C" {
 
 /// Reports per exec, at most (the rest are counted in the last one's detail).
 const MAX_REPORTS: usize = 16;
-
-/// In a fork child of the fork wrapper, right after the fork: a new fork generation (no fd
-/// snapshot: what an exec hands on is judged from `made`'s table).
-pub fn note_at_fork() {
-    made::forked();
-}
 
 fn fd_flags(fd: i32, cmd: i32) -> Option<usize> {
     // SAFETY: fcntl(F_GETFD/F_GETFL) has no pointer arguments.
@@ -276,12 +270,13 @@ pub fn before_exec(idx: usize, f: &Frame) {
     let mut leaked = [(0i32, 0usize, 0usize); MAX_REPORTS];
     let mut count = 0;
     let mut more = 0u32;
+    let me = sys::getpid();
     made::each_noted(|fd| {
         // Still inheritable, and still what an ancestor made before the fork?
         if fd_flags(fd, libc::F_GETFD).is_none_or(|v| v & libc::FD_CLOEXEC as usize != 0) {
             return;
         }
-        let Some((maker, site)) = made::inherited_entry(fd, vfork_child) else {
+        let Some((maker, site)) = made::inherited_entry(fd, me) else {
             return;
         };
         if count < MAX_REPORTS {

@@ -7,18 +7,18 @@
 //! other check) to a per-symbol trampoline here. The trampoline passes the caller's return
 //! address on to [`made`], which calls the real function and, when the new fd lacks
 //! close-on-exec, notes in a lock-free table indexed by fd (below [`MAX`]): the call site, the
-//! function, the fork generation it was made in, and its identity (device and inode, one `fstat`:
+//! function, the pid of the process that made it, and its identity (device and inode, one `fstat`:
 //! a table entry whose fd was closed and reused by a call the library does not see no longer
 //! matches the fd, and is not believed). No stack is walked and nothing is allocated; a call
 //! that asks for close-on-exec clears a stale entry (one load). A vfork child shares its parent's
 //! memory and writes nothing here.
 //!
-//! The fork generation counts the forks between the process image's start and this process (the
-//! fork wrapper's child bumps it): at exec, an fd made in an earlier generation was made by an
-//! ancestor before the fork that made this process, which is the classic leak (`fds`).
+//! At exec, an entry made by another pid was made by an ancestor before the fork that made this
+//! process (the table is only ever inherited through fork), which is the classic leak (`fds`).
+//! Nothing is written at fork: a store there would cost the child a copy-on-write page fault.
 
 use core::ffi::c_int;
-use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 
 use crate::config;
 use crate::libc::symbols::{self, generated as g};
@@ -29,26 +29,14 @@ pub const MAX: usize = 1024;
 
 /// Per fd: the call site (low 48 bits) and the making function's symbol index (high 16 bits).
 static SITE: [AtomicU64; MAX] = [const { AtomicU64::new(0) }; MAX];
-/// Per fd: the fork generation it was made in.
-static GEN_OF: [AtomicU32; MAX] = [const { AtomicU32::new(0) }; MAX];
+/// Per fd: the pid of the process that made it.
+static OWNER: [AtomicI32; MAX] = [const { AtomicI32::new(0) }; MAX];
 /// Per fd: its identity (0: no entry). Written last, cleared first.
 static IDENT: [AtomicU64; MAX] = [const { AtomicU64::new(0) }; MAX];
 /// One above the highest fd ever noted.
 static HIGH: AtomicUsize = AtomicUsize::new(0);
-/// This process's fork generation.
-static GEN: AtomicU32 = AtomicU32::new(0);
 
 const SITE_BITS: u64 = (1 << 48) - 1;
-
-/// In a fork child of the fork wrapper (before anything else runs there): a new generation.
-pub fn forked() {
-    GEN.fetch_add(1, Ordering::Relaxed);
-}
-
-/// This process's fork generation (0: the process image's first process).
-pub fn generation() -> u32 {
-    GEN.load(Ordering::Relaxed)
-}
 
 /// The identity of an open fd: device and inode folded into one nonzero word.
 pub fn ident(fd: i32) -> u64 {
@@ -59,17 +47,17 @@ pub fn ident(fd: i32) -> u64 {
 }
 
 /// One noted fd: (making function's symbol index, call site), if the entry still matches `fd`
-/// (`id`: its identity now) and was made by an ancestor before the fork that made this process.
-/// A vfork child (which notes nothing itself) counts every entry as its parent's.
-pub fn inherited_entry(fd: i32, vfork_child: bool) -> Option<(usize, usize)> {
+/// (its identity now) and was made by an ancestor (a pid other than `me`, this process's) before
+/// the fork that made this process. A vfork child notes nothing itself: every entry is its
+/// parent's or an older ancestor's.
+pub fn inherited_entry(fd: i32, me: i32) -> Option<(usize, usize)> {
     let i = fd as usize;
     if i >= MAX || IDENT[i].load(Ordering::Acquire) == 0 {
         return None;
     }
-    let now = GEN.load(Ordering::Relaxed);
     let site = SITE[i].load(Ordering::Relaxed);
-    let made_in = GEN_OF[i].load(Ordering::Relaxed);
-    if (!vfork_child && made_in >= now) || IDENT[i].load(Ordering::Acquire) != ident(fd) {
+    let owner = OWNER[i].load(Ordering::Relaxed);
+    if owner == me || IDENT[i].load(Ordering::Acquire) != ident(fd) {
         return None;
     }
     Some(((site >> 48) as usize, (site & SITE_BITS) as usize))
@@ -85,7 +73,7 @@ pub fn each_noted(mut f: impl FnMut(i32)) {
     }
 }
 
-fn note(fd: c_int, idx: usize, site: usize, id: u64) {
+fn note(fd: c_int, idx: usize, site: usize, id: u64, pid: i32) {
     let i = fd as usize;
     if fd < 3 || i >= MAX {
         return;
@@ -95,7 +83,7 @@ fn note(fd: c_int, idx: usize, site: usize, id: u64) {
         (site as u64 & SITE_BITS) | (idx as u64) << 48,
         Ordering::Relaxed,
     );
-    GEN_OF[i].store(GEN.load(Ordering::Relaxed), Ordering::Relaxed);
+    OWNER[i].store(pid, Ordering::Relaxed);
     IDENT[i].store(id, Ordering::Release);
     if HIGH.load(Ordering::Relaxed) <= i {
         HIGH.fetch_max(i + 1, Ordering::Relaxed);
@@ -181,6 +169,7 @@ fn note_all(idx: usize, fds: [c_int; 2], n: usize, site: usize) {
     {
         return;
     }
+    let pid = sys::getpid();
     let mut id = 0;
     for (k, &fd) in fds[..n].iter().enumerate() {
         if fd < 3 || fd as usize >= MAX {
@@ -191,7 +180,7 @@ fn note_all(idx: usize, fds: [c_int; 2], n: usize, site: usize) {
             id = ident(fd);
         }
         if id != 0 {
-            note(fd, idx, site, id);
+            note(fd, idx, site, id, pid);
         } else {
             forget(fd);
         }
