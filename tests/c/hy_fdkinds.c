@@ -8,6 +8,8 @@
  *   child-made    the child itself makes a pipe without O_CLOEXEC and execs: not inherited
  *                 from the parent, clean
  *   file          open() without O_CLOEXEC, then fork + exec: the file leaks (reported)
+ *   named         pipe(), then fork + exec of a program whose arguments name both fds
+ *                 (`--in 3 --out=4`, as gpg's --status-fd N): handed over on purpose, clean
  * The exec'd program is `true`. */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -52,6 +54,15 @@ int main(int argc, char **argv) {
         if (pid == 0) {
             if (pipe(p)) _exit(1);
             execlp("true", "true", (char *)0);
+            _exit(127);
+        }
+        waitpid(pid, 0, 0);
+        return 0;
+    } else if (mode(m, "named")) {
+        if (pipe(p) || p[0] != 3 || p[1] != 4) return 1;
+        pid = fork();
+        if (pid == 0) {
+            execlp("true", "true", "--in", "3", "--out=4", (char *)0);
             _exit(127);
         }
         waitpid(pid, 0, 0);

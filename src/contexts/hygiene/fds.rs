@@ -3,21 +3,25 @@
 //! end handed to an unrelated program, whose reader then never sees EOF).
 //!
 //! Which fds: those `made` noted (made by an interposed fd-making call without close-on-exec,
-//! still the same open file, made by another pid, i.e. by an ancestor before the fork), that still
-//! lack `FD_CLOEXEC` (`fcntl(F_GETFD)`, a system call that never blocks), are
-//! above 2, and are none of these deliberate hand-overs: the same pipe as fd 0, 1 or 2 (a dup of
-//! the standard streams), one of the `LISTEN_FDS` (socket activation), a
-//! `--jobserver-auth=R,W`/`--jobserver-fds=R,W` fd named in `MAKEFLAGS`, or an fd the argument
-//! list names as `/dev/fd/N` or `/proc/self/fd/N` (process substitution). An fd the fork child
-//! made itself is its own (a `dup2`'d one is never noted, and one that replaced a noted fd no
-//! longer matches its entry), so it is handed over on purpose. Fds the program image was started with have no entry.
+//! still the same open file, made by another pid, i.e. by an ancestor before the fork), that
+//! still lack `FD_CLOEXEC` (`fcntl(F_GETFD)`, a system call that never blocks), are above 2, and
+//! are none of these deliberate hand-overs: the same pipe as fd 0, 1 or 2 (a dup of the standard
+//! streams), one of the `LISTEN_FDS` (socket activation), a `--jobserver-auth=R,W` /
+//! `--jobserver-fds=R,W` fd named in `MAKEFLAGS`, an fd the argument list names (`/dev/fd/N`,
+//! `/proc/self/fd/N`: process substitution; a bare `N` or a trailing `=N`, `:N`, `,N`:
+//! `gpg --status-fd 3`, `--fd=3`), or one an environment variable named for an fd holds
+//! (`WAYLAND_SOCKET=5`, `*FD*=N`). An fd the fork child made itself is its own (a `dup2`'d one is
+//! never noted, and one that replaced a noted fd no longer matches its entry), so it is handed
+//! over on purpose. Fds the program image was started with have no entry. By default only pipes
+//! and unix-domain or listening sockets are reported (`fd_leak_all` adds files, connected network
+//! sockets and the rest: shells hand those on by design).
 //!
-//! Nothing is recorded at fork (no fd snapshot) or at load. A vfork
-//! child (a shell's, `posix_spawn`'s) is checked too: it only reads the table and uses stack
-//! buffers and raw system calls. Each leaked fd is its own report: its stack is the call that
-//! made the fd (one frame: the caller's return address), the exec's stack comes second, and the
-//! detail says what the fd is (`pipe:[…]` and which end, `socket:[…]` with its family and type,
-//! an `anon_inode:`, or the file's path, read from `/proc/self/fd`).
+//! Nothing is recorded at fork (no fd snapshot) or at load. A vfork child (a shell's) is checked
+//! too: it only reads the table and uses stack buffers and raw system calls. Each leaked fd is its
+//! own report: its stack is the call that made the fd (one frame: the caller's return address),
+//! the exec's stack comes second, and the detail says what the fd is (`pipe:[…]` and which end,
+//! `socket:[…]` with its family and type, an `anon_inode:`, or the file's path, read from
+//! `/proc/self/fd`).
 
 use core::ffi::c_char;
 
@@ -159,7 +163,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 struct Named {
     listen: (i32, i32),
     jobserver: [i32; 2],
-    args: [i32; 8],
+    args: [i32; 16],
     nargs: usize,
 }
 
@@ -171,6 +175,18 @@ impl Named {
     }
 
     fn env(&mut self, e: &[u8]) {
+        // `WAYLAND_SOCKET=5`, `FOO_FD=4`: a variable named for an fd whose value is its number.
+        if let Some(eq) = e.iter().position(|&c| c == b'=') {
+            let (name, v) = (&e[..eq], &e[eq + 1..]);
+            if (find(name, b"FD").is_some() || find(name, b"SOCKET").is_some())
+                && !v.is_empty()
+                && v.len() <= 6
+                && v.iter().all(u8::is_ascii_digit)
+                && let Some(n) = number_at(v)
+            {
+                self.add(n);
+            }
+        }
         if let Some(v) = e.strip_prefix(b"LISTEN_FDS=") {
             if let Some(n) = number_at(v) {
                 self.listen = (3, 3 + n);
@@ -192,14 +208,31 @@ impl Named {
         }
     }
 
+    fn add(&mut self, n: i32) {
+        if self.nargs < self.args.len() {
+            self.args[self.nargs] = n;
+            self.nargs += 1;
+        }
+    }
+
+    /// An argument that names an fd: `/dev/fd/N`, `/proc/self/fd/N` (process substitution), a
+    /// bare number (`gpg --status-fd 3`), or one ending in `=N`, `:N` or `,N` (`--fd=3`,
+    /// `--socket=fd:3`).
     fn arg(&mut self, a: &[u8]) {
         for prefix in [&b"/dev/fd/"[..], b"/proc/self/fd/"] {
             if let Some(i) = find(a, prefix)
                 && let Some(n) = number_at(&a[i + prefix.len()..])
-                && self.nargs < self.args.len()
             {
-                self.args[self.nargs] = n;
-                self.nargs += 1;
+                self.add(n);
+            }
+        }
+        let digits = a.iter().rev().take_while(|c| c.is_ascii_digit()).count();
+        if digits > 0 && digits <= 6 {
+            let start = a.len() - digits;
+            if (start == 0 || matches!(a[start - 1], b'=' | b':' | b','))
+                && let Some(n) = number_at(&a[start..])
+            {
+                self.add(n);
             }
         }
     }
@@ -225,7 +258,7 @@ fn named(idx: usize, f: &Frame) -> Named {
     let mut n = Named {
         listen: (0, 0),
         jobserver: [-1, -1],
-        args: [-1; 8],
+        args: [-1; 16],
         nargs: 0,
     };
     // SAFETY: reading the process environment pointer.
