@@ -146,6 +146,25 @@ fn socket_and_vfork_leaks_are_reported_at_the_creating_call_and_deliberate_fds_a
     );
 }
 
+/// `open` is a cancellation point and is interposed (class fd): a thread cancelled while blocked
+/// in it unwinds through the library's frame, runs its cleanup handler and ends cancelled (a frame
+/// with a personality routine there would make glibc abort the process).
+#[test]
+fn a_thread_cancelled_inside_an_interposed_open_unwinds_normally() {
+    let env = Env::new("hy_cancel_open");
+    let prog = env.compile_file("hy_cancel_open", &[]);
+    let fifo = env.dir.join("fifo");
+    let out = env.run(&[prog.as_os_str(), fifo.as_os_str()], true, "");
+    out.assert_ok();
+    out.assert_started();
+    assert_eq!(
+        out.stdout,
+        "cleanup ran\njoined, cancelled=1\n",
+        "{}",
+        out.dump()
+    );
+}
+
 /// A shell's own redirections are handed on by design: `exec 5>>log` (put in place by dup2) and
 /// `exec 3>log` (opened at 3 directly: a file, not reported by default), pipelines, command
 /// substitution, process substitution, coprocesses.

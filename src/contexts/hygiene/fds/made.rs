@@ -187,12 +187,15 @@ fn note_all(idx: usize, fds: [c_int; 2], n: usize, site: usize) {
     }
 }
 
-type Real = unsafe extern "C-unwind" fn(usize, usize, usize, usize) -> c_int;
+type Real = unsafe extern "C" fn(usize, usize, usize, usize) -> c_int;
 
-/// The call `IDX` of a caller whose return address is `site`. Every fd-making function takes at
+/// The call `IDX` of a caller whose return address is `site`. `open`, `accept`, `creat` are
+/// cancellation points: `pthread_cancel`'s forced unwind passes through this frame, which must
+/// therefore have no personality routine (the library's is a stub): `extern "C"`, nothing in it
+/// unwinds, so it has unwind info (CFI) only. Every fd-making function takes at
 /// most four integer or pointer arguments and returns an int; `open`'s optional mode is its third
 /// argument register, where the variadic call put it.
-unsafe extern "C-unwind" fn made<const IDX: usize>(
+unsafe extern "C" fn made<const IDX: usize>(
     a0: usize,
     a1: usize,
     a2: usize,
@@ -200,8 +203,7 @@ unsafe extern "C-unwind" fn made<const IDX: usize>(
     site: usize,
 ) -> c_int {
     // SAFETY: the slot holds libc's IDX, a C function of at most four integer or pointer
-    // arguments returning int (a cancellation point may unwind through here: C-unwind); extra
-    // argument registers are ignored by the callee.
+    // arguments returning int; extra argument registers are ignored by the callee.
     let real: Real = unsafe { core::mem::transmute(symbols::real(IDX)) };
     // SAFETY: the program's own arguments, passed on unchanged.
     let r = unsafe { real(a0, a1, a2, a3) };
