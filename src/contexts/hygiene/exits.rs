@@ -39,6 +39,23 @@ fn system_library(path: &[u8]) -> bool {
     .any(|d| path.starts_with(d))
 }
 
+/// The page of the last call site classified, with its answer in bit 0 (a program's static
+/// initialisers register their globals' destructors from one function after another: the module
+/// lookup runs once per page, not per registration).
+static LAST_PAGE: AtomicUsize = AtomicUsize::new(0);
+
+/// [`own_code`], remembered for the call site's page (modules never share a page).
+fn own_code_cached(addr: usize) -> bool {
+    let page = addr & !0xfff;
+    let last = LAST_PAGE.load(Ordering::Relaxed);
+    if last & !1 == page && page != 0 {
+        return last & 1 != 0;
+    }
+    let own = own_code(addr);
+    LAST_PAGE.store(page | own as usize, Ordering::Relaxed);
+    own
+}
+
 /// Is `addr` code of the program's own (the main executable or a non-system library)?
 fn own_code(addr: usize) -> bool {
     if in_self(addr) {
@@ -54,7 +71,7 @@ fn own_code(addr: usize) -> bool {
 /// the handler is the first argument), before the real one.
 pub fn registered(f: &Frame) {
     let func = f.arg(0);
-    if func == 0 || tls::state() & tls::VFORK_CHILD != 0 || !own_code(f.ret_addr()) {
+    if func == 0 || tls::state() & tls::VFORK_CHILD != 0 || !own_code_cached(f.ret_addr()) {
         return;
     }
     let pid = sys::getpid();
