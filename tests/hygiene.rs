@@ -242,7 +242,18 @@ fn exit_in_a_fork_child_with_pending_stdio_is_reported_and_underscore_exit_is_cl
 fn atexit_run(env: &Env, prog: &std::path::Path, mode: &str) -> (String, Vec<Value>) {
     let out = env.run(&[prog.as_os_str(), mode.as_ref()], true, "");
     out.assert_ok();
-    let r = kind(&out, "exit-in-child").into_iter().cloned().collect();
+    let r: Vec<Value> = kind(&out, "exit-in-child").into_iter().cloned().collect();
+    // A process that wrote a finding also writes its summary (else it reads as only partially
+    // checked).
+    for x in &r {
+        assert!(
+            out.summaries()
+                .iter()
+                .any(|m| m[proto::key::PID] == x[proto::key::PID]),
+            "no summary from the reporting process: {}",
+            out.dump()
+        );
+    }
     (out.stdout.clone(), r)
 }
 
