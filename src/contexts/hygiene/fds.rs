@@ -303,11 +303,15 @@ pub fn before_exec(idx: usize, f: &Frame) {
     let mut leaked = [(0i32, 0usize, 0usize); MAX_REPORTS];
     let mut count = 0;
     let mut more = 0u32;
-    let me = sys::getpid();
+    // This process's pid, asked for at the first fd that is still inheritable.
+    let mut me = 0;
     made::each_noted(|fd| {
         // Still inheritable, and still what an ancestor made before the fork?
         if fd_flags(fd, libc::F_GETFD).is_none_or(|v| v & libc::FD_CLOEXEC as usize != 0) {
             return;
+        }
+        if me == 0 {
+            me = sys::getpid();
         }
         let Some((maker, site)) = made::inherited_entry(fd, me) else {
             return;
