@@ -37,6 +37,8 @@ pub const CLASSES: &[ClassInfo] = &[
     class("init", "Init", false),
     class("dlopen", "Dlopen", true),
     class("sandbox", "Sandbox", true),
+    class("fd", "Fd", true),
+    class("atexit", "Atexit", true),
 ];
 
 const fn class(word: &'static str, variant: &'static str, always_slow: bool) -> ClassInfo {

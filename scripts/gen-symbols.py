@@ -44,6 +44,14 @@ HOT_PATHS = {"malloc", "pthread-sync", "tls/errno/ctype-accessor"}
 # Tables (the judgement lives here)
 # --------------------------------------------------------------------------
 
+# The fd-making calls the library interposes to note where an fd without close-on-exec is made
+# (process hygiene, fd-leak). fcntl(F_DUPFD) is not among them: every fcntl call would pay.
+FD_MAKERS = ["pipe", "pipe2", "socket", "socketpair", "accept", "accept4", "open", "open64",
+             "__open_2", "__open64_2", "openat", "openat64", "__openat_2", "__openat64_2",
+             "creat", "creat64", "dup", "dup2", "dup3", "eventfd", "epoll_create",
+             "epoll_create1", "signalfd", "timerfd_create", "memfd_create", "inotify_init",
+             "inotify_init1"]
+
 # Names whose special handling in the library gives them their own class.
 SPECIAL = {
     "fork": "fork", "__fork": "fork",
@@ -70,6 +78,12 @@ SPECIAL = {
     "setns": "sandbox", "setuid": "sandbox", "setgid": "sandbox", "seteuid": "sandbox",
     "setegid": "sandbox", "setreuid": "sandbox", "setregid": "sandbox",
     "setresuid": "sandbox", "setresgid": "sandbox",
+    # Calls that make an fd: the library notes where one is made without close-on-exec (the
+    # fd-leak finding names that call when a fork child's exec hands the fd on).
+    **{n: "fd" for n in FD_MAKERS},
+    # Exit-handler registrations: the library counts the program's own (exit-in-child says which
+    # handlers a fork child's exit() runs again).
+    "__cxa_atexit": "atexit", "atexit": "atexit", "on_exit": "atexit",
 }
 
 # Never interposed: called before the library can run, or with a non-C ABI.
@@ -296,7 +310,7 @@ MANUAL_REASONS = [("i18n", "i18n"), ("dlopen", "dl"), ("plugin", "dl"), ("heap",
 
 SPECIAL_REASON = {"fork": "fork", "vfork": "fork", "exec": "exec", "exit": "atexit",
                   "sigaction": "signal", "jmp": "signal", "cancel": "thread", "init": "lock", "dlopen": "dl", "_fork": "-",
-                  "_exit": "-", "sandbox": None}
+                  "_exit": "-", "sandbox": None, "fd": None, "atexit": "atexit"}
 
 # Reason words for documented-AS-Safe functions that POSIX does not list and that
 # touch shared state (so they stay interposed for the posix verdict).
@@ -753,8 +767,8 @@ def check_invariants(rows):
     for n in MUST_UNSAFE:
         if n not in by:
             errs.append("%s missing" % n)
-        elif by[n]["class"] not in ("unsafe", "dlopen") or by[n]["glibc"] != "unsafe":
-            errs.append("%s must be class unsafe (or dlopen)/glibc unsafe, is %s/%s" % (n, by[n]["class"], by[n]["glibc"]))
+        elif by[n]["class"] not in ("unsafe", "dlopen", "atexit") or by[n]["glibc"] != "unsafe":
+            errs.append("%s must be class unsafe (or dlopen, atexit)/glibc unsafe, is %s/%s" % (n, by[n]["class"], by[n]["glibc"]))
     if errs:
         sys.exit("gen-symbols: invariant violated:\n  " + "\n  ".join(errs))
 
@@ -778,6 +792,8 @@ CLASS_DOC = [
     ("init", "pthread_mutex_init, pthread_rwlock_init, pthread_cond_init, sem_init, mtx_init: interposed (a fork child notes the locks it initialises itself: locking them cannot deadlock on a vanished thread)."),
     ("dlopen", "dlopen/dlmopen/dlclose: interposed and unsafe (the loader lock); the library also refreshes its module table after them, for stacks."),
     ("sandbox", "prctl, syscall, chroot, unshare, setns and the setuid/setgid family: interposed; before the real call the library opens its log file and notes a seccomp filter (the log may be unreachable afterwards); verdicts as the columns say."),
+    ("fd", "pipe, socket, open, dup and the other fd-making calls: interposed; the library notes the caller of each one that makes an fd without close-on-exec (the fd-leak finding names it); verdicts as the columns say."),
+    ("atexit", "__cxa_atexit, atexit, on_exit: interposed (the library notes the exit handlers the program's own code registers: exit-in-child names those a fork child's exit() runs again); unsafe."),
     ("skip", "not interposed although not safe; reason versioned (several versions are distinct code: an unversioned interposer would send old binaries to the new implementation) or loader (startup/loader/profiling internals that must never be wrapped)."),
 ]
 

@@ -33,6 +33,17 @@ unsafe extern "C" fn slow(idx: usize, f: *mut Frame) -> usize {
             return symbols::real(idx);
         }
     }
+    if st == 0 && CLASS[idx] == Class::Fd {
+        // An fd-making call outside any context: only its fd is noted (process hygiene).
+        return hygiene::fds::made::wrapper(idx);
+    }
+    // SAFETY: forwarded (the frame slow_entry saved).
+    unsafe { slow_checked(idx, f, st) }
+}
+
+/// The rest of the slow path (out of line: the common early exits above pay no big prologue).
+#[inline(never)]
+unsafe fn slow_checked(idx: usize, f: *mut Frame, st: u8) -> usize {
     if st & tls::BUSY != 0 {
         // The library's own code (or a call it triggered) is running on this thread.
         return wrapper_or_real(idx);
@@ -46,6 +57,11 @@ unsafe extern "C" fn slow(idx: usize, f: *mut Frame) -> usize {
     }
     if FLAGS[idx] & F_HOT == 0 {
         fork::check_unseen_fork();
+    }
+    if CLASS[idx] == Class::Atexit {
+        // An exit-handler registration: noted (process hygiene), then checked as usual.
+        // SAFETY: f points to the frame slow_entry saved on its own stack, alive until we return.
+        hygiene::exits::registered(unsafe { &*f });
     }
     let ctx = tls::state() & tls::CONTEXT_MASK;
     let mut target = None;
@@ -81,8 +97,12 @@ fn wrapper_or_real(idx: usize) -> usize {
         Class::Cancel => cancel::wrapper(),
         Class::Init => fork::init_wrapper(idx),
         Class::Dlopen => dlopen::wrapper(idx),
-        Class::Unsafe | Class::Exec | Class::Exit | Class::UExit | Class::Sandbox => {
-            symbols::real(idx)
-        }
+        Class::Fd => hygiene::fds::made::wrapper(idx),
+        Class::Unsafe
+        | Class::Exec
+        | Class::Exit
+        | Class::UExit
+        | Class::Sandbox
+        | Class::Atexit => symbols::real(idx),
     }
 }

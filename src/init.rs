@@ -156,7 +156,6 @@ fn after() {
     unsafe { assafe_unwind::refresh_modules() };
     libc::record_bases();
     hygiene::child::register_atfork(); // process hygiene: atfork-child
-    hygiene::fds::note_inherited(); // process hygiene: fd-leak
     signal::wrap_existing(SIGNALS_TO_ASK.load(Ordering::Relaxed));
     reporting::start_record();
 }

@@ -143,3 +143,17 @@ fn fork_cost_in_parent() {
         "+{per:.0} instructions per fork in the parent (limit {LIMIT})"
     );
 }
+
+/// The fd-making calls (class `fd`: open, pipe, socket, dup3, …) always take the slow path (their
+/// trampoline notes the caller of an fd made without close-on-exec): about +103 instructions per
+/// call that asks for close-on-exec, 47 of them the slow entry's register save.
+#[test]
+fn an_fd_making_call_costs_about_a_hundred_instructions() {
+    if have_valgrind() {
+        let per = per_call("cost_fd", "fdbench.c");
+        assert!(
+            (60.0..=125.0).contains(&per),
+            "+{per} instructions per fd-making call"
+        );
+    }
+}

@@ -53,11 +53,27 @@ fn pipe_write_end_leaked_into_cat_is_reported_and_pipe2_cloexec_is_clean() {
     assert_eq!(r.len(), 1, "{}", out.dump());
     check_report_shape(r[0], "hy_fdleak");
     assert_eq!(r[0]["context"], "fork-child");
-    assert_eq!(r[0]["function"], "execlp");
+    // The report is about the call that made the fd: pipe(), called from main.
+    assert_eq!(r[0]["function"], "pipe");
     let d = s(&r[0]["detail"]);
-    assert!(d.contains("pipe:[") && d.contains("(write end)"), "{d}");
-    assert!(d.contains("creation site unknown"), "{d}");
+    assert!(
+        d.starts_with("fd 4 pipe:[") && d.contains("(write end)"),
+        "{d}"
+    );
+    assert!(
+        d.contains("made by pipe() without close-on-exec before the fork")
+            && d.contains("inherited by the program execlp starts"),
+        "{d}"
+    );
+    assert_eq!(r[0]["stack"].as_array().unwrap().len(), 1, "{}", r[0]);
     assert!(frame_in(&env, &prog, &r[0]["stack"][0], "main"), "{}", r[0]);
+    assert_eq!(r[0]["site"], r[0]["frames"][0]);
+    // The exec that hands it on comes second (its first frame in main too, after the pipe call).
+    let exec = r[0][proto::key::EXEC_FRAMES]
+        .as_array()
+        .expect("exec_frames");
+    assert!(!exec.is_empty(), "{}", r[0]);
+    assert!(hex(&exec[0]) > hex(&r[0]["site"]), "{}", r[0]);
 
     let clean = env.run(&[prog.as_os_str(), "cloexec".as_ref()], true, "");
     clean.assert_ok();
@@ -70,6 +86,116 @@ fn pipe_write_end_leaked_into_cat_is_reported_and_pipe2_cloexec_is_clean() {
 
     let off = env.run(&[prog.as_os_str()], true, "report_fd_leak=0");
     assert!(hygiene(&off).is_empty(), "{}", off.dump());
+}
+
+/// One run of hy_fdkinds in `mode`: its fd-leak reports.
+fn fdkinds(env: &Env, prog: &std::path::Path, mode: &str, options: &str) -> Vec<Value> {
+    let out = env.run(&[prog.as_os_str(), mode.as_ref()], true, options);
+    out.assert_ok();
+    if mode.ends_with("cloexec") || ["dup2-into-place", "child-made", "named"].contains(&mode) {
+        assert!(hygiene(&out).is_empty(), "{mode}: {}", out.dump());
+    }
+    kind(&out, "fd-leak").into_iter().cloned().collect()
+}
+
+#[test]
+fn socket_and_vfork_leaks_are_reported_at_the_creating_call_and_deliberate_fds_are_not() {
+    let env = Env::new("hy_fdkinds");
+    let prog = env.compile_file("hy_fdkinds", &[]);
+
+    // A unix socket made without SOCK_CLOEXEC, inherited through fork + exec.
+    let r = fdkinds(&env, &prog, "socket", "");
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0]["function"], "socket");
+    let d = s(&r[0]["detail"]);
+    assert!(
+        d.starts_with("fd 3 socket:[") && d.contains("(unix stream)"),
+        "{d}"
+    );
+    assert!(frame_in(&env, &prog, &r[0]["stack"][0], "main"), "{}", r[0]);
+    assert!(fdkinds(&env, &prog, "socket-cloexec", "").is_empty());
+
+    // pipe() then vfork + exec: both ends leak into the vfork child's program, and the report is
+    // made from the vfork child (it only reads the table).
+    let r = fdkinds(&env, &prog, "vfork", "");
+    assert_eq!(r.len(), 2, "{r:?}");
+    for (x, end) in r.iter().zip(["(read end)", "(write end)"]) {
+        assert_eq!(x["function"], "pipe");
+        assert_eq!(x["context"], "fork-child");
+        let d = s(&x["detail"]);
+        assert!(d.contains(end) && d.contains("before the vfork"), "{d}");
+        assert!(frame_in(&env, &prog, &x["stack"][0], "main"), "{x}");
+    }
+    assert!(fdkinds(&env, &prog, "vfork-cloexec", "").is_empty());
+
+    // Deliberate: an fd the child dup2'd into place, a pipe the child made itself.
+    assert!(fdkinds(&env, &prog, "dup2-into-place", "").is_empty());
+    assert!(fdkinds(&env, &prog, "child-made", "").is_empty());
+    // Named by the exec's arguments (`--in 3 --out=4`): handed over on purpose.
+    assert!(fdkinds(&env, &prog, "named", "").is_empty());
+
+    // A file: not by default (shells hand files on by design), reported with fd_leak_all=1.
+    assert!(fdkinds(&env, &prog, "file", "").is_empty());
+    let r = fdkinds(&env, &prog, "file", "fd_leak_all=1");
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0]["function"], "open");
+    assert!(
+        s(&r[0]["detail"]).starts_with("fd 3 /dev/null, made by open()"),
+        "{}",
+        r[0]
+    );
+}
+
+/// `open` is a cancellation point and is interposed (class fd): a thread cancelled while blocked
+/// in it unwinds through the library's frame, runs its cleanup handler and ends cancelled (a frame
+/// with a personality routine there would make glibc abort the process).
+#[test]
+fn a_thread_cancelled_inside_an_interposed_open_unwinds_normally() {
+    let env = Env::new("hy_cancel_open");
+    let prog = env.compile_file("hy_cancel_open", &[]);
+    let fifo = env.dir.join("fifo");
+    let out = env.run(&[prog.as_os_str(), fifo.as_os_str()], true, "");
+    out.assert_ok();
+    out.assert_started();
+    assert_eq!(
+        out.stdout,
+        "cleanup ran\njoined, cancelled=1\n",
+        "{}",
+        out.dump()
+    );
+}
+
+/// A shell's own redirections are handed on by design: `exec 5>>log` (put in place by dup2) and
+/// `exec 3>log` (opened at 3 directly: a file, not reported by default), pipelines, command
+/// substitution, process substitution, coprocesses.
+#[test]
+fn a_shells_redirections_and_pipelines_are_not_fd_leaks() {
+    let env = Env::new("hy_fdshell");
+    let log = env.dir.join("log");
+    let script = format!(
+        "exec 3>>{l}; exec 5>>{l}; exec 6>&1; /bin/true; echo a | cat | cat >/dev/null; \
+         x=$(echo a | cat); cat <(echo a) >/dev/null; /bin/true 7</dev/null",
+        l = log.display()
+    );
+    for sh in ["bash", "dash"] {
+        if sh == "dash" && !std::path::Path::new("/bin/dash").exists() {
+            continue;
+        }
+        let script = if sh == "dash" {
+            script.replace("cat <(echo a) >/dev/null;", "")
+        } else {
+            script.clone()
+        };
+        let out = env.run(&[sh, "-c", script.as_str()], true, "");
+        out.assert_ok();
+        assert!(kind(&out, "fd-leak").is_empty(), "{sh}: {}", out.dump());
+        // Each program the shell ran logged its start: the check ran at every exec.
+        assert!(
+            out.records_of(proto::event::START).len() > 5,
+            "{sh}: {}",
+            out.dump()
+        );
+    }
 }
 
 #[test]
@@ -110,6 +236,102 @@ fn exit_in_a_fork_child_with_pending_stdio_is_reported_and_underscore_exit_is_cl
         "report_exit_in_child=0",
     );
     assert!(hygiene(&off).is_empty(), "{}", off.dump());
+}
+
+/// One run of hy_atexit in `mode`: (stdout, exit-in-child reports).
+fn atexit_run(env: &Env, prog: &std::path::Path, mode: &str) -> (String, Vec<Value>) {
+    let out = env.run(&[prog.as_os_str(), mode.as_ref()], true, "");
+    out.assert_ok();
+    let r: Vec<Value> = kind(&out, "exit-in-child").into_iter().cloned().collect();
+    // A process that wrote a finding also writes its summary (else it reads as only partially
+    // checked).
+    for x in &r {
+        assert!(
+            out.summaries()
+                .iter()
+                .any(|m| m[proto::key::PID] == x[proto::key::PID]),
+            "no summary from the reporting process: {}",
+            out.dump()
+        );
+    }
+    (out.stdout.clone(), r)
+}
+
+#[test]
+fn exit_in_a_fork_child_that_runs_the_parents_atexit_handler_again_is_reported() {
+    let env = Env::new("hy_atexit");
+    let prog = env.compile_file("hy_atexit", &[]);
+    let (stdout, r) = atexit_run(&env, &prog, "exit");
+    // The handler really runs twice: in the child and in the parent.
+    assert_eq!(stdout.matches("cleanup in ").count(), 2, "{stdout}");
+    assert_eq!(r.len(), 1, "{r:?}");
+    check_report_shape(&r[0], "hy_atexit");
+    assert_eq!(r[0]["function"], "exit");
+    let d = s(&r[0]["detail"]);
+    assert!(
+        d.starts_with("exit() in a fork child that did not exec: it runs the 1 exit handler the parent's code registered")
+            && d.contains(": cleanup (hy_atexit+0x"),
+        "{d}"
+    );
+    // No stdio output was pending: the handler alone is the finding.
+    assert!(!d.contains("bytes of the stream"), "{d}");
+    assert!(frame_in(&env, &prog, &r[0]["stack"][0], "main"), "{}", r[0]);
+    assert!(
+        !r[0]["fork_frames"].as_array().unwrap().is_empty(),
+        "{}",
+        r[0]
+    );
+
+    // _exit: the handler runs once, in the parent. A daemon (setsid first): its exit is the one
+    // that counts. No handler: nothing runs twice.
+    for (mode, runs) in [("_exit", 1), ("daemon", 2), ("none", 0)] {
+        let (stdout, r) = atexit_run(&env, &prog, mode);
+        assert_eq!(
+            stdout.matches("cleanup in ").count(),
+            runs,
+            "{mode}: {stdout}"
+        );
+        assert!(r.is_empty(), "{mode}: {r:?}");
+    }
+}
+
+#[test]
+fn exit_in_a_fork_child_that_runs_a_cxx_global_destructor_again_is_reported() {
+    let env = Env::new("hy_dtor");
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("c/hy_dtor.cc");
+    let prog = env.dir.join("hy_dtor");
+    let cc = std::process::Command::new("c++")
+        .args(["-g", "-O1", "-o"])
+        .arg(&prog)
+        .arg(&src)
+        .output()
+        .expect("run c++");
+    assert!(
+        cc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cc.stderr)
+    );
+    let out = env.run(&[prog.as_os_str(), "exit".as_ref()], true, "");
+    out.assert_ok();
+    assert_eq!(
+        out.stdout.matches("closing global logger").count(),
+        2,
+        "{}",
+        out.dump()
+    );
+    let r = kind(&out, "exit-in-child");
+    assert_eq!(r.len(), 1, "{}", out.dump());
+    let d = s(&r[0]["detail"]);
+    // The destructor of the program's global (registered by its static initialiser), not
+    // libstdc++'s own handlers.
+    assert!(
+        d.contains("runs the 1 exit handler") && d.contains("_ZN6LoggerD"),
+        "{d}"
+    );
+    let clean = env.run(&[prog.as_os_str(), "_exit".as_ref()], true, "");
+    clean.assert_ok();
+    assert_eq!(clean.stdout.matches("closing global logger").count(), 1);
+    assert!(hygiene(&clean).is_empty(), "{}", clean.dump());
 }
 
 #[test]

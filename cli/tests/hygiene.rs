@@ -147,3 +147,64 @@ fn hygiene_findings_follow_the_async_signal_ones_in_text_json_and_sarif() {
     );
     assert_eq!(r["suppressed"][0]["context"], "zombie", "{r:#}");
 }
+
+/// A pipe made without O_CLOEXEC whose write end leaks into an exec'd program.
+const LEAK: &str = r#"#include <sys/wait.h>
+#include <unistd.h>
+int main(void) {
+    int p[2];
+    if (pipe(p)) return 1; /* CREATED */
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[0], 0);
+        execlp("true", "true", (char *)0); /* EXEC */
+        _exit(127);
+    }
+    close(p[0]);
+    close(p[1]);
+    waitpid(pid, 0, 0);
+    return 0;
+}
+"#;
+
+fn line_of(src: &str, marker: &str) -> usize {
+    src.lines().position(|l| l.contains(marker)).unwrap() + 1
+}
+
+#[test]
+fn an_fd_leak_is_shown_at_the_call_that_made_the_fd_with_its_source_line() {
+    let dir = tempfile::tempdir().unwrap();
+    cc(dir.path(), "leak", LEAK, &["-g", "-O0"]);
+    let o = output(
+        assafe()
+            .arg("run")
+            .arg("--lib")
+            .arg(library())
+            .arg("--")
+            .arg(dir.path().join("leak")),
+    );
+    assert_eq!(o.status.code(), Some(66), "{}", stderr(&o));
+    let text = stderr(&o);
+    assert!(
+        text.contains("fd-leak: fd 4 pipe:[")
+            && text.contains("(write end), made by pipe() without close-on-exec before the fork"),
+        "{text}"
+    );
+    // The group's stack is the pipe() call, symbolized to its source line.
+    let created = format!(
+        "in main {}:{}",
+        dir.path().join("leak.c").display(),
+        line_of(LEAK, "CREATED")
+    );
+    let at = text
+        .find(&created)
+        .unwrap_or_else(|| panic!("{created} in {text}"));
+    assert!(
+        text[at..]
+            .lines()
+            .next()
+            .unwrap()
+            .contains("first frame in your code"),
+        "{text}"
+    );
+}

@@ -6,9 +6,10 @@
 /// One kind of process-hygiene finding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Hygiene {
-    /// An exec'd program inherits a pipe fd that was not marked close-on-exec.
+    /// An exec'd program inherits a pipe or socket an ancestor made without close-on-exec.
     FdLeak,
-    /// `exit()` (not `_exit()`) in a fork child that did not exec, with inherited stdio output.
+    /// `exit()` (not `_exit()`) in a fork child that did not exec, with inherited stdio output or
+    /// exit handlers the parent's code registered.
     ExitInChild,
     /// A fork child returned from the function that called fork.
     ChildReturned,
@@ -65,10 +66,10 @@ impl Hygiene {
     pub const fn explain(self) -> &'static str {
         match self {
             Hygiene::FdLeak => {
-                "the new program inherits a pipe end it does not know about: a reader of that pipe never sees EOF while the program runs"
+                "the exec'd program inherits an fd it does not know about, made without close-on-exec before the fork: a pipe's reader (a socket's peer) never sees EOF while the program runs, a listening socket stays bound"
             }
             Hygiene::ExitInChild => {
-                "exit() in a fork child that did not exec flushes the stdio output it inherited from the parent (printed twice) and runs the parent's atexit handlers; use _exit()"
+                "exit() in a fork child that did not exec flushes the stdio output it inherited from the parent (printed twice) and runs the parent's atexit handlers and C++ global destructors a second time; use _exit()"
             }
             Hygiene::ChildReturned => {
                 "the fork child left the function that forked it without exec or _exit: it now runs code meant for the parent"

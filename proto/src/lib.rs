@@ -190,11 +190,14 @@ pub mod key {
     /// `help=1`): what the library would have printed on stderr without a log, in words. With a
     /// log nothing of the library's reaches the program's stderr.
     pub const WARNING: &str = "warning";
+    /// Report (`fd-leak`): the stack of the exec that hands the leaked fd on (the report's own
+    /// `frames` are the call that made the fd).
+    pub const EXEC_FRAMES: &str = "exec_frames";
 
     /// Every key, top-level and nested.
     ///
     /// Keep in step with [`crate::schema`] (a unit test checks both ways).
-    pub const ALL: [&str; 51] = [
+    pub const ALL: [&str; 52] = [
         EVENT,
         FORMAT,
         VERSION,
@@ -246,6 +249,7 @@ pub mod key {
         DETAIL,
         FORK_FRAMES,
         WARNING,
+        EXEC_FRAMES,
     ];
 }
 

@@ -128,6 +128,7 @@ pub const REPORT: EventSchema = EventSchema {
         sometimes(key::KIND, Str),
         sometimes(key::DETAIL, Str),
         sometimes(key::FORK_FRAMES, HexArray),
+        sometimes(key::EXEC_FRAMES, HexArray),
     ],
 };
 

@@ -203,8 +203,9 @@ options! {
     report_errno_spoil: bool = true, "report signal handlers that return with errno changed";
     report_sync_faults: bool = false, "report unsafe calls in handlers for a synchronous fault (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP) at an instruction outside libc and every unsafe function, which cannot have interrupted one";
     suppressions: Path = Path::EMPTY, "file of context:pattern lines; matching reports are not written";
-    report_fd_leak: bool = true, "process hygiene: report pipe fds without FD_CLOEXEC that an exec'd program inherits (fd-leak)";
-    report_exit_in_child: bool = true, "process hygiene: report exit() in a fork child that did not exec while it holds stdio output inherited from the parent (exit-in-child)";
+    report_fd_leak: bool = true, "process hygiene: report the pipes and the unix-domain or listening sockets that an ancestor made without close-on-exec before the fork and an exec'd program inherits, with the call that made each (fd-leak)";
+    fd_leak_all: bool = false, "process hygiene: fd-leak also reports files, connected network sockets and other fds (opt-in: shells hand them on by design, exec 3>log, exec 3<>/dev/tcp/...)";
+    report_exit_in_child: bool = true, "process hygiene: report exit() in a fork child that did not exec while it holds stdio output inherited from the parent or runs exit handlers the parent's code registered (exit-in-child)";
     report_child_returned: bool = false, "process hygiene: report a fork child that returns from the function that called fork (child-returned; opt-in: shells and interpreters fork in a function that returns in the child by design)";
     report_nested_fork: bool = true, "process hygiene: report a fork child that forks again, before exec, from the forking function (nested-fork)";
     report_zombies: bool = true, "process hygiene: report children that exited and were never waited for (zombie)";

@@ -3,7 +3,7 @@
 //! `atfork-child` kind is an ordinary unsafe-call report made while a `pthread_atfork` child
 //! handler runs; [`IN_ATFORK`] tells the unsafe-call writer to tag it.
 
-use core::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 
 use assafe_proto::{Context, Hygiene, key as k};
 
@@ -17,6 +17,16 @@ use crate::platform::{in_self, sys};
 /// Set in a fork child while the program's `pthread_atfork` child handlers run (the child is
 /// single-threaded then).
 pub static IN_ATFORK: AtomicU8 = AtomicU8::new(0);
+
+/// The pid of the process that last wrote a hygiene finding (a fork child inherits the value: the
+/// pid says whose it is).
+static WRITTEN_BY: AtomicI32 = AtomicI32::new(0);
+
+/// Has this process (`pid`) written a hygiene finding? Its summary is then written too, as for an
+/// unsafe call (a process with findings but no summary reads as only partially checked).
+pub fn written_by(pid: i32) -> bool {
+    pid != 0 && WRITTEN_BY.load(Ordering::Relaxed) == pid
+}
 
 /// Is this report made from a `pthread_atfork` child handler?
 pub fn in_atfork() -> bool {
@@ -92,6 +102,11 @@ fn hex_array(b: &mut Buf, name: &str, frames: &[usize]) {
 /// Writes the finding (unless a suppression with the kind's word matches); returns whether it
 /// was written.
 pub fn report(f: &Finding) -> bool {
+    report_exec(f, &[])
+}
+
+/// [`report`], with the stack of the exec that hands a leaked fd on (`fd-leak`; empty: none).
+pub fn report_exec(f: &Finding, exec_frames: &[usize]) -> bool {
     let o = config::options();
     if suppress::suppressed(f.kind.name(), f.function, f.frames) {
         return false;
@@ -101,6 +116,10 @@ pub fn report(f: &Finding) -> bool {
     } else {
         Context::ForkChild
     };
+    // (Not in a vfork child: the value is its parent's.)
+    if crate::platform::tls::state() & crate::platform::tls::VFORK_CHILD == 0 {
+        WRITTEN_BY.store(sys::getpid(), Ordering::Relaxed);
+    }
     emit(|b| {
         let mut e = [0u8; 512];
         let p = this_process(&mut e);
@@ -136,6 +155,9 @@ pub fn report(f: &Finding) -> bool {
             if !f.fork_frames.is_empty() {
                 hex_array(b, k::FORK_FRAMES, f.fork_frames);
             }
+            if !exec_frames.is_empty() {
+                hex_array(b, k::EXEC_FRAMES, exec_frames);
+            }
             b.c(b'}');
         } else {
             prefix(b);
@@ -150,6 +172,13 @@ pub fn report(f: &Finding) -> bool {
                 prefix(b);
                 b.s("  the fork that made this process:\n");
                 for (i, &a) in f.fork_frames.iter().enumerate() {
+                    text_frame(b, i, a, false);
+                }
+            }
+            if !exec_frames.is_empty() {
+                prefix(b);
+                b.s("  the exec that hands it on:\n");
+                for (i, &a) in exec_frames.iter().enumerate() {
                     text_frame(b, i, a, false);
                 }
             }

@@ -523,7 +523,7 @@ pub fn summary(end: End, ctx_bit: u8) {
     // static one started by `env`, is named as not checked); other summaries only when there is
     // something to say.
     let exec_logged = matches!(end, End::Exec(_)) && o.json() && !o.log_path().is_empty();
-    if calls == 0 && lost == 0 && unresolved == 0 && !exec_logged {
+    if calls == 0 && lost == 0 && unresolved == 0 && !exec_logged && !hygiene::written_by(pid) {
         return;
     }
     if matches!(end, End::Unseen)

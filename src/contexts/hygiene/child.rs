@@ -283,7 +283,6 @@ fn child(sp: usize, cfa: usize, frames: &[usize]) {
     store_if_changed(&H.caller_is_main, main as u8);
     store_if_changed(&H.forked, 1);
     stdio::snapshot();
-    super::fds::note_at_fork();
     if cfa != 0 && config::options().report_child_returned {
         H.watch_left.store(WATCH_CALLS, Ordering::Relaxed);
         tls::set(tls::WATCH);
@@ -390,8 +389,9 @@ fn exit_in_child(f: &Frame) {
     if !config::options().report_exit_in_child {
         return;
     }
-    let mut d = [0u8; 256];
-    let Some(dl) = stdio::pending_detail(&mut d) else {
+    let mut d = [0u8; 768];
+    let stdio = stdio::pending_detail(&mut d);
+    let Some(dl) = super::exits::exit_detail(&mut d, stdio) else {
         return;
     };
     let mut frames = [0usize; MAX_FRAMES];
@@ -415,8 +415,9 @@ fn exit_in_child_end() {
     if !config::options().report_exit_in_child {
         return;
     }
-    let mut d = [0u8; 256];
-    let Some(dl) = stdio::pending_detail(&mut d) else {
+    let mut d = [0u8; 768];
+    let stdio = stdio::pending_detail(&mut d);
+    let Some(dl) = super::exits::exit_detail(&mut d, stdio) else {
         return;
     };
     let mut ff = [0usize; FORK_FRAMES];

@@ -1,19 +1,29 @@
-//! `fd-leak`: at an exec-family call in a fork child, the pipe fds the new program will inherit
-//! that nobody meant to give it.
+//! `fd-leak`: at an exec-family call, the fds the new program inherits that an ancestor made
+//! without close-on-exec before the fork that made this process: the classic leak (a pipe's write
+//! end handed to an unrelated program, whose reader then never sees EOF).
 //!
-//! Read from `/proc/self/fd` (`getdents64`, `fcntl(F_GETFD)`, `readlinkat`: system calls that
-//! never block), only when `/proc` is there and no seccomp filter is in force. An fd is reported
-//! when it is a pipe (`pipe:[…]`), lacks `FD_CLOEXEC` now and lacked it at the fork (so the child
-//! did not open, `dup2` or make it inheritable itself), was not inherited by the program at its
-//! start, is above 2, and is none of these deliberate hand-overs: the same pipe as fd 0, 1 or 2 (a dup of the standard streams), one of
-//! the `LISTEN_FDS` (socket activation), a `--jobserver-auth=R,W`/`--jobserver-fds=R,W` fd named
-//! in `MAKEFLAGS`, or an fd the argument list names as `/dev/fd/N` or `/proc/self/fd/N`
-//! (process substitution). Other files and sockets are not reported (programs hand them over on
-//! purpose far more often). The creation site is not recorded: `pipe`, `open`, `socket` are not
-//! interposed (no stub, no cost), so every report says "creation site unknown".
+//! Which fds: those `made` noted (made by an interposed fd-making call without close-on-exec,
+//! still the same open file, made by another pid, i.e. by an ancestor before the fork), that
+//! still lack `FD_CLOEXEC` (`fcntl(F_GETFD)`, a system call that never blocks), are above 2, and
+//! are none of these deliberate hand-overs: the same pipe as fd 0, 1 or 2 (a dup of the standard
+//! streams), one of the `LISTEN_FDS` (socket activation), a `--jobserver-auth=R,W` /
+//! `--jobserver-fds=R,W` fd named in `MAKEFLAGS`, an fd the argument list names (`/dev/fd/N`,
+//! `/proc/self/fd/N`: process substitution; a bare `N` or a trailing `=N`, `:N`, `,N`:
+//! `gpg --status-fd 3`, `--fd=3`), or one an environment variable named for an fd holds
+//! (`WAYLAND_SOCKET=5`, `*FD*=N`). An fd the fork child made itself is its own (a `dup2`'d one is
+//! never noted, and one that replaced a noted fd no longer matches its entry), so it is handed
+//! over on purpose. Fds the program image was started with have no entry. By default only pipes
+//! and unix-domain or listening sockets are reported (`fd_leak_all` adds files, connected network
+//! sockets and the rest: shells hand those on by design).
+//!
+//! Nothing is recorded at fork (no fd snapshot) or at load. A vfork child (a shell's) is checked
+//! too: it only reads the table and uses stack buffers and raw system calls. Each leaked fd is its
+//! own report: its stack is the call that made the fd (one frame: the caller's return address),
+//! the exec's stack comes second, and the detail says what the fd is (`pipe:[…]` and which end,
+//! `socket:[…]` with its family and type, an `anon_inode:`, or the file's path, read from
+//! `/proc/self/fd`).
 
 use core::ffi::c_char;
-use core::sync::atomic::{AtomicU64, Ordering};
 
 use assafe_proto::Hygiene;
 
@@ -26,113 +36,20 @@ use crate::platform::sys;
 use crate::reporting::MAX_FRAMES;
 use crate::reporting::hygiene::{self as report, Finding};
 
+pub mod made;
+
 unsafe extern "C" {
     static environ: *const *const c_char;
 }
 
-const MAX_FDS: usize = 16;
+/// Reports per exec, at most (the rest are counted in the last one's detail).
+const MAX_REPORTS: usize = 16;
 
-/// The fds this program image was started with, open and without `FD_CLOEXEC` (fds below 1024):
-/// handing them on is the business of whoever gave them, not this program's mistake.
-static INHERITED: [AtomicU64; 16] = [const { AtomicU64::new(0) }; 16];
-
-fn inherited(fd: i32) -> bool {
-    fd < 1024 && INHERITED[fd as usize / 64].load(Ordering::Relaxed) & (1 << (fd % 64)) != 0
+fn fd_flags(fd: i32, cmd: i32) -> Option<usize> {
+    // SAFETY: fcntl(F_GETFD/F_GETFL) has no pointer arguments.
+    unsafe { sys::syscall3(libc::SYS_fcntl as usize, fd as usize, cmd as usize, 0) }.ok()
 }
 
-/// In a fork child (of the fork wrapper): the fds open without `FD_CLOEXEC` at the fork. Only
-/// these can leak the classic way (made in the parent, inherited through fork, still open at
-/// exec); an fd the child opened, `dup2`'d into place or made inheritable itself (`pass_fds`) is
-/// handed over on purpose.
-static AT_FORK: [AtomicU64; 16] = [const { AtomicU64::new(0) }; 16];
-static AT_FORK_VALID: AtomicU64 = AtomicU64::new(0);
-
-fn at_fork(fd: i32) -> bool {
-    fd < 1024 && AT_FORK[fd as usize / 64].load(Ordering::Relaxed) & (1 << (fd % 64)) != 0
-}
-
-/// In a fork child right after the fork: note the fds that lack `FD_CLOEXEC`.
-pub fn note_at_fork() {
-    for w in &AT_FORK {
-        w.store(0, Ordering::Relaxed);
-    }
-    AT_FORK_VALID.store(0, Ordering::Relaxed);
-    if !config::options().report_fd_leak || sys::restricted() {
-        return;
-    }
-    each_open_fd(|fd| {
-        if fd < 1024 {
-            AT_FORK[fd as usize / 64].fetch_or(1 << (fd % 64), Ordering::Relaxed);
-        }
-    });
-    AT_FORK_VALID.store(1, Ordering::Relaxed);
-}
-
-/// At load: note the inherited fds.
-pub fn note_inherited() {
-    if !config::options().report_fd_leak || sys::restricted() {
-        return;
-    }
-    each_open_fd(|fd| {
-        if fd < 1024 {
-            INHERITED[fd as usize / 64].fetch_or(1 << (fd % 64), Ordering::Relaxed);
-        }
-    });
-}
-
-/// Calls `f` with every open fd above 2 that lacks `FD_CLOEXEC`.
-fn each_open_fd(mut f: impl FnMut(i32)) {
-    let Ok(dir) = sys::open(
-        b"/proc/self/fd\0",
-        libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        0,
-    ) else {
-        return;
-    };
-    let mut buf = [0u8; 2048];
-    loop {
-        // SAFETY: buf is writable for its length.
-        let r = unsafe {
-            sys::syscall3(
-                libc::SYS_getdents64 as usize,
-                dir as usize,
-                buf.as_mut_ptr() as usize,
-                buf.len(),
-            )
-        };
-        let len = match r {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        let mut off = 0;
-        while off + 19 < len {
-            // struct linux_dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name.
-            let reclen = u16::from_ne_bytes([buf[off + 16], buf[off + 17]]) as usize;
-            if reclen == 0 {
-                break;
-            }
-            let name = &buf[off + 19..(off + reclen).min(len)];
-            off += reclen;
-            let Some(fd) = number_at(name) else { continue };
-            if fd <= 2 || fd == dir {
-                continue;
-            }
-            // SAFETY: fcntl(F_GETFD) has no pointer arguments.
-            let fl = unsafe {
-                sys::syscall3(
-                    libc::SYS_fcntl as usize,
-                    fd as usize,
-                    libc::F_GETFD as usize,
-                    0,
-                )
-            };
-            if matches!(fl, Ok(v) if v & libc::FD_CLOEXEC as usize == 0) {
-                f(fd);
-            }
-        }
-    }
-    sys::close(dir);
-}
 const MAX_LIST: usize = 256;
 
 /// `"/proc/self/fd/N"` NUL-terminated into `p`.
@@ -150,17 +67,62 @@ fn link(fd: i32, out: &mut [u8; 64]) -> usize {
 
 /// Is `fd` open write-only (a pipe's write end)?
 fn write_end(fd: i32) -> bool {
-    // SAFETY: fcntl(F_GETFL) has no pointer arguments.
+    fd_flags(fd, libc::F_GETFL).is_some_and(|v| v as i32 & libc::O_ACCMODE == libc::O_WRONLY)
+}
+
+/// `getsockopt(fd, SOL_SOCKET, o)` (an int option; no blocking).
+fn sockopt(fd: i32, o: i32) -> Option<i32> {
+    let mut v: i32 = 0;
+    let mut len: u32 = 4;
+    // SAFETY: getsockopt into a 4-byte int with its length.
     unsafe {
-        sys::syscall3(
-            libc::SYS_fcntl as usize,
-            fd as usize,
-            libc::F_GETFL as usize,
-            0,
+        sys::syscall6(
+            libc::SYS_getsockopt as usize,
+            [
+                fd as usize,
+                libc::SOL_SOCKET as usize,
+                o as usize,
+                (&raw mut v) as usize,
+                (&raw mut len) as usize,
+                0,
+            ],
         )
     }
-    .map(|v| v as i32 & libc::O_ACCMODE == libc::O_WRONLY)
-    .unwrap_or(false)
+    .ok()
+    .map(|_| v)
+}
+
+/// Is the socket `fd` one a leak of which is reported by default: a unix-domain socket (a
+/// socketpair, a local IPC channel: its peer waits for EOF like a pipe's reader) or a listening
+/// socket (the child keeps the port and may accept)?
+fn socket_reported(fd: i32) -> bool {
+    sockopt(fd, libc::SO_DOMAIN) == Some(libc::AF_UNIX)
+        || sockopt(fd, libc::SO_ACCEPTCONN) == Some(1)
+}
+
+/// A socket's family and type, in words.
+fn socket_kind(fd: i32, b: &mut Buf) {
+    let opt = |o: i32| sockopt(fd, o);
+    let fam = match opt(libc::SO_DOMAIN) {
+        Some(libc::AF_UNIX) => "unix",
+        Some(libc::AF_INET) => "inet",
+        Some(libc::AF_INET6) => "inet6",
+        Some(libc::AF_NETLINK) => "netlink",
+        Some(libc::AF_PACKET) => "packet",
+        _ => return,
+    };
+    let ty = match opt(libc::SO_TYPE) {
+        Some(libc::SOCK_STREAM) => " stream",
+        Some(libc::SOCK_DGRAM) => " datagram",
+        Some(libc::SOCK_SEQPACKET) => " seqpacket",
+        Some(libc::SOCK_RAW) => " raw",
+        _ => "",
+    };
+    b.s(" (").s(fam).s(ty);
+    if opt(libc::SO_ACCEPTCONN) == Some(1) {
+        b.s(", listening");
+    }
+    b.s(")");
 }
 
 fn cstr<'a>(s: *const c_char) -> &'a [u8] {
@@ -201,7 +163,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 struct Named {
     listen: (i32, i32),
     jobserver: [i32; 2],
-    args: [i32; 8],
+    args: [i32; 16],
     nargs: usize,
 }
 
@@ -213,6 +175,18 @@ impl Named {
     }
 
     fn env(&mut self, e: &[u8]) {
+        // `WAYLAND_SOCKET=5`, `FOO_FD=4`: a variable named for an fd whose value is its number.
+        if let Some(eq) = e.iter().position(|&c| c == b'=') {
+            let (name, v) = (&e[..eq], &e[eq + 1..]);
+            if (find(name, b"FD").is_some() || find(name, b"SOCKET").is_some())
+                && !v.is_empty()
+                && v.len() <= 6
+                && v.iter().all(u8::is_ascii_digit)
+                && let Some(n) = number_at(v)
+            {
+                self.add(n);
+            }
+        }
         if let Some(v) = e.strip_prefix(b"LISTEN_FDS=") {
             if let Some(n) = number_at(v) {
                 self.listen = (3, 3 + n);
@@ -234,14 +208,31 @@ impl Named {
         }
     }
 
+    fn add(&mut self, n: i32) {
+        if self.nargs < self.args.len() {
+            self.args[self.nargs] = n;
+            self.nargs += 1;
+        }
+    }
+
+    /// An argument that names an fd: `/dev/fd/N`, `/proc/self/fd/N` (process substitution), a
+    /// bare number (`gpg --status-fd 3`), or one ending in `=N`, `:N` or `,N` (`--fd=3`,
+    /// `--socket=fd:3`).
     fn arg(&mut self, a: &[u8]) {
         for prefix in [&b"/dev/fd/"[..], b"/proc/self/fd/"] {
             if let Some(i) = find(a, prefix)
                 && let Some(n) = number_at(&a[i + prefix.len()..])
-                && self.nargs < self.args.len()
             {
-                self.args[self.nargs] = n;
-                self.nargs += 1;
+                self.add(n);
+            }
+        }
+        let digits = a.iter().rev().take_while(|c| c.is_ascii_digit()).count();
+        if digits > 0 && digits <= 6 {
+            let start = a.len() - digits;
+            if (start == 0 || matches!(a[start - 1], b'=' | b':' | b','))
+                && let Some(n) = number_at(&a[start..])
+            {
+                self.add(n);
             }
         }
     }
@@ -267,7 +258,7 @@ fn named(idx: usize, f: &Frame) -> Named {
     let mut n = Named {
         listen: (0, 0),
         jobserver: [-1, -1],
-        args: [-1; 8],
+        args: [-1; 16],
         nargs: 0,
     };
     // SAFETY: reading the process environment pointer.
@@ -302,15 +293,37 @@ fn named(idx: usize, f: &Frame) -> Named {
     n
 }
 
-/// An exec-family call (the slow path, thread BUSY, before the real exec).
+/// An exec-family call (the slow path, thread BUSY, before the real exec; in a vfork child
+/// too: only stack buffers, raw system calls, and reads of the shared table).
 pub fn before_exec(idx: usize, f: &Frame) {
-    if !config::options().report_fd_leak
-        || sys::restricted()
-        || AT_FORK_VALID.load(Ordering::Relaxed) == 0
-        || crate::platform::tls::state() & crate::platform::tls::VFORK_CHILD != 0
-    {
-        // Only the exec of a fork child is checked (see AT_FORK); a vfork child shares the
-        // parent's memory, where no snapshot of its own can be kept.
+    if !config::options().report_fd_leak || sys::restricted() {
+        return;
+    }
+    let vfork_child = crate::platform::tls::state() & crate::platform::tls::VFORK_CHILD != 0;
+    let mut leaked = [(0i32, 0usize, 0usize); MAX_REPORTS];
+    let mut count = 0;
+    let mut more = 0u32;
+    // This process's pid, asked for at the first fd that is still inheritable.
+    let mut me = 0;
+    made::each_noted(|fd| {
+        // Still inheritable, and still what an ancestor made before the fork?
+        if fd_flags(fd, libc::F_GETFD).is_none_or(|v| v & libc::FD_CLOEXEC as usize != 0) {
+            return;
+        }
+        if me == 0 {
+            me = sys::getpid();
+        }
+        let Some((maker, site)) = made::inherited_entry(fd, me) else {
+            return;
+        };
+        if count < MAX_REPORTS {
+            leaked[count] = (fd, maker, site);
+            count += 1;
+        } else {
+            more += 1;
+        }
+    });
+    if count == 0 {
         return;
     }
     let mut std_links = [[0u8; 64]; 3];
@@ -320,75 +333,90 @@ pub fn before_exec(idx: usize, f: &Frame) {
         std_len[fd] = link(fd as i32, &mut std_links[fd]);
         std_write[fd] = write_end(fd as i32);
     }
-    let mut leaked = [(0i32, [0u8; 64], 0usize, false); MAX_FDS];
-    let mut count = 0;
-    let mut more = 0u32;
-    let mut names: Option<Named> = None;
-    each_open_fd(|fd| {
-        if inherited(fd) || !at_fork(fd) {
-            return;
-        }
+    let names = named(idx, f);
+    let mut exec_frames = [0usize; MAX_FRAMES];
+    let mut en = 0;
+    let mut pending = [0usize; MAX_REPORTS];
+    let mut np = 0;
+    for (k, &(fd, maker, _)) in leaked[..count].iter().enumerate() {
         let mut l = [0u8; 64];
         let ln = link(fd, &mut l);
-        if !l[..ln].starts_with(b"pipe:") {
-            return;
-        }
-        let acc = write_end(fd);
-        // The same end of the same pipe as a standard stream: a dup of it, nothing new handed on
-        // (the other end of the pipe the program reads or writes is the classic leak).
-        if (0..3).any(|s| std_len[s] == ln && std_links[s][..ln] == l[..ln] && std_write[s] == acc)
+        let link = &l[..ln];
+        // (Without /proc, what pipe() and pipe2() made.)
+        let pipe =
+            link.starts_with(b"pipe:") || (ln == 0 && matches!(maker, g::IDX_pipe | g::IDX_pipe2));
+        let acc = pipe && write_end(fd);
+        // The same end of the same pipe as a standard stream: a dup of it, nothing new handed on.
+        if pipe
+            && (0..3)
+                .any(|s| std_len[s] == ln && &std_links[s][..ln] == link && std_write[s] == acc)
         {
-            return;
+            continue;
         }
-        let nm = names.get_or_insert_with(|| named(idx, f));
-        if nm.contains(fd) {
-            return;
+        if names.contains(fd) {
+            continue;
         }
-        if count < MAX_FDS {
-            leaked[count] = (fd, l, ln, acc);
-            count += 1;
-        } else {
-            more += 1;
+        // Files and network connections: only when asked (shells hand them on by design).
+        if !(pipe
+            || config::options().fd_leak_all
+            || (link.starts_with(b"socket:") && socket_reported(fd)))
+        {
+            continue;
         }
-    });
-    if count == 0 {
-        return;
+        pending[np] = k;
+        np += 1;
     }
-    let mut d = [0u8; 1024];
-    let mut b = Buf::new(&mut d);
-    b.s("the exec'd program inherits ")
-        .u((count as u32 + more) as u64)
-        .s(if count as u32 + more == 1 {
-            " pipe fd"
+    let total = np as u32 + more;
+    for (j, &k) in pending[..np].iter().enumerate() {
+        let (fd, maker, site) = leaked[k];
+        let mut l = [0u8; 64];
+        let ln = link(fd, &mut l);
+        let link = &l[..ln];
+        let mut d = [0u8; 512];
+        let mut b = Buf::new(&mut d);
+        b.s("fd ").i(fd as i64).s(" ");
+        if ln == 0 {
+            b.s("(unnamed)");
         } else {
-            " pipe fds"
-        })
-        .s(" without FD_CLOEXEC:");
-    for (i, (fd, l, ln, write)) in leaked[..count].iter().enumerate() {
-        if i > 0 {
-            b.s(",");
+            b.printable(link);
         }
-        b.s(" fd ").i(*fd as i64).s(" ").printable(&l[..*ln]);
-        b.s(if *write {
-            " (write end)"
-        } else {
-            " (read end)"
-        });
+        if link.starts_with(b"pipe:") {
+            b.s(if write_end(fd) {
+                " (write end)"
+            } else {
+                " (read end)"
+            });
+        } else if link.starts_with(b"socket:") {
+            socket_kind(fd, &mut b);
+        }
+        let maker_name = symbols::name(maker);
+        b.s(", made by ")
+            .bytes(maker_name)
+            .s("() without close-on-exec before the ")
+            .s(if vfork_child { "vfork" } else { "fork" })
+            .s(", is inherited by the program ")
+            .bytes(symbols::name(idx))
+            .s(" starts");
+        if j + 1 == np && total as usize > np {
+            b.s(" (and ")
+                .u((total as usize - np) as u64)
+                .s(" more fds an ancestor made without close-on-exec, not examined)");
+        }
+        let dl = b.len();
+        if en == 0 {
+            en = stack_of(f, &mut exec_frames);
+        }
+        report::report_exec(
+            &Finding {
+                kind: Hygiene::FdLeak,
+                function: maker_name,
+                reason: "exec",
+                detail: &d[..dl],
+                site,
+                frames: &[site],
+                fork_frames: &[],
+            },
+            &exec_frames[..en],
+        );
     }
-    if more > 0 {
-        b.s(", and ").u(more as u64).s(" more");
-    }
-    b.s("; creation site unknown");
-    let dl = b.len();
-    let mut frames = [0usize; MAX_FRAMES];
-    let n = stack_of(f, &mut frames);
-    report::report(&Finding {
-        kind: Hygiene::FdLeak,
-        function: symbols::name(idx),
-        reason: "exec",
-        detail: &d[..dl],
-        site: f.ret_addr(),
-        frames: &frames[..n],
-        fork_frames: &[],
-    });
 }

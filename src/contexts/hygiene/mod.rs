@@ -15,6 +15,7 @@
 //! static tables and stack buffers only, and never blocks.
 
 pub mod child;
+pub mod exits;
 pub mod fds;
 pub mod zombies;
 

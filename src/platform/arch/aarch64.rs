@@ -339,6 +339,20 @@ macro_rules! define_slow_entry {
 }
 pub(crate) use define_slow_entry;
 
+/// Defines `$name::<IDX>`, a trampoline a stub's slow path can send a call to: it passes the
+/// caller's return address (at entry: the link register x30: the stub tail-jumped) to `$target::<IDX>` as the fifth
+/// integer argument, the first four argument registers and the stack unchanged
+/// (`hygiene::fds::made`: the caller of an fd-making call).
+macro_rules! define_caller_trampoline {
+    ($name:ident, $target:ident) => {
+        #[unsafe(naked)]
+        unsafe extern "C" fn $name<const IDX: usize>() {
+            core::arch::naked_asm!("mov x4, x30", "b {f}", f = sym $target::<IDX>)
+        }
+    };
+}
+pub(crate) use define_caller_trampoline;
+
 /// Defines `$name`, `vfork` for real: `clone(CLONE_VM | CLONE_VFORK | SIGCHLD, sp)` (aarch64
 /// has no vfork system call), as glibc's does. The child runs on the parent's stack until it
 /// execs or exits, so the wrapper uses no stack: the return address stays in x30, the state

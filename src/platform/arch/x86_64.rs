@@ -7,7 +7,7 @@
 //!   [`tls_store`], [`thread_pointer`], [`thread_word`]);
 //! - [`Frame`], the registers the slow path saved, read as "argument i" and "return address";
 //! - the naked entry points, emitted by macros so that their targets can live in higher layers:
-//!   [`define_slow_entry!`] and [`define_vfork_wrapper!`];
+//!   [`define_slow_entry!`], [`define_vfork_wrapper!`] and [`define_caller_trampoline!`];
 //! - [`lazy_trampolines`], the start of the block of lazy-resolution trampolines that
 //!   `build.rs`'s stub template emits;
 //! - [`switch_stack`], [`stack_pointer`], [`regs_of_ucontext`].
@@ -349,6 +349,20 @@ macro_rules! define_slow_entry {
     };
 }
 pub(crate) use define_slow_entry;
+
+/// Defines `$name::<IDX>`, a trampoline a stub's slow path can send a call to: it passes the
+/// caller's return address (at entry: `[rsp]`: the stub tail-jumped) to `$target::<IDX>` as the fifth
+/// integer argument, the first four argument registers and the stack unchanged
+/// (`hygiene::fds::made`: the caller of an fd-making call).
+macro_rules! define_caller_trampoline {
+    ($name:ident, $target:ident) => {
+        #[unsafe(naked)]
+        unsafe extern "C" fn $name<const IDX: usize>() {
+            core::arch::naked_asm!("mov r8, [rsp]", "jmp {f}", f = sym $target::<IDX>)
+        }
+    };
+}
+pub(crate) use define_caller_trampoline;
 
 /// Defines `$name`, `vfork` for real: the child runs on the parent's stack until it execs or
 /// exits, so the wrapper keeps its return address in a register across the syscall (as glibc's
