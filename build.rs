@@ -79,6 +79,13 @@ mod aarch64 {
 
     const SYS_FUTEX: usize = 98;
 
+    /// An fd-making call whose flags ask for close-on-exec (see the x86_64 template).
+    pub fn fd_cloexec(i: usize, arg: usize, bit: u32) -> Vec<String> {
+        let mut v: Vec<String> = vec![format!("tst w{arg}, #{bit:#x}"), "b.eq 2f".into()];
+        v.extend(checked(i, true));
+        v
+    }
+
     /// Distance between two lazy trampolines: `mov x16, #i` and `b` (8 bytes), padded to 16.
     pub const LAZY_STRIDE: usize = 16;
 
@@ -141,6 +148,16 @@ mod x86_64 {
 
     const SYS_FUTEX: usize = 202;
 
+    /// An fd-making call (class `fd`) whose flags argument (`arg`, 0-based) can ask for
+    /// close-on-exec: with `bit` set it cannot leak an fd, so it takes the hot fast path (+6
+    /// instructions); without, the slow path notes where the fd was made.
+    pub fn fd_cloexec(i: usize, arg: usize, bit: u32) -> Vec<String> {
+        const REGS: [&str; 4] = ["edi", "esi", "edx", "ecx"];
+        let mut v: Vec<String> = vec![format!("test {}, {bit:#x}", REGS[arg]), "jz 2f".into()];
+        v.extend(checked(i, true));
+        v
+    }
+
     /// Distance between two lazy trampolines: each is `mov r11d, imm32` (6 bytes) and
     /// `jmp rel32` (5 bytes, or 2 if the assembler shortens it), padded to 16 by `.balign`.
     pub const LAZY_STRIDE: usize = 16;
@@ -184,10 +201,42 @@ fn gnu_hash(name: &str) -> u32 {
 /// `futex`, which is on the hot path of every Rust program).
 const SYSCALL: &str = "syscall";
 
+/// The fd-making calls (class `fd`) whose flags can ask for close-on-exec: (name, flags argument
+/// (0-based), the close-on-exec bit). `O_CLOEXEC` = `SOCK_CLOEXEC` = `EFD_CLOEXEC` =
+/// `EPOLL_CLOEXEC` = `SFD_CLOEXEC` = `TFD_CLOEXEC` = `IN_CLOEXEC` = 0x80000 on Linux x86_64 and
+/// aarch64 (glibc and musl alike: the kernel's values); `MFD_CLOEXEC` = 1. Such a call, when the
+/// bit is set, makes no fd an exec could leak, so its stub takes the fast path: the table of
+/// where fds were made (hygiene/fds/made.rs) keeps a stale entry for that fd number, which the
+/// exec-time check never believes (the fd has close-on-exec, and its identity is compared).
+const FD_CLOEXEC_FLAG: &[(&str, usize, u32)] = &[
+    ("open", 1, 0x80000),
+    ("open64", 1, 0x80000),
+    ("__open_2", 1, 0x80000),
+    ("__open64_2", 1, 0x80000),
+    ("openat", 2, 0x80000),
+    ("openat64", 2, 0x80000),
+    ("__openat_2", 2, 0x80000),
+    ("__openat64_2", 2, 0x80000),
+    ("pipe2", 1, 0x80000),
+    ("socket", 1, 0x80000),
+    ("socketpair", 1, 0x80000),
+    ("accept4", 3, 0x80000),
+    ("dup3", 2, 0x80000),
+    ("eventfd", 1, 0x80000),
+    ("epoll_create1", 0, 0x80000),
+    ("signalfd", 2, 0x80000),
+    ("timerfd_create", 1, 0x80000),
+    ("inotify_init1", 0, 0x80000),
+    ("memfd_create", 1, 1),
+];
+
 fn stub_body(arch: &str, i: usize, r: &Row) -> Vec<String> {
+    let cloexec = FD_CLOEXEC_FLAG.iter().find(|(n, ..)| *n == r.name);
     match arch {
         "x86_64" if r.name == SYSCALL => x86_64::syscall(i),
         "aarch64" if r.name == SYSCALL => aarch64::syscall(i),
+        "x86_64" if let Some(&(_, arg, bit)) = cloexec => x86_64::fd_cloexec(i, arg, bit),
+        "aarch64" if let Some(&(_, arg, bit)) = cloexec => aarch64::fd_cloexec(i, arg, bit),
         "x86_64" if r.class_info().always_slow => x86_64::always_slow(i),
         "x86_64" => x86_64::checked(i, r.hot),
         "aarch64" if r.class_info().always_slow => aarch64::always_slow(i),

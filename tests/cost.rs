@@ -31,6 +31,11 @@ fn instructions(env: &Env, prog: &std::path::Path, n: u64, preload: bool) -> u64
 
 /// Extra instructions per interposed call of `file` (a benchmark making 2 calls per iteration).
 fn per_call(name: &str, file: &str) -> f64 {
+    per_call_with(name, file, &[])
+}
+
+/// [`per_call`] of the program built with extra compiler flags.
+fn per_call_with(name: &str, file: &str, cflags: &[&str]) -> f64 {
     let env = Env::new(name);
     let src = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -38,7 +43,7 @@ fn per_call(name: &str, file: &str) -> f64 {
             .join(file),
     )
     .unwrap();
-    let prog = env.compile_c(name, &src, &["-O2", "-pthread"]);
+    let prog = env.compile_c(name, &src, &[&["-O2", "-pthread"], cflags].concat());
     let (n1, n2) = (20_000u64, 40_000u64);
     let b =
         instructions(&env, &prog, n2, false) as f64 - instructions(&env, &prog, n1, false) as f64;
@@ -144,16 +149,28 @@ fn fork_cost_in_parent() {
     );
 }
 
-/// The fd-making calls (class `fd`: open, pipe, socket, dup3, …) always take the slow path (their
-/// trampoline notes the caller of an fd made without close-on-exec): about +103 instructions per
-/// call that asks for close-on-exec, 47 of them the slow entry's register save.
+/// The fd-making calls (class `fd`: open, pipe, socket, dup3, …) that ask for close-on-exec
+/// cannot leak an fd: their stubs test the flag and take the hot fast path, +6 instructions.
 #[test]
-fn an_fd_making_call_costs_about_a_hundred_instructions() {
+fn an_fd_making_call_that_asks_for_close_on_exec_costs_six_instructions() {
     if have_valgrind() {
         let per = per_call("cost_fd", "fdbench.c");
         assert!(
-            (60.0..=125.0).contains(&per),
-            "+{per} instructions per fd-making call"
+            (5.5..=6.5).contains(&per),
+            "+{per} instructions per fd-making call with close-on-exec"
+        );
+    }
+}
+
+/// Without close-on-exec (open without O_CLOEXEC, dup) the slow path sends the call to a
+/// trampoline that notes its caller (an fstat and a getpid besides): about +220 instructions.
+#[test]
+fn an_fd_making_call_without_close_on_exec_notes_its_caller() {
+    if have_valgrind() {
+        let per = per_call_with("cost_fd_plain", "fdbench.c", &["-DPLAIN"]);
+        assert!(
+            (100.0..=400.0).contains(&per),
+            "+{per} instructions per fd-making call without close-on-exec"
         );
     }
 }

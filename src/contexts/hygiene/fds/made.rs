@@ -3,14 +3,18 @@
 //! The fd-making calls (`pipe`, `pipe2`, `socket`, `socketpair`, `accept`, `accept4`, the `open`
 //! and `creat` family, `dup`, `dup2`, `dup3`, `eventfd`, `epoll_create`, `epoll_create1`,
 //! `signalfd`, `timerfd_create`, `memfd_create`, `inotify_init`, `inotify_init1`: class `fd` of
-//! symbols.txt) always enter the slow path, which sends them (outside any context: before any
-//! other check) to a per-symbol trampoline here. The trampoline passes the caller's return
+//! symbols.txt) enter the slow path, which sends them (outside any context: before any other
+//! check) to a per-symbol trampoline here — except a call whose flags ask for close-on-exec
+//! outside any checked context: its stub tests the flag and goes straight to libc (build.rs
+//! `FD_CLOEXEC_FLAG`), since it cannot make an fd an exec leaks. The trampoline passes the caller's return
 //! address on to [`made`], which calls the real function and, when the new fd lacks
 //! close-on-exec, notes in a lock-free table indexed by fd (below [`MAX`]): the call site, the
 //! function, the pid of the process that made it, and its identity (device and inode, one `fstat`:
 //! a table entry whose fd was closed and reused by a call the library does not see no longer
 //! matches the fd, and is not believed). No stack is walked and nothing is allocated; a call
-//! that asks for close-on-exec clears a stale entry (one load). A vfork child shares its parent's
+//! that asks for close-on-exec and reaches the slow path clears a stale entry (one load); one
+//! that took the fast path leaves it, and the exec-time check ignores it (the fd has
+//! close-on-exec, or its identity no longer matches). A vfork child shares its parent's
 //! memory and writes nothing here.
 //!
 //! At exec, an entry made by another pid was made by an ancestor before the fork that made this
