@@ -676,12 +676,14 @@ fn musl_label(manifest: &std::path::Path, libc: &libc_exports::Libc) -> Option<S
 /// Names whose versions are distinct code (an old binary's `pthread_cond_wait@GLIBC_2.2.5` is
 /// not the new one): each version the build libc defines gets its own stub, whose slot holds that
 /// same version (scripts/gen-symbols.py PER_VERSION lists the same names).
-const PER_VERSION: [&str; 5] = [
+const PER_VERSION: [&str; 7] = [
     "pthread_cond_init",
     "pthread_cond_wait",
     "pthread_cond_timedwait",
     "pthread_cond_signal",
     "pthread_cond_broadcast",
+    "posix_spawn",
+    "posix_spawnp",
 ];
 
 /// Splits off the rows of PER_VERSION names the build libc also defines at compatibility

@@ -39,6 +39,7 @@ pub const CLASSES: &[ClassInfo] = &[
     class("sandbox", "Sandbox", true),
     class("fd", "Fd", true),
     class("atexit", "Atexit", true),
+    class("spawn", "Spawn", true),
 ];
 
 const fn class(word: &'static str, variant: &'static str, always_slow: bool) -> ClassInfo {

@@ -84,6 +84,8 @@ SPECIAL = {
     # Exit-handler registrations: the library counts the program's own (exit-in-child says which
     # handlers a fork child's exit() runs again).
     "__cxa_atexit": "atexit", "atexit": "atexit", "on_exit": "atexit",
+    # Spawns: the library checks the fds the spawned program inherits (fd-leak), as at an exec.
+    "posix_spawn": "spawn", "posix_spawnp": "spawn",
 }
 
 # Never interposed: called before the library can run, or with a non-C ABI.
@@ -143,7 +145,7 @@ LIKE = {"sem_clockwait": "sem_timedwait", "pthread_mutex_clocklock": "pthread_mu
 # another implementation (build.rs PER_VERSION lists the same names).
 PER_VERSION = {
     "pthread_cond_init", "pthread_cond_wait", "pthread_cond_timedwait", "pthread_cond_signal",
-    "pthread_cond_broadcast",
+    "pthread_cond_broadcast", "posix_spawn", "posix_spawnp",
 }
 
 DISTINCT_VERSIONED = {
@@ -310,7 +312,8 @@ MANUAL_REASONS = [("i18n", "i18n"), ("dlopen", "dl"), ("plugin", "dl"), ("heap",
 
 SPECIAL_REASON = {"fork": "fork", "vfork": "fork", "exec": "exec", "exit": "atexit",
                   "sigaction": "signal", "jmp": "signal", "cancel": "thread", "init": "lock", "dlopen": "dl", "_fork": "-",
-                  "_exit": "-", "sandbox": None, "fd": None, "atexit": "atexit"}
+                  "_exit": "-", "sandbox": None, "fd": None, "atexit": "atexit",
+                  "spawn": "exec"}
 
 # Reason words for documented-AS-Safe functions that POSIX does not list and that
 # touch shared state (so they stay interposed for the posix verdict).
@@ -794,6 +797,7 @@ CLASS_DOC = [
     ("sandbox", "prctl, syscall, chroot, unshare, setns and the setuid/setgid family: interposed; before the real call the library opens its log file and notes a seccomp filter (the log may be unreachable afterwards); verdicts as the columns say."),
     ("fd", "pipe, socket, open, dup and the other fd-making calls: interposed; the library notes the caller of each one that makes an fd without close-on-exec (the fd-leak finding names it); verdicts as the columns say."),
     ("atexit", "__cxa_atexit, atexit, on_exit: interposed (the library notes the exit handlers the program's own code registers: exit-in-child names those a fork child's exit() runs again); unsafe."),
+    ("spawn", "posix_spawn, posix_spawnp: interposed (each version the libc defines has its own stub); before the real call the library checks the fds the spawned program inherits without close-on-exec (fd-leak), as at an exec; verdicts as the columns say."),
     ("skip", "not interposed although not safe; reason versioned (several versions are distinct code: an unversioned interposer would send old binaries to the new implementation) or loader (startup/loader/profiling internals that must never be wrapped)."),
 ]
 

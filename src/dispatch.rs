@@ -103,6 +103,7 @@ fn wrapper_or_real(idx: usize) -> usize {
         | Class::Exit
         | Class::UExit
         | Class::Sandbox
-        | Class::Atexit => symbols::real(idx),
+        | Class::Atexit
+        | Class::Spawn => symbols::real(idx),
     }
 }

@@ -1,6 +1,9 @@
 //! `fd-leak`: at an exec-family call, the fds the new program inherits that an ancestor made
 //! without close-on-exec before the fork that made this process: the classic leak (a pipe's write
-//! end handed to an unrelated program, whose reader then never sees EOF).
+//! end handed to an unrelated program, whose reader then never sees EOF). At `posix_spawn` and
+//! `posix_spawnp` (both versions of each), in the parent before the real call, the same check
+//! with the fds this process made too, less those the file actions close or place (`spawn`:
+//! glibc's spawn child execs through calls no interposer sees).
 //!
 //! Which fds: those `made` noted (made by an interposed fd-making call without close-on-exec,
 //! still the same open file, made by another pid, i.e. by an ancestor before the fork), that
@@ -37,6 +40,7 @@ use crate::reporting::MAX_FRAMES;
 use crate::reporting::hygiene::{self as report, Finding};
 
 pub mod made;
+pub mod spawn;
 
 unsafe extern "C" {
     static environ: *const *const c_char;
@@ -254,7 +258,7 @@ fn each_str(list: *const *const c_char, mut f: impl FnMut(&[u8])) {
 }
 
 /// The argument list and environment the exec call `f` (symbol `idx`) passes.
-fn named(idx: usize, f: &Frame) -> Named {
+fn named(idx: usize, f: &Frame, spawned: bool) -> Named {
     let mut n = Named {
         listen: (0, 0),
         jobserver: [-1, -1],
@@ -264,6 +268,8 @@ fn named(idx: usize, f: &Frame) -> Named {
     // SAFETY: reading the process environment pointer.
     let cur_env = unsafe { environ };
     let (argv, envp): (usize, *const *const c_char) = match idx {
+        // posix_spawn(pid, path, file_actions, attr, argv, envp), either version.
+        _ if spawned => (f.arg(4), f.arg(5) as _),
         g::IDX_execve | g::IDX_execvpe | g::IDX_fexecve => (f.arg(1), f.arg(2) as _),
         g::IDX_execveat => (f.arg(2), f.arg(3) as _),
         g::IDX_execv | g::IDX_execvp => (f.arg(1), cur_env),
@@ -299,6 +305,23 @@ pub fn before_exec(idx: usize, f: &Frame) {
     if !config::options().report_fd_leak || sys::restricted() {
         return;
     }
+    leaks(idx, f, None);
+}
+
+/// `posix_spawn`/`posix_spawnp`, either version (the slow path, thread BUSY, in the parent
+/// before the real call): the fds the spawned program inherits, less those its file actions
+/// close or place (`spawn`). File actions this library cannot read: no check.
+pub fn before_spawn(idx: usize, f: &Frame) {
+    if !config::options().report_fd_leak || sys::restricted() {
+        return;
+    }
+    if let Some(actions) = spawn::actions(f.arg(2)) {
+        leaks(idx, f, Some(&actions));
+    }
+}
+
+/// The check of an exec (`spawn` None) or a spawn (its file actions).
+fn leaks(idx: usize, f: &Frame, spawn: Option<&spawn::Actions>) {
     let vfork_child = crate::platform::tls::state() & crate::platform::tls::VFORK_CHILD != 0;
     let mut leaked = [(0i32, 0usize, 0usize); MAX_REPORTS];
     let mut count = 0;
@@ -310,10 +333,20 @@ pub fn before_exec(idx: usize, f: &Frame) {
         if fd_flags(fd, libc::F_GETFD).is_none_or(|v| v & libc::FD_CLOEXEC as usize != 0) {
             return;
         }
-        if me == 0 {
-            me = sys::getpid();
+        if spawn.is_some_and(|a| a.names(fd)) {
+            return;
         }
-        let Some((maker, site)) = made::inherited_entry(fd, me) else {
+        // At an exec, what an ancestor made before the fork; at a spawn, what this process or
+        // an ancestor made.
+        let entry = if spawn.is_some() {
+            made::entry(fd)
+        } else {
+            if me == 0 {
+                me = sys::getpid();
+            }
+            made::inherited_entry(fd, me)
+        };
+        let Some((maker, site)) = entry else {
             return;
         };
         if count < MAX_REPORTS {
@@ -333,7 +366,7 @@ pub fn before_exec(idx: usize, f: &Frame) {
         std_len[fd] = link(fd as i32, &mut std_links[fd]);
         std_write[fd] = write_end(fd as i32);
     }
-    let names = named(idx, f);
+    let names = named(idx, f, spawn.is_some());
     let mut exec_frames = [0usize; MAX_FRAMES];
     let mut en = 0;
     let mut pending = [0usize; MAX_REPORTS];
@@ -392,15 +425,22 @@ pub fn before_exec(idx: usize, f: &Frame) {
         let maker_name = symbols::name(maker);
         b.s(", made by ")
             .bytes(maker_name)
-            .s("() without close-on-exec before the ")
-            .s(if vfork_child { "vfork" } else { "fork" })
-            .s(", is inherited by the program ")
+            .s("() without close-on-exec");
+        if spawn.is_none() {
+            b.s(" before the ")
+                .s(if vfork_child { "vfork" } else { "fork" });
+        }
+        b.s(", is inherited by the program ")
             .bytes(symbols::name(idx))
             .s(" starts");
         if j + 1 == np && total as usize > np {
             b.s(" (and ")
                 .u((total as usize - np) as u64)
-                .s(" more fds an ancestor made without close-on-exec, not examined)");
+                .s(if spawn.is_some() {
+                    " more fds made without close-on-exec, not examined)"
+                } else {
+                    " more fds an ancestor made without close-on-exec, not examined)"
+                });
         }
         let dl = b.len();
         if en == 0 {

@@ -6,7 +6,8 @@
 //!   follow a fork child that did not exec: `exit-in-child`, `child-returned`, `nested-fork`, and
 //!   `atfork-child` (the program's `pthread_atfork` child handlers, checked as fork-child code);
 //! - `zombies`: children that exited and were never waited for (`zombie`);
-//! - `fds`: pipe fds an exec'd program inherits without `FD_CLOEXEC` (`fd-leak`);
+//! - `fds`: pipe fds an exec'd (or posix_spawn'd) program inherits without `FD_CLOEXEC`
+//!   (`fd-leak`);
 //! - here: `signal()` & co. installing a handler function (`signal-portability`).
 //!
 //! The hooks are called by `dispatch` (fork, exec, exit and signal-class calls, which always take
@@ -117,13 +118,14 @@ pub fn signal_call(idx: usize, f: &Frame) {
     });
 }
 
-/// The slow path's hook (thread BUSY), before the call is checked: fork, exec, exit and
+/// The slow path's hook (thread BUSY), before the call is checked: fork, exec, spawn, exit and
 /// signal-class calls, and any call of a watched fork child.
 pub fn slow_call(idx: usize, f: &Frame) {
     use crate::libc::symbols::{CLASS, Class};
     match CLASS[idx] {
         Class::Fork | Class::UFork => child::before_fork(f),
         Class::Exec => fds::before_exec(idx, f),
+        Class::Spawn => fds::before_spawn(idx, f),
         Class::Exit | Class::UExit => child::at_exit(idx, f),
         Class::Sigaction => signal_call(idx, f),
         _ => {}

@@ -19,6 +19,7 @@
 //!
 //! At exec, an entry made by another pid was made by an ancestor before the fork that made this
 //! process (the table is only ever inherited through fork), which is the classic leak (`fds`).
+//! At `posix_spawn` (no fork of ours in between) every matching entry is one.
 //! Nothing is written at fork: a store there would cost the child a copy-on-write page fault.
 
 use core::ffi::c_int;
@@ -55,13 +56,24 @@ pub fn ident(fd: i32) -> u64 {
 /// the fork that made this process. A vfork child notes nothing itself: every entry is its
 /// parent's or an older ancestor's.
 pub fn inherited_entry(fd: i32, me: i32) -> Option<(usize, usize)> {
+    entry_of(fd, Some(me))
+}
+
+/// One noted fd, made by this process or an ancestor: (making function's symbol index, call
+/// site), if the entry still matches `fd`. At `posix_spawn` (in the parent, no fork in between)
+/// the fds this process made are the ones the spawned program inherits.
+pub fn entry(fd: i32) -> Option<(usize, usize)> {
+    entry_of(fd, None)
+}
+
+fn entry_of(fd: i32, not_by: Option<i32>) -> Option<(usize, usize)> {
     let i = fd as usize;
     if i >= MAX || IDENT[i].load(Ordering::Acquire) == 0 {
         return None;
     }
     let site = SITE[i].load(Ordering::Relaxed);
     let owner = OWNER[i].load(Ordering::Relaxed);
-    if owner == me || IDENT[i].load(Ordering::Acquire) != ident(fd) {
+    if Some(owner) == not_by || IDENT[i].load(Ordering::Acquire) != ident(fd) {
         return None;
     }
     Some(((site >> 48) as usize, (site & SITE_BITS) as usize))
