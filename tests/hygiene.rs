@@ -146,6 +146,114 @@ fn socket_and_vfork_leaks_are_reported_at_the_creating_call_and_deliberate_fds_a
     );
 }
 
+/// One run of hy_spawn in `mode`: the outcome and its fd-leak reports.
+fn spawn_run(env: &Env, prog: &std::path::Path, mode: &str) -> (Outcome, Vec<Value>) {
+    let out = env.run(&[prog.as_os_str(), mode.as_ref()], true, "");
+    out.assert_ok();
+    let r = kind(&out, "fd-leak").into_iter().cloned().collect();
+    (out, r)
+}
+
+/// posix_spawn and posix_spawnp (glibc's spawn child execs through calls no interposer sees):
+/// the fds this process made without close-on-exec are checked in the parent, before the real
+/// call, less those the file actions close or place.
+#[test]
+fn a_pipe_leaked_through_posix_spawn_is_reported_and_file_actions_that_close_it_are_clean() {
+    let env = Env::new("hy_spawn");
+    let prog = env.compile_file("hy_spawn", &[]);
+    let mut modes = vec![("leak", "posix_spawn"), ("leakp", "posix_spawnp")];
+    if cfg!(target_arch = "x86_64") {
+        // posix_spawn@GLIBC_2.2.5: the old ABI's version, bound to its own stub.
+        modes.push(("old", "posix_spawn"));
+    }
+    for (mode, func) in modes {
+        let (out, r) = spawn_run(&env, &prog, mode);
+        assert!(
+            out.stdout.contains("cat did not see EOF") && out.stdout.contains("hello"),
+            "{mode}: the leak is real and the spawn worked: {}",
+            out.dump()
+        );
+        // The write end (fd 4); the read end is dup2'd onto fd 0 (the same pipe as stdin).
+        assert_eq!(r.len(), 1, "{mode}: {}", out.dump());
+        check_report_shape(&r[0], "hy_spawn");
+        assert_eq!(r[0]["function"], "pipe");
+        let d = s(&r[0]["detail"]);
+        assert!(
+            d.starts_with("fd 4 pipe:[") && d.contains("(write end)"),
+            "{mode}: {d}"
+        );
+        assert!(
+            d.contains("made by pipe() without close-on-exec, is inherited by the program ")
+                && d.ends_with(&format!("the program {func} starts")),
+            "{mode}: {d}"
+        );
+        assert!(frame_in(&env, &prog, &r[0]["stack"][0], "main"), "{}", r[0]);
+        // The spawn call's stack comes second (in main too, after the pipe call).
+        let exec = r[0][proto::key::EXEC_FRAMES]
+            .as_array()
+            .expect("exec_frames");
+        assert!(exec.len() > 1, "{}", r[0]);
+        assert!(hex(&exec[0]).abs_diff(hex(&r[0]["site"])) < 0x1000, "{}", r[0]);
+        assert_ne!(exec[0], r[0]["site"], "{}", r[0]);
+        // Reported by the spawning process itself (before the real call).
+        assert_eq!(r[0]["exe"], prog.to_str().unwrap(), "{}", r[0]);
+    }
+    // Done right: both ends closed by the file actions, pipe2(O_CLOEXEC), the write end dup2'd
+    // onto stdout with both originals closed, addclosefrom_np(3), both fds named by the
+    // arguments.
+    for mode in ["closed", "cloexec", "dup2", "closefrom", "named"] {
+        let (out, r) = spawn_run(&env, &prog, mode);
+        assert!(r.is_empty(), "{mode}: {}", out.dump());
+        assert!(hygiene(&out).is_empty(), "{mode}: {}", out.dump());
+        assert!(!out.stdout.contains("did not see EOF"), "{mode}: {}", out.dump());
+    }
+    let off = env.run(&[prog.as_os_str()], true, "report_fd_leak=0");
+    assert!(hygiene(&off).is_empty(), "{}", off.dump());
+}
+
+/// glibc's two posix_spawn and posix_spawnp (GLIBC_2.15 and the old GLIBC_2.2.5 ABI) each have
+/// a stub: the old one a hidden versioned definition, bound by a program that asks for it.
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn posix_spawn_at_the_old_glibc_version_has_its_own_hidden_stub() {
+    let env = Env::new("hy_spawn_versions");
+    let (_, _, text, _) = run_raw(
+        &["readelf", "--dyn-syms", "-W", env.lib.to_str().unwrap()],
+        &[],
+        &[],
+    );
+    for name in ["posix_spawn", "posix_spawnp"] {
+        for v in [format!("{name}@@GLIBC_2.15"), format!("{name}@GLIBC_2.2.5")] {
+            assert!(
+                text.lines().any(|l| l.split_whitespace().last() == Some(v.as_str())),
+                "{v} missing:\n{text}"
+            );
+        }
+    }
+    let prog = env.compile_file("hy_spawn", &[]);
+    let (_, _, t, _) = run_raw(&["objdump", "-T", prog.to_str().unwrap()], &[], &[]);
+    assert!(
+        t.contains("(GLIBC_2.2.5) posix_spawn\n"),
+        "the program asks for the old version:\n{t}"
+    );
+    // Each stub forwards to its own version: only the old one runs a script without `#!` with
+    // /bin/sh (SPAWN_XFLAGS_TRY_SHELL); the default one fails with ENOEXEC.
+    for (mode, want) in [
+        ("script-old", "ran by sh\nstatus 0\n"),
+        ("script-new", "spawn error 8\n"),
+    ] {
+        for preload in [false, true] {
+            let out = env.run(
+                &[prog.as_os_str(), mode.as_ref(), env.dir.as_os_str()],
+                preload,
+                "",
+            );
+            out.assert_ok();
+            assert_eq!(out.stdout, want, "{mode} preload={preload}: {}", out.dump());
+        }
+    }
+}
+
 /// `open` is a cancellation point and is interposed (class fd): a thread cancelled while blocked
 /// in it unwinds through the library's frame, runs its cleanup handler and ends cancelled (a frame
 /// with a personality routine there would make glibc abort the process).

@@ -9,6 +9,10 @@
  *   dup2          pipe(), adddup2(write end, 1), both original ends closed: clean
  *   closefrom     pipe(), addclosefrom_np(3) (glibc >= 2.34): clean
  *   named         pipe(), posix_spawn of `true --in N --out=M` naming both fds: clean
+ *   script-old DIR, script-new DIR: spawn DIR/noshebang, an executable script without `#!`,
+ *                 through posix_spawn@GLIBC_2.2.5 (which runs it with /bin/sh on ENOEXEC) or
+ *                 the default posix_spawn (which fails with ENOEXEC); prints the
+ *                 child's exit status
  * The program prints "cat did not see EOF" when the leak was real. */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -16,6 +20,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,6 +49,33 @@ static int reaped(pid_t pid) {
 
 int main(int argc, char **argv) {
     const char *m = argc > 1 ? argv[1] : "leak";
+    if ((mode(m, "script-old") || mode(m, "script-new")) && argc > 2) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/noshebang", argv[2]);
+        FILE *f = fopen(path, "w");
+        if (!f) return 1;
+        fputs("echo ran by sh\n", f);
+        fclose(f);
+        chmod(path, 0755);
+        char *args[] = {path, 0};
+        pid_t pid;
+        int r;
+#ifdef HAVE_OLD
+        if (mode(m, "script-old"))
+            r = old_posix_spawn(&pid, path, 0, 0, args, environ);
+        else
+#endif
+            r = posix_spawn(&pid, path, 0, 0, args, environ);
+        if (r) {
+            printf("spawn error %d\n", r);
+            return 0;
+        }
+        int st;
+        waitpid(pid, &st, 0);
+        fflush(stdout);
+        printf("status %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        return 0;
+    }
     int p[2];
     if (mode(m, "cloexec") ? pipe2(p, O_CLOEXEC) : pipe(p)) return 1;
     posix_spawn_file_actions_t fa;
