@@ -420,3 +420,48 @@ int main(void) {
         ["hazard", "hazard", "hazard"]
     );
 }
+
+/// fd-leak at musl's posix_spawn and posix_spawnp: the file actions are musl's linked list
+/// (src/process/fdop.h); `cat` and `true` are the host's glibc programs (the `$LIB` layout
+/// gives them the glibc build).
+#[test]
+fn musl_posix_spawn_fd_leak_reads_musls_file_actions() {
+    let Some(env) = musl_env("musl_spawn") else {
+        return;
+    };
+    let src = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("c/hy_spawn.c"))
+        .unwrap();
+    let prog = musl_cc(&env, "hy_spawn", &src);
+    let entry = layout(&env.dir.join("layout"), &env.lib);
+    for (k, mode) in ["leak", "leakp", "closed", "cloexec", "dup2", "named"]
+        .into_iter()
+        .enumerate()
+    {
+        let prefix = format!("log{k}");
+        let (status, stdout, stderr, logs) =
+            env.run_preloaded(&[prog.to_str().unwrap(), mode], &entry, &prefix);
+        assert!(status.success(), "{mode}: {status:?}\n{stderr}");
+        assert_eq!(stderr, "", "{mode}");
+        let leaks: Vec<&str> = logs
+            .lines()
+            .filter(|l| l.contains("\"kind\":\"fd-leak\""))
+            .collect();
+        if mode.starts_with("leak") {
+            assert!(stdout.contains("cat did not see EOF"), "{mode}: {stdout}");
+            let func = if mode == "leak" { "posix_spawn" } else { "posix_spawnp" };
+            assert_eq!(leaks.len(), 1, "{mode}:\n{logs}");
+            assert!(
+                leaks[0].contains("\"function\":\"pipe\"")
+                    && leaks[0].contains(&format!(
+                        "(write end), made by pipe() without close-on-exec, is inherited by \
+                         the program {func} starts"
+                    )),
+                "{mode}: {}",
+                leaks[0]
+            );
+        } else {
+            assert!(leaks.is_empty(), "{mode}:\n{logs}");
+            assert!(!stdout.contains("did not see EOF"), "{mode}: {stdout}");
+        }
+    }
+}
