@@ -193,7 +193,11 @@ fn a_pipe_leaked_through_posix_spawn_is_reported_and_file_actions_that_close_it_
             .as_array()
             .expect("exec_frames");
         assert!(exec.len() > 1, "{}", r[0]);
-        assert!(hex(&exec[0]).abs_diff(hex(&r[0]["site"])) < 0x1000, "{}", r[0]);
+        assert!(
+            hex(&exec[0]).abs_diff(hex(&r[0]["site"])) < 0x1000,
+            "{}",
+            r[0]
+        );
         assert_ne!(exec[0], r[0]["site"], "{}", r[0]);
         // Reported by the spawning process itself (before the real call).
         assert_eq!(r[0]["exe"], prog.to_str().unwrap(), "{}", r[0]);
@@ -205,7 +209,11 @@ fn a_pipe_leaked_through_posix_spawn_is_reported_and_file_actions_that_close_it_
         let (out, r) = spawn_run(&env, &prog, mode);
         assert!(r.is_empty(), "{mode}: {}", out.dump());
         assert!(hygiene(&out).is_empty(), "{mode}: {}", out.dump());
-        assert!(!out.stdout.contains("did not see EOF"), "{mode}: {}", out.dump());
+        assert!(
+            !out.stdout.contains("did not see EOF"),
+            "{mode}: {}",
+            out.dump()
+        );
     }
     let off = env.run(&[prog.as_os_str()], true, "report_fd_leak=0");
     assert!(hygiene(&off).is_empty(), "{}", off.dump());
@@ -225,7 +233,8 @@ fn posix_spawn_at_the_old_glibc_version_has_its_own_hidden_stub() {
     for name in ["posix_spawn", "posix_spawnp"] {
         for v in [format!("{name}@@GLIBC_2.15"), format!("{name}@GLIBC_2.2.5")] {
             assert!(
-                text.lines().any(|l| l.split_whitespace().last() == Some(v.as_str())),
+                text.lines()
+                    .any(|l| l.split_whitespace().last() == Some(v.as_str())),
                 "{v} missing:\n{text}"
             );
         }

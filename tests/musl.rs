@@ -448,7 +448,11 @@ fn musl_posix_spawn_fd_leak_reads_musls_file_actions() {
             .collect();
         if mode.starts_with("leak") {
             assert!(stdout.contains("cat did not see EOF"), "{mode}: {stdout}");
-            let func = if mode == "leak" { "posix_spawn" } else { "posix_spawnp" };
+            let func = if mode == "leak" {
+                "posix_spawn"
+            } else {
+                "posix_spawnp"
+            };
             assert_eq!(leaks.len(), 1, "{mode}:\n{logs}");
             assert!(
                 leaks[0].contains("\"function\":\"pipe\"")
