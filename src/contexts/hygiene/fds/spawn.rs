@@ -8,7 +8,8 @@
 //! nothing new handed on: the rule an exec applies), and every fd from a `closefrom` bound up.
 //!
 //! The list is the program's, read as libc is about to read it, but through `process_vm_readv`
-//! on our own pid (a bad pointer is an error, never a fault), with bounded loops. An unknown
+//! on our own pid (a bad pointer is an error, never a fault; where that call is refused, as under
+//! qemu-user, through a pipe: `write` from a bad address is EFAULT), with bounded loops. An unknown
 //! layout (an action tag this reader does not know, more actions than it reads, a read that
 //! fails) gives `None`: no check rather than a wrong finding.
 //!
@@ -101,7 +102,43 @@ fn read<const N: usize>(pid: i32, addr: usize) -> Option<[u8; N]> {
             ],
         )
     };
-    (r.ok()? == N).then_some(out)
+    match r {
+        Ok(n) if n == N => Some(out),
+        // qemu-user, or a seccomp filter that answers with an errno: through a pipe instead.
+        Err(e) if e == libc::ENOSYS || e == libc::EPERM => read_via_pipe(addr),
+        _ => None,
+    }
+}
+
+/// `N` bytes at `addr` copied through a fresh pipe: `write` from a bad address fails with EFAULT
+/// (the kernel, or qemu-user, checks it) instead of faulting.
+fn read_via_pipe<const N: usize>(addr: usize) -> Option<[u8; N]> {
+    let mut p = [-1i32; 2];
+    // SAFETY: pipe2 writes two ints into `p`.
+    let made = unsafe {
+        sys::syscall6(
+            libc::SYS_pipe2 as usize,
+            [(&raw mut p) as usize, libc::O_CLOEXEC as usize, 0, 0, 0, 0],
+        )
+    };
+    made.ok()?;
+    // SAFETY: write(2) reads `N` bytes at `addr` from kernel space: an unmapped byte is EFAULT.
+    let w = unsafe { sys::syscall6(libc::SYS_write as usize, [p[1] as usize, addr, N, 0, 0, 0]) };
+    let mut out = [0u8; N];
+    let ok = w.is_ok_and(|n| n == N) && {
+        // SAFETY: read(2) into the N-byte local buffer; the pipe holds the N bytes just written
+        // (fewer than PIPE_BUF: written and read whole).
+        let r = unsafe {
+            sys::syscall6(
+                libc::SYS_read as usize,
+                [p[0] as usize, out.as_mut_ptr() as usize, N, 0, 0, 0],
+            )
+        };
+        r.is_ok_and(|n| n == N)
+    };
+    sys::close(p[0]);
+    sys::close(p[1]);
+    ok.then_some(out)
 }
 
 fn int_at(b: &[u8], off: usize) -> i32 {
