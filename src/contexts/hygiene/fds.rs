@@ -310,18 +310,19 @@ pub fn before_exec(idx: usize, f: &Frame) {
 
 /// `posix_spawn`/`posix_spawnp`, either version (the slow path, thread BUSY, in the parent
 /// before the real call): the fds the spawned program inherits, less those its file actions
-/// close or place (`spawn`). File actions this library cannot read: no check.
+/// close or place (`spawn`, read only when some noted fd is still inheritable). File actions
+/// this library cannot read: no check.
 pub fn before_spawn(idx: usize, f: &Frame) {
     if !config::options().report_fd_leak || sys::restricted() {
         return;
     }
-    if let Some(actions) = spawn::actions(f.arg(2)) {
-        leaks(idx, f, Some(&actions));
-    }
+    leaks(idx, f, Some(f.arg(2)));
 }
 
-/// The check of an exec (`spawn` None) or a spawn (its file actions).
-fn leaks(idx: usize, f: &Frame, spawn: Option<&spawn::Actions>) {
+/// The check of an exec (`spawn` None) or a spawn (`spawn`: its file actions' address).
+fn leaks(idx: usize, f: &Frame, spawn: Option<usize>) {
+    // The spawn's file actions, once read (None inside: not understood, no check).
+    let mut actions: Option<Option<spawn::Actions>> = None;
     let vfork_child = crate::platform::tls::state() & crate::platform::tls::VFORK_CHILD != 0;
     let mut leaked = [(0i32, 0usize, 0usize); MAX_REPORTS];
     let mut count = 0;
@@ -333,13 +334,19 @@ fn leaks(idx: usize, f: &Frame, spawn: Option<&spawn::Actions>) {
         if fd_flags(fd, libc::F_GETFD).is_none_or(|v| v & libc::FD_CLOEXEC as usize != 0) {
             return;
         }
-        if spawn.is_some_and(|a| a.names(fd)) {
-            return;
-        }
         // At an exec, what an ancestor made before the fork; at a spawn, what this process or
-        // an ancestor made.
-        let entry = if spawn.is_some() {
-            made::entry(fd)
+        // an ancestor made, unless a file action closes or places it.
+        let entry = if let Some(fa) = spawn {
+            let e = made::entry(fd);
+            if e.is_some()
+                && actions
+                    .get_or_insert_with(|| spawn::actions(fa))
+                    .as_ref()
+                    .is_none_or(|a| a.names(fd))
+            {
+                return;
+            }
+            e
         } else {
             if me == 0 {
                 me = sys::getpid();
@@ -356,7 +363,7 @@ fn leaks(idx: usize, f: &Frame, spawn: Option<&spawn::Actions>) {
             more += 1;
         }
     });
-    if count == 0 {
+    if count == 0 || actions.is_some_and(|a| a.is_none()) {
         return;
     }
     let mut std_links = [[0u8; 64]; 3];
