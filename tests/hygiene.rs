@@ -205,7 +205,14 @@ fn a_pipe_leaked_through_posix_spawn_is_reported_and_file_actions_that_close_it_
     // Done right: both ends closed by the file actions, pipe2(O_CLOEXEC), the write end dup2'd
     // onto stdout with both originals closed, addclosefrom_np(3), both fds named by the
     // arguments.
-    for mode in ["closed", "cloexec", "dup2", "closefrom", "named"] {
+    for mode in [
+        "closed",
+        "cloexec",
+        "dup2",
+        "closefrom",
+        "named",
+        "dup2-self",
+    ] {
         let (out, r) = spawn_run(&env, &prog, mode);
         assert!(r.is_empty(), "{mode}: {}", out.dump());
         assert!(hygiene(&out).is_empty(), "{mode}: {}", out.dump());
@@ -215,6 +222,14 @@ fn a_pipe_leaked_through_posix_spawn_is_reported_and_file_actions_that_close_it_
             out.dump()
         );
     }
+    // Only the read end closed: the write end still leaks.
+    let (out, r) = spawn_run(&env, &prog, "close-read");
+    assert_eq!(r.len(), 1, "{}", out.dump());
+    let d = s(&r[0]["detail"]);
+    assert!(
+        d.starts_with("fd 4 pipe:[") && d.contains("(write end)"),
+        "{d}"
+    );
     let off = env.run(&[prog.as_os_str()], true, "report_fd_leak=0");
     assert!(hygiene(&off).is_empty(), "{}", off.dump());
 }

@@ -433,9 +433,17 @@ fn musl_posix_spawn_fd_leak_reads_musls_file_actions() {
         .unwrap();
     let prog = musl_cc(&env, "hy_spawn", &src);
     let entry = layout(&env.dir.join("layout"), &env.lib);
-    for (k, mode) in ["leak", "leakp", "closed", "cloexec", "dup2", "named"]
-        .into_iter()
-        .enumerate()
+    for (k, mode) in [
+        "leak",
+        "leakp",
+        "closed",
+        "cloexec",
+        "dup2",
+        "named",
+        "dup2-self",
+    ]
+    .into_iter()
+    .enumerate()
     {
         let prefix = format!("log{k}");
         let (status, stdout, stderr, logs) =

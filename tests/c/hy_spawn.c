@@ -8,6 +8,9 @@
  *   cloexec       pipe2(O_CLOEXEC): clean
  *   dup2          pipe(), adddup2(write end, 1), both original ends closed: clean
  *   closefrom     pipe(), addclosefrom_np(3) (glibc >= 2.34): clean
+ *   dup2-self     pipe(), adddup2(fd, fd) of both ends (make's way of handing its jobserver
+ *                 fds on: it clears close-on-exec on purpose): clean
+ *   close-read    pipe(), addclose of the read end only: the write end leaks (reported)
  *   named         pipe(), posix_spawn of `true --in N --out=M` naming both fds: clean
  *   script-old DIR, script-new DIR: spawn DIR/noshebang, an executable script without `#!`,
  *                 through posix_spawn@GLIBC_2.2.5 (which runs it with /bin/sh on ENOEXEC) or
@@ -105,6 +108,11 @@ int main(int argc, char **argv) {
     if (mode(m, "closed")) {
         posix_spawn_file_actions_addclose(&fa, p[0]);
         posix_spawn_file_actions_addclose(&fa, p[1]);
+    } else if (mode(m, "dup2-self")) {
+        posix_spawn_file_actions_adddup2(&fa, p[0], p[0]);
+        posix_spawn_file_actions_adddup2(&fa, p[1], p[1]);
+    } else if (mode(m, "close-read")) {
+        posix_spawn_file_actions_addclose(&fa, p[0]);
     } else if (mode(m, "dup2")) {
         posix_spawn_file_actions_adddup2(&fa, p[1], 1);
         posix_spawn_file_actions_addclose(&fa, p[1]);
