@@ -286,3 +286,39 @@ fn siglongjmp_out_of_a_handler() {
     assert_eq!(i.stdout, "inner jump done 1\n");
     assert!(i.has_report("signal-handler", "malloc"), "{:#?}", i.records);
 }
+
+/// fd-leak at posix_spawn under qemu-user: `process_vm_readv` fails there, so the file actions
+/// are read through a pipe; the spawned `cat`/`true` are host programs, given an empty
+/// environment (no aarch64 LD_PRELOAD).
+#[test]
+fn posix_spawn_fd_leak_reads_the_file_actions_without_process_vm_readv() {
+    let Some((lib, dir)) = setup("spawn") else {
+        return;
+    };
+    let exe = compile(&dir, "hy_spawn");
+    let leaks = |r: &Run| -> Vec<Value> {
+        r.reports()
+            .into_iter()
+            .filter(|x| x["kind"] == "fd-leak")
+            .cloned()
+            .collect()
+    };
+    let r = run(&lib, &dir, &exe, &["leak", "noenv"], "");
+    check_clean_exit(&r, "hy_spawn leak");
+    assert!(r.stdout.contains("cat did not see EOF"), "{}", r.stdout);
+    let l = leaks(&r);
+    assert_eq!(l.len(), 1, "{:#?}", r.records);
+    assert_eq!(l[0]["function"], "pipe");
+    let d = l[0]["detail"].as_str().unwrap_or("");
+    assert!(
+        d.starts_with("fd 4 pipe:[")
+            && d.ends_with("is inherited by the program posix_spawn starts"),
+        "{d}"
+    );
+    // Both ends closed by the file actions (read through the pipe): clean.
+    for mode in ["closed", "dup2", "dup2-self"] {
+        let c = run(&lib, &dir, &exe, &[mode, "noenv"], "");
+        check_clean_exit(&c, mode);
+        assert!(leaks(&c).is_empty(), "{mode}: {:#?}", c.records);
+    }
+}

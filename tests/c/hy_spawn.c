@@ -16,6 +16,8 @@
  *                 through posix_spawn@GLIBC_2.2.5 (which runs it with /bin/sh on ENOEXEC) or
  *                 the default posix_spawn (which fails with ENOEXEC); prints the
  *                 child's exit status
+ * A last argument "noenv" gives the spawned program an empty environment (tests/aarch64.rs: a
+ * host program spawned under qemu-user must not get the aarch64 library's LD_PRELOAD).
  * The program prints "cat did not see EOF" when the leak was real. */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -52,6 +54,8 @@ static int reaped(pid_t pid) {
 
 int main(int argc, char **argv) {
     const char *m = argc > 1 ? argv[1] : "leak";
+    char *no_env[] = {0};
+    char **env = argc > 2 && strcmp(argv[argc - 1], "noenv") == 0 ? no_env : environ;
     if ((mode(m, "script-old") || mode(m, "script-new")) && argc > 2) {
         char path[4096];
         snprintf(path, sizeof path, "%s/noshebang", argv[2]);
@@ -89,13 +93,13 @@ int main(int argc, char **argv) {
         char *cat[] = {"cat", 0};
         posix_spawn_file_actions_adddup2(&fa, p[0], 0);
         if (mode(m, "leakp"))
-            r = posix_spawnp(&pid, "cat", &fa, 0, cat, environ);
+            r = posix_spawnp(&pid, "cat", &fa, 0, cat, env);
 #ifdef HAVE_OLD
         else if (mode(m, "old"))
-            r = old_posix_spawn(&pid, "/bin/cat", &fa, 0, cat, environ);
+            r = old_posix_spawn(&pid, "/bin/cat", &fa, 0, cat, env);
 #endif
         else
-            r = posix_spawn(&pid, "/bin/cat", &fa, 0, cat, environ);
+            r = posix_spawn(&pid, "/bin/cat", &fa, 0, cat, env);
         if (r) return 2;
         close(p[0]);
         if (write(p[1], "hello\n", 6) != 6) return 1;
@@ -130,7 +134,7 @@ int main(int argc, char **argv) {
     } else {
         return 3;
     }
-    r = posix_spawnp(&pid, "true", &fa, 0, tru, environ);
+    r = posix_spawnp(&pid, "true", &fa, 0, tru, env);
     if (r) return 2;
     waitpid(pid, 0, 0);
     return 0;
