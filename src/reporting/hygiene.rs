@@ -177,7 +177,7 @@ pub fn report_exec(f: &Finding, exec_frames: &[usize]) -> bool {
             }
             if !exec_frames.is_empty() {
                 prefix(b);
-                b.s("  the exec that hands it on:\n");
+                b.s("  the exec or posix_spawn that hands it on:\n");
                 for (i, &a) in exec_frames.iter().enumerate() {
                     text_frame(b, i, a, false);
                 }
