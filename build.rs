@@ -191,6 +191,23 @@ fn lazy_block(arch: &str, n: usize) -> (usize, Vec<String>) {
     }
 }
 
+/// A stub's assembly lines as `asm!` string arguments, and the `sym` operands (of [`OPERANDS`])
+/// they name, each list joined with `sep`.
+fn asm_text(lines: &[String], sep: &str) -> (String, String) {
+    let body = lines
+        .iter()
+        .map(|l| format!("{l:?},"))
+        .collect::<Vec<_>>()
+        .join(sep);
+    let operands = OPERANDS
+        .iter()
+        .filter(|(name, _)| body.contains(&format!("{{{name}}}")))
+        .map(|(name, path)| format!("{name} = sym {path},"))
+        .collect::<Vec<_>>()
+        .join(sep);
+    (body, operands)
+}
+
 /// The GNU hash of a symbol name (what `DT_GNU_HASH` tables are keyed by).
 fn gnu_hash(name: &str) -> u32 {
     name.bytes()
@@ -581,17 +598,7 @@ fn side_stubs(arch: &str, rows: &[Row], first: usize, side_first: usize) -> Stri
         lines.push(format!(".size {label}, . - {label}"));
         lines.push(".popsection".into());
         lines.push(format!(".symver {label}, {}{at}{}", r.name, r.version));
-        let body = lines
-            .iter()
-            .map(|l| format!("{l:?},"))
-            .collect::<Vec<_>>()
-            .join("\n    ");
-        let operands = OPERANDS
-            .iter()
-            .filter(|(name, _)| body.contains(&format!("{{{name}}}")))
-            .map(|(name, path)| format!("{name} = sym {path},"))
-            .collect::<Vec<_>>()
-            .join("\n    ");
+        let (body, operands) = asm_text(&lines, "\n    ");
         writeln!(
             out,
             "// Versioned stub `{name}{at}{version}` ({class}, {reason}).\n\
@@ -967,17 +974,7 @@ fn stubs(arch: &str, rows: &[Row], first: usize) -> String {
     .unwrap();
     for (i, r) in rows.iter().enumerate().take(first) {
         let lines = stub_body(arch, i, r);
-        let body = lines
-            .iter()
-            .map(|l| format!("{l:?},"))
-            .collect::<Vec<_>>()
-            .join("\n        ");
-        let operands = OPERANDS
-            .iter()
-            .filter(|(name, _)| body.contains(&format!("{{{name}}}")))
-            .map(|(name, path)| format!("{name} = sym {path},"))
-            .collect::<Vec<_>>()
-            .join("\n        ");
+        let (body, operands) = asm_text(&lines, "\n        ");
         writeln!(
             out,
             "/// Interposer for `{name}` ({class}, {reason}).\n\

@@ -29,12 +29,8 @@ fn instructions(env: &Env, prog: &std::path::Path, n: u64, preload: bool) -> u64
         .expect("callgrind total")
 }
 
-/// Extra instructions per interposed call of `file` (a benchmark making 2 calls per iteration).
-fn per_call(name: &str, file: &str) -> f64 {
-    per_call_with(name, file, &[])
-}
-
-/// [`per_call`] of the program built with extra compiler flags.
+/// Extra instructions per interposed call of `file` (a benchmark making 2 calls per iteration),
+/// built with the extra compiler flags `cflags`.
 fn per_call_with(name: &str, file: &str, cflags: &[&str]) -> f64 {
     let env = Env::new(name);
     let src = std::fs::read_to_string(
@@ -49,6 +45,17 @@ fn per_call_with(name: &str, file: &str, cflags: &[&str]) -> f64 {
         instructions(&env, &prog, n2, false) as f64 - instructions(&env, &prog, n1, false) as f64;
     let p = instructions(&env, &prog, n2, true) as f64 - instructions(&env, &prog, n1, true) as f64;
     (p - b) / (2.0 * (n2 - n1) as f64)
+}
+
+/// Asserts that `per_call_with(name, file, cflags)` lies in `range` (when valgrind is there).
+fn assert_per_call(name: &str, file: &str, cflags: &[&str], range: std::ops::RangeInclusive<f64>) {
+    if have_valgrind() {
+        let per = per_call_with(name, file, cflags);
+        assert!(
+            range.contains(&per),
+            "{name}: +{per} instructions per call (expected {range:?})"
+        );
+    }
 }
 
 fn have_valgrind() -> bool {
@@ -67,25 +74,13 @@ fn have_valgrind() -> bool {
 /// The hot stubs: one thread-local test, +4 instructions per call.
 #[test]
 fn malloc_free_cost_four_instructions() {
-    if have_valgrind() {
-        let per = per_call("cost_malloc", "mallocbench.c");
-        assert!(
-            (3.5..=4.5).contains(&per),
-            "+{per} instructions per malloc/free call"
-        );
-    }
+    assert_per_call("cost_malloc", "mallocbench.c", &[], 3.5..=4.5);
 }
 
 /// syscall(SYS_futex) (Rust's std locks and parking) stays on the fast path of syscall()'s stub.
 #[test]
 fn futex_syscall_costs_six_instructions() {
-    if have_valgrind() {
-        let per = per_call("cost_futex", "futexbench.c");
-        assert!(
-            (5.5..=6.5).contains(&per),
-            "+{per} instructions per syscall(SYS_futex)"
-        );
-    }
+    assert_per_call("cost_futex", "futexbench.c", &[], 5.5..=6.5);
 }
 
 /// Instructions callgrind counts in the parent of `forkbench n` (each process writes its own
@@ -153,24 +148,12 @@ fn fork_cost_in_parent() {
 /// cannot leak an fd: their stubs test the flag and take the hot fast path, +6 instructions.
 #[test]
 fn an_fd_making_call_that_asks_for_close_on_exec_costs_six_instructions() {
-    if have_valgrind() {
-        let per = per_call("cost_fd", "fdbench.c");
-        assert!(
-            (5.5..=6.5).contains(&per),
-            "+{per} instructions per fd-making call with close-on-exec"
-        );
-    }
+    assert_per_call("cost_fd", "fdbench.c", &[], 5.5..=6.5);
 }
 
 /// Without close-on-exec (open without O_CLOEXEC, dup) the slow path sends the call to a
 /// trampoline that notes its caller (an fstat and a getpid besides): about +220 instructions.
 #[test]
 fn an_fd_making_call_without_close_on_exec_notes_its_caller() {
-    if have_valgrind() {
-        let per = per_call_with("cost_fd_plain", "fdbench.c", &["-DPLAIN"]);
-        assert!(
-            (100.0..=400.0).contains(&per),
-            "+{per} instructions per fd-making call without close-on-exec"
-        );
-    }
+    assert_per_call("cost_fd_plain", "fdbench.c", &["-DPLAIN"], 100.0..=400.0);
 }
