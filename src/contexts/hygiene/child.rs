@@ -356,7 +356,7 @@ pub fn at_exit(idx: usize, f: &Frame) {
         if cfa != 0 && caller_sp(f) >= cfa {
             returned(f.ret_addr(), Some(f));
         }
-        exit_in_child(f);
+        exit_in_child(Some(f));
     }
     zombies::at_end();
 }
@@ -370,7 +370,7 @@ pub fn at_end() {
         if H.caller_is_main.load(Ordering::Relaxed) == 0 && !forking_function_active() {
             returned(0, None);
         }
-        exit_in_child_end();
+        exit_in_child(None);
     }
     zombies::at_end();
 }
@@ -385,7 +385,9 @@ fn forking_function_active() -> bool {
     n == 0 || n == MAX_FRAMES || frames[..n].contains(&ret)
 }
 
-fn exit_in_child(f: &Frame) {
+/// `exit` in a fork child that did not exec: at the `exit` call `f`, or (`None`) when the child
+/// returned from `main` and libc called `exit` — then the finding is shown at the fork's stack.
+fn exit_in_child(f: Option<&Frame>) {
     if !config::options().report_exit_in_child {
         return;
     }
@@ -394,42 +396,24 @@ fn exit_in_child(f: &Frame) {
     let Some(dl) = super::exits::exit_detail(&mut d, stdio) else {
         return;
     };
+    let mut ff = [0usize; FORK_FRAMES];
+    let fn_ = load_frames(&H.child_frames, H.child_n.load(Ordering::Relaxed), &mut ff);
     let mut frames = [0usize; MAX_FRAMES];
-    let n = stack_of(f, &mut frames);
-    let mut ff = [0usize; FORK_FRAMES];
-    let fn_ = load_frames(&H.child_frames, H.child_n.load(Ordering::Relaxed), &mut ff);
-    report::report(&Finding {
-        kind: Hygiene::ExitInChild,
-        function: b"exit",
-        reason: "atexit",
-        detail: &d[..dl],
-        site: f.ret_addr(),
-        frames: &frames[..n],
-        fork_frames: &ff[..fn_],
-    });
-}
-
-/// A fork child that returned from `main` (libc calls `exit`): the same finding, at the fork's
-/// stack.
-fn exit_in_child_end() {
-    if !config::options().report_exit_in_child {
-        return;
-    }
-    let mut d = [0u8; 768];
-    let stdio = stdio::pending_detail(&mut d);
-    let Some(dl) = super::exits::exit_detail(&mut d, stdio) else {
-        return;
+    let (site, frames, fork_frames) = match f {
+        Some(f) => {
+            let n = stack_of(f, &mut frames);
+            (f.ret_addr(), &frames[..n], &ff[..fn_])
+        }
+        None => (ff[0], &ff[..fn_], &[][..]),
     };
-    let mut ff = [0usize; FORK_FRAMES];
-    let fn_ = load_frames(&H.child_frames, H.child_n.load(Ordering::Relaxed), &mut ff);
     report::report(&Finding {
         kind: Hygiene::ExitInChild,
         function: b"exit",
         reason: "atexit",
         detail: &d[..dl],
-        site: ff.first().copied().unwrap_or(0),
-        frames: &ff[..fn_],
-        fork_frames: &[],
+        site,
+        frames,
+        fork_frames,
     });
 }
 
