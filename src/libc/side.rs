@@ -47,6 +47,8 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 
+// A `dlopen` handle points to the object's `struct link_map`, whose head is public ABI.
+use super::glibc::LinkMap;
 use super::symbols::{self, SLOTS, generated as g};
 use crate::platform::elf::{Dyn, Object};
 use crate::platform::tls;
@@ -118,25 +120,8 @@ pub fn resolve(idx: usize) -> usize {
     symbols::fallback(idx)
 }
 
-#[repr(C)]
-struct PhdrInfo {
-    addr: usize,
-    name: *const u8,
-    phdr: *const Phdr,
-    phnum: u16,
-}
-
-#[repr(C)]
-struct Phdr {
-    p_type: u32,
-    p_flags: u32,
-    p_offset: u64,
-    p_vaddr: u64,
-    p_paddr: u64,
-    p_filesz: u64,
-    p_memsz: u64,
-    p_align: u64,
-}
+/// What `dl_iterate_phdr` passes its callback (`<link.h>`).
+type PhdrInfo = libc::dl_phdr_info;
 
 type IterateFn = unsafe extern "C" fn(
     unsafe extern "C" fn(*const PhdrInfo, usize, *mut usize) -> i32,
@@ -191,24 +176,20 @@ fn scan(idx: usize) -> Option<usize> {
 
 /// The object `info` describes, parsed from its `PT_DYNAMIC`.
 fn object_of(info: &PhdrInfo) -> Option<Object> {
-    const PT_DYNAMIC: u32 = 2;
-    (0..info.phnum as usize).find_map(|i| {
+    (0..info.dlpi_phnum as usize).find_map(|i| {
         // SAFETY: dlpi_phdr points to dlpi_phnum program headers.
-        let p = unsafe { &*info.phdr.add(i) };
-        if p.p_type != PT_DYNAMIC {
+        let p = unsafe { &*info.dlpi_phdr.add(i) };
+        if p.p_type != libc::PT_DYNAMIC {
             return None;
         }
         // SAFETY: a loaded object's load bias and dynamic section (the loader's lock is held).
-        unsafe { Object::parse(info.addr, (info.addr + p.p_vaddr as usize) as *const Dyn) }
+        unsafe {
+            Object::parse(
+                info.dlpi_addr as usize,
+                (info.dlpi_addr + p.p_vaddr) as usize as *const Dyn,
+            )
+        }
     })
-}
-
-/// glibc's public `struct link_map` head (`<link.h>`): what a `dlopen` handle points to.
-#[repr(C)]
-struct LinkMap {
-    l_addr: usize,
-    l_name: *const u8,
-    l_ld: *const Dyn,
 }
 
 /// After an interposed `dlopen`/`dlmopen` that succeeded (its caller checks: glibc's successful
