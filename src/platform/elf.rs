@@ -478,17 +478,45 @@ impl Object {
     #[cfg_attr(target_env = "musl", allow(dead_code))]
     pub unsafe fn lookup_data(&self, name: &[u8]) -> Option<usize> {
         const STT_OBJECT: u8 = 1;
+        // SAFETY: the caller's guarantee; symbol indices from the chain are valid.
+        unsafe {
+            self.gnu_chain(gnu_hash(name), |i| {
+                let s = &*self.symtab.add(i);
+                let default = self.versym.is_null() || *self.versym.add(i) & 0x8000 == 0;
+                (s.st_shndx != 0
+                    && s.st_info & 0xf == STT_OBJECT
+                    && default
+                    && cstr_eq(self.strtab.add(s.st_name as usize), name))
+                .then(|| self.base + s.st_value as usize)
+            })
+        }
+    }
+
+    /// Walks the GNU hash table's chain for `hash`: calls `f` with each symbol index whose hash
+    /// matches until it returns `Some`. `None` without a GNU hash table, or when its bloom
+    /// filter rules the name out.
+    ///
+    /// # Safety
+    /// The object's tables must be valid and mapped.
+    unsafe fn gnu_chain<T>(&self, hash: u32, mut f: impl FnMut(usize) -> Option<T>) -> Option<T> {
         let t = self.gnu_hash;
         if t.is_null() {
             return None;
         }
-        let hash = gnu_hash(name);
-        // SAFETY: GNU hash table layout (see `lookup`); symbol indices from its chains are valid.
+        // SAFETY: GNU hash table layout: nbuckets, symoffset, bloom_size, bloom_shift,
+        // bloom[bloom_size] (u64), buckets[nbuckets] (u32), chain[] (u32).
         unsafe {
             let nbuckets = *t as usize;
             let symoffset = *t.add(1) as usize;
             let bloom_size = *t.add(2) as usize;
-            if nbuckets == 0 {
+            let bloom_shift = *t.add(3);
+            if nbuckets == 0 || bloom_size == 0 {
+                return None;
+            }
+            let bloom = t.add(4) as *const u64;
+            let word = *bloom.add((hash as usize / 64) % bloom_size);
+            let mask = (1u64 << (hash % 64)) | (1u64 << ((hash >> bloom_shift) % 64));
+            if word & mask != mask {
                 return None;
             }
             let buckets = t.add(4 + bloom_size * 2);
@@ -499,15 +527,10 @@ impl Object {
             }
             loop {
                 let ch = *chain.add(i - symoffset);
-                let s = &*self.symtab.add(i);
-                let default = self.versym.is_null() || *self.versym.add(i) & 0x8000 == 0;
                 if (ch | 1) == (hash | 1)
-                    && s.st_shndx != 0
-                    && s.st_info & 0xf == STT_OBJECT
-                    && default
-                    && cstr_eq(self.strtab.add(s.st_name as usize), name)
+                    && let Some(r) = f(i)
                 {
-                    return Some(self.base + s.st_value as usize);
+                    return Some(r);
                 }
                 if ch & 1 != 0 {
                     return None;
@@ -530,42 +553,8 @@ impl Object {
         vcache: &AtomicU16,
     ) -> Option<Def> {
         if !self.gnu_hash.is_null() {
-            let t = self.gnu_hash;
-            // SAFETY: GNU hash table layout: nbuckets, symoffset, bloom_size, bloom_shift,
-            // bloom[bloom_size] (u64), buckets[nbuckets] (u32), chain[] (u32).
-            unsafe {
-                let nbuckets = *t as usize;
-                let symoffset = *t.add(1) as usize;
-                let bloom_size = *t.add(2) as usize;
-                let bloom_shift = *t.add(3);
-                if nbuckets == 0 || bloom_size == 0 {
-                    return None;
-                }
-                let bloom = t.add(4) as *const u64;
-                let word = *bloom.add((hash as usize / 64) % bloom_size);
-                let mask = (1u64 << (hash % 64)) | (1u64 << ((hash >> bloom_shift) % 64));
-                if word & mask != mask {
-                    return None;
-                }
-                let buckets = t.add(4 + bloom_size * 2);
-                let chain = buckets.add(nbuckets);
-                let mut i = *buckets.add(hash as usize % nbuckets) as usize;
-                if i < symoffset {
-                    return None;
-                }
-                loop {
-                    let ch = *chain.add(i - symoffset);
-                    if (ch | 1) == (hash | 1)
-                        && let Some(d) = self.matches(i, name, version, vcache)
-                    {
-                        return Some(d);
-                    }
-                    if ch & 1 != 0 {
-                        return None;
-                    }
-                    i += 1;
-                }
-            }
+            // SAFETY: the caller's guarantee.
+            return unsafe { self.gnu_chain(hash, |i| self.matches(i, name, version, vcache)) };
         }
         // SAFETY: SysV hash layout: nbucket, nchain, bucket[nbucket], chain[nchain].
         unsafe {
