@@ -7,7 +7,7 @@ use core::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 
 use assafe_proto::{Context, Hygiene, key as k};
 
-use super::json::{self, event, first_key, hex_value, key, module_offset, str_value};
+use super::json::{self, event, hex_array, key, str_value};
 use super::sink::{emit, prefix};
 use super::{suppress, text_frame, this_process};
 use crate::config;
@@ -88,17 +88,6 @@ pub fn keep_foreign(frames: &mut [usize], n: usize) -> usize {
     kept
 }
 
-fn hex_array(b: &mut Buf, name: &str, frames: &[usize]) {
-    key(b, name).c(b'[');
-    for (i, &a) in frames.iter().enumerate() {
-        if i > 0 {
-            b.c(b',');
-        }
-        b.c(b'"').hex(a as u64).c(b'"');
-    }
-    b.c(b']');
-}
-
 /// Writes the finding (unless a suppression with the kind's word matches); returns whether it
 /// was written.
 pub fn report(f: &Finding) -> bool {
@@ -138,18 +127,7 @@ pub fn report_exec(f: &Finding, exec_frames: &[usize]) -> bool {
                 assafe_proto::Severity::Hazard
             };
             str_value(b, k::SEVERITY, severity.name());
-            hex_value(b, k::SITE, f.site as u64);
-            hex_array(b, k::FRAMES, f.frames);
-            key(b, k::STACK).c(b'[');
-            for (i, &a) in f.frames.iter().enumerate() {
-                if i > 0 {
-                    b.c(b',');
-                }
-                first_key(b, k::ADDR).c(b'"').hex(a as u64).c(b'"');
-                module_offset(b, a);
-                b.c(b'}');
-            }
-            b.c(b']');
+            json::site_frames_stack(b, f.site, f.frames);
             str_value(b, k::KIND, f.kind.name());
             key(b, k::DETAIL).json_str(f.detail);
             if !f.fork_frames.is_empty() {

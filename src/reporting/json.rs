@@ -63,15 +63,17 @@ pub(super) fn module_offset(b: &mut Buf, a: usize) {
 
 /// `"site"`, `"frames"` and `"stack"`, then the closing brace.
 fn site_and_stack(b: &mut Buf, site: usize, frames: &[usize], truncated: Option<&str>) {
-    hex_value(b, k::SITE, site as u64);
-    key(b, k::FRAMES).c(b'[');
-    for (i, &a) in frames.iter().enumerate() {
-        if i > 0 {
-            b.c(b',');
-        }
-        b.c(b'"').hex(a as u64).c(b'"');
+    site_frames_stack(b, site, frames);
+    if let Some(why) = truncated {
+        str_value(b, k::TRUNCATED, why);
     }
-    b.c(b']');
+    b.c(b'}');
+}
+
+/// The keys `site`, `frames` (addresses) and `stack` (address, module, offset per frame).
+pub fn site_frames_stack(b: &mut Buf, site: usize, frames: &[usize]) {
+    hex_value(b, k::SITE, site as u64);
+    hex_array(b, k::FRAMES, frames);
     key(b, k::STACK).c(b'[');
     for (i, &a) in frames.iter().enumerate() {
         if i > 0 {
@@ -82,10 +84,18 @@ fn site_and_stack(b: &mut Buf, site: usize, frames: &[usize], truncated: Option<
         b.c(b'}');
     }
     b.c(b']');
-    if let Some(why) = truncated {
-        str_value(b, k::TRUNCATED, why);
+}
+
+/// Key `name` with an array of addresses (hex strings).
+pub fn hex_array(b: &mut Buf, name: &str, frames: &[usize]) {
+    key(b, name).c(b'[');
+    for (i, &a) in frames.iter().enumerate() {
+        if i > 0 {
+            b.c(b',');
+        }
+        b.c(b'"').hex(a as u64).c(b'"');
     }
-    b.c(b'}');
+    b.c(b']');
 }
 
 /// `"pid"`, `"ppid"`.
