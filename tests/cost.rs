@@ -4,9 +4,9 @@
 use assafe_tests::*;
 use std::process::Command;
 
-/// Instructions callgrind counts for `prog n`, with or without the preload.
-fn instructions(env: &Env, prog: &std::path::Path, n: u64, preload: bool) -> u64 {
-    let out = env.dir.join(format!("cg.{n}.{preload}"));
+/// Runs `prog n` under callgrind, with or without the preload, writing its output to `out`
+/// (a `%p` in it: one file per process).
+fn callgrind(env: &Env, prog: &std::path::Path, n: u64, preload: bool, out: &std::path::Path) {
     let mut c = Command::new("valgrind");
     c.arg("--tool=callgrind")
         .arg(format!("--callgrind-out-file={}", out.display()))
@@ -19,14 +19,23 @@ fn instructions(env: &Env, prog: &std::path::Path, n: u64, preload: bool) -> u64
     }
     let r = c.output().expect("run valgrind");
     assert!(r.status.success(), "valgrind: {r:?}");
-    let text = std::fs::read_to_string(&out).expect("callgrind output");
+}
+
+/// The total instructions of a callgrind output file.
+fn total(text: &str) -> Option<u64> {
     text.lines()
         .find_map(|l| {
             l.strip_prefix("summary:")
                 .or_else(|| l.strip_prefix("totals:"))
         })
         .and_then(|v| v.trim().parse().ok())
-        .expect("callgrind total")
+}
+
+/// Instructions callgrind counts for `prog n`, with or without the preload.
+fn instructions(env: &Env, prog: &std::path::Path, n: u64, preload: bool) -> u64 {
+    let out = env.dir.join(format!("cg.{n}.{preload}"));
+    callgrind(env, prog, n, preload, &out);
+    total(&std::fs::read_to_string(&out).expect("callgrind output")).expect("callgrind total")
 }
 
 /// Extra instructions per interposed call of `file` (a benchmark making 2 calls per iteration),
@@ -89,29 +98,10 @@ fn futex_syscall_costs_six_instructions() {
 fn parent_instructions(env: &Env, prog: &std::path::Path, n: u64, preload: bool) -> u64 {
     let dir = env.dir.join(format!("cgfork.{n}.{preload}"));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut c = Command::new("valgrind");
-    c.arg("--tool=callgrind")
-        .arg(format!("--callgrind-out-file={}/cg.%p", dir.display()))
-        .arg(prog)
-        .arg(n.to_string())
-        .env_remove("LD_PRELOAD")
-        .env_remove("ASSAFE_OPTIONS");
-    if preload {
-        c.env("LD_PRELOAD", &env.lib);
-    }
-    let r = c.output().expect("run valgrind");
-    assert!(r.status.success(), "valgrind: {r:?}");
+    callgrind(env, prog, n, preload, &dir.join("cg.%p"));
     std::fs::read_dir(&dir)
         .unwrap()
-        .filter_map(|e| {
-            let text = std::fs::read_to_string(e.ok()?.path()).ok()?;
-            text.lines()
-                .find_map(|l| {
-                    l.strip_prefix("summary:")
-                        .or_else(|| l.strip_prefix("totals:"))
-                })
-                .and_then(|v| v.trim().parse::<u64>().ok())
-        })
+        .filter_map(|e| total(&std::fs::read_to_string(e.ok()?.path()).ok()?))
         .max()
         .expect("callgrind total")
 }
