@@ -23,6 +23,11 @@ fn verdicts(out: &Outcome) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Asserts the (function, severity) pairs of `out`'s reports, in order.
+fn assert_verdicts(out: &Outcome, want: &[(&str, Severity)]) {
+    assert_eq!(verdicts(out), pairs(want), "{}", out.dump());
+}
+
 fn pairs(v: &[(&str, Severity)]) -> Vec<(String, String)> {
     v.iter()
         .map(|(f, s)| ((*f).to_owned(), s.name().to_owned()))
@@ -45,36 +50,24 @@ fn malloc_after_glibc_fork_is_portable_after_underscore_fork_a_hazard() {
     let prog = env.compile_file("precision", &[]);
 
     let out = run_mode(&env, &prog, "fork-malloc", "");
-    assert_eq!(
-        verdicts(&out),
-        pairs(&[("malloc", Severity::Portable)]),
-        "{}",
-        out.dump()
-    );
+    assert_verdicts(&out, &[("malloc", Severity::Portable)]);
     let r = out.reports()[0];
     assert_eq!(r[key::FORKED_BY], value::FORKED_BY_FORK, "{r}");
     assert_eq!(r[key::CONTEXT], "fork-child", "{r}");
     assert!(n(&r[key::PARENT_THREADS]) >= 2, "{r}");
 
     let out = run_mode(&env, &prog, "ufork-malloc", "");
-    assert_eq!(
-        verdicts(&out),
-        pairs(&[("malloc", Severity::Hazard)]),
-        "{}",
-        out.dump()
-    );
+    assert_verdicts(&out, &[("malloc", Severity::Hazard)]);
     assert_eq!(out.reports()[0][key::FORKED_BY], value::FORKED_BY_UFORK);
 
     // A program mutex made before the fork: fork() does not reset it.
     let out = run_mode(&env, &prog, "fork-mutex", "");
-    assert_eq!(
-        verdicts(&out),
-        pairs(&[
+    assert_verdicts(
+        &out,
+        &[
             ("pthread_mutex_lock", Severity::Hazard),
-            ("pthread_mutex_unlock", Severity::Hazard)
-        ]),
-        "{}",
-        out.dump()
+            ("pthread_mutex_unlock", Severity::Hazard),
+        ],
     );
 }
 
@@ -83,16 +76,14 @@ fn a_mutex_the_fork_child_initialised_is_not_a_hazard() {
     let env = Env::new("precision_own");
     let prog = env.compile_file("precision", &[]);
     let out = run_mode(&env, &prog, "own-mutex", "");
-    assert_eq!(
-        verdicts(&out),
-        pairs(&[
+    assert_verdicts(
+        &out,
+        &[
             ("pthread_mutex_lock", Severity::Portable),
             ("pthread_mutex_unlock", Severity::Portable),
             ("pthread_mutex_lock", Severity::Hazard),
             ("pthread_mutex_unlock", Severity::Hazard),
-        ]),
-        "{}",
-        out.dump()
+        ],
     );
     let reports = out.reports();
     assert!(
@@ -166,21 +157,14 @@ fn a_signal_a_single_threaded_process_sent_itself_is_portable_until_one_comes_fr
     let env = Env::new("precision_self");
     let prog = env.compile_file("precision", &[]);
     let out = run_mode(&env, &prog, "self-signal", "");
-    assert_eq!(
-        verdicts(&out),
-        pairs(&[("malloc", Severity::Portable)]),
-        "{}",
-        out.dump()
-    );
+    assert_verdicts(&out, &[("malloc", Severity::Portable)]);
     assert_eq!(out.reports()[0][key::SIGNAL_ORIGIN], value::ORIGIN_SELF);
 
     // The same site reported again, as a hazard, when another process sends the signal.
     let out = run_mode(&env, &prog, "self-then-async", "");
-    assert_eq!(
-        verdicts(&out),
-        pairs(&[("malloc", Severity::Portable), ("malloc", Severity::Hazard)]),
-        "{}",
-        out.dump()
+    assert_verdicts(
+        &out,
+        &[("malloc", Severity::Portable), ("malloc", Severity::Hazard)],
     );
     let r = out.reports();
     assert_eq!(r[0][key::SITE], r[1][key::SITE]);
@@ -195,12 +179,7 @@ fn vfork_child_of_a_single_threaded_parent_where_no_handler_can_run_is_portable(
 
     // Every signal blocked (as dash does around vfork), a SIGUSR1 handler installed.
     let out = run_mode(&env, &prog, "vfork-quiet", "");
-    assert_eq!(
-        verdicts(&out),
-        pairs(&[("malloc", Severity::Portable)]),
-        "{}",
-        out.dump()
-    );
+    assert_verdicts(&out, &[("malloc", Severity::Portable)]);
     let r = out.reports()[0];
     assert_eq!(n(&r[key::PARENT_THREADS]), 1, "{r}");
     assert_ne!(
@@ -212,24 +191,14 @@ fn vfork_child_of_a_single_threaded_parent_where_no_handler_can_run_is_portable(
 
     // The same handler, nothing blocked: it can interrupt the child's malloc.
     let out = run_mode(&env, &prog, "vfork-loud", "");
-    assert_eq!(
-        verdicts(&out),
-        pairs(&[("malloc", Severity::Hazard)]),
-        "{}",
-        out.dump()
-    );
+    assert_verdicts(&out, &[("malloc", Severity::Hazard)]);
     let r = out.reports()[0];
     assert_eq!(hex(&r[key::BLOCKED_SIGNALS]), 0, "{r}");
     assert_eq!(hex(&r[key::HANDLED_SIGNALS]), usr1, "{r}");
 
     // No handler anywhere: nothing can interrupt it either.
     let out = run_mode(&env, &prog, "vfork-nohandler", "");
-    assert_eq!(
-        verdicts(&out),
-        pairs(&[("malloc", Severity::Portable)]),
-        "{}",
-        out.dump()
-    );
+    assert_verdicts(&out, &[("malloc", Severity::Portable)]);
 }
 
 #[test]
