@@ -294,6 +294,22 @@ fn musl_1_2_5() -> Option<PathBuf> {
     None
 }
 
+/// A copy of musl 1.2.5's libc.so (its own loader) in `dir` with one exported name changed
+/// ("setkey" -> "setkez" in its string table): a musl whose exports no table knows.
+fn renamed_musl(libc125: &Path, dir: &Path) -> PathBuf {
+    let mut bytes = std::fs::read(libc125).unwrap();
+    let at = bytes
+        .windows(8)
+        .position(|w| w == b"\0setkey\0")
+        .expect("setkey in musl 1.2.5's string table");
+    bytes[at + 6] = b'z';
+    let fake = dir.join("libc-renamed.so");
+    std::fs::write(&fake, bytes).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    fake
+}
+
 /// musl has no version nodes and its libc.so no `DT_SONAME`: the library names the running musl
 /// by its exports (build.rs's table of data/reference/exports/musl-*.tsv). The build for this
 /// machine's musl (1.2.3) run by trixie's musl 1.2.5 (its own loader, `libc.so prog`) says
@@ -336,16 +352,7 @@ fn musl_version_is_told_by_its_exports() {
     check(&libc125, "musl 1.2.5");
     // The same file with one exported name changed ("setkey" -> "setkez" in its string table):
     // the same loader, exports no table knows.
-    let mut bytes = std::fs::read(&libc125).unwrap();
-    let at = bytes
-        .windows(8)
-        .position(|w| w == b"\0setkey\0")
-        .expect("setkey in musl 1.2.5's string table");
-    bytes[at + 6] = b'z';
-    let fake = env.dir.join("libc-renamed.so");
-    std::fs::write(&fake, bytes).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let fake = renamed_musl(&libc125, &env.dir);
     check(&fake, "musl (unknown version)");
 }
 
@@ -405,16 +412,7 @@ int main(void) {
         ["portable", "portable", "hazard"]
     );
     // musl 1.2.5 with one export renamed: a musl the table does not know.
-    let mut bytes = std::fs::read(&libc125).unwrap();
-    let at = bytes
-        .windows(8)
-        .position(|w| w == b"\0setkey\0")
-        .expect("setkey in musl 1.2.5's string table");
-    bytes[at + 6] = b'z';
-    let fake = env.dir.join("libc-renamed.so");
-    std::fs::write(&fake, bytes).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let fake = renamed_musl(&libc125, &env.dir);
     assert_eq!(
         severities(&[fake.as_os_str(), prog.as_os_str()]),
         ["hazard", "hazard", "hazard"]
