@@ -63,7 +63,8 @@ fn plural(n: u64, one: &str, many: &str) -> String {
 pub const DEFAULT_MAX_FRAMES: usize = 16;
 
 /// Prints `stack`, at most `max` frames (0: all): the first ones (always through the frame in
-/// the program's own code) and the outermost few, with `… N frames …` in place of the middle.
+/// the program's own code) and the outermost few, with `… N frames …` in place of the middle;
+/// then, when no frame is the program's own (`user` None), a line that says so.
 fn stack_lines(out: &mut String, stack: &[SymFrame], user: Option<usize>, max: usize) {
     let n = stack.len();
     let (head, tail) = if max == 0 || n <= max {
@@ -98,6 +99,12 @@ fn stack_lines(out: &mut String, stack: &[SymFrame], user: Option<usize>, max: u
         for i in n - tail..n {
             line(out, i);
         }
+    }
+    if user.is_none() {
+        let _ = writeln!(
+            out,
+            "    (no frame in your own code: build with -g and frame info, or see the modules above)"
+        );
     }
 }
 
@@ -152,12 +159,6 @@ fn finding_block(out: &mut String, f: &Finding, suppressed: bool, max: usize) {
         let _ = writeln!(out, "    suppressed by {s}");
     }
     stack_lines(out, &f.stack, f.user_frame, max);
-    if f.user_frame.is_none() {
-        let _ = writeln!(
-            out,
-            "    (no frame in your own code: build with -g and frame info, or see the modules above)"
-        );
-    }
     out.push('\n');
 }
 
@@ -236,12 +237,6 @@ fn group_block(out: &mut String, g: &Group, members: &[&Finding], max: usize) {
         );
         let _ = writeln!(out, "    first call:");
         stack_lines(out, &g.stack, g.user_frame, max);
-        if g.user_frame.is_none() {
-            let _ = writeln!(
-                out,
-                "    (no frame in your own code: build with -g and frame info, or see the modules above)"
-            );
-        }
         out.push('\n');
         return;
     };
