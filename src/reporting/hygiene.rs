@@ -12,7 +12,7 @@ use super::sink::{emit, prefix};
 use super::{suppress, text_frame, this_process};
 use crate::config;
 use crate::platform::fmt::Buf;
-use crate::platform::{in_self, sys};
+use crate::platform::sys;
 
 /// Set in a fork child while the program's `pthread_atfork` child handlers run (the child is
 /// single-threaded then).
@@ -74,18 +74,6 @@ pub struct Finding<'a> {
     pub frames: &'a [usize],
     /// The stack of the fork that made this process (empty: not shown).
     pub fork_frames: &'a [usize],
-}
-
-/// Drops the library's own frames (in place); returns how many are left.
-pub fn keep_foreign(frames: &mut [usize], n: usize) -> usize {
-    let mut kept = 0;
-    for i in 0..n {
-        if !in_self(frames[i]) {
-            frames[kept] = frames[i];
-            kept += 1;
-        }
-    }
-    kept
 }
 
 /// Writes the finding (unless a suppression with the kind's word matches); returns whether it

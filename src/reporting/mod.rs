@@ -331,15 +331,21 @@ fn frames_of(f: &Frame, site: usize, out: &mut [usize; MAX_FRAMES]) -> usize {
         out[1..=n].copy_from_slice(&rest[..n]);
         return n + 1;
     }
+    stack_of(f, out)
+}
+
+/// The stack of the call `f` into `out`, the library's own frames (the signal handler wrapper,
+/// the stubs) dropped: they are never shown or blamed. Returns its length; without a stack, the
+/// return address alone.
+pub fn stack_of(f: &Frame, out: &mut [usize]) -> usize {
     let regs = f.regs();
     // SAFETY: the unwinder reads the stack only through fault-proof reads and the module table
     // only through its lock-free published copy.
-    let n = unsafe { assafe_unwind::walk(&regs, false, &mut out[..]) };
+    let n = unsafe { assafe_unwind::walk(&regs, false, out) };
     if n == 0 {
         out[0] = f.ret_addr();
         return 1;
     }
-    // Frames inside this library (the signal handler wrapper) are never shown or blamed.
     let mut kept = 0;
     for i in 0..n {
         if !in_self(out[i]) {

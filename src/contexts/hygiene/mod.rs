@@ -29,20 +29,9 @@ use crate::libc::symbols::{self, generated as g};
 use crate::platform::arch::Frame;
 use crate::platform::fmt::Buf;
 use crate::reporting::MAX_FRAMES;
-use crate::reporting::hygiene::{self as report, Finding, keep_foreign};
+use crate::reporting::hygiene::{self as report, Finding};
 
-/// The stack of the call `f` (the library's own frames dropped) into `out`; returns its length.
-pub fn stack_of(f: &Frame, out: &mut [usize]) -> usize {
-    let regs = f.regs();
-    // SAFETY: the unwinder reads the stack only through fault-proof reads and the module table
-    // only through its lock-free published copy.
-    let n = unsafe { assafe_unwind::walk(&regs, false, out) };
-    if n == 0 {
-        out[0] = f.ret_addr();
-        return 1;
-    }
-    keep_foreign(out, n)
-}
+pub use crate::reporting::stack_of;
 
 /// Sites already reported by kinds that report once per call site and process.
 const SITES: usize = 32;
