@@ -1,21 +1,10 @@
 //! glibc facts the preload depends on (x86_64 and aarch64, glibc ≥ 2.31). A port to musl or to another glibc
 //! layout replaces this file, nothing else.
 
-use core::ffi::c_char;
-
+use super::LinkMap;
 #[cfg(target_arch = "x86_64")]
 use crate::platform::arch;
 use crate::platform::elf::Dyn;
-
-/// The public prefix of glibc's `struct link_map` (<link.h>).
-#[repr(C)]
-pub struct LinkMap {
-    pub l_addr: usize,
-    pub l_name: *const c_char,
-    pub l_ld: *const Dyn,
-    pub l_next: *const LinkMap,
-    pub l_prev: *const LinkMap,
-}
 
 /// glibc's `struct r_debug` (<link.h>).
 #[repr(C)]

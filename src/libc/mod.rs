@@ -20,6 +20,17 @@ use crate::platform::elf::Dyn;
 
 pub use glibc::{jmp_target_sp, single_threaded};
 
+/// The public head of `struct link_map` (`<link.h>`): glibc's, and the prefix of musl's
+/// `struct dso` that has its layout. A `dlopen` handle points to it (glibc).
+#[repr(C)]
+pub struct LinkMap {
+    pub l_addr: usize,
+    pub l_name: *const core::ffi::c_char,
+    pub l_ld: *const Dyn,
+    pub l_next: *const LinkMap,
+    pub l_prev: *const LinkMap,
+}
+
 unsafe extern "C" {
     fn getauxval(t: core::ffi::c_ulong) -> core::ffi::c_ulong;
 }

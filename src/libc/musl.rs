@@ -27,9 +27,9 @@
 //!   (`symbols.txt`) stay POSIX's and the severity is `portable` (data/fork-resets.tsv's musl
 //!   rows, compared with the version `identity` names); a FILE's own lock is never reset.
 
-use core::ffi::c_char;
 use core::sync::atomic::{AtomicBool, Ordering};
 
+use super::LinkMap;
 use crate::platform::arch;
 use crate::platform::elf::Dyn;
 
@@ -38,16 +38,6 @@ use crate::platform::elf::Dyn;
 compile_error!(
     "build the musl libassafe.so with RUSTFLAGS=\"-C target-feature=-crt-static\" (a preload library links libc.so dynamically)"
 );
-
-/// The prefix of musl's `struct dso` that has `struct link_map`'s layout.
-#[repr(C)]
-pub struct LinkMap {
-    pub l_addr: usize,
-    pub l_name: *const c_char,
-    pub l_ld: *const Dyn,
-    pub l_next: *const LinkMap,
-    pub l_prev: *const LinkMap,
-}
 
 /// musl's `struct debug` (ldso/dynlink.c), what `_dl_debug_addr` points to.
 #[repr(C)]

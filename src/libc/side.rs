@@ -47,8 +47,7 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 
-// A `dlopen` handle points to the object's `struct link_map`, whose head is public ABI.
-use super::glibc::LinkMap;
+use super::LinkMap;
 use super::symbols::{self, SLOTS, generated as g};
 use crate::platform::elf::{Dyn, Object};
 use crate::platform::tls;
