@@ -20,11 +20,13 @@ use crate::reporting::{self, Context, End, dedup};
 use crate::state;
 
 /// Context bits of the violations this process reported (for the summary's `context`).
+#[unsafe(link_section = "assafe_hot")]
 pub static SEEN: AtomicU8 = AtomicU8::new(0);
 
 /// Unwindings done for calls in handlers of synchronous faults outside libc (see `violation`),
 /// and how many a process may spend on them (unwinding costs microseconds; a program that
 /// takes faults as a matter of course must not pay it on every call).
+#[unsafe(link_section = "assafe_hot")]
 static OUTSIDE_UNWINDS: AtomicU32 = AtomicU32::new(0);
 const MAX_OUTSIDE_UNWINDS: u32 = 256;
 
@@ -173,6 +175,7 @@ mod resets {
 /// `version_number`): glibc's `MAJOR * 100 + MINOR`, musl's `MAJOR * 10000 + MINOR * 100 +
 /// PATCH` (0 when it cannot be told: no reset assumed).
 fn libc_version() -> u32 {
+    #[unsafe(link_section = "assafe_hot")]
     static VERSION: AtomicU32 = AtomicU32::new(u32::MAX);
     let v = VERSION.load(Ordering::Relaxed);
     if v != u32::MAX {

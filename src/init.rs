@@ -172,6 +172,7 @@ struct Status {
 }
 
 /// [`Status::signals`] from the read at load, for [`after`] (written before DONE is published).
+#[unsafe(link_section = "assafe_hot")]
 static SIGNALS_TO_ASK: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(u64::MAX);
 
 fn read_status() -> Status {

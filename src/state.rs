@@ -45,6 +45,7 @@ pub struct ForkHygiene {
 
 const _: () = assert!(core::mem::size_of::<ForkPage>() <= 1024);
 
+#[unsafe(link_section = "assafe_hot")]
 pub static FORK: ForkPage = ForkPage {
     process_context: AtomicU8::new(0),
     strict_only: AtomicU8::new(0),
@@ -118,6 +119,7 @@ pub const FORKED_UFORK: u8 = 2;
 /// Locks (mutexes, rwlocks, semaphores) this fork child initialised after the fork: no thread
 /// that vanished at the fork can hold them. A fixed lock-free set (a full set forgets, and the
 /// calls on the forgotten locks stay hazards).
+#[unsafe(link_section = "assafe_hot")]
 static OWN: [AtomicUsize; OWN_SLOTS] = [const { AtomicUsize::new(0) }; OWN_SLOTS];
 const OWN_SLOTS: usize = 128;
 
@@ -161,6 +163,7 @@ pub fn set_process_context(bits: u8) {
 }
 
 /// Load-time initialisation (see `init`): not started, running, done.
+#[unsafe(link_section = "assafe_hot")]
 pub static INIT: AtomicU8 = AtomicU8::new(INIT_NOT_STARTED);
 pub const INIT_NOT_STARTED: u8 = 0;
 pub const INIT_RUNNING: u8 = 1;

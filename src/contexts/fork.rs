@@ -28,6 +28,7 @@ pub fn count_threads() -> u32 {
 }
 
 /// The `MADV_WIPEONFORK` sentinel page (null until armed, or if the kernel lacks the feature).
+#[unsafe(link_section = "assafe_hot")]
 static PAGE: AtomicPtr<u8> = AtomicPtr::new(core::ptr::null_mut());
 
 /// Sets up the sentinel the cold stubs test (at load), or re-arms it (in every child).
@@ -124,6 +125,7 @@ type ForkFn = unsafe extern "C" fn() -> libc::pid_t;
 clib::same_type_as_libc!(ForkFn, libc::fork);
 
 /// Set once [`resolve_child_slots`] ran in this process (a child inherits it).
+#[unsafe(link_section = "assafe_hot")]
 static CHILD_SLOTS_READY: AtomicU8 = AtomicU8::new(0);
 
 /// Resolves, in the parent and once, the slots a fork child usually calls first (its exit or

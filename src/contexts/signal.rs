@@ -37,6 +37,7 @@ const SA_SIGINFO: i32 = ::libc::SA_SIGINFO;
 /// delivery both take the process's sighand lock. Release/Acquire states that intent and costs
 /// nothing on x86_64. Stores made while the wrapper is not installed for the signal (SIG_DFL,
 /// SIG_IGN, at load) are Relaxed: no wrapper can run for them.
+#[unsafe(link_section = "assafe_hot")]
 static ACTION: Actions<NSIG> = Actions::new();
 const _: () = assert!(sigtable::FLAG_BITS & !USER_ADDR_FREE_BITS == 0);
 
@@ -51,10 +52,13 @@ fn action(handler: usize, flags: i32) -> Action {
 /// The kernel's action is (or was, before an SA_RESETHAND reset) our wrapper, installed with
 /// SA_SIGINFO forced: `oldact` must show the program's own SA_SIGINFO bit. Read and written only
 /// by writers holding the signal's `WRITING` flag (whose Acquire/Release order it), so Relaxed.
+#[unsafe(link_section = "assafe_hot")]
 static FORCED: [AtomicBool; NSIG] = [const { AtomicBool::new(false) }; NSIG];
 /// Per-signal writer flag (taken with all signals blocked on the writing thread).
+#[unsafe(link_section = "assafe_hot")]
 static WRITING: [AtomicBool; NSIG] = [const { AtomicBool::new(false) }; NSIG];
 /// Handler address already reported for spoiling errno, per signal.
+#[unsafe(link_section = "assafe_hot")]
 static ERRNO_REPORTED: [AtomicUsize; NSIG] = [const { AtomicUsize::new(0) }; NSIG];
 
 type SigactionFn =

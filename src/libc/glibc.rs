@@ -27,6 +27,7 @@ unsafe extern "C" {
 /// it (glibc 2.31). Looked up in libc.so.6 at load rather than imported: an import, even a weak
 /// one, carries the version GLIBC_2.32, which an older libc's loader refuses ("version
 /// `GLIBC_2.32' not found"), and without a version it fails as "undefined symbol".
+#[unsafe(link_section = "assafe_hot")]
 static SINGLE_THREADED: core::sync::atomic::AtomicPtr<u8> =
     core::sync::atomic::AtomicPtr::new(core::ptr::null_mut());
 
@@ -94,6 +95,7 @@ pub fn loader_anchor() -> usize {
 
 /// On a glibc without `__libc_single_threaded` (2.31): has a thread other than the main one
 /// made an interposed call ([`note_thread`])? Copied into a fork child like glibc's flag.
+#[unsafe(link_section = "assafe_hot")]
 static SEEN_SECOND_THREAD: core::sync::atomic::AtomicBool =
     core::sync::atomic::AtomicBool::new(false);
 

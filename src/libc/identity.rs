@@ -21,15 +21,19 @@ use crate::platform::elf::{self, Object};
 pub use super::symbols::generated::BUILD_LIBC;
 
 /// 0: not recognised yet (or no libc object found); `SAME`; `OTHER`.
+#[unsafe(link_section = "assafe_hot")]
 static STATE: AtomicU8 = AtomicU8::new(0);
 const SAME: u8 = 1;
 const OTHER: u8 = 2;
 /// On another libc: functions it exports that this build does not know.
+#[unsafe(link_section = "assafe_hot")]
 static UNKNOWN: AtomicUsize = AtomicUsize::new(0);
 /// On another libc: its version (`gnu_get_libc_version()`, or "unversioned"), NUL-padded.
+#[unsafe(link_section = "assafe_hot")]
 static mut RUNNING: [u8; 24] = [0; 24];
 /// On another libc: its object (for the verbosity=1 list). Written once at load, before
 /// `STATE` publishes it.
+#[unsafe(link_section = "assafe_hot")]
 static mut LIBC: Object = Object::EMPTY;
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;

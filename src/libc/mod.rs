@@ -80,8 +80,10 @@ pub fn had_threads() -> bool {
 }
 
 /// Load base of libc.so.6 (0 if unknown).
+#[unsafe(link_section = "assafe_hot")]
 static LIBC_BASE: AtomicUsize = AtomicUsize::new(0);
 /// Load base of the dynamic loader (0 if unknown).
+#[unsafe(link_section = "assafe_hot")]
 static LDSO_BASE: AtomicUsize = AtomicUsize::new(0);
 
 /// Notes where libc and the loader are loaded (at load, after the module table is filled).

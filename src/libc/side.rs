@@ -73,8 +73,9 @@ pub fn any() -> bool {
 /// `NLATE` publishes them).
 static mut LATE: [Object; PINNED.len()] = [Object::EMPTY; PINNED.len()];
 static NLATE: AtomicUsize = AtomicUsize::new(0);
+#[unsafe(link_section = "assafe_hot")]
 static WRITING: AtomicBool = AtomicBool::new(false);
-/// Per late object and version name: the object's version index + 1 (see `symbols::VCACHE`).
+/// Per late object and version name: the object's version index + 1 (see `symbols::Snapshot`).
 static LATE_VCACHE: [[AtomicU16; g::NVERSIONS]; PINNED.len()] =
     [const { [const { AtomicU16::new(0) }; g::NVERSIONS] }; PINNED.len()];
 

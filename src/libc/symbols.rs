@@ -57,23 +57,48 @@ use generated::{HASHES, LAZY_STRIDE, NAME_BLOB, NAME_OFF, NVERSIONS, VERSION_NAM
 /// Real function addresses, or (until resolved) the address of the symbol's lazy trampoline
 /// ([`prepare`] stores those; 0 before it runs, when no fast path can reach a slot: every thread
 /// starts with the UNINIT bit, so its first call takes the slow path, which initialises first).
-pub static SLOTS: [AtomicUsize; NSYMS] = [const { AtomicUsize::new(0) }; NSYMS];
+/// Page-aligned: [`prepare`] writes every slot at load, and the fewest pages written is the
+/// fewest page faults per exec.
+pub static SLOTS: Slots = Slots([const { AtomicUsize::new(0) }; NSYMS]);
+
+#[repr(C, align(4096))]
+pub struct Slots(pub [AtomicUsize; NSYMS]);
+
+impl core::ops::Deref for Slots {
+    type Target = [AtomicUsize; NSYMS];
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
 
 static ALIVE_FALLBACK: u8 = 1;
 /// Points to a byte that reads 1 in a process that has not forked behind our back: a byte on a
 /// `MADV_WIPEONFORK` page once the fork context has armed it, this constant before.
+#[unsafe(link_section = "assafe_hot")]
 pub static ALIVE: AtomicPtr<u8> = AtomicPtr::new(&raw const ALIVE_FALLBACK as *mut u8);
 
 /// Objects the snapshot holds at most (the loader's list up to the C library is far shorter).
 const MAX_OBJECTS: usize = 64;
-/// The snapshot: objects after this library, in search order, that are never unloaded. Written
-/// only by [`prepare`], before `NOBJECTS` publishes it; read-only after.
-static mut OBJECTS: [Object; MAX_OBJECTS] = [Object::EMPTY; MAX_OBJECTS];
-/// Entries of `OBJECTS` that lookups may read (Release after they are written).
+/// The snapshot: objects after this library, in search order, that are never unloaded, and per
+/// object and version name the object's version index + 1 (0: not looked up yet). The objects
+/// are written only by [`prepare`], before `NOBJECTS` publishes them; read-only after. One
+/// page-aligned block with the caches first: the parts a process uses (its first few objects'
+/// rows of both) share one page.
+#[repr(C, align(4096))]
+struct Snapshot {
+    vcache: [[AtomicU16; NVERSIONS]; MAX_OBJECTS],
+    objects: core::cell::UnsafeCell<[Object; MAX_OBJECTS]>,
+}
+// SAFETY: `objects` is written only by `prepare` (one thread, at load) before NOBJECTS publishes
+// the entries with Release; readers read only published entries, after an Acquire load.
+unsafe impl Sync for Snapshot {}
+static SNAPSHOT: Snapshot = Snapshot {
+    vcache: [const { [const { AtomicU16::new(0) }; NVERSIONS] }; MAX_OBJECTS],
+    objects: core::cell::UnsafeCell::new([Object::EMPTY; MAX_OBJECTS]),
+};
+/// Entries of the snapshot's `objects` that lookups may read (Release after they are written).
+#[unsafe(link_section = "assafe_hot")]
 static NOBJECTS: AtomicUsize = AtomicUsize::new(0);
-/// Per object and version name: the object's version index + 1 (0: not looked up yet).
-static VCACHE: [[AtomicU16; NVERSIONS]; MAX_OBJECTS] =
-    [const { [const { AtomicU16::new(0) }; NVERSIONS] }; MAX_OBJECTS];
 
 /// The address of symbol `idx`'s lazy trampoline (what its slot holds until resolved).
 #[inline]
@@ -99,7 +124,7 @@ pub(super) fn snapshot() -> &'static [Object] {
     let n = NOBJECTS.load(Ordering::Acquire);
     // SAFETY: the first NOBJECTS entries were written before NOBJECTS was published (Release,
     // read here with Acquire) and are never written again.
-    unsafe { core::slice::from_raw_parts((&raw const OBJECTS).cast::<Object>(), n) }
+    unsafe { core::slice::from_raw_parts(SNAPSHOT.objects.get().cast::<Object>(), n) }
 }
 
 /// Looks symbol `idx` up in the snapshot: at the version the build libc gives it, else (a
@@ -107,17 +132,23 @@ pub(super) fn snapshot() -> &'static [Object] {
 fn lookup(idx: usize) -> Option<Def> {
     let vid = VERSIONS[idx] as usize;
     let (name, hash, version) = (name(idx), HASHES[idx], VERSION_NAMES[vid]);
-    let found = snapshot().iter().zip(&VCACHE).find_map(|(o, cache)| {
-        // SAFETY: the object is never unmapped (module doc), so its tables stay valid.
-        unsafe { o.lookup(name, hash, version, &cache[vid]) }
-    });
+    let found = snapshot()
+        .iter()
+        .zip(&SNAPSHOT.vcache)
+        .find_map(|(o, cache)| {
+            // SAFETY: the object is never unmapped (module doc), so its tables stay valid.
+            unsafe { o.lookup(name, hash, version, &cache[vid]) }
+        });
     if found.is_some() || version.is_empty() {
         return found;
     }
-    snapshot().iter().zip(&VCACHE).find_map(|(o, cache)| {
-        // SAFETY: as above; an empty version asks for the default one (the cache is unused).
-        unsafe { o.lookup(name, hash, b"", &cache[vid]) }
-    })
+    snapshot()
+        .iter()
+        .zip(&SNAPSHOT.vcache)
+        .find_map(|(o, cache)| {
+            // SAFETY: as above; an empty version asks for the default one (the cache is unused).
+            unsafe { o.lookup(name, hash, b"", &cache[vid]) }
+        })
 }
 
 /// Resolves slot `idx` and stores it (idempotent: every caller stores the same value).
@@ -139,6 +170,7 @@ fn resolve(idx: usize) -> usize {
 }
 
 /// Calls that reached a stub whose function the running libc does not define (at any version).
+#[unsafe(link_section = "assafe_hot")]
 pub static MISSING_CALLS: AtomicUsize = AtomicUsize::new(0);
 
 /// What a stub whose function the running libc does not define calls instead (a library built
@@ -244,7 +276,7 @@ pub fn prepare() {
             continue;
         };
         // SAFETY: written only here, before NOBJECTS publishes it.
-        unsafe { (&raw mut OBJECTS[n]).write(o) };
+        unsafe { SNAPSHOT.objects.get().cast::<Object>().add(n).write(o) };
         n += 1;
         if b == ldso || o.soname() == super::glibc::LIBC_SONAME {
             pinned = n;
@@ -270,7 +302,7 @@ pub fn prepare() {
     // IFUNC resolvers outside glibc may do anything: run them now, in normal context. Per
     // object, the cheaper of one pass over its dynamic symbols and a (bloom-filtered) lookup of
     // every interposed name.
-    for (o, cache) in snapshot().iter().zip(&VCACHE) {
+    for (o, cache) in snapshot().iter().zip(&SNAPSHOT.vcache) {
         if super::glibc::is_glibc(o.base(), o.soname()) {
             continue;
         }
@@ -318,6 +350,7 @@ static mut RANGES: [(usize, usize); NSYMS] = [(0, 0); NSYMS];
 /// `0`: not filled; `RANGES_DONE`; otherwise the pid of the process one of whose threads is
 /// filling `RANGES` (a pid that is not ours is a claim inherited through fork: its thread does
 /// not exist here).
+#[unsafe(link_section = "assafe_hot")]
 static RANGES_STATE: AtomicUsize = AtomicUsize::new(0);
 const RANGES_DONE: usize = usize::MAX;
 

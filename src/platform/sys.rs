@@ -16,10 +16,13 @@ use super::arch::{self, nr};
 // `getpid`/`getppid` answer from values cached before the filter, `gettid` answers 0 (unknown),
 // and `open`, `readlink`, `mmap_anon` and the file-size check fail without a system call.
 
+#[unsafe(link_section = "assafe_hot")]
 static RESTRICTED: AtomicBool = AtomicBool::new(false);
 /// This process's pid and parent as cached by [`enter_restricted`] (0: unknown, e.g. in a fork
 /// child made under the filter).
+#[unsafe(link_section = "assafe_hot")]
 static PID: AtomicI32 = AtomicI32::new(0);
+#[unsafe(link_section = "assafe_hot")]
 static PPID: AtomicI32 = AtomicI32::new(0);
 
 /// Is a seccomp filter (possibly) in force? Then only `read`/`write` may be used.

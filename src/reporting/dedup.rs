@@ -49,11 +49,14 @@ static TABLE: [Entry; SIZE] = [const {
 }; SIZE];
 
 /// Calls that found the table full (per process image; a vfork child shares it).
+#[unsafe(link_section = "assafe_hot")]
 static DROPPED: AtomicU64 = AtomicU64::new(0);
 /// Has anything been recorded (so that `totals` need not scan the table in the many processes
 /// that never made an unsafe call)?
+#[unsafe(link_section = "assafe_hot")]
 static ANY: AtomicBool = AtomicBool::new(false);
 /// Signals (bit n for signal n) whose handlers made unsafe calls in this process.
+#[unsafe(link_section = "assafe_hot")]
 static SIGNALS: AtomicU64 = AtomicU64::new(0);
 
 /// Notes that a handler for `sig` made an unsafe call.

@@ -16,10 +16,12 @@ use crate::platform::sys;
 
 /// Set in a fork child while the program's `pthread_atfork` child handlers run (the child is
 /// single-threaded then).
+#[unsafe(link_section = "assafe_hot")]
 pub static IN_ATFORK: AtomicU8 = AtomicU8::new(0);
 
 /// The pid of the process that last wrote a hygiene finding (a fork child inherits the value: the
 /// pid says whose it is).
+#[unsafe(link_section = "assafe_hot")]
 static WRITTEN_BY: AtomicI32 = AtomicI32::new(0);
 
 /// Has this process (`pid`) written a hygiene finding? Its summary is then written too, as for an

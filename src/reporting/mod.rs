@@ -81,6 +81,7 @@ struct Warning(UnsafeCell<([u8; 480], usize)>);
 // `state::INIT` publishes it (Release; every reader runs after an Acquire load of it or on that
 // thread); read-only afterwards.
 unsafe impl Sync for Warning {}
+#[unsafe(link_section = "assafe_hot")]
 static START_WARNING: Warning = Warning(UnsafeCell::new(([0; 480], 0)));
 
 /// One warning line (`f` writes it after "warning: "): see [`options_feedback`].
@@ -179,7 +180,9 @@ fn libc_feedback() {
 struct Exe(UnsafeCell<[u8; 512]>);
 // SAFETY: written once, at load, before EXE_LEN publishes it (Release); read only after.
 unsafe impl Sync for Exe {}
+#[unsafe(link_section = "assafe_hot")]
 static EXE: Exe = Exe(UnsafeCell::new([0; 512]));
+#[unsafe(link_section = "assafe_hot")]
 static EXE_LEN: AtomicUsize = AtomicUsize::new(usize::MAX);
 
 /// At load: note the program's path.
@@ -515,7 +518,9 @@ pub fn unsafe_call(idx: usize, ctx: &Context, f: &Frame) -> bool {
 }
 
 /// The last summary written: pid and calls + lost (the destructor does not repeat it).
+#[unsafe(link_section = "assafe_hot")]
 static LAST_SUMMARY_PID: AtomicI32 = AtomicI32::new(0);
+#[unsafe(link_section = "assafe_hot")]
 static LAST_SUMMARY: AtomicU64 = AtomicU64::new(0);
 
 /// The summary record, written when a process that made unsafe calls execs or exits.

@@ -32,22 +32,30 @@ const HIGH_FD: i32 = 100;
 /// (not at load: a program that lists its own fds must find none of ours): records are created
 /// relative to it, so they reach it from inside a `chroot` or a new mount namespace, in this
 /// process and its fork children. -1: none.
+#[unsafe(link_section = "assafe_hot")]
 static DIRFD: AtomicI32 = AtomicI32::new(-1);
 /// Its identity (device and inode), checked before each use: a program that closed it (and may
 /// have reused the number) makes the sink fall back to the path.
+#[unsafe(link_section = "assafe_hot")]
 static DIR_ID: AtomicU64 = AtomicU64::new(0);
 /// Offset of the file-name part in `log_path`.
+#[unsafe(link_section = "assafe_hot")]
 static BASE_AT: AtomicUsize = AtomicUsize::new(0);
 /// This process's log file, opened before a seccomp filter, a chroot or a change of uid (see
 /// `contexts::sandbox`), and kept: -1 when none. Valid for the process [`OWN_PID`] only (a fork
 /// child inherits the numbers and opens its own file).
+#[unsafe(link_section = "assafe_hot")]
 static OWN_FD: AtomicI32 = AtomicI32::new(-1);
+#[unsafe(link_section = "assafe_hot")]
 static OWN_PID: AtomicI32 = AtomicI32::new(0);
+#[unsafe(link_section = "assafe_hot")]
 static OWN_ID: AtomicU64 = AtomicU64::new(0);
 
 /// Records of this process that could not be written (never put on the program's stderr when
 /// `log_path` is set), and why the first one could not: an errno, or [`WHY_SECCOMP`].
+#[unsafe(link_section = "assafe_hot")]
 static LOST: AtomicU64 = AtomicU64::new(0);
+#[unsafe(link_section = "assafe_hot")]
 static LOST_WHY: AtomicI32 = AtomicI32::new(0);
 /// A seccomp filter is in force and the log file was not opened before it.
 pub const WHY_SECCOMP: i32 = -1;
@@ -163,6 +171,7 @@ fn own_fd() -> Option<i32> {
 }
 
 /// The process that last put its start record into an ancestor's kept file ([`kept_fd`]).
+#[unsafe(link_section = "assafe_hot")]
 static ADOPTED: AtomicI32 = AtomicI32::new(0);
 
 /// For an exec: this process's kept file (fd, identity), if it has one. The new image is the same
@@ -238,6 +247,7 @@ struct Spare(UnsafeCell<[u8; MAP_LEN + STACK_LEN]>);
 // SAFETY: the memory is used only by the holder of SPARE_BUSY.
 unsafe impl Sync for Spare {}
 static SPARE: Spare = Spare(UnsafeCell::new([0; MAP_LEN + STACK_LEN]));
+#[unsafe(link_section = "assafe_hot")]
 static SPARE_BUSY: AtomicBool = AtomicBool::new(false);
 
 /// Room kept in front of a record for the start record of a new log file (`pid`, `ppid`, `exe`

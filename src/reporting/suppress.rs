@@ -17,8 +17,10 @@ use crate::platform::sys;
 
 const MAX: usize = 16 * 1024;
 static mut TEXT: [u8; MAX] = [0; MAX];
+#[unsafe(link_section = "assafe_hot")]
 static LEN: AtomicU32 = AtomicU32::new(0);
 /// Calls that a suppression hid, in this process.
+#[unsafe(link_section = "assafe_hot")]
 pub static MATCHED: AtomicU32 = AtomicU32::new(0);
 
 /// Reads the file named by the option (at load, normal context). Problems get one warning.

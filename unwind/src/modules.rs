@@ -157,6 +157,7 @@ impl Slot {
     }
 }
 
+#[repr(C)]
 struct Table {
     /// Seqlock counter: odd while a writer is filling this table.
     seq: AtomicUsize,
@@ -176,12 +177,16 @@ impl Table {
 
 static TABLES: [Table; 2] = [Table::new(), Table::new()];
 /// Index of the published table.
+#[unsafe(link_section = "assafe_hot")]
 static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 /// Held by the one refreshing writer.
+#[unsafe(link_section = "assafe_hot")]
 static WRITER: AtomicBool = AtomicBool::new(false);
 /// Set by every refresh request; the writer loops until it is clear.
+#[unsafe(link_section = "assafe_hot")]
 static PENDING: AtomicBool = AtomicBool::new(false);
 /// Number of completed refreshes.
+#[unsafe(link_section = "assafe_hot")]
 static GENERATION: AtomicUsize = AtomicUsize::new(0);
 
 /// Static buffer holding `/proc/self/exe`'s target, written once by the first refresh
@@ -192,15 +197,21 @@ struct ExeBuf(core::cell::UnsafeCell<[u8; 4096]>);
 // published with Release; afterwards it is only read.
 unsafe impl Sync for ExeBuf {}
 static EXE_BUF: ExeBuf = ExeBuf(core::cell::UnsafeCell::new([0; 4096]));
+#[unsafe(link_section = "assafe_hot")]
 static EXE_LEN: AtomicUsize = AtomicUsize::new(usize::MAX);
+/// Where the executable's path is: the hint's bytes, or `EXE_BUF` (valid once `EXE_LEN` is).
+#[unsafe(link_section = "assafe_hot")]
+static EXE_AT: AtomicUsize = AtomicUsize::new(0);
 
 /// The executable's path as the caller already read it ([`set_exe_hint`]): address and length
 /// (length `usize::MAX` until given). Spares the first refresh a second `readlink` at load.
+#[unsafe(link_section = "assafe_hot")]
 static HINT_PTR: AtomicUsize = AtomicUsize::new(0);
+#[unsafe(link_section = "assafe_hot")]
 static HINT_LEN: AtomicUsize = AtomicUsize::new(usize::MAX);
 
 /// Tells the module table the executable's path (the `/proc/self/exe` target the caller read),
-/// so the first refresh copies it instead of reading `/proc/self/exe` again. `path` must never
+/// so the first refresh uses it instead of reading `/proc/self/exe` again. `path` must never
 /// change afterwards (it is read by a later refresh, possibly in another thread).
 pub fn set_exe_hint(path: &'static [u8]) {
     if path.len() <= 4096 {
@@ -213,24 +224,25 @@ pub fn set_exe_hint(path: &'static [u8]) {
 fn exe_path() -> (usize, usize) {
     let mut len = EXE_LEN.load(Ordering::Acquire);
     if len == usize::MAX {
-        // SAFETY: only the refresh writer (we hold WRITER) gets here, and nothing has
-        // published a reference into the buffer yet, so this is the only access.
-        let buf = unsafe { &mut *EXE_BUF.0.get() };
         let hint = HINT_LEN.load(Ordering::Acquire);
-        len = if hint != usize::MAX {
-            // SAFETY: set_exe_hint's contract: a 'static, immutable path of `hint` bytes
-            // (≤ 4096, checked there) at HINT_PTR, published by the Release store we acquired.
-            let src = unsafe {
-                core::slice::from_raw_parts(HINT_PTR.load(Ordering::Relaxed) as *const u8, hint)
-            };
-            buf[..hint].copy_from_slice(src);
-            hint
+        let at = if hint != usize::MAX {
+            // set_exe_hint's contract: a 'static, immutable path of `hint` bytes (≤ 4096,
+            // checked there) at HINT_PTR, published by the Release store we acquired. Used in
+            // place: no copy, so EXE_BUF's page is never touched (one page fault less per exec).
+            len = hint;
+            HINT_PTR.load(Ordering::Relaxed)
         } else {
-            crate::sys::readlink(b"/proc/self/exe\0", &mut buf[..]).unwrap_or(0)
+            // SAFETY: only the refresh writer (we hold WRITER) gets here, and nothing has
+            // published a reference into the buffer yet, so this is the only access.
+            let buf = unsafe { &mut *EXE_BUF.0.get() };
+            len = crate::sys::readlink(b"/proc/self/exe\0", &mut buf[..]).unwrap_or(0);
+            EXE_BUF.0.get() as usize
         };
+        EXE_AT.store(at, Ordering::Relaxed);
+        // Release: publishes EXE_AT (and the buffer's bytes) to the Acquire loads above.
         EXE_LEN.store(len, Ordering::Release);
     }
-    (EXE_BUF.0.get() as usize, len)
+    (EXE_AT.load(Ordering::Relaxed), len)
 }
 
 struct Fill<'a> {
@@ -504,8 +516,9 @@ pub fn module_of(addr: usize) -> Option<ModuleRef> {
     let path: &'static [u8] = if m.path_ptr == 0 || m.path_len == 0 {
         &[]
     } else {
-        // SAFETY: path_ptr/path_len describe either the static EXE_BUF contents (written
-        // once, never modified afterwards) or the dynamic linker's NUL-terminated name
+        // SAFETY: path_ptr/path_len describe either the executable's path (EXE_BUF's contents,
+        // written once and never modified afterwards, or set_exe_hint's 'static, immutable
+        // bytes) or the dynamic linker's NUL-terminated name
         // of a module that is still loaded (table is refreshed after every dlclose).
         unsafe { core::slice::from_raw_parts(m.path_ptr as *const u8, m.path_len) }
     };

@@ -49,6 +49,7 @@ const EPERM: isize = 1;
 
 /// How memory is read: [`VM_READV`] until that fails with `ENOSYS`/`EPERM`, then
 /// [`PIPE_CHECKED`]; [`PIPE_TRUSTED`] once the caller said only `read`/`write` may be used.
+#[unsafe(link_section = "assafe_hot")]
 static MODE: AtomicU8 = AtomicU8::new(VM_READV);
 const VM_READV: u8 = 0;
 /// Through the pipe, whose identity (`fstat`) is checked once per walk: a program that closed
@@ -56,12 +57,16 @@ const VM_READV: u8 = 0;
 const PIPE_CHECKED: u8 = 1;
 /// Through the pipe, without `fstat` (a seccomp filter may forbid it).
 const PIPE_TRUSTED: u8 = 2;
+#[unsafe(link_section = "assafe_hot")]
 static PIPE_R: AtomicI32 = AtomicI32::new(-1);
+#[unsafe(link_section = "assafe_hot")]
 static PIPE_W: AtomicI32 = AtomicI32::new(-1);
 /// (dev, ino) of the pipe's write end when it was made.
+#[unsafe(link_section = "assafe_hot")]
 static PIPE_ID: AtomicU64 = AtomicU64::new(0);
 /// One reader at a time uses the pipe (another thread or a nested handler finds it busy and
 /// gets no bytes: a shorter stack, never a wrong one).
+#[unsafe(link_section = "assafe_hot")]
 static PIPE_BUSY: AtomicBool = AtomicBool::new(false);
 
 fn ident(fd: i32) -> Option<u64> {

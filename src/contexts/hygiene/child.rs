@@ -455,8 +455,11 @@ mod stdio {
     const MAX_STREAMS: usize = 256;
     const SNAP: usize = 8;
 
+    #[unsafe(link_section = "assafe_hot")]
     static FILE: [AtomicUsize; SNAP] = [const { AtomicUsize::new(0) }; SNAP];
+    #[unsafe(link_section = "assafe_hot")]
     static BASE: [AtomicUsize; SNAP] = [const { AtomicUsize::new(0) }; SNAP];
+    #[unsafe(link_section = "assafe_hot")]
     static PENDING: [AtomicUsize; SNAP] = [const { AtomicUsize::new(0) }; SNAP];
 
     /// (stream, write base, bytes pending) of each stream with buffered output.

@@ -21,9 +21,12 @@ use crate::platform::{in_self, tls};
 /// Handler addresses kept for the report.
 pub const KEPT: usize = 4;
 
+#[unsafe(link_section = "assafe_hot")]
 static COUNT: AtomicU32 = AtomicU32::new(0);
 /// The pid of the process that registered them.
+#[unsafe(link_section = "assafe_hot")]
 static OWNER: AtomicI32 = AtomicI32::new(0);
+#[unsafe(link_section = "assafe_hot")]
 static HANDLERS: [AtomicUsize; KEPT] = [const { AtomicUsize::new(0) }; KEPT];
 
 /// Is `path` a system library (where libc, the loader, libstdc++, libgcc live)?
@@ -42,6 +45,7 @@ fn system_library(path: &[u8]) -> bool {
 /// The page of the last call site classified, with its answer in bit 0 (a program's static
 /// initialisers register their globals' destructors from one function after another: the module
 /// lookup runs once per page, not per registration).
+#[unsafe(link_section = "assafe_hot")]
 static LAST_PAGE: AtomicUsize = AtomicUsize::new(0);
 
 /// [`own_code`], remembered for the call site's page (modules never share a page).

@@ -35,6 +35,7 @@ pub use crate::reporting::stack_of;
 
 /// Sites already reported by kinds that report once per call site and process.
 const SITES: usize = 32;
+#[unsafe(link_section = "assafe_hot")]
 static SEEN_SITES: [AtomicUsize; SITES] = [const { AtomicUsize::new(0) }; SITES];
 
 /// Is this (kind, site) new in this process? Marks it seen (a full table says "seen": a missed

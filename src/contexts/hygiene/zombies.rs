@@ -19,8 +19,11 @@ use crate::reporting::hygiene::{self as report, Finding};
 const SLOTS: usize = 64;
 const FRAMES: usize = 16;
 
+#[unsafe(link_section = "assafe_hot")]
 static PID: [AtomicI32; SLOTS] = [const { AtomicI32::new(0) }; SLOTS];
+#[unsafe(link_section = "assafe_hot")]
 static REPORTED: [AtomicU8; SLOTS] = [const { AtomicU8::new(0) }; SLOTS];
+#[unsafe(link_section = "assafe_hot")]
 static N: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
 static STACK: [[AtomicUsize; FRAMES]; SLOTS] =
     [const { [const { AtomicUsize::new(0) }; FRAMES] }; SLOTS];

@@ -39,6 +39,7 @@ static OWNER: [AtomicI32; MAX] = [const { AtomicI32::new(0) }; MAX];
 /// Per fd: its identity (0: no entry). Written last, cleared first.
 static IDENT: [AtomicU64; MAX] = [const { AtomicU64::new(0) }; MAX];
 /// One above the highest fd ever noted.
+#[unsafe(link_section = "assafe_hot")]
 static HIGH: AtomicUsize = AtomicUsize::new(0);
 
 const SITE_BITS: u64 = (1 << 48) - 1;
