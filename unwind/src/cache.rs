@@ -127,14 +127,23 @@ impl Rule {
     }
 }
 
-fn slot(pc: usize) -> &'static Entry {
-    let h = (pc as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56;
-    &CACHE[h as usize % ENTRIES]
+/// The two entries `pc` may live in (two independent hashes: a direct-mapped cache let two pcs
+/// of one hot stack evict each other on every walk, by chance of the code's layout).
+fn slots(pc: usize) -> [&'static Entry; 2] {
+    let h1 = ((pc as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize % ENTRIES;
+    let mut h2 = ((pc as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F) >> 56) as usize % ENTRIES;
+    if h2 == h1 {
+        h2 ^= 1;
+    }
+    [&CACHE[h1], &CACHE[h2]]
 }
 
 /// The cached row for `pc` at module-table generation `generation`.
 pub(crate) fn get(pc: usize, generation: usize) -> Option<Rule> {
-    let e = slot(pc);
+    slots(pc).into_iter().find_map(|e| read(e, pc, generation))
+}
+
+fn read(e: &Entry, pc: usize, generation: usize) -> Option<Rule> {
     let s1 = e.seq.load(Ordering::Acquire);
     if s1 & 1 != 0 || s1 == 0 {
         return None;
@@ -161,7 +170,15 @@ pub(crate) fn get(pc: usize, generation: usize) -> Option<Rule> {
 /// Caches `rule` for `pc` (found at generation `generation`); skipped if another writer holds
 /// the entry.
 pub(crate) fn put(pc: usize, generation: usize, rule: &Rule) {
-    let e = slot(pc);
+    // The first entry if it is free or holds `pc` (a stale generation), else the second: two
+    // pcs that share their first entry both stay cached.
+    let [first, second] = slots(pc);
+    let s = first.seq.load(Ordering::Relaxed);
+    let e = if s == 0 || first.pc.load(Ordering::Relaxed) == pc {
+        first
+    } else {
+        second
+    };
     let s = e.seq.load(Ordering::Relaxed);
     if s & 1 != 0
         || e.seq
