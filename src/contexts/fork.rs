@@ -128,10 +128,11 @@ clib::same_type_as_libc!(ForkFn, libc::fork);
 #[unsafe(link_section = "assafe_hot")]
 static CHILD_SLOTS_READY: AtomicU8 = AtomicU8::new(0);
 
-/// Resolves, in the parent and once, the slots a fork child usually calls first (its exit or
-/// its exec). A slot the child resolves is lost with the child: every child would look it up
-/// again and dirty its copy of the slot page (a copy-on-write fault per fork). Async-signal-safe
-/// as every lazy resolution is (`libc::symbols`).
+/// Resolves, in the parent and once, the slots a fork child usually calls (its exit, its exec,
+/// its redirections, the longjmp a shell's subshell leaves by). A slot the child resolves is lost
+/// with the child: every child would look it up again and dirty its copy of the slot page (a
+/// copy-on-write fault per fork). Async-signal-safe as every lazy resolution is
+/// (`libc::symbols`).
 fn resolve_child_slots() {
     if CHILD_SLOTS_READY.load(Ordering::Relaxed) != 0 {
         return;
@@ -147,6 +148,24 @@ fn resolve_child_slots() {
         g::IDX_execl,
         g::IDX_execlp,
         g::IDX_execle,
+        g::IDX_fexecve,
+        g::IDX_execveat,
+        // A shell's subshell leaves through longjmp (dash: every `$(...)` child).
+        g::IDX_longjmp,
+        g::IDX__longjmp,
+        g::IDX_siglongjmp,
+        g::IDX___longjmp_chk,
+        // Redirections and signal resets before the exec.
+        g::IDX_dup,
+        g::IDX_dup2,
+        g::IDX_dup3,
+        g::IDX_open,
+        g::IDX_open64,
+        g::IDX_openat,
+        g::IDX_openat64,
+        g::IDX_creat,
+        g::IDX_sigaction,
+        g::IDX_signal,
     ] {
         let _ = symbols::real(idx);
     }

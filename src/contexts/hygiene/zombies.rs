@@ -28,6 +28,12 @@ static N: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
 static STACK: [[AtomicUsize; FRAMES]; SLOTS] =
     [const { [const { AtomicUsize::new(0) }; FRAMES] }; SLOTS];
 
+fn store_if_changed(a: &AtomicUsize, v: usize) {
+    if a.load(Ordering::Relaxed) != v {
+        a.store(v, Ordering::Relaxed);
+    }
+}
+
 /// A fork child has no children yet.
 pub fn child_reset() {
     // Only what is not already 0: a store dirties the page, a copy-on-write fault per fork.
@@ -98,12 +104,17 @@ pub fn forked(pid: i32, frames: &[usize]) {
         }
     }
     if let Some(i) = slot {
+        // Stores only what changes: a loop that forks from one call site and waits for each
+        // child reuses one slot with the same stack, and dirties no page of it (each store to a
+        // page shared with the last child is a copy-on-write fault).
         let n = frames.len().min(FRAMES);
         for (j, &a) in frames[..n].iter().enumerate() {
-            STACK[i][j].store(a, Ordering::Relaxed);
+            store_if_changed(&STACK[i][j], a);
         }
-        N[i].store(n, Ordering::Relaxed);
-        REPORTED[i].store(0, Ordering::Relaxed);
+        store_if_changed(&N[i], n);
+        if REPORTED[i].load(Ordering::Relaxed) != 0 {
+            REPORTED[i].store(0, Ordering::Relaxed);
+        }
         PID[i].store(pid, Ordering::Release);
         live += 1;
     }

@@ -32,12 +32,23 @@ use crate::platform::{sys, tls};
 /// Fds at or above this are not noted.
 pub const MAX: usize = 1024;
 
-/// Per fd: the call site (low 48 bits) and the making function's symbol index (high 16 bits).
-static SITE: [AtomicU64; MAX] = [const { AtomicU64::new(0) }; MAX];
-/// Per fd: the pid of the process that made it.
-static OWNER: [AtomicI32; MAX] = [const { AtomicI32::new(0) }; MAX];
-/// Per fd: its identity (0: no entry). Written last, cleared first.
-static IDENT: [AtomicU64; MAX] = [const { AtomicU64::new(0) }; MAX];
+/// Per fd, one entry (one page holds the entries of fds 0–169: a process writes one page, not
+/// three, when it notes the fds it makes after a fork, each write a copy-on-write fault).
+struct Made {
+    /// The call site (low 48 bits) and the making function's symbol index (high 16 bits).
+    site: AtomicU64,
+    /// Its identity (0: no entry). Written last, cleared first.
+    ident: AtomicU64,
+    /// The pid of the process that made it.
+    owner: AtomicI32,
+}
+static TABLE: [Made; MAX] = [const {
+    Made {
+        site: AtomicU64::new(0),
+        ident: AtomicU64::new(0),
+        owner: AtomicI32::new(0),
+    }
+}; MAX];
 /// One above the highest fd ever noted.
 #[unsafe(link_section = "assafe_hot")]
 static HIGH: AtomicUsize = AtomicUsize::new(0);
@@ -69,12 +80,12 @@ pub fn entry(fd: i32) -> Option<(usize, usize)> {
 
 fn entry_of(fd: i32, not_by: Option<i32>) -> Option<(usize, usize)> {
     let i = fd as usize;
-    if i >= MAX || IDENT[i].load(Ordering::Acquire) == 0 {
+    if i >= MAX || TABLE[i].ident.load(Ordering::Acquire) == 0 {
         return None;
     }
-    let site = SITE[i].load(Ordering::Relaxed);
-    let owner = OWNER[i].load(Ordering::Relaxed);
-    if Some(owner) == not_by || IDENT[i].load(Ordering::Acquire) != ident(fd) {
+    let site = TABLE[i].site.load(Ordering::Relaxed);
+    let owner = TABLE[i].owner.load(Ordering::Relaxed);
+    if Some(owner) == not_by || TABLE[i].ident.load(Ordering::Acquire) != ident(fd) {
         return None;
     }
     Some(((site >> 48) as usize, (site & SITE_BITS) as usize))
@@ -83,8 +94,8 @@ fn entry_of(fd: i32, not_by: Option<i32>) -> Option<(usize, usize)> {
 /// The fds that have an entry, in order (up to the highest noted).
 pub fn each_noted(mut f: impl FnMut(i32)) {
     let high = HIGH.load(Ordering::Relaxed).min(MAX);
-    for (i, id) in IDENT[..high].iter().enumerate() {
-        if id.load(Ordering::Relaxed) != 0 {
+    for (i, m) in TABLE[..high].iter().enumerate() {
+        if m.ident.load(Ordering::Relaxed) != 0 {
             f(i as i32);
         }
     }
@@ -95,13 +106,13 @@ fn note(fd: c_int, idx: usize, site: usize, id: u64, pid: i32) {
     if fd < 3 || i >= MAX {
         return;
     }
-    IDENT[i].store(0, Ordering::Release);
-    SITE[i].store(
+    TABLE[i].ident.store(0, Ordering::Release);
+    TABLE[i].site.store(
         (site as u64 & SITE_BITS) | (idx as u64) << 48,
         Ordering::Relaxed,
     );
-    OWNER[i].store(pid, Ordering::Relaxed);
-    IDENT[i].store(id, Ordering::Release);
+    TABLE[i].owner.store(pid, Ordering::Relaxed);
+    TABLE[i].ident.store(id, Ordering::Release);
     if HIGH.load(Ordering::Relaxed) <= i {
         HIGH.fetch_max(i + 1, Ordering::Relaxed);
     }
@@ -113,10 +124,10 @@ fn forget(fd: c_int) {
     let i = fd as usize;
     if fd >= 0
         && i < MAX
-        && IDENT[i].load(Ordering::Relaxed) != 0
+        && TABLE[i].ident.load(Ordering::Relaxed) != 0
         && tls::state() & tls::VFORK_CHILD == 0
     {
-        IDENT[i].store(0, Ordering::Release);
+        TABLE[i].ident.store(0, Ordering::Release);
     }
 }
 
