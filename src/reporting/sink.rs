@@ -239,9 +239,11 @@ pub fn keep_open() {
     }
 }
 
-/// The record memory and private stack used when no mapping can be made (a seccomp filter
-/// forbids `mmap`): one per process, taken with an atomic flag (never waited for: a second
-/// writer uses a small stack buffer).
+/// The record memory and private stack of this process: one per process, taken with an atomic
+/// flag (never waited for: a writer that finds it taken maps its own, or, where a seccomp filter
+/// may forbid `mmap`, uses a small stack buffer). Reused, so that a record costs no `mmap` and
+/// `munmap` and no page faults after the first (a vfork child shares its parent's: a shell's
+/// children, each reporting its `malloc`, paid ~10 page faults and a TLB shootdown per record).
 #[repr(C, align(16))]
 struct Spare(UnsafeCell<[u8; MAP_LEN + STACK_LEN]>);
 // SAFETY: the memory is used only by the holder of SPARE_BUSY.
@@ -279,15 +281,11 @@ pub fn emit_start(f: impl FnOnce(&mut Buf)) {
 
 /// Formats one record with `f` and writes it to `sink`.
 ///
-/// `f` runs on a private stack inside a fresh anonymous mapping (the record buffer below it), so
-/// that unwinding and formatting never overflow a small `sigaltstack` a handler may be running on.
+/// `f` runs on a private stack (the record buffer below it): the process's spare memory, or a
+/// fresh anonymous mapping when another writer holds it, so that unwinding and formatting never
+/// overflow a small `sigaltstack` a handler may be running on.
 fn emit_to(sink: Sink, f: impl FnOnce(&mut Buf)) {
-    if sys::restricted() {
-        if SPARE_BUSY.swap(true, Ordering::Acquire) {
-            let mut mem = [0u8; 1024];
-            format_and_write(sink, &mut mem, START_ROOM_SMALL, f);
-            return;
-        }
+    if !SPARE_BUSY.swap(true, Ordering::Acquire) {
         let p = SPARE.0.get() as *mut u8;
         let mut job = Some(|| {
             // SAFETY: the first MAP_LEN bytes of the spare memory, ours while SPARE_BUSY is held;
@@ -301,7 +299,12 @@ fn emit_to(sink: Sink, f: impl FnOnce(&mut Buf)) {
         SPARE_BUSY.store(false, Ordering::Release);
         return;
     }
-    match sys::mmap_anon(MAP_LEN + STACK_LEN) {
+    let mapped = if sys::restricted() {
+        None
+    } else {
+        sys::mmap_anon(MAP_LEN + STACK_LEN)
+    };
+    match mapped {
         Some(p) => {
             let mut job = Some(|| {
                 // SAFETY: the first MAP_LEN bytes of our fresh private mapping; the stack we run on
