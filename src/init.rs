@@ -162,8 +162,7 @@ fn after() {
 
 /// What `/proc/self/status` said at load: is a seccomp filter already in force (inherited
 /// through exec: systemd's `SystemCallFilter=`, a sandboxing parent), and which signals have a
-/// disposition other than the default (`SigIgn` | `SigCgt`), so that [`after`] asks the kernel
-/// only about those instead of all 62. Read with the calls the loader itself has just made
+/// handler (`SigCgt`), so that [`after`] asks the kernel only about those instead of all 62. Read with the calls the loader itself has just made
 /// (`openat`, `read`, `close`), so a filter that let the program start allows them. Without
 /// `/proc`: no filter known, every signal asked about.
 struct Status {
@@ -190,7 +189,7 @@ fn read_status() -> Status {
     use assafe_pure::proc_stat::{parse_mask, status_values};
     let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 4096];
     let mut n = 0;
-    let mut values = [None; 3];
+    let mut values = [None; 2];
     while n < buf.len() {
         match sys::read_uninit(fd, &mut buf[n..]) {
             Ok(0) | Err(_) => break,
@@ -198,7 +197,7 @@ fn read_status() -> Status {
         }
         // SAFETY: the kernel initialised the first n bytes (the reads above, each within bounds).
         let s = unsafe { core::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n) };
-        values = status_values(s, [b"Seccomp:", b"SigIgn:", b"SigCgt:"]);
+        values = status_values(s, [b"Seccomp:", b"SigCgt:"]);
         // The kernel hands the whole file to the first read: no second read (to see the end of
         // the file) once every line wanted is there, whole.
         if values.iter().all(Option::is_some) && s.ends_with(b"\n") {
@@ -206,12 +205,15 @@ fn read_status() -> Status {
         }
     }
     sys::close(fd);
-    let [seccomp, ign, cgt] = values;
+    let [seccomp, cgt] = values;
     let seccomp = seccomp.is_some_and(|v| v.first().is_some_and(|&c| c != b'0'));
-    let signals = match (ign.and_then(parse_mask), cgt.and_then(parse_mask)) {
-        // SIGCHLD always: its flags (SA_NOCLDWAIT) matter even with the default action.
-        (Some(ign), Some(cgt)) => ign | cgt | 1 << (::libc::SIGCHLD - 1),
-        _ => u64::MAX,
+    // Only the signals with a handler need asking about (an ignored or default one is never our
+    // wrapper's, and the table is read only for signals whose kernel action is the wrapper: a
+    // process that inherits ignored signals, as a shell's children do, pays nothing for them).
+    // SIGCHLD always: its flags (SA_NOCLDWAIT) matter even with the default action.
+    let signals = match cgt.and_then(parse_mask) {
+        Some(cgt) => cgt | 1 << (::libc::SIGCHLD - 1),
+        None => u64::MAX,
     };
     Status { seccomp, signals }
 }

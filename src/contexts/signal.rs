@@ -71,7 +71,8 @@ fn real_sigaction() -> SigactionFn {
     unsafe { core::mem::transmute(symbols::real(g::IDX_sigaction)) }
 }
 
-/// Blocks every signal on this thread and takes the writer flag of `sig`.
+/// Takes the writer flag of `sig`; in a process with more than one thread, first blocks every
+/// signal on this thread.
 struct WriterGuard {
     sig: usize,
     /// The mask to restore (`None` under a seccomp filter: it was not changed).
@@ -85,22 +86,43 @@ impl WriterGuard {
         if sys::restricted() {
             return WriterGuard::restricted(sig);
         }
+        if crate::libc::single_threaded() {
+            // One thread: the flag can only be held by this thread's own writer, interrupted by
+            // the handler now calling, which must not wait for it: it writes without the flag
+            // (as under a seccomp filter). No signal mask is needed for that: two system calls
+            // fewer per call (a shell sets its signals around every command).
+            let held = WRITING[sig]
+                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok();
+            return WriterGuard {
+                sig,
+                mask: None,
+                held,
+            };
+        }
         let all: u64 = !0;
         let mut mask = 0u64;
         // SAFETY: valid 8-byte masks on our stack.
         let _ = unsafe { sys::rt_sigprocmask(libc::SIG_SETMASK, &all, &mut mask) };
-        while WRITING[sig]
-            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            // Another thread is between two system calls; it cannot be interrupted by a handler
-            // of its own (it blocked them), so it finishes shortly.
+        let mut held = false;
+        // Another thread is between two system calls; it cannot be interrupted by a handler of
+        // its own (it blocked them), so it finishes shortly. Bounded: a flag left held (by a
+        // thread a fork did not copy, or a handler that left a single-threaded writer with
+        // longjmp) must not stop the program; then this write goes without it.
+        for _ in 0..1000 {
+            if WRITING[sig]
+                .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                held = true;
+                break;
+            }
             sys::sched_yield();
         }
         WriterGuard {
             sig,
             mask: Some(mask),
-            held: true,
+            held,
         }
     }
 
@@ -153,7 +175,12 @@ unsafe extern "C" fn sigaction_impl(
         return unsafe { real(sig, act, old) };
     }
     let s = sig as usize;
-    let _guard = WriterGuard::new(s);
+    // Only a call that changes the table takes the writer flag (and blocks signals, two
+    // `rt_sigprocmask` calls): a query reads the table and the kernel's action as any racing
+    // query would (a shell queries every signal before it sets it), and a vfork child leaves the
+    // table alone.
+    let _guard =
+        (!act.is_null() && tls::state() & tls::VFORK_CHILD == 0).then(|| WriterGuard::new(s));
     // Relaxed: the other writers of ACTION[s] are ordered by WRITING (Acquire/Release); a
     // handler's SA_RESETHAND reset may race, and then either value is one the kernel also had.
     let prev = ACTION.load(s, Ordering::Relaxed);
