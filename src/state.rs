@@ -4,9 +4,9 @@ use core::sync::atomic::{AtomicI32, AtomicU8, AtomicU32, AtomicUsize, Ordering};
 
 /// Everything a fork writes in this library's memory (both sides), on one page: each page a
 /// fork child (or the parent, after the fork) first writes to is a copy-on-write fault, so the
-/// fields live together in one 1024-aligned block (smaller than 1024 bytes: it never straddles
-/// two pages), and writers store only values that change.
-#[repr(C, align(1024))]
+/// fields live together in one 2048-aligned block of 2048 bytes (it never straddles two pages,
+/// whatever the layout around it), and writers store only values that change.
+#[repr(C, align(2048))]
 pub struct ForkPage {
     /// Context flags every thread of this process starts with (FORK_CHILD in the child of a
     /// multi-threaded fork, so that threads the child creates are checked too).
@@ -21,6 +21,18 @@ pub struct ForkPage {
     pub fork_parent: AtomicI32,
     /// `contexts::hygiene::child`'s record of fork calls (described there).
     pub hygiene: ForkHygiene,
+    /// `contexts::hygiene::zombies`'s table of the children forked (described there).
+    pub zombies: ForkZombies,
+}
+
+/// Children the zombie table holds at most.
+pub const ZOMBIE_SLOTS: usize = 64;
+
+/// See `contexts::hygiene::zombies`.
+pub struct ForkZombies {
+    pub pid: [AtomicI32; ZOMBIE_SLOTS],
+    pub reported: [AtomicU8; ZOMBIE_SLOTS],
+    pub n: [AtomicUsize; ZOMBIE_SLOTS],
 }
 
 /// Return addresses kept of a fork call's stack.
@@ -43,7 +55,7 @@ pub struct ForkHygiene {
     pub pending: [AtomicUsize; FORK_FRAMES],
 }
 
-const _: () = assert!(core::mem::size_of::<ForkPage>() <= 1024);
+const _: () = assert!(core::mem::size_of::<ForkPage>() <= 2048);
 
 #[unsafe(link_section = "assafe_hot")]
 pub static FORK: ForkPage = ForkPage {
@@ -66,6 +78,11 @@ pub static FORK: ForkPage = ForkPage {
         pending_n: AtomicUsize::new(0),
         child_frames: [const { AtomicUsize::new(0) }; FORK_FRAMES],
         pending: [const { AtomicUsize::new(0) }; FORK_FRAMES],
+    },
+    zombies: ForkZombies {
+        pid: [const { AtomicI32::new(0) }; ZOMBIE_SLOTS],
+        reported: [const { AtomicU8::new(0) }; ZOMBIE_SLOTS],
+        n: [const { AtomicUsize::new(0) }; ZOMBIE_SLOTS],
     },
 };
 

@@ -15,16 +15,17 @@ use crate::config;
 use crate::platform::fmt::Buf;
 use crate::platform::sys;
 use crate::reporting::hygiene::{self as report, Finding};
+use crate::state;
 
-const SLOTS: usize = 64;
+const SLOTS: usize = state::ZOMBIE_SLOTS;
 const FRAMES: usize = 16;
 
-#[unsafe(link_section = "assafe_hot")]
-static PID: [AtomicI32; SLOTS] = [const { AtomicI32::new(0) }; SLOTS];
-#[unsafe(link_section = "assafe_hot")]
-static REPORTED: [AtomicU8; SLOTS] = [const { AtomicU8::new(0) }; SLOTS];
-#[unsafe(link_section = "assafe_hot")]
-static N: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
+/// Per child: its pid (0: free, -1: being claimed), whether its zombie was reported, and the
+/// number of frames of its fork's stack; on the fork block (`state::FORK`), which every fork
+/// writes anyway, so noting a child dirties no other page.
+static PID: &[AtomicI32; SLOTS] = &state::FORK.zombies.pid;
+static REPORTED: &[AtomicU8; SLOTS] = &state::FORK.zombies.reported;
+static N: &[AtomicUsize; SLOTS] = &state::FORK.zombies.n;
 static STACK: [[AtomicUsize; FRAMES]; SLOTS] =
     [const { [const { AtomicUsize::new(0) }; FRAMES] }; SLOTS];
 
@@ -37,7 +38,7 @@ fn store_if_changed(a: &AtomicUsize, v: usize) {
 /// A fork child has no children yet.
 pub fn child_reset() {
     // Only what is not already 0: a store dirties the page, a copy-on-write fault per fork.
-    for p in &PID {
+    for p in PID {
         if p.load(Ordering::Relaxed) != 0 {
             p.store(0, Ordering::Relaxed);
         }
