@@ -694,3 +694,19 @@ fn signal_storm_with_concurrent_reinstalls() {
         "{N} signals took {took:?} under the preload"
     );
 }
+
+/// A fork child of a process whose other thread was setting a handler (the library's writer flag
+/// for that signal held, by a thread the child does not have) can still set the handler itself:
+/// the wait for the flag is bounded. It used to spin forever.
+#[test]
+fn sigaction_in_a_fork_child_of_a_busy_setter_returns() {
+    let env = Env::new("sig_fork_busy");
+    let prog = env.compile_c(
+        "sigaction_fork_busy",
+        include_str!("c/sigaction_fork_busy.c"),
+        &["-O2", "-pthread"],
+    );
+    let out = env.run(&[prog.as_os_str()], true, "");
+    assert!(out.status.success(), "{}", out.dump());
+    assert_eq!(out.stdout, "forks ok\n", "{}", out.dump());
+}

@@ -106,10 +106,11 @@ impl WriterGuard {
         let _ = unsafe { sys::rt_sigprocmask(libc::SIG_SETMASK, &all, &mut mask) };
         let mut held = false;
         // Another thread is between two system calls; it cannot be interrupted by a handler of
-        // its own (it blocked them), so it finishes shortly. Bounded: a flag left held (by a
-        // thread a fork did not copy, or a handler that left a single-threaded writer with
-        // longjmp) must not stop the program; then this write goes without it.
-        for _ in 0..1000 {
+        // its own (it blocked them), so it finishes shortly, even if it was preempted (the bound
+        // is tens of milliseconds of yields, several scheduler time slices). Bounded: a flag left
+        // held (by a thread a fork did not copy, or a handler that left a single-threaded writer
+        // with longjmp) must not stop the program; then this write goes without it.
+        for _ in 0..20_000 {
             if WRITING[sig]
                 .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
                 .is_ok()
