@@ -167,10 +167,6 @@ int main(void) {
 }
 "#;
 
-fn line_of(src: &str, marker: &str) -> usize {
-    src.lines().position(|l| l.contains(marker)).unwrap() + 1
-}
-
 #[test]
 fn an_fd_leak_is_shown_at_the_call_that_made_the_fd_with_its_source_line() {
     let dir = tempfile::tempdir().unwrap();
