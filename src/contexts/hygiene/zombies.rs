@@ -15,7 +15,7 @@ use crate::config;
 use crate::platform::fmt::Buf;
 use crate::platform::sys;
 use crate::reporting::hygiene::{self as report, Finding};
-use crate::state;
+use crate::state::{self, store_if_changed};
 
 const SLOTS: usize = state::ZOMBIE_SLOTS;
 const FRAMES: usize = 16;
@@ -29,19 +29,11 @@ static N: &[AtomicUsize; SLOTS] = &state::FORK.zombies.n;
 static STACK: [[AtomicUsize; FRAMES]; SLOTS] =
     [const { [const { AtomicUsize::new(0) }; FRAMES] }; SLOTS];
 
-fn store_if_changed(a: &AtomicUsize, v: usize) {
-    if a.load(Ordering::Relaxed) != v {
-        a.store(v, Ordering::Relaxed);
-    }
-}
-
 /// A fork child has no children yet.
 pub fn child_reset() {
     // Only what is not already 0: a store dirties the page, a copy-on-write fault per fork.
     for p in PID {
-        if p.load(Ordering::Relaxed) != 0 {
-            p.store(0, Ordering::Relaxed);
-        }
+        store_if_changed(p, 0);
     }
 }
 
@@ -113,9 +105,7 @@ pub fn forked(pid: i32, frames: &[usize]) {
             store_if_changed(&STACK[i][j], a);
         }
         store_if_changed(&N[i], n);
-        if REPORTED[i].load(Ordering::Relaxed) != 0 {
-            REPORTED[i].store(0, Ordering::Relaxed);
-        }
+        store_if_changed(&REPORTED[i], 0);
         PID[i].store(pid, Ordering::Release);
         live += 1;
     }
