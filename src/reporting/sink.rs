@@ -286,16 +286,9 @@ pub fn emit_start(f: impl FnOnce(&mut Buf)) {
 /// overflow a small `sigaltstack` a handler may be running on.
 fn emit_to(sink: Sink, f: impl FnOnce(&mut Buf)) {
     if !SPARE_BUSY.swap(true, Ordering::Acquire) {
-        let p = SPARE.0.get() as *mut u8;
-        let mut job = Some(|| {
-            // SAFETY: the first MAP_LEN bytes of the spare memory, ours while SPARE_BUSY is held;
-            // the stack we run on is the part above them.
-            let mem = unsafe { core::slice::from_raw_parts_mut(p, MAP_LEN) };
-            format_and_write(sink, mem, START_ROOM, f);
-        });
-        // SAFETY: SPARE is 16-byte aligned and MAP_LEN + STACK_LEN long, so its end is 16-byte
-        // aligned with STACK_LEN free bytes below it.
-        unsafe { on_stack(&mut job, p.add(MAP_LEN + STACK_LEN)) };
+        // SAFETY: SPARE is 16-byte aligned and MAP_LEN + STACK_LEN long, and ours while
+        // SPARE_BUSY is held.
+        unsafe { format_on_private_stack(SPARE.0.get() as *mut u8, sink, f) };
         SPARE_BUSY.store(false, Ordering::Release);
         return;
     }
@@ -306,14 +299,8 @@ fn emit_to(sink: Sink, f: impl FnOnce(&mut Buf)) {
     };
     match mapped {
         Some(p) => {
-            let mut job = Some(|| {
-                // SAFETY: the first MAP_LEN bytes of our fresh private mapping; the stack we run on
-                // is the part above them.
-                let mem = unsafe { core::slice::from_raw_parts_mut(p, MAP_LEN) };
-                format_and_write(sink, mem, START_ROOM, f);
-            });
-            // SAFETY: the top of the mapping is 16-byte aligned and STACK_LEN bytes are free below it.
-            unsafe { on_stack(&mut job, p.add(MAP_LEN + STACK_LEN)) };
+            // SAFETY: our fresh private mapping, page-aligned, MAP_LEN + STACK_LEN long.
+            unsafe { format_on_private_stack(p, sink, f) };
             // SAFETY: the mapping came from mmap_anon and nothing refers to it any more.
             unsafe { sys::munmap(p, MAP_LEN + STACK_LEN) };
         }
@@ -322,6 +309,24 @@ fn emit_to(sink: Sink, f: impl FnOnce(&mut Buf)) {
             format_and_write(sink, &mut mem, START_ROOM_SMALL, f);
         }
     }
+}
+
+/// Formats and writes the record in the first MAP_LEN bytes of `p`, running on a stack made of
+/// the STACK_LEN bytes above them.
+///
+/// # Safety
+/// `p` must be 16-byte aligned and point to MAP_LEN + STACK_LEN writable bytes that nothing else
+/// uses during the call.
+unsafe fn format_on_private_stack(p: *mut u8, sink: Sink, f: impl FnOnce(&mut Buf)) {
+    let mut job = Some(|| {
+        // SAFETY: the first MAP_LEN bytes of `p` (the caller's contract); the stack we run on is
+        // the part above them.
+        let mem = unsafe { core::slice::from_raw_parts_mut(p, MAP_LEN) };
+        format_and_write(sink, mem, START_ROOM, f);
+    });
+    // SAFETY: `p`'s end is 16-byte aligned (p and MAP_LEN + STACK_LEN are) with STACK_LEN free
+    // bytes below it (the caller's contract).
+    unsafe { on_stack(&mut job, p.add(MAP_LEN + STACK_LEN)) };
 }
 
 /// Formats the record with `f` into `mem` after its first `head` bytes (kept for a start record
