@@ -79,13 +79,13 @@ pub fn entry(fd: i32) -> Option<(usize, usize)> {
 }
 
 fn entry_of(fd: i32, not_by: Option<i32>) -> Option<(usize, usize)> {
-    let i = fd as usize;
-    if i >= MAX || TABLE[i].ident.load(Ordering::Acquire) == 0 {
+    let m = TABLE.get(fd as usize)?;
+    if m.ident.load(Ordering::Acquire) == 0 {
         return None;
     }
-    let site = TABLE[i].site.load(Ordering::Relaxed);
-    let owner = TABLE[i].owner.load(Ordering::Relaxed);
-    if Some(owner) == not_by || TABLE[i].ident.load(Ordering::Acquire) != ident(fd) {
+    let site = m.site.load(Ordering::Relaxed);
+    let owner = m.owner.load(Ordering::Relaxed);
+    if Some(owner) == not_by || m.ident.load(Ordering::Acquire) != ident(fd) {
         return None;
     }
     Some(((site >> 48) as usize, (site & SITE_BITS) as usize))
@@ -106,13 +106,14 @@ fn note(fd: c_int, idx: usize, site: usize, id: u64, pid: i32) {
     if fd < 3 || i >= MAX {
         return;
     }
-    TABLE[i].ident.store(0, Ordering::Release);
-    TABLE[i].site.store(
+    let m = &TABLE[i];
+    m.ident.store(0, Ordering::Release);
+    m.site.store(
         (site as u64 & SITE_BITS) | (idx as u64) << 48,
         Ordering::Relaxed,
     );
-    TABLE[i].owner.store(pid, Ordering::Relaxed);
-    TABLE[i].ident.store(id, Ordering::Release);
+    m.owner.store(pid, Ordering::Relaxed);
+    m.ident.store(id, Ordering::Release);
     if HIGH.load(Ordering::Relaxed) <= i {
         HIGH.fetch_max(i + 1, Ordering::Relaxed);
     }
