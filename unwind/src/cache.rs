@@ -173,8 +173,7 @@ pub(crate) fn put(pc: usize, generation: usize, rule: &Rule) {
     // The first entry if it is free or holds `pc` (a stale generation), else the second: two
     // pcs that share their first entry both stay cached.
     let [first, second] = slots(pc);
-    let s = first.seq.load(Ordering::Relaxed);
-    let e = if s == 0 || first.pc.load(Ordering::Relaxed) == pc {
+    let e = if first.seq.load(Ordering::Relaxed) == 0 || first.pc.load(Ordering::Relaxed) == pc {
         first
     } else {
         second
