@@ -162,9 +162,10 @@ fn after() {
 
 /// What `/proc/self/status` said at load: is a seccomp filter already in force (inherited
 /// through exec: systemd's `SystemCallFilter=`, a sandboxing parent), and which signals have a
-/// handler (`SigCgt`), so that [`after`] asks the kernel only about those instead of all 62. Read with the calls the loader itself has just made
-/// (`openat`, `read`, `close`), so a filter that let the program start allows them. Without
-/// `/proc`: no filter known, every signal asked about.
+/// handler (`SigCgt`), so that [`after`] asks the kernel only about those instead of all 62.
+/// Read with the calls the loader itself has just made (`openat`, `read`, `close`), so a filter
+/// that let the program start allows them. Without `/proc`: no filter known, every signal asked
+/// about.
 struct Status {
     seccomp: bool,
     signals: u64,

@@ -54,7 +54,8 @@ fn action(handler: usize, flags: i32) -> Action {
 /// by writers holding the signal's `WRITING` flag (whose Acquire/Release order it), so Relaxed.
 #[unsafe(link_section = "assafe_hot")]
 static FORCED: [AtomicBool; NSIG] = [const { AtomicBool::new(false) }; NSIG];
-/// Per-signal writer flag (taken with all signals blocked on the writing thread).
+/// Per-signal writer flag (in a process with more than one thread, taken with all signals blocked
+/// on the writing thread; see `WriterGuard`).
 #[unsafe(link_section = "assafe_hot")]
 static WRITING: [AtomicBool; NSIG] = [const { AtomicBool::new(false) }; NSIG];
 /// Handler address already reported for spoiling errno, per signal.
@@ -75,7 +76,7 @@ fn real_sigaction() -> SigactionFn {
 /// signal on this thread.
 struct WriterGuard {
     sig: usize,
-    /// The mask to restore (`None` under a seccomp filter: it was not changed).
+    /// The mask to restore (`None` under a seccomp filter or with one thread: it was not changed).
     mask: Option<u64>,
     /// The writer flag was taken (always, outside a seccomp filter).
     held: bool,

@@ -518,8 +518,8 @@ pub fn module_of(addr: usize) -> Option<ModuleRef> {
     } else {
         // SAFETY: path_ptr/path_len describe either the executable's path (EXE_BUF's contents,
         // written once and never modified afterwards, or set_exe_hint's 'static, immutable
-        // bytes) or the dynamic linker's NUL-terminated name
-        // of a module that is still loaded (table is refreshed after every dlclose).
+        // bytes) or the dynamic linker's NUL-terminated name of a module that is still loaded
+        // (table is refreshed after every dlclose).
         unsafe { core::slice::from_raw_parts(m.path_ptr as *const u8, m.path_len) }
     };
     let build_id: &'static [u8] = if m.build_id_ptr == 0 || m.build_id_len == 0 {
