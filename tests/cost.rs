@@ -218,6 +218,59 @@ fn fork_page_faults() {
     });
 }
 
+/// A shell's `$(echo …)` child calls functions its parent never called (`fflush`, `putc`, …).
+/// A slot resolved in a child is lost with it, so once a process has forked 16 times the parent
+/// resolves every slot, and such a child runs those calls at the cost of the stubs alone. Counted
+/// by callgrind in the child itself (from a `CALLGRIND_ZERO_STATS` after the fork to its exit)
+/// against a preloaded library that does nothing: +91 instructions for the nine calls and
+/// `_exit`; +3.7 k when the child looked each name up again (and faulted in libc's hash table
+/// pages and a copy of the slot page, 2 to 4 page faults per fork).
+#[test]
+fn fork_child_calls_resolve_nothing() {
+    if !have_valgrind() {
+        return;
+    }
+    const LIMIT: u64 = 1000;
+    let env = Env::new("cost_fork_child_calls");
+    let prog = env.compile_c(
+        "fork_child_calls",
+        include_str!("c/fork_child_calls.c"),
+        &["-O2"],
+    );
+    let empty = env.compile_c(
+        "libempty.so",
+        "int assafe_test_empty;\n",
+        &["-shared", "-fPIC"],
+    );
+    let child = |preload: &std::path::Path, tag: &str| -> u64 {
+        let dir = env.dir.join(format!("cg-{tag}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = Command::new("valgrind")
+            .arg("--tool=callgrind")
+            .arg("--trace-children=yes")
+            .arg(format!("--callgrind-out-file={}/cg.%p", dir.display()))
+            .arg(&prog)
+            .arg("20")
+            .env("LD_PRELOAD", preload)
+            .env_remove("ASSAFE_OPTIONS")
+            .output()
+            .expect("run valgrind");
+        assert!(out.status.success(), "{out:?}");
+        let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let text = std::fs::read_to_string(dir.join(format!("cg.{pid}"))).expect("child's output");
+        total(&text).expect("callgrind total")
+    };
+    let base = child(&empty, "empty");
+    let ours = child(&env.lib, "lib");
+    eprintln!("the fork child's stdio calls: {ours} instructions with the library, {base} without");
+    assert!(
+        ours <= base + LIMIT,
+        "+{} instructions in the child (limit {LIMIT}): is it resolving slots its parent could \
+         have resolved?",
+        ours.saturating_sub(base)
+    );
+}
+
 /// What a report costs in page faults: vfork children (a shell's, each calling `malloc`) write
 /// their records from the process's reused spare memory, not from a fresh mapping per record:
 /// +0.45 faults per report; +5.45 with a mapping per record.

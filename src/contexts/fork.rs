@@ -124,17 +124,38 @@ pub(crate) fn child(parent_threads: u32, parent: i32, by: u8) {
 type ForkFn = unsafe extern "C" fn() -> libc::pid_t;
 clib::same_type_as_libc!(ForkFn, libc::fork);
 
-/// Set once [`resolve_child_slots`] ran in this process (a child inherits it).
+/// Forks this process (and its parents, a child inherits it) made, counted up to
+/// [`ALL_SLOTS_AT`]; past it, every slot is resolved and the count is no longer written (a
+/// write per fork would cost a copy-on-write fault per fork on its page).
 #[unsafe(link_section = "assafe_hot")]
-static CHILD_SLOTS_READY: AtomicU8 = AtomicU8::new(0);
+static FORKS: AtomicU8 = AtomicU8::new(0);
+/// The fork at which the parent resolves every slot. A child resolves what it calls that the
+/// parent never did (a shell's `$(echo …)` child: `fflush`, `putc`, `ferror`, `clearerr`,
+/// `__fpurge`, `__printf_chk`, `__cxa_finalize`), and that lookup is lost with the child: a
+/// shell would repeat it in every child, each time faulting in libc's hash table pages and a
+/// copy of the slot page (5 to 7 page faults per `$(...)` in bash). Resolving all 1031 costs
+/// 0.4 M instructions once, what about 25 such children cost; a process that forks this often
+/// usually forks many more times, and one that forks a few times never pays it.
+const ALL_SLOTS_AT: u8 = 16;
 
-/// Resolves, in the parent and once, the slots a fork child usually calls (its exit, its exec,
-/// its redirections, the longjmp a shell's subshell leaves by). A slot the child resolves is lost
-/// with the child: every child would look it up again and dirty its copy of the slot page (a
-/// copy-on-write fault per fork). Async-signal-safe as every lazy resolution is
-/// (`libc::symbols`).
+/// Resolves, in the parent, the slots a fork child usually calls (its exit, its exec, its
+/// redirections, the longjmp a shell's subshell leaves by) at the first fork, and every slot at
+/// the [`ALL_SLOTS_AT`]th. A slot the child resolves is lost with the child: every child would
+/// look it up again and dirty its copy of the slot page (a copy-on-write fault per fork).
+/// Async-signal-safe as every lazy resolution is (`libc::symbols`).
 fn resolve_child_slots() {
-    if CHILD_SLOTS_READY.load(Ordering::Relaxed) != 0 {
+    let n = FORKS.load(Ordering::Relaxed);
+    if n > ALL_SLOTS_AT {
+        return;
+    }
+    // Relaxed: a count that two racing forks both read only moves the full resolution by one
+    // fork; every resolution stores the same value.
+    FORKS.store(n + 1, Ordering::Relaxed);
+    if n == ALL_SLOTS_AT {
+        symbols::resolve_all();
+        return;
+    }
+    if n != 0 {
         return;
     }
     for idx in [
@@ -169,7 +190,6 @@ fn resolve_child_slots() {
     ] {
         let _ = symbols::real(idx);
     }
-    CHILD_SLOTS_READY.store(1, Ordering::Relaxed);
 }
 
 unsafe fn fork_common(idx: usize) -> libc::pid_t {

@@ -169,6 +169,15 @@ fn resolve(idx: usize) -> usize {
     a
 }
 
+/// Resolves every slot not yet resolved but the side library's names (`side.rs`: those are
+/// resolved per call). About 430 instructions per slot, 0.4 M in all: for a process that forks
+/// often (`contexts::fork::resolve_child_slots`). Async-signal-safe as every resolution is.
+pub fn resolve_all() {
+    for i in 0..generated::SIDE_FIRST.min(NSYMS) {
+        let _ = real(i);
+    }
+}
+
 /// Calls that reached a stub whose function the running libc does not define (at any version).
 #[unsafe(link_section = "assafe_hot")]
 pub static MISSING_CALLS: AtomicUsize = AtomicUsize::new(0);
