@@ -270,6 +270,15 @@ fn main() {
     println!("cargo:rerun-if-changed=build/libc_exports.rs");
     let arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap();
     let env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
+    // No C start files (crti, crtbeginS, crtendS, crtn): the library is `no_std`, registers
+    // nothing with a DSO handle, and has its constructor in `.init_array`. crtbeginS's
+    // `__do_global_dtors_aux` ran at every exit: it wrote its flag `completed.0`, alone on the
+    // first page of `.bss` (a page fault per exec, and per fork child that exits), and called
+    // `__cxa_finalize` through our own stub (a slot resolved again in every such child). (The musl
+    // build links with the host's `cc` too, which would add the same files.)
+    if env == "gnu" || env == "musl" {
+        println!("cargo:rustc-cdylib-link-arg=-nostartfiles");
+    }
     let text = std::fs::read_to_string(&path).expect("read symbols.txt");
     let all: Vec<Row> = symbols_txt::parse(&text).unwrap_or_else(|e| panic!("{e}"));
     let interposed: Vec<Row> = all
