@@ -57,12 +57,20 @@ use generated::{HASHES, LAZY_STRIDE, NAME_BLOB, NAME_OFF, NVERSIONS, VERSION_NAM
 /// Real function addresses, or (until resolved) the address of the symbol's lazy trampoline
 /// ([`prepare`] stores those; 0 before it runs, when no fast path can reach a slot: every thread
 /// starts with the UNINIT bit, so its first call takes the slow path, which initialises first).
-/// Page-aligned: [`prepare`] writes every slot at load, and the fewest pages written is the
-/// fewest page faults per exec.
-pub static SLOTS: Slots = Slots([const { AtomicUsize::new(0) }; NSYMS]);
+/// Page-aligned, and followed by the lookup snapshot: [`prepare`] writes every slot at load, and
+/// the fewest pages written is the fewest page faults per exec. The 1031 slots take two pages
+/// and 56 bytes; the snapshot's rows a process uses share that third page.
+pub static SLOTS: Slots = Slots(
+    [const { AtomicUsize::new(0) }; NSYMS],
+    Snapshot {
+        vcache: [const { [const { AtomicU16::new(0) }; NVERSIONS] }; MAX_OBJECTS],
+        objects: core::cell::UnsafeCell::new([Object::EMPTY; MAX_OBJECTS]),
+    },
+);
 
+/// The slots (what the stubs jump through: field 0, at the symbol's address), then the snapshot.
 #[repr(C, align(4096))]
-pub struct Slots(pub [AtomicUsize; NSYMS]);
+pub struct Slots(pub [AtomicUsize; NSYMS], Snapshot);
 
 impl core::ops::Deref for Slots {
     type Target = [AtomicUsize; NSYMS];
@@ -81,21 +89,17 @@ pub static ALIVE: AtomicPtr<u8> = AtomicPtr::new(&raw const ALIVE_FALLBACK as *m
 const MAX_OBJECTS: usize = 64;
 /// The snapshot: objects after this library, in search order, that are never unloaded, and per
 /// object and version name the object's version index + 1 (0: not looked up yet). The objects
-/// are written only by [`prepare`], before `NOBJECTS` publishes them; read-only after. One
-/// page-aligned block with the caches first: the parts a process uses (its first few objects'
-/// rows of both) share one page.
-#[repr(C, align(4096))]
-struct Snapshot {
+/// are written only by [`prepare`], before `NOBJECTS` publishes them; read-only after. Right
+/// after the slots (in [`SLOTS`]), with the caches first: the parts a process uses (the slots'
+/// last 56 bytes, its first few objects' rows of both) share one page.
+#[repr(C)]
+pub struct Snapshot {
     vcache: [[AtomicU16; NVERSIONS]; MAX_OBJECTS],
     objects: core::cell::UnsafeCell<[Object; MAX_OBJECTS]>,
 }
 // SAFETY: `objects` is written only by `prepare` (one thread, at load) before NOBJECTS publishes
 // the entries with Release; readers read only published entries, after an Acquire load.
 unsafe impl Sync for Snapshot {}
-static SNAPSHOT: Snapshot = Snapshot {
-    vcache: [const { [const { AtomicU16::new(0) }; NVERSIONS] }; MAX_OBJECTS],
-    objects: core::cell::UnsafeCell::new([Object::EMPTY; MAX_OBJECTS]),
-};
 /// Entries of the snapshot's `objects` that lookups may read (Release after they are written).
 #[unsafe(link_section = "assafe_hot")]
 static NOBJECTS: AtomicUsize = AtomicUsize::new(0);
@@ -124,7 +128,7 @@ pub(super) fn snapshot() -> &'static [Object] {
     let n = NOBJECTS.load(Ordering::Acquire);
     // SAFETY: the first NOBJECTS entries were written before NOBJECTS was published (Release,
     // read here with Acquire) and are never written again.
-    unsafe { core::slice::from_raw_parts(SNAPSHOT.objects.get().cast::<Object>(), n) }
+    unsafe { core::slice::from_raw_parts(SLOTS.1.objects.get().cast::<Object>(), n) }
 }
 
 /// Looks symbol `idx` up in the snapshot: at the version the build libc gives it, else (a
@@ -134,7 +138,7 @@ fn lookup(idx: usize) -> Option<Def> {
     let (name, hash, version) = (name(idx), HASHES[idx], VERSION_NAMES[vid]);
     let found = snapshot()
         .iter()
-        .zip(&SNAPSHOT.vcache)
+        .zip(&SLOTS.1.vcache)
         .find_map(|(o, cache)| {
             // SAFETY: the object is never unmapped (module doc), so its tables stay valid.
             unsafe { o.lookup(name, hash, version, &cache[vid]) }
@@ -144,7 +148,7 @@ fn lookup(idx: usize) -> Option<Def> {
     }
     snapshot()
         .iter()
-        .zip(&SNAPSHOT.vcache)
+        .zip(&SLOTS.1.vcache)
         .find_map(|(o, cache)| {
             // SAFETY: as above; an empty version asks for the default one (the cache is unused).
             unsafe { o.lookup(name, hash, b"", &cache[vid]) }
@@ -285,7 +289,7 @@ pub fn prepare() {
             continue;
         };
         // SAFETY: written only here, before NOBJECTS publishes it.
-        unsafe { SNAPSHOT.objects.get().cast::<Object>().add(n).write(o) };
+        unsafe { SLOTS.1.objects.get().cast::<Object>().add(n).write(o) };
         n += 1;
         if b == ldso || o.soname() == super::glibc::LIBC_SONAME {
             pinned = n;
@@ -311,7 +315,7 @@ pub fn prepare() {
     // IFUNC resolvers outside glibc may do anything: run them now, in normal context. Per
     // object, the cheaper of one pass over its dynamic symbols and a (bloom-filtered) lookup of
     // every interposed name.
-    for (o, cache) in snapshot().iter().zip(&SNAPSHOT.vcache) {
+    for (o, cache) in snapshot().iter().zip(&SLOTS.1.vcache) {
         if super::glibc::is_glibc(o.base(), o.soname()) {
             continue;
         }
