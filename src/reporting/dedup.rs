@@ -195,6 +195,11 @@ pub struct Site {
 }
 
 /// Totals for `pid`: (unsafe calls, distinct sites, dropped).
+/// Has any call been recorded (by this process, or before its fork, by its parent)?
+pub fn any() -> bool {
+    ANY.load(Ordering::Relaxed)
+}
+
 pub fn totals(pid: i32) -> (u64, u64, u64) {
     if !ANY.load(Ordering::Relaxed) {
         return (0, 0, 0);

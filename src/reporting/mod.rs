@@ -525,8 +525,6 @@ static LAST_SUMMARY: AtomicU64 = AtomicU64::new(0);
 
 /// The summary record, written when a process that made unsafe calls execs or exits.
 pub fn summary(end: End, ctx_bit: u8) {
-    let pid = sys::getpid();
-    let (calls, distinct, dropped) = dedup::totals(pid);
     let (lost, why) = sink::lost();
     let unresolved = symbols::MISSING_CALLS.load(Ordering::Relaxed) as u64;
     let o = config::options();
@@ -534,6 +532,12 @@ pub fn summary(end: End, ctx_bit: u8) {
     // static one started by `env`, is named as not checked); other summaries only when there is
     // something to say.
     let exec_logged = matches!(end, End::Exec(_)) && o.json() && !o.log_path().is_empty();
+    if !dedup::any() && lost == 0 && unresolved == 0 && !exec_logged && !hygiene::written_any() {
+        // Nothing to say, the usual end of a process: not even a system call.
+        return;
+    }
+    let pid = sys::getpid();
+    let (calls, distinct, dropped) = dedup::totals(pid);
     if calls == 0 && lost == 0 && unresolved == 0 && !exec_logged && !hygiene::written_by(pid) {
         return;
     }
