@@ -103,7 +103,13 @@ fn run() {
     // nobody reads the options before DONE is published.
     let o = unsafe { config::options_mut() };
     let [options, log_fd] = env_values(ENV_KEYS);
-    let problems = config::parse(o, options);
+    // Without ASSAFE_OPTIONS (most processes of a bare LD_PRELOAD) the defaults stand: the parser's
+    // code is not even paged in.
+    let problems = if options.is_empty() {
+        config::Problems::none()
+    } else {
+        config::parse(o, options)
+    };
     if libc::secure() {
         // Under AT_SECURE (setuid), never open a path taken from the environment.
         o.log_path.0.len = 0;

@@ -248,6 +248,16 @@ pub struct Problems {
 }
 
 impl Problems {
+    /// No problem (an empty option string).
+    pub const fn none() -> Problems {
+        Problems {
+            count: 0,
+            first_what: "",
+            first_item: [0; 64],
+            first_item_len: 0,
+        }
+    }
+
     fn note(&mut self, what: &'static str, item: &[u8]) {
         if self.count == 0 {
             self.first_what = what;
@@ -261,12 +271,7 @@ impl Problems {
 
 /// Parses `s` into `o` (which holds the defaults). Never fails; returns the problems found.
 pub fn parse(o: &mut Options, s: &[u8]) -> Problems {
-    let mut p = Problems {
-        count: 0,
-        first_what: "",
-        first_item: [0; 64],
-        first_item_len: 0,
-    };
+    let mut p = Problems::none();
     let n = s.len().min(o.raw.len() - 1);
     if n < s.len() {
         p.note(
