@@ -290,6 +290,72 @@ fn signal_reaches_a_later_preload() {
     );
 }
 
+/// With the C library's own `signal` next (no other preload defines it), `signal()` becomes one
+/// `sigaction` (one `rt_sigaction`): a preload after this one that defines only `sigaction`
+/// sees exactly one call per `signal()`. Before, each `signal()` asked for the old action, let
+/// libc's `signal` set the program's handler, then installed the wrapper: three system calls,
+/// two of them through `sigaction`.
+#[test]
+fn signal_with_libc_next_is_one_sigaction() {
+    let env = Env::new("sb_signal_once");
+    let counter = env.compile_c(
+        "sigaction_counter",
+        r#"#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+static int n;
+int sigaction(int sig, const struct sigaction *a, struct sigaction *o) {
+    if (sig == SIGUSR1) n++;
+    int (*next)(int, const struct sigaction *, struct sigaction *) =
+        (int (*)(int, const struct sigaction *, struct sigaction *))dlsym(RTLD_NEXT, "sigaction");
+    return next(sig, a, o);
+}
+__attribute__((destructor)) static void counts(void) {
+    char b[32];
+    int k = snprintf(b, sizeof b, "sigaction=%d\n", n);
+    (void)!write(1, b, k);
+}
+"#,
+        &["-shared", "-fPIC", "-ldl"],
+    );
+    let prog = env.compile_c(
+        "signal_thrice",
+        r#"#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+static void h(int s) { void *(*volatile m)(size_t) = malloc; (void)s; free(m(8)); }
+static void g(int s) { (void)s; }
+int main(void) {
+    if (signal(SIGUSR1, g) != SIG_DFL || signal(SIGUSR1, g) != g || signal(SIGUSR1, h) != g)
+        return 1;
+    raise(SIGUSR1);
+    puts("done");
+    fflush(stdout);
+    return 0;
+}
+"#,
+        &[],
+    );
+    let (status, stdout, stderr, text) = env.run_preloaded(
+        &[&prog],
+        &format!("{} {}", env.lib.display(), counter.display()),
+        "log",
+    );
+    assert!(status.success(), "{status}\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("done\n") && stdout.contains("sigaction=3\n"),
+        "one sigaction per signal(): {stdout:?}\n{stderr}"
+    );
+    assert!(
+        text.lines().any(|l| l.contains("\"event\":\"report\"")
+            && l.contains("\"function\":\"malloc\"")
+            && l.contains("\"signal_name\":\"SIGUSR1\"")),
+        "the handler is still wrapped and checked:\n{text}"
+    );
+}
+
 /// `sigset` (System V) reaches a later preload too, for a handler and for `SIG_HOLD`, and the
 /// handler it installs is still wrapped and checked.
 #[test]

@@ -313,9 +313,12 @@ unsafe extern "C" fn sysv_signal_impl<const IDX: usize>(sig: c_int, h: usize) ->
 }
 
 /// The program's current handler for `sig` (what `oldact` would show), then [`chain`], then
-/// [`install`] `a`; returns the handler from before (what the program's call returns).
+/// [`install`] `a`; returns the handler from before (what the program's call returns). When the
+/// next definition is the C library's own, whose only effect is the `rt_sigaction` that
+/// [`install`] makes anyway, just [`install`]: one system call where the program's call made
+/// one, not three (gcc's `cc1`, `as` and `ld` each set five or six handlers with `signal`).
 fn chained(idx: usize, sig: c_int, h: usize, a: &libc::sigaction) -> usize {
-    if tls::state() & tls::VFORK_CHILD != 0 {
+    if tls::state() & tls::VFORK_CHILD != 0 || crate::libc::in_libc(symbols::real(idx)) {
         return install(sig, a);
     }
     // SAFETY: all-zero is a valid sigaction.
