@@ -710,3 +710,61 @@ fn sigaction_in_a_fork_child_of_a_busy_setter_returns() {
     assert!(out.status.success(), "{}", out.dump());
     assert_eq!(out.stdout, "forks ok\n", "{}", out.dump());
 }
+
+/// `rt_sigaction` calls `strace -f -c` counts for `cmd` (None when strace is missing outside CI).
+fn rt_sigaction_calls(env: &Env, cmd: &[&std::path::Path], preload: &str) -> Option<u64> {
+    if std::process::Command::new("strace")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
+        // scripts/test installs strace: in CI a missing one is a broken setup, not a skip.
+        assert!(std::env::var_os("CI").is_none(), "strace is missing in CI");
+        eprintln!("SKIPPED: no strace (apt-get install strace)");
+        return None;
+    }
+    let out_file = env.dir.join("strace.txt");
+    let out = std::process::Command::new("strace")
+        .args(["-f", "-c", "-e", "trace=rt_sigaction", "-o"])
+        .arg(&out_file)
+        .args(cmd)
+        .env("LD_PRELOAD", preload)
+        .env_remove("ASSAFE_OPTIONS")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = std::fs::read_to_string(&out_file).unwrap();
+    Some(
+        text.lines()
+            .find(|l| l.trim_end().ends_with("rt_sigaction"))
+            .and_then(|l| l.split_whitespace().nth(3)?.parse().ok())
+            .unwrap_or(0),
+    )
+}
+
+/// A program initialised from an earlier constructor (a library's constructor made an interposed
+/// call before ours ran, as libselinux's does in sed, mv, mkdir…): our constructor asks the
+/// kernel only about the signals `/proc/self/status` shows a handler for, not all 62 (it made
+/// 61 `rt_sigaction` calls in every such process).
+#[test]
+fn early_initialisation_asks_about_few_signals() {
+    let env = Env::new("early_init_signals");
+    let early = env.compile_c(
+        "libearly.so",
+        "#include <stdlib.h>\n\
+         __attribute__((constructor)) static void early(void) { free(malloc(16)); }\n",
+        &["-shared", "-fPIC"],
+    );
+    let prog = env.compile_c("plain", "int main(void) { return 0; }\n", &[]);
+    let with_lib = format!("{} {}", env.lib.display(), early.display());
+    let Some(n) = rt_sigaction_calls(&env, &[&prog], &with_lib) else {
+        return;
+    };
+    let Some(base) = rt_sigaction_calls(&env, &[&prog], &early.display().to_string()) else {
+        return;
+    };
+    assert!(
+        n <= base + 4,
+        "{n} rt_sigaction calls with the library, {base} without: all 62 signals asked about?"
+    );
+}
