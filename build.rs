@@ -279,6 +279,18 @@ fn main() {
     if env == "gnu" || env == "musl" {
         println!("cargo:rustc-cdylib-link-arg=-nostartfiles");
     }
+    // `assafe_hot` (the statics written at load and per fork, docs/architecture.md) right after
+    // `.data`, as an orphan section would land by chance: first in the writable segment, its
+    // 2048-byte alignment left the segment's first page unmapped, a hole the loader maps and
+    // protects separately (one more system call and one more mapping per process).
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    let script = out_dir.join("assafe-hot.ld");
+    std::fs::write(
+        &script,
+        "SECTIONS { assafe_hot : { KEEP(*(assafe_hot)) } } INSERT AFTER .data;\n",
+    )
+    .unwrap();
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-T,{}", script.display());
     let text = std::fs::read_to_string(&path).expect("read symbols.txt");
     let all: Vec<Row> = symbols_txt::parse(&text).unwrap_or_else(|e| panic!("{e}"));
     let interposed: Vec<Row> = all
