@@ -723,6 +723,18 @@ fn rt_sigaction_calls(env: &Env, cmd: &[&std::path::Path], preload: &str) -> Opt
         eprintln!("SKIPPED: no strace (apt-get install strace)");
         return None;
     }
+    // A container may forbid ptrace: then nothing can be counted here.
+    let probe = std::process::Command::new("strace")
+        .args(["-f", "-c", "-o", "/dev/null", "true"])
+        .output()
+        .unwrap();
+    if !probe.status.success() {
+        eprintln!(
+            "SKIPPED: strace cannot trace here: {}",
+            String::from_utf8_lossy(&probe.stderr).trim()
+        );
+        return None;
+    }
     let out_file = env.dir.join("strace.txt");
     let out = std::process::Command::new("strace")
         .args(["-f", "-c", "-e", "trace=rt_sigaction", "-o"])
