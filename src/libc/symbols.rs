@@ -131,28 +131,27 @@ pub(super) fn snapshot() -> &'static [Object] {
     unsafe { core::slice::from_raw_parts(SLOTS.1.objects.get().cast::<Object>(), n) }
 }
 
+/// The published snapshot's objects, each with its row of version caches.
+fn snapshot_rows() -> impl Iterator<Item = (&'static Object, &'static [AtomicU16; NVERSIONS])> {
+    snapshot().iter().zip(&SLOTS.1.vcache)
+}
+
 /// Looks symbol `idx` up in the snapshot: at the version the build libc gives it, else (a
 /// running libc other than the build's) at the name's default version there.
 fn lookup(idx: usize) -> Option<Def> {
     let vid = VERSIONS[idx] as usize;
     let (name, hash, version) = (name(idx), HASHES[idx], VERSION_NAMES[vid]);
-    let found = snapshot()
-        .iter()
-        .zip(&SLOTS.1.vcache)
-        .find_map(|(o, cache)| {
-            // SAFETY: the object is never unmapped (module doc), so its tables stay valid.
-            unsafe { o.lookup(name, hash, version, &cache[vid]) }
-        });
+    let found = snapshot_rows().find_map(|(o, cache)| {
+        // SAFETY: the object is never unmapped (module doc), so its tables stay valid.
+        unsafe { o.lookup(name, hash, version, &cache[vid]) }
+    });
     if found.is_some() || version.is_empty() {
         return found;
     }
-    snapshot()
-        .iter()
-        .zip(&SLOTS.1.vcache)
-        .find_map(|(o, cache)| {
-            // SAFETY: as above; an empty version asks for the default one (the cache is unused).
-            unsafe { o.lookup(name, hash, b"", &cache[vid]) }
-        })
+    snapshot_rows().find_map(|(o, cache)| {
+        // SAFETY: as above; an empty version asks for the default one (the cache is unused).
+        unsafe { o.lookup(name, hash, b"", &cache[vid]) }
+    })
 }
 
 /// Resolves slot `idx` and stores it (idempotent: every caller stores the same value).
@@ -315,7 +314,7 @@ pub fn prepare() {
     // IFUNC resolvers outside glibc may do anything: run them now, in normal context. Per
     // object, the cheaper of one pass over its dynamic symbols and a (bloom-filtered) lookup of
     // every interposed name.
-    for (o, cache) in snapshot().iter().zip(&SLOTS.1.vcache) {
+    for (o, cache) in snapshot_rows() {
         if super::glibc::is_glibc(o.base(), o.soname()) {
             continue;
         }

@@ -194,14 +194,14 @@ pub struct Site {
     pub count: u64,
 }
 
-/// Totals for `pid`: (unsafe calls, distinct sites, dropped).
 /// Has any call been recorded (by this process, or before its fork, by its parent)?
 pub fn any() -> bool {
     ANY.load(Ordering::Relaxed)
 }
 
+/// Totals for `pid`: (unsafe calls, distinct sites, dropped).
 pub fn totals(pid: i32) -> (u64, u64, u64) {
-    if !ANY.load(Ordering::Relaxed) {
+    if !any() {
         return (0, 0, 0);
     }
     let (mut calls, mut distinct) = (0, 0);

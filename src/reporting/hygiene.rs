@@ -24,13 +24,13 @@ pub static IN_ATFORK: AtomicU8 = AtomicU8::new(0);
 #[unsafe(link_section = "assafe_hot")]
 static WRITTEN_BY: AtomicI32 = AtomicI32::new(0);
 
-/// Has this process (`pid`) written a hygiene finding? Its summary is then written too, as for an
-/// unsafe call (a process with findings but no summary reads as only partially checked).
 /// Has any process (this one, or before its fork, its parent) written a hygiene report?
 pub fn written_any() -> bool {
     WRITTEN_BY.load(Ordering::Relaxed) != 0
 }
 
+/// Has this process (`pid`) written a hygiene finding? Its summary is then written too, as for an
+/// unsafe call (a process with findings but no summary reads as only partially checked).
 pub fn written_by(pid: i32) -> bool {
     pid != 0 && WRITTEN_BY.load(Ordering::Relaxed) == pid
 }

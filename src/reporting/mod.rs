@@ -532,13 +532,14 @@ pub fn summary(end: End, ctx_bit: u8) {
     // static one started by `env`, is named as not checked); other summaries only when there is
     // something to say.
     let exec_logged = matches!(end, End::Exec(_)) && o.json() && !o.log_path().is_empty();
-    if !dedup::any() && lost == 0 && unresolved == 0 && !exec_logged && !hygiene::written_any() {
+    let must = lost != 0 || unresolved != 0 || exec_logged;
+    if !must && !dedup::any() && !hygiene::written_any() {
         // Nothing to say, the usual end of a process: not even a system call.
         return;
     }
     let pid = sys::getpid();
     let (calls, distinct, dropped) = dedup::totals(pid);
-    if calls == 0 && lost == 0 && unresolved == 0 && !exec_logged && !hygiene::written_by(pid) {
+    if !must && calls == 0 && !hygiene::written_by(pid) {
         return;
     }
     if matches!(end, End::Unseen)
