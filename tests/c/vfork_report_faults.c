@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "faults.h"
+
 void *volatile sink;
 
 int main(int argc, char **argv) {
@@ -24,9 +26,6 @@ int main(int argc, char **argv) {
         int st;
         if (pid < 0 || waitpid(pid, &st, 0) != pid) return 1;
     }
-    struct rusage self, children;
-    getrusage(RUSAGE_SELF, &self);
-    getrusage(RUSAGE_CHILDREN, &children);
-    printf("%ld\n", (self.ru_minflt - before.ru_minflt + children.ru_minflt) * 100 / n);
+    print_faults_per(&before, n);
     return 0;
 }
