@@ -943,6 +943,74 @@ fn library_has_no_allocator_panic_or_unwind_symbols() {
     );
 }
 
+/// The library exports the functions of symbols.txt and nothing else: any other exported name
+/// comes first in every program's global scope and takes the place of the program's own.
+#[test]
+fn library_exports_only_the_interposed_functions() {
+    let table = std::fs::read_to_string(repo_root().join("symbols.txt")).unwrap();
+    let names: BTreeSet<&str> = table
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| l.split('\t').next())
+        .collect();
+    assert!(names.len() > 500, "symbols.txt read wrong: {}", names.len());
+    let text = nm(&["-D", "--defined-only"], &library());
+    let extra: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .map(|s| s.split('@').next().unwrap())
+        .filter(|n| !names.contains(n))
+        .collect();
+    assert!(
+        extra.is_empty(),
+        "exported but not in symbols.txt: {extra:?}"
+    );
+}
+
+/// A Rust program linked with the shared libstd (`-C prefer-dynamic`) catches its panics under the
+/// preload. The library's own `rust_eh_personality` (the precompiled `core` refers to one) was
+/// exported and bound in place of libstd's: every panic aborted ("failed to initiate panic").
+#[test]
+fn rust_program_with_shared_libstd_catches_panics() {
+    let env = Env::new("rel_dynstd");
+    let src = env.dir.join("dynstd.rs");
+    std::fs::write(
+        &src,
+        r#"fn main() {
+    std::panic::set_hook(Box::new(|_| {}));
+    let r = std::panic::catch_unwind(|| panic!("boom"));
+    println!("caught: {}", r.is_err());
+}
+"#,
+    )
+    .unwrap();
+    let exe = env.dir.join("dynstd");
+    let ok = Command::new("rustc")
+        .args(["-C", "prefer-dynamic", "-O", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .status()
+        .expect("rustc");
+    assert!(ok.success());
+    let libdir = Command::new("rustc")
+        .args(["--print", "target-libdir"])
+        .output()
+        .expect("rustc --print target-libdir");
+    let libdir = String::from_utf8(libdir.stdout).unwrap().trim().to_string();
+    for preload in [false, true] {
+        let mut vars = vec![("LD_LIBRARY_PATH".to_string(), libdir.clone())];
+        if preload {
+            vars.push(("LD_PRELOAD".into(), library().display().to_string()));
+        }
+        let (_, status, stdout, stderr) =
+            run_raw(&[&exe], &vars, &["LD_PRELOAD", "ASSAFE_OPTIONS"]);
+        assert!(
+            status.success() && stdout == "caught: true\n",
+            "preload {preload}: {status:?}\nstdout: {stdout}\nstderr: {stderr}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Found by the transparency oracle (CPython's test_signal.test_interprocess_signal hangs under the
 // preload): subprocess.Popen vforks, and the vfork child resets the parent's handled signals to
