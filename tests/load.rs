@@ -444,6 +444,37 @@ fn every_exec_function_is_followed() {
     }
 }
 
+/// With a bare `LD_PRELOAD` (no `ASSAFE_OPTIONS`) an exec passes the program's environment on as
+/// it is: nothing is added where the library is already preloaded (a shell's every command would
+/// pay a mapping and a copy), and a stripped environment gets `LD_PRELOAD` back but no empty
+/// `ASSAFE_OPTIONS=`.
+#[test]
+fn exec_without_options_adds_no_options() {
+    let env = Env::new("load_noopts");
+    let (_, status, stdout, stderr) =
+        env.run_raw_options(&["/bin/sh", "-c", "exec /usr/bin/env"], None);
+    assert!(status.success(), "{stderr}");
+    assert!(
+        stdout.lines().any(|l| l.starts_with("LD_PRELOAD=")),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("ASSAFE_OPTIONS"),
+        "an empty ASSAFE_OPTIONS was added: {stdout}"
+    );
+    let prog = env.compile_file("load_execs", &[]);
+    let (_, status, stdout, stderr) = env.run_raw_options(&[prog.as_os_str()], None);
+    assert!(status.success(), "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "PATH and LD_PRELOAD only: {stdout}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("LD_PRELOAD=") && l.contains("libassafe.so")),
+        "LD_PRELOAD not re-added: {stdout}"
+    );
+}
+
 /// Real functions are resolved on first use (`libc::symbols`): a function whose first call in
 /// the process is made by racing threads, in a signal handler, in the child of a multi-threaded
 /// fork or in a vfork child works there, and is reported as in any other call.

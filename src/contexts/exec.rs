@@ -151,8 +151,8 @@ fn preload_entry<'a>(me: &'a [u8], buf: &'a mut [u8; 512]) -> &'a [u8] {
     me
 }
 
-/// Builds the new environment, or returns None when `env` already carries both variables and
-/// there is no kept log file to hand over (`handover`: its fd and identity, passed as
+/// Builds the new environment, or returns None when `env` already carries both variables (or
+/// this image has no options to pass on) and there is no kept log file to hand over (`handover`: its fd and identity, passed as
 /// `ASSAFE_LOG_FD=fd:identity`, replacing any such entry). The result lives in a fresh mapping
 /// that the exec replaces (or that leaks if exec fails).
 fn followed_env(
@@ -160,8 +160,6 @@ fn followed_env(
     handover: Option<(i32, u64)>,
 ) -> Option<*const *const c_char> {
     let o = config::options();
-    let mut entry_buf = [0u8; 512];
-    let me = preload_entry(assafe_unwind::module_of(self_base())?.path, &mut entry_buf);
     let mut n = 0;
     let mut ld: Option<&[u8]> = None;
     let mut has_opts = false;
@@ -178,10 +176,19 @@ fn followed_env(
             n += 1;
         }
     }
-    let ld_ok = ld.is_some_and(|v| contains(v, b"libassafe"));
-    if ld_ok && has_opts && handover.is_none() {
+    let self_path = || assafe_unwind::module_of(self_base()).map(|m| m.path);
+    // The library under its own name, or under any name it was loaded by (a renamed copy).
+    let ld_ok = ld
+        .is_some_and(|v| contains(v, b"libassafe") || self_path().is_some_and(|p| contains(v, p)));
+    // Without options (a bare LD_PRELOAD) the new image's defaults are this one's: an absent
+    // ASSAFE_OPTIONS means the same as an empty one, and the environment is passed as it is (no
+    // mapping, no copy: a shell's every command).
+    let opts_ok = has_opts || o.raw_len == 0;
+    if ld_ok && opts_ok && handover.is_none() {
         return None;
     }
+    let mut entry_buf = [0u8; 512];
+    let me = preload_entry(self_path()?, &mut entry_buf);
     let theirs = if ld_ok {
         b"".as_slice()
     } else {
@@ -222,7 +229,7 @@ fn followed_env(
         }
         b.c(0);
     }
-    if !has_opts {
+    if !opts_ok {
         ptrs[k] = b.len() + text_addr(base, n);
         k += 1;
         b.s("ASSAFE_OPTIONS=").bytes(&o.raw[..o.raw_len]).c(0);
