@@ -475,6 +475,28 @@ fn exec_without_options_adds_no_options() {
     );
 }
 
+/// A renamed copy of the library (a distribution's own name, a test's scratch copy) counts as
+/// preloaded: an exec passes `LD_PRELOAD` on as it is. It was added again at every exec, the entry
+/// one copy longer in each generation.
+#[test]
+fn renamed_library_is_not_added_again_at_exec() {
+    let env = Env::new("load_renamed");
+    let copy = env.dir.join("renamed-copy.so");
+    std::fs::copy(library(), &copy).unwrap();
+    let (_, status, stdout, stderr) = run_raw(
+        &[
+            "/bin/sh",
+            "-c",
+            "exec /bin/sh -c 'exec /bin/sh -c \"exec /usr/bin/env\"'",
+        ],
+        &[("LD_PRELOAD".into(), copy.display().to_string())],
+        &["LD_PRELOAD", "ASSAFE_OPTIONS"],
+    );
+    assert!(status.success(), "{stderr}");
+    let want = format!("LD_PRELOAD={}", copy.display());
+    assert!(stdout.lines().any(|l| l == want), "want {want}: {stdout}");
+}
+
 /// Real functions are resolved on first use (`libc::symbols`): a function whose first call in
 /// the process is made by racing threads, in a signal handler, in the child of a multi-threaded
 /// fork or in a vfork child works there, and is reported as in any other call.
