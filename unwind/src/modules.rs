@@ -311,22 +311,44 @@ unsafe fn module_from_info(info: &DlPhdrInfo, first: bool) -> Option<Module> {
         m.path_ptr = name as usize;
         m.path_len = name_len;
     }
-    // Locate .eh_frame from the header; bound it by the end of its PT_LOAD segment.
-    if m.eh_hdr != 0 && m.contains(m.eh_hdr) {
-        // SAFETY: PT_GNU_EH_FRAME lies inside a mapped PT_LOAD segment of a loaded module.
-        let hdr = unsafe { core::slice::from_raw_parts(m.eh_hdr as *const u8, m.eh_hdr_len) };
-        if let Some(p) = eh_frame_ptr(hdr, m.eh_hdr)
-            && let Some(&(_, end)) = m.loads[..m.nloads].iter().find(|l| p >= l.0 && p < l.1)
-        {
-            m.eh_frame = p;
-            m.eh_frame_len = end - p;
-        }
-    }
-    if m.eh_frame == 0 {
+    // `.eh_frame` is located from the header only when a walk looks the module up
+    // ([`Module::locate_eh_frame`]): the header is on a page of its own in most modules, and
+    // reading it here cost every process one page fault per loaded module at load.
+    if m.eh_hdr != 0 && !m.contains(m.eh_hdr) {
         m.eh_hdr = 0;
         m.eh_hdr_len = 0;
     }
     Some(m)
+}
+
+impl Module {
+    /// Sets `eh_frame` from the module's `.eh_frame_hdr`, bounded by the end of its PT_LOAD
+    /// segment; clears the header when it names no `.eh_frame`.
+    ///
+    /// # Safety
+    /// The module must be loaded: its PT_LOAD segments mapped (true of every module in the table
+    /// until the refresh after its `dlclose`, the same condition under which a walk reads its
+    /// unwind tables).
+    unsafe fn locate_eh_frame(&mut self) {
+        if self.eh_hdr != 0 {
+            // SAFETY: PT_GNU_EH_FRAME lies inside a mapped PT_LOAD segment of a loaded module
+            // (checked when the table was filled; caller's contract).
+            let hdr =
+                unsafe { core::slice::from_raw_parts(self.eh_hdr as *const u8, self.eh_hdr_len) };
+            if let Some(p) = eh_frame_ptr(hdr, self.eh_hdr)
+                && let Some(&(_, end)) = self.loads[..self.nloads]
+                    .iter()
+                    .find(|l| p >= l.0 && p < l.1)
+            {
+                self.eh_frame = p;
+                self.eh_frame_len = end - p;
+            }
+        }
+        if self.eh_frame == 0 {
+            self.eh_hdr = 0;
+            self.eh_hdr_len = 0;
+        }
+    }
 }
 
 /// `.eh_frame`'s address from its `.eh_frame_hdr` at `addr`. The encoding every linker writes
@@ -488,7 +510,11 @@ pub(crate) fn lookup(addr: usize) -> Option<Module> {
         }
         fence(Ordering::Acquire);
         if t.seq.load(Ordering::Relaxed) == s1 {
-            return found;
+            return found.map(|mut m| {
+                // SAFETY: a module of the published table is loaded (see locate_eh_frame).
+                unsafe { m.locate_eh_frame() };
+                m
+            });
         }
     }
     None
