@@ -47,18 +47,5 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
     platform::sys::abort()
 }
 
-// `rust_eh_personality`: referenced by the unwind tables of the precompiled `core`
-// (`DW.ref.rust_eh_personality`); never called (panic = "abort"). Defined hidden, so that it is
-// not exported: an exported one came first in the global scope and took the place of libstd's in
-// a Rust program linked with the shared libstd (`-C prefer-dynamic`), whose every panic then
-// aborted ("failed to initiate panic"), caught or not.
-core::arch::global_asm!(
-    ".pushsection .text.rust_eh_personality,\"ax\",%progbits",
-    ".globl rust_eh_personality",
-    ".hidden rust_eh_personality",
-    ".type rust_eh_personality, %function",
-    "rust_eh_personality:",
-    "ret",
-    ".size rust_eh_personality, . - rust_eh_personality",
-    ".popsection",
-);
+// `rust_eh_personality` (which the precompiled `core` refers to) is defined, hidden, in
+// `platform::arch`.
