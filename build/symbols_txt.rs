@@ -40,6 +40,7 @@ pub const CLASSES: &[ClassInfo] = &[
     class("fd", "Fd", true),
     class("atexit", "Atexit", true),
     class("spawn", "Spawn", true),
+    class("thread", "Thread", true),
 ];
 
 const fn class(word: &'static str, variant: &'static str, always_slow: bool) -> ClassInfo {

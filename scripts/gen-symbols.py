@@ -86,6 +86,9 @@ SPECIAL = {
     "__cxa_atexit": "atexit", "atexit": "atexit", "on_exit": "atexit",
     # Spawns: the library checks the fds the spawned program inherits (fd-leak), as at an exec.
     "posix_spawn": "spawn", "posix_spawnp": "spawn",
+    # Thread creation: the process becomes multi-threaded, so the library arms its fork sentinel
+    # (a fork it does not see then makes a child worth checking).
+    "pthread_create": "thread", "thrd_create": "thread",
 }
 
 # Never interposed: called before the library can run, or with a non-C ABI.
@@ -313,7 +316,7 @@ MANUAL_REASONS = [("i18n", "i18n"), ("dlopen", "dl"), ("plugin", "dl"), ("heap",
 SPECIAL_REASON = {"fork": "fork", "vfork": "fork", "exec": "exec", "exit": "atexit",
                   "sigaction": "signal", "jmp": "signal", "cancel": "thread", "init": "lock", "dlopen": "dl", "_fork": "-",
                   "_exit": "-", "sandbox": None, "fd": None, "atexit": "atexit",
-                  "spawn": "exec"}
+                  "spawn": "exec", "thread": "thread"}
 
 # Reason words for documented-AS-Safe functions that POSIX does not list and that
 # touch shared state (so they stay interposed for the posix verdict).
@@ -770,8 +773,8 @@ def check_invariants(rows):
     for n in MUST_UNSAFE:
         if n not in by:
             errs.append("%s missing" % n)
-        elif by[n]["class"] not in ("unsafe", "dlopen", "atexit") or by[n]["glibc"] != "unsafe":
-            errs.append("%s must be class unsafe (or dlopen, atexit)/glibc unsafe, is %s/%s" % (n, by[n]["class"], by[n]["glibc"]))
+        elif by[n]["class"] not in ("unsafe", "dlopen", "atexit", "thread") or by[n]["glibc"] != "unsafe":
+            errs.append("%s must be class unsafe (or dlopen, atexit, thread)/glibc unsafe, is %s/%s" % (n, by[n]["class"], by[n]["glibc"]))
     if errs:
         sys.exit("gen-symbols: invariant violated:\n  " + "\n  ".join(errs))
 
@@ -798,6 +801,7 @@ CLASS_DOC = [
     ("fd", "pipe, socket, open, dup and the other fd-making calls: interposed; the library notes the caller of each one that makes an fd without close-on-exec (the fd-leak finding names it); verdicts as the columns say."),
     ("atexit", "__cxa_atexit, atexit, on_exit: interposed (the library notes the exit handlers the program's own code registers: exit-in-child names those a fork child's exit() runs again); unsafe."),
     ("spawn", "posix_spawn, posix_spawnp: interposed (each version the libc defines has its own stub); before the real call the library checks the fds the spawned program inherits without close-on-exec (fd-leak), as at an exec; verdicts as the columns say."),
+    ("thread", "pthread_create, thrd_create: interposed; the first one arms the library's fork sentinel (a MADV_WIPEONFORK page: a fork that bypasses fork() is noticed in the child), which a single-threaded process never needs; unsafe."),
     ("skip", "not interposed although not safe; reason versioned (several versions are distinct code: an unversioned interposer would send old binaries to the new implementation) or loader (startup/loader/profiling internals that must never be wrapped)."),
 ]
 

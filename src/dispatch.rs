@@ -98,6 +98,12 @@ fn wrapper_or_real(idx: usize) -> usize {
         Class::Init => fork::init_wrapper(idx),
         Class::Dlopen => dlopen::wrapper(idx),
         Class::Fd => hygiene::fds::made::wrapper(idx),
+        Class::Thread => {
+            // The process is about to have a second thread: from now on a fork it makes past
+            // our wrappers leaves a child worth checking.
+            fork::arm();
+            symbols::real(idx)
+        }
         Class::Unsafe
         | Class::Exec
         | Class::Exit

@@ -124,13 +124,12 @@ fn run() {
         // changed uid) and handed it over through the exec.
         reporting::sink::adopt_kept(fd, id);
     }
-    reporting::capture_exe();
-    let status = read_status();
-    SIGNALS_TO_ASK.store(status.signals, Ordering::Relaxed);
-    if status.seccomp {
-        sandbox::restrict();
-    }
-    fork::arm();
+    // Whether a seccomp filter came with the exec is learnt when first needed
+    // (`sys::restricted`); a filter found then is prepared for as one the program installs.
+    sys::on_filter(sandbox::restrict);
+    // The program's path is read when first needed (`reporting::capture_exe`).
+    assafe_unwind::set_exe_provider(reporting::exe_for_modules);
+    fork::arm_at_load();
     let sup = suppress::load(o.suppressions.as_bytes());
     reporting::options_feedback(&problems, sup);
 }
@@ -162,67 +161,12 @@ fn after() {
     unsafe { assafe_unwind::refresh_modules() };
     libc::record_bases();
     hygiene::child::register_atfork(); // process hygiene: atfork-child
-    signal::wrap_existing(SIGNALS_TO_ASK.load(Ordering::Relaxed));
+    // After an exec every handler is back to the default: one installed since came from an
+    // earlier constructor, through libc's functions, which reach the wrapper (and initialise the
+    // library early: the constructor then asks about the rest). SIGCHLD always: its flags
+    // (SA_NOCLDWAIT) and an inherited SIG_IGN matter with no handler.
+    signal::wrap_existing(1 << (::libc::SIGCHLD - 1));
     reporting::start_record();
-}
-
-/// What `/proc/self/status` said at load: is a seccomp filter already in force (inherited
-/// through exec: systemd's `SystemCallFilter=`, a sandboxing parent), and which signals have a
-/// handler (`SigCgt`), so that [`after`] asks the kernel only about those instead of all 62.
-/// Read with the calls the loader itself has just made (`openat`, `read`, `close`), so a filter
-/// that let the program start allows them. Without `/proc`: no filter known, every signal asked
-/// about.
-struct Status {
-    seccomp: bool,
-    signals: u64,
-}
-
-/// [`Status::signals`] from the read at load, for [`after`] (written before DONE is published).
-#[unsafe(link_section = "assafe_hot")]
-static SIGNALS_TO_ASK: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(u64::MAX);
-
-fn read_status() -> Status {
-    let unknown = Status {
-        seccomp: false,
-        signals: u64::MAX,
-    };
-    let Ok(fd) = sys::open(
-        b"/proc/self/status\0",
-        ::libc::O_RDONLY | ::libc::O_CLOEXEC,
-        0,
-    ) else {
-        return unknown;
-    };
-    use assafe_pure::proc_stat::{parse_mask, status_values};
-    let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 4096];
-    let mut n = 0;
-    let mut values = [None; 2];
-    while n < buf.len() {
-        match sys::read_uninit(fd, &mut buf[n..]) {
-            Ok(0) | Err(_) => break,
-            Ok(k) => n += k.min(buf.len() - n),
-        }
-        // SAFETY: the kernel initialised the first n bytes (the reads above, each within bounds).
-        let s = unsafe { core::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n) };
-        values = status_values(s, [b"Seccomp:", b"SigCgt:"]);
-        // The kernel hands the whole file to the first read: no second read (to see the end of
-        // the file) once every line wanted is there, whole.
-        if values.iter().all(Option::is_some) && s.ends_with(b"\n") {
-            break;
-        }
-    }
-    sys::close(fd);
-    let [seccomp, cgt] = values;
-    let seccomp = seccomp.is_some_and(|v| v.first().is_some_and(|&c| c != b'0'));
-    // Only the signals with a handler need asking about (an ignored or default one is never our
-    // wrapper's, and the table is read only for signals whose kernel action is the wrapper: a
-    // process that inherits ignored signals, as a shell's children do, pays nothing for them).
-    // SIGCHLD always: its flags (SA_NOCLDWAIT) matter even with the default action.
-    let signals = match cgt.and_then(parse_mask) {
-        Some(cgt) => cgt | 1 << (::libc::SIGCHLD - 1),
-        None => u64::MAX,
-    };
-    Status { seccomp, signals }
 }
 
 /// The destructor: runs at a return from `main` and in `exit` (after the atexit handlers). Writes
@@ -256,7 +200,14 @@ extern "C" fn constructor() {
         // Only the signals `/proc/self/status` shows a handler for are asked about: a program
         // linked with libselinux (sed, mv, mkdir…) is initialised from its constructor, and
         // asking about all 62 signals cost it 60 system calls at every start.
-        signal::wrap_existing(read_status().signals);
+        // (A raw system call is also how a Go runtime in a shared library installs its handlers,
+        // on a thread its constructor started.) The same read tells whether a seccomp filter
+        // came with the exec.
+        let status = sys::read_status();
+        if let Some(st) = &status {
+            sys::learnt(st.seccomp);
+        }
+        signal::wrap_existing(status.map_or(u64::MAX, |st| st.signals));
     }
     ensure();
     tls::store(was & !(tls::UNINIT | tls::BUSY) | state::process_context());

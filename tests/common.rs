@@ -616,3 +616,25 @@ impl Outcome {
         );
     }
 }
+
+/// Can `strace` trace here? In CI a missing strace is a broken setup (scripts/test installs it):
+/// asserted. A container may forbid ptrace: then false, and the caller skips, saying why.
+pub fn strace_usable() -> bool {
+    if Command::new("strace").arg("-V").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "strace is missing in CI");
+        eprintln!("SKIPPED: no strace (apt-get install strace)");
+        return false;
+    }
+    let probe = Command::new("strace")
+        .args(["-f", "-c", "-o", "/dev/null", "true"])
+        .output()
+        .unwrap();
+    if !probe.status.success() {
+        eprintln!(
+            "SKIPPED: strace cannot trace here: {}",
+            String::from_utf8_lossy(&probe.stderr).trim()
+        );
+        return false;
+    }
+    true
+}

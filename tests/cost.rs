@@ -201,6 +201,62 @@ fn load_page_faults_per_exec() {
     });
 }
 
+/// The system calls of a run of `prog` (their names, in order), traced by strace.
+fn syscall_names(env: &Env, prog: &std::path::Path, preload: &std::path::Path) -> Vec<String> {
+    let out_file = env.dir.join("strace.txt");
+    let out = Command::new("strace")
+        .arg("-o")
+        .arg(&out_file)
+        .arg(prog)
+        .env("LD_PRELOAD", preload)
+        .env_remove("ASSAFE_OPTIONS")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = std::fs::read_to_string(&out_file).unwrap();
+    text.lines()
+        .filter_map(|l| l.split('(').next())
+        .filter(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Loading the library makes one system call of its own in a program that does nothing
+/// interesting (most processes of a build): the `SIGCHLD` query. Whether a seccomp filter came
+/// with the exec (`/proc/self/status`), the program's path (`/proc/self/exe`) and the fork
+/// sentinel (a mapping and `madvise`) wait until a process needs them; the first `/proc` access
+/// of a process was the largest single cost of loading the library (~15 µs of ~65 µs per exec).
+/// The loader's own calls for the library (opening and mapping it, its `.bss`) are not counted:
+/// the run is compared with one under a preloaded library that does nothing.
+#[test]
+fn load_makes_one_system_call() {
+    if !strace_usable() {
+        return;
+    }
+    let env = Env::new("cost_load_syscalls");
+    let prog = env.compile_c("plain", "int main(void) { return 0; }\n", &[]);
+    let empty = env.compile_c(
+        "libempty.so",
+        "int assafe_test_empty;\n",
+        &["-shared", "-fPIC"],
+    );
+    let mut extra = syscall_names(&env, &prog, &env.lib);
+    for name in syscall_names(&env, &prog, &empty) {
+        if let Some(i) = extra.iter().position(|n| *n == name) {
+            extra.remove(i);
+        }
+    }
+    // The loader maps the library's .bss (the empty one has none): one anonymous mmap.
+    if let Some(i) = extra.iter().position(|n| n == "mmap") {
+        extra.remove(i);
+    }
+    assert_eq!(
+        extra,
+        ["rt_sigaction"],
+        "system calls beyond an empty preload's"
+    );
+}
+
 /// What a fork costs in page faults, parent and child together, for what a shell's `$(...)` does
 /// (a pipe without close-on-exec, a fork, a dup2 and `_exit` in the child), against a preloaded
 /// library that does nothing. The library writes at fork only what changes, in as few pages as

@@ -110,6 +110,34 @@ fn strict_seccomp_filter_in_a_mt_fork_child_survives_and_reports() {
     );
 }
 
+/// A seccomp filter that came with the exec (a sandboxing parent, systemd's `SystemCallFilter=`):
+/// the library learns of it from `/proc/self/status` before its first system call that such a
+/// filter could forbid (here: the unwinder's `process_vm_readv`, `readlinkat` for the program's
+/// path), not at load, and then works as under a filter it saw installed: the handler's `malloc`
+/// is reported, with a stack read through the pipe reader, and the program runs to its end. The
+/// filter kills on those calls, so a library that made one would end the program with SIGSYS.
+#[test]
+fn seccomp_filter_inherited_at_exec_is_learnt_before_it_matters() {
+    let env = Env::new("sb_inherited");
+    let prog = env.compile_file("sb_inherited", &[]);
+    let out = env.run(&[prog.as_os_str(), "launch".as_ref()], true, "");
+    out.assert_ok();
+    assert_eq!(out.stdout, "target: survived\n", "{}", out.dump());
+    assert_eq!(out.stderr, "", "{}", out.dump());
+    let r = out.reports_for("malloc");
+    assert_eq!(r.len(), 1, "{}", out.dump());
+    assert_eq!(r[0]["context"], "signal-handler", "{}", r[0]);
+    exe_is(r[0], "sb_inherited");
+    assert!(
+        r[0]["frames"].as_array().unwrap().len() >= 2,
+        "the handler's caller is found through the pipe reader: {}",
+        r[0]
+    );
+    for sum in out.summaries() {
+        assert!(sum.get("lost").is_none(), "{sum}");
+    }
+}
+
 /// Runs `sb_chroot MODE EMPTY` (the MT fork child chroots into an empty directory, or the whole
 /// process chroots first): it succeeds with nothing on stderr, and its child's one malloc report
 /// reached the log directory with `exe` set. Returns that report and the test's `Env` (whose

@@ -713,26 +713,7 @@ fn sigaction_in_a_fork_child_of_a_busy_setter_returns() {
 
 /// `rt_sigaction` calls `strace -f -c` counts for `cmd` (None when strace is missing outside CI).
 fn rt_sigaction_calls(env: &Env, cmd: &[&std::path::Path], preload: &str) -> Option<u64> {
-    if std::process::Command::new("strace")
-        .arg("-V")
-        .output()
-        .is_err()
-    {
-        // scripts/test installs strace: in CI a missing one is a broken setup, not a skip.
-        assert!(std::env::var_os("CI").is_none(), "strace is missing in CI");
-        eprintln!("SKIPPED: no strace (apt-get install strace)");
-        return None;
-    }
-    // A container may forbid ptrace: then nothing can be counted here.
-    let probe = std::process::Command::new("strace")
-        .args(["-f", "-c", "-o", "/dev/null", "true"])
-        .output()
-        .unwrap();
-    if !probe.status.success() {
-        eprintln!(
-            "SKIPPED: strace cannot trace here: {}",
-            String::from_utf8_lossy(&probe.stderr).trim()
-        );
+    if !strace_usable() {
         return None;
     }
     let out_file = env.dir.join("strace.txt");

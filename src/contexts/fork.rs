@@ -31,7 +31,26 @@ pub fn count_threads() -> u32 {
 #[unsafe(link_section = "assafe_hot")]
 static PAGE: AtomicPtr<u8> = AtomicPtr::new(core::ptr::null_mut());
 
-/// Sets up the sentinel the cold stubs test (at load), or re-arms it (in every child).
+/// Arms the sentinel at load where it is needed already: with `strict` (every fork child is
+/// checked), or when an earlier constructor started threads. Otherwise the first thread does
+/// ([`arm`] from `pthread_create`/`thrd_create`): a fork that bypasses our wrappers leaves a child
+/// worth checking only in a process that has had threads (or in `strict` mode), and a
+/// single-threaded process never pays the page, its mapping and its `madvise`.
+pub fn arm_at_load() {
+    if config::options().strict || clib::had_threads() {
+        arm();
+    }
+}
+
+/// In a fork child: the page the parent armed came back wiped; re-armed here (a child whose
+/// parent never armed it arms it only with `strict`, as at load).
+pub fn rearm_in_child() {
+    if !PAGE.load(Ordering::Relaxed).is_null() || config::options().strict {
+        arm();
+    }
+}
+
+/// Sets up the sentinel the cold stubs test, or re-arms it (in a child).
 pub fn arm() {
     let p = PAGE.load(Ordering::Relaxed);
     if !p.is_null() {
@@ -97,7 +116,7 @@ pub(crate) fn child(parent_threads: u32, parent: i32, by: u8) {
         // Made under a seccomp filter: our pid cannot be asked for (records are counted lost).
         sys::forget_pid();
     }
-    arm();
+    rearm_in_child();
     state::FORKED_BY.store(by, Ordering::Relaxed);
     state::forget_own_objects();
     dedup::child_reset();

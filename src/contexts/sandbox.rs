@@ -9,7 +9,7 @@
 use crate::libc::symbols::generated as g;
 use crate::platform::arch::Frame;
 use crate::platform::sys;
-use crate::reporting::sink;
+use crate::reporting::{self, sink};
 
 const PR_SET_SECCOMP: usize = 22;
 const PR_SET_NO_NEW_PRIVS: usize = 38;
@@ -49,6 +49,8 @@ fn moves_the_log_away(n: libc::c_long) -> bool {
 
 /// Runs before the real function of a sandbox-class call.
 pub fn before(idx: usize, f: &Frame) {
+    // The program's path, while `/proc/self/exe` can still be read (it is read lazily).
+    let _ = reporting::capture_exe();
     match idx {
         g::IDX_prctl => match f.arg(0) {
             PR_SET_SECCOMP => restrict(),

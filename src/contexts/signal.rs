@@ -84,9 +84,8 @@ struct WriterGuard {
 
 impl WriterGuard {
     fn new(sig: usize) -> WriterGuard {
-        if sys::restricted() {
-            return WriterGuard::restricted(sig);
-        }
+        // One thread first: it makes no system call, so it needs no answer about a seccomp
+        // filter (asking would read /proc at the first sigaction of most processes).
         if crate::libc::single_threaded() {
             // One thread: the flag can only be held by this thread's own writer, interrupted by
             // the handler now calling, which must not wait for it: it writes without the flag
@@ -100,6 +99,9 @@ impl WriterGuard {
                 mask: None,
                 held,
             };
+        }
+        if sys::restricted() {
+            return WriterGuard::restricted(sig);
         }
         let all: u64 = !0;
         let mut mask = 0u64;

@@ -16,5 +16,9 @@ unsafe extern "C" fn vfork_failed(err: i32) -> ::libc::pid_t {
 
 /// The wrapper the slow path sends a vfork-class call to.
 pub fn wrapper() -> usize {
+    // Whether a seccomp filter came with the exec is learnt here, in the parent, if not yet: a
+    // vfork child shares the library's statics but not the fd table, so the preparations for a
+    // filter (the unwinder's pipe) must not be made there.
+    let _ = crate::platform::sys::restricted();
     vfork_wrapper as *const () as usize
 }

@@ -4,7 +4,7 @@
 //! these: no libc function is called (libc's wrappers are safe too, but several of the names are
 //! exported by this very library, and going straight to the kernel keeps `errno` untouched).
 
-use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicU8, AtomicUsize, Ordering};
 
 use super::arch::{self, nr};
 
@@ -15,9 +15,31 @@ use super::arch::{self, nr};
 // (the ones every practical filter allows, e.g. OpenSSH's pre-auth child, Chromium's renderers):
 // `getpid`/`getppid` answer from values cached before the filter, `gettid` answers 0 (unknown),
 // and `open`, `readlink`, `mmap_anon` and the file-size check fail without a system call.
+//
+// Whether a filter came with the exec (systemd's `SystemCallFilter=`, a sandboxing parent) is
+// learnt from `/proc/self/status` when the library first needs to know, not at load: most
+// processes of a build never make a system call the answer gates, and the read (the first
+// `/proc` access of a new process) was the largest single cost of loading the library. It is
+// read with the calls the loader itself made (`openat`, `read`, `close`), so a filter that let
+// the program start allows them. A filter the program installs through a call the library sees
+// (`prctl`, `seccomp`, `syscall`) sets the state directly (`contexts::sandbox`).
+
+/// Not learnt yet.
+const UNKNOWN: u8 = 0;
+/// Being learnt (by one thread): the gated calls go on as before a filter is known, so that the
+/// preparations for one (opening the log file, the unwinder's pipe) can still be made.
+const LEARNING: u8 = 1;
+/// No filter.
+const FREE: u8 = 2;
+/// A filter is (or may be) in force.
+const FILTERED: u8 = 3;
 
 #[unsafe(link_section = "assafe_hot")]
-static RESTRICTED: AtomicBool = AtomicBool::new(false);
+static SECCOMP: AtomicU8 = AtomicU8::new(UNKNOWN);
+/// What to do first when a filter is found: `contexts::sandbox::restrict`'s preparations, which
+/// end in [`enter_restricted`] (registered by `init`, 0 before).
+#[unsafe(link_section = "assafe_hot")]
+static ON_FILTER: AtomicUsize = AtomicUsize::new(0);
 /// This process's pid and parent as cached by [`enter_restricted`] (0: unknown, e.g. in a fork
 /// child made under the filter).
 #[unsafe(link_section = "assafe_hot")]
@@ -25,19 +47,155 @@ static PID: AtomicI32 = AtomicI32::new(0);
 #[unsafe(link_section = "assafe_hot")]
 static PPID: AtomicI32 = AtomicI32::new(0);
 
-/// Is a seccomp filter (possibly) in force? Then only `read`/`write` may be used.
+/// Is a seccomp filter (possibly) in force? Then only `read`/`write` may be used. Learns the
+/// answer on first use.
 #[inline]
 pub fn restricted() -> bool {
-    RESTRICTED.load(Ordering::Relaxed)
+    match SECCOMP.load(Ordering::Acquire) {
+        FREE | LEARNING => false,
+        FILTERED => true,
+        _ => learn(),
+    }
+}
+
+/// Registers what a found filter needs first (called once, at load).
+pub fn on_filter(f: fn()) {
+    ON_FILTER.store(f as usize, Ordering::Release);
+}
+
+/// Tells what `/proc/self/status` said, when the caller read it for its own purposes (the
+/// constructor after an early initialisation): saves a second read.
+pub fn learnt(filtered: bool) {
+    if !filtered {
+        let _ = SECCOMP.compare_exchange(UNKNOWN, FREE, Ordering::AcqRel, Ordering::Acquire);
+    } else if SECCOMP
+        .compare_exchange(UNKNOWN, LEARNING, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
+    {
+        found_filter();
+    }
+}
+
+/// Reads `/proc/self/status` once and sets the state. One thread learns; another, or a handler
+/// that interrupts the learner, acts as before a filter was known (as every call did before this
+/// check was made lazily, at load). Async-signal-safe: raw system calls, a small stack buffer.
+#[cold]
+#[inline(never)]
+fn learn() -> bool {
+    if SECCOMP
+        .compare_exchange(UNKNOWN, LEARNING, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        return SECCOMP.load(Ordering::Acquire) == FILTERED;
+    }
+    // Without /proc nothing is known: as at load before, no filter is assumed.
+    let filtered = read_status().is_some_and(|s| s.seccomp);
+    if filtered {
+        found_filter();
+    } else {
+        SECCOMP.store(FREE, Ordering::Release);
+    }
+    filtered
+}
+
+/// In state LEARNING: a filter is in force. Prepare for it, then restrict.
+fn found_filter() {
+    let f = ON_FILTER.load(Ordering::Acquire);
+    if f != 0 {
+        // SAFETY: ON_FILTER holds 0 or a `fn()` stored by on_filter.
+        let f: fn() = unsafe { core::mem::transmute::<usize, fn()>(f) };
+        f();
+    }
+    enter_restricted();
+}
+
+/// What `/proc/self/status` says: a seccomp filter in force (`Seccomp:` not 0), and the signals
+/// with a handler (`SigCgt`, all when the line cannot be read).
+pub struct Status {
+    pub seccomp: bool,
+    pub signals: u64,
+}
+
+/// Reads `/proc/self/status` with `openat`, `read` and `close` (never gated: see above), in
+/// 512-byte pieces (a handler may run on a small alternate stack). `None` without `/proc`.
+pub fn read_status() -> Option<Status> {
+    use assafe_pure::proc_stat::{parse_mask, status_values};
+    let path = b"/proc/self/status\0";
+    // SAFETY: path is NUL-terminated and outlives the call.
+    let fd = unsafe {
+        syscall6(
+            nr::OPENAT,
+            [
+                AT_FDCWD as usize,
+                path.as_ptr() as usize,
+                (libc::O_RDONLY | libc::O_CLOEXEC) as usize,
+                0,
+                0,
+                0,
+            ],
+        )
+    }
+    .ok()? as i32;
+    let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 512];
+    // Each line once found: `Seccomp:` (a mode other than 0), `SigCgt:` (None if unparsable).
+    let mut seccomp: Option<bool> = None;
+    let mut cgt: Option<Option<u64>> = None;
+    let (mut have, mut skip) = (0usize, false);
+    while seccomp.is_none() || cgt.is_none() {
+        let n = match read_uninit(fd, &mut buf[have..]) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => have + k.min(buf.len() - have),
+        };
+        // SAFETY: the kernel initialised the first n bytes (the reads above, each within bounds).
+        let s = unsafe { core::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n) };
+        // Whole lines only; the rest moves to the front for the next read. A line longer than
+        // the buffer (a CPU mask on a very large machine) is skipped up to its end.
+        let mut start = 0;
+        if skip {
+            match s.iter().position(|&c| c == b'\n') {
+                Some(i) => (start, skip) = (i + 1, false),
+                None => {
+                    have = 0;
+                    continue;
+                }
+            }
+        }
+        let end = s
+            .iter()
+            .rposition(|&c| c == b'\n')
+            .map_or(start, |i| (i + 1).max(start));
+        let [sc, cg] = status_values(&s[start..end], [b"Seccomp:", b"SigCgt:"]);
+        if let Some(v) = sc {
+            seccomp = Some(v.first().is_some_and(|&c| c != b'0'));
+        }
+        if let Some(v) = cg {
+            cgt = Some(parse_mask(v));
+        }
+        let rest = n - end;
+        if rest == buf.len() {
+            (skip, have) = (true, 0);
+            continue;
+        }
+        buf.copy_within(end..n, 0);
+        have = rest;
+    }
+    close(fd);
+    Some(Status {
+        seccomp: seccomp.unwrap_or(false),
+        // SIGCHLD always: its flags (SA_NOCLDWAIT) matter even with the default action.
+        signals: cgt
+            .flatten()
+            .map_or(u64::MAX, |m| m | 1 << (libc::SIGCHLD - 1)),
+    })
 }
 
 /// From now on make only the system calls a strict seccomp filter allows. Call while system calls
 /// are still allowed (the pid and parent are cached now).
 pub fn enter_restricted() {
-    if !restricted() {
+    if SECCOMP.load(Ordering::Acquire) != FILTERED {
         PID.store(raw_getpid(), Ordering::Relaxed);
         PPID.store(raw_getppid(), Ordering::Relaxed);
-        RESTRICTED.store(true, Ordering::Relaxed);
+        SECCOMP.store(FILTERED, Ordering::Release);
     }
 }
 
@@ -88,16 +246,19 @@ fn raw_getppid() -> i32 {
 }
 
 /// The pid (cached, possibly 0 = unknown, when [`restricted`]).
+///
+/// Does not learn whether a filter came with the exec: `getpid` and `getppid` are made under one
+/// anyway when it is found (their values are cached then), so asking first would protect nothing.
 pub fn getpid() -> i32 {
-    if restricted() {
+    if SECCOMP.load(Ordering::Acquire) == FILTERED {
         return PID.load(Ordering::Relaxed);
     }
     raw_getpid()
 }
 
-/// The parent's pid (cached when [`restricted`]).
+/// The parent's pid (cached when [`restricted`]; does not learn, as [`getpid`]).
 pub fn getppid() -> i32 {
-    if restricted() {
+    if SECCOMP.load(Ordering::Acquire) == FILTERED {
         return PPID.load(Ordering::Relaxed);
     }
     raw_getppid()

@@ -10,7 +10,7 @@ pub mod suppress;
 pub mod symbolize;
 
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 
 use assafe_proto::reason::Why;
 use assafe_proto::{Context as ProtoContext, Severity, value};
@@ -174,29 +174,59 @@ fn libc_feedback() {
     }
 }
 
-/// The program's path, taken at load (`/proc/self/exe`, or the auxiliary vector's `AT_EXECFN`
-/// where `/proc` is not mounted): known in a chroot, a new mount namespace or under a seccomp
-/// filter, where it can no longer be read.
+/// The program's path (`/proc/self/exe`, or the auxiliary vector's `AT_EXECFN` where `/proc` is
+/// not mounted or a seccomp filter is in force), read once: at load when the start record needs
+/// it, else when a record or a module lookup first does, and before any call after which it
+/// could no longer be read (a `chroot`, a new mount namespace, a filter: `contexts::sandbox`).
+/// Most processes never need it, and reading it was the first `/proc` access of a process at
+/// load.
 struct Exe(UnsafeCell<[u8; 512]>);
-// SAFETY: written once, at load, before EXE_LEN publishes it (Release); read only after.
+// SAFETY: written once, by the caller that moved EXE_LEN from EXE_NONE to EXE_BUSY, before the
+// length is published (Release); read only after.
 unsafe impl Sync for Exe {}
 #[unsafe(link_section = "assafe_hot")]
 static EXE: Exe = Exe(UnsafeCell::new([0; 512]));
+/// The path's length, or [`EXE_NONE`] (not read yet) or [`EXE_BUSY`] (being read).
 #[unsafe(link_section = "assafe_hot")]
-static EXE_LEN: AtomicUsize = AtomicUsize::new(usize::MAX);
+static EXE_LEN: AtomicUsize = AtomicUsize::new(EXE_NONE);
+/// The path came from `/proc/self/exe` (a file the symbolizer can open), not `AT_EXECFN`.
+#[unsafe(link_section = "assafe_hot")]
+static EXE_FROM_PROC: AtomicBool = AtomicBool::new(false);
+const EXE_NONE: usize = usize::MAX;
+const EXE_BUSY: usize = usize::MAX - 1;
 
-/// At load: note the program's path.
-pub fn capture_exe() {
-    // SAFETY: at load, by the initialising thread, before EXE_LEN is published.
+/// Reads the program's path unless it was read already. Async-signal-safe (raw system calls,
+/// no lock: a caller that finds another one reading gets `None` and falls back).
+pub fn capture_exe() -> Option<&'static [u8]> {
+    let mut n = EXE_LEN.load(Ordering::Acquire);
+    if n == EXE_NONE
+        && EXE_LEN
+            .compare_exchange(EXE_NONE, EXE_BUSY, Ordering::Acquire, Ordering::Acquire)
+            .is_ok()
+    {
+        n = read_exe();
+        EXE_LEN.store(n, Ordering::Release);
+    }
+    if n >= EXE_BUSY {
+        return None;
+    }
+    // SAFETY: published with Release (acquired above) and never written again.
+    let e: &'static [u8; 512] = unsafe { &*EXE.0.get() };
+    Some(&e[..n])
+}
+
+/// Fills EXE (the caller holds EXE_BUSY); returns the length.
+fn read_exe() -> usize {
+    // SAFETY: EXE_BUSY is held by this caller: the only access until the length is published.
     let buf = unsafe { &mut *EXE.0.get() };
-    let mut from_proc = false;
-    let n = match sys::readlink(b"/proc/self/exe\0", buf) {
-        Ok(n) => {
-            from_proc = n < buf.len();
+    match sys::readlink(b"/proc/self/exe\0", buf) {
+        Ok(n) if n < buf.len() => {
+            EXE_FROM_PROC.store(true, Ordering::Relaxed);
             n
         }
+        Ok(n) => n,
         Err(_) => {
-            // SAFETY: getauxval reads the auxiliary vector; normal context, at load.
+            // SAFETY: getauxval reads the auxiliary vector (no lock, no allocation).
             let p = unsafe { ::libc::getauxval(::libc::AT_EXECFN) } as *const u8;
             let mut n = 0;
             while !p.is_null() && n < buf.len() {
@@ -211,31 +241,27 @@ pub fn capture_exe() {
             }
             n
         }
-    };
-    EXE_LEN.store(n, Ordering::Release);
-    if from_proc {
-        // Not truncated: the unwinder's module table takes the same path instead of reading
-        // /proc/self/exe a second time (one syscall less per exec).
-        // SAFETY: EXE was written above (buf is no longer used) and never changes again.
-        let e: &'static [u8; 512] = unsafe { &*EXE.0.get() };
-        assafe_unwind::set_exe_hint(&e[..n]);
     }
 }
 
+/// The executable's path for the unwinder's module table (`assafe_unwind::set_exe_provider`):
+/// only a path read from `/proc/self/exe`, as the symbolizer opens it.
+pub fn exe_for_modules() -> Option<&'static [u8]> {
+    capture_exe().filter(|_| EXE_FROM_PROC.load(Ordering::Relaxed))
+}
+
 fn exe(buf: &mut [u8]) -> &[u8] {
-    let n = EXE_LEN.load(Ordering::Acquire);
-    if n != usize::MAX {
-        // SAFETY: published by capture_exe, never written again.
-        let e: &[u8; 512] = unsafe { &*EXE.0.get() };
-        let e = &e[..n];
-        let n = n.min(buf.len());
-        buf[..n].copy_from_slice(&e[..n]);
-        return &buf[..n];
-    }
-    match sys::readlink(b"/proc/self/exe\0", buf) {
-        Ok(n) => &buf[..n],
-        Err(_) => b"",
-    }
+    let e = match capture_exe() {
+        Some(e) => e,
+        // Being read by the code this handler interrupted (or another thread): read it here.
+        None => match sys::readlink(b"/proc/self/exe\0", buf) {
+            Ok(n) => return &buf[..n.min(buf.len())],
+            Err(_) => b"",
+        },
+    };
+    let n = e.len().min(buf.len());
+    buf[..n].copy_from_slice(&e[..n]);
+    &buf[..n]
 }
 
 /// The calling process and thread (`exe` read into `buf`).
@@ -341,6 +367,9 @@ fn frames_of(f: &Frame, site: usize, out: &mut [usize; MAX_FRAMES]) -> usize {
 /// the stubs) dropped: they are never shown or blamed. Returns its length; without a stack, the
 /// return address alone.
 pub fn stack_of(f: &Frame, out: &mut [usize]) -> usize {
+    // The unwinder reads stack memory with `process_vm_readv` unless a seccomp filter is known:
+    // learn whether one came with the exec first (`sys::restricted`, lazy).
+    let _ = crate::platform::sys::restricted();
     let regs = f.regs();
     // SAFETY: the unwinder reads the stack only through fault-proof reads and the module table
     // only through its lock-free published copy.

@@ -31,7 +31,7 @@ mod walk;
 
 pub use modules::{
     MAX_LOADS, MAX_MODULES, ModuleRef, generation, module_count, module_of, refresh_modules,
-    set_exe_hint,
+    set_exe_provider,
 };
 
 pub use arch::Regs;

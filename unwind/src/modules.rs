@@ -189,60 +189,63 @@ static PENDING: AtomicBool = AtomicBool::new(false);
 #[unsafe(link_section = "assafe_hot")]
 static GENERATION: AtomicUsize = AtomicUsize::new(0);
 
-/// Static buffer holding `/proc/self/exe`'s target, written once by the first refresh
-/// (under the writer flag) before any table referencing it is published.
-struct ExeBuf(core::cell::UnsafeCell<[u8; 4096]>);
-// SAFETY: the buffer is written only by the single refresh writer (excluded by WRITER),
-// exactly once (EXE_LEN == usize::MAX means unwritten), before any pointer into it is
-// published with Release; afterwards it is only read.
-unsafe impl Sync for ExeBuf {}
-static EXE_BUF: ExeBuf = ExeBuf(core::cell::UnsafeCell::new([0; 4096]));
-#[unsafe(link_section = "assafe_hot")]
-static EXE_LEN: AtomicUsize = AtomicUsize::new(usize::MAX);
-/// Where the executable's path is: the hint's bytes, or `EXE_BUF` (valid once `EXE_LEN` is).
-#[unsafe(link_section = "assafe_hot")]
-static EXE_AT: AtomicUsize = AtomicUsize::new(0);
+/// The executable's path in the table: the slot of the main program holds this marker instead
+/// of a pointer, and [`module_of`] asks [`main_path`]. Nothing reads `/proc/self/exe` when the
+/// table is filled (at load, in every process): only when a main-program address is looked up.
+const MAIN_PATH: usize = usize::MAX;
 
-/// The executable's path as the caller already read it ([`set_exe_hint`]): address and length
-/// (length `usize::MAX` until given). Spares the first refresh a second `readlink` at load.
+/// Where the executable's path comes from ([`set_exe_provider`]; 0: read here, [`own_exe`]).
 #[unsafe(link_section = "assafe_hot")]
-static HINT_PTR: AtomicUsize = AtomicUsize::new(0);
-#[unsafe(link_section = "assafe_hot")]
-static HINT_LEN: AtomicUsize = AtomicUsize::new(usize::MAX);
+static PROVIDER: AtomicUsize = AtomicUsize::new(0);
 
-/// Tells the module table the executable's path (the `/proc/self/exe` target the caller read),
-/// so the first refresh uses it instead of reading `/proc/self/exe` again. `path` must never
-/// change afterwards (it is read by a later refresh, possibly in another thread).
-pub fn set_exe_hint(path: &'static [u8]) {
-    if path.len() <= 4096 {
-        HINT_PTR.store(path.as_ptr() as usize, Ordering::Relaxed);
-        // Release: publishes HINT_PTR (and the path bytes) to the Acquire load in exe_path.
-        HINT_LEN.store(path.len(), Ordering::Release);
-    }
+/// Lets the embedding library give the executable's path (it reads it once for its own records,
+/// knows when `/proc` may not be read, and keeps it across a `chroot`). `f` must be
+/// async-signal-safe and return a path that never changes; `None` leaves the path empty.
+pub fn set_exe_provider(f: fn() -> Option<&'static [u8]>) {
+    PROVIDER.store(f as usize, Ordering::Release);
 }
 
-fn exe_path() -> (usize, usize) {
-    let mut len = EXE_LEN.load(Ordering::Acquire);
-    if len == usize::MAX {
-        let hint = HINT_LEN.load(Ordering::Acquire);
-        let at = if hint != usize::MAX {
-            // set_exe_hint's contract: a 'static, immutable path of `hint` bytes (≤ 4096,
-            // checked there) at HINT_PTR, published by the Release store we acquired. Used in
-            // place: no copy, so EXE_BUF's page is never touched (one page fault less per exec).
-            len = hint;
-            HINT_PTR.load(Ordering::Relaxed)
-        } else {
-            // SAFETY: only the refresh writer (we hold WRITER) gets here, and nothing has
-            // published a reference into the buffer yet, so this is the only access.
-            let buf = unsafe { &mut *EXE_BUF.0.get() };
-            len = crate::sys::readlink(b"/proc/self/exe\0", &mut buf[..]).unwrap_or(0);
-            EXE_BUF.0.get() as usize
-        };
-        EXE_AT.store(at, Ordering::Relaxed);
-        // Release: publishes EXE_AT (and the buffer's bytes) to the Acquire loads above.
-        EXE_LEN.store(len, Ordering::Release);
+fn main_path() -> &'static [u8] {
+    let p = PROVIDER.load(Ordering::Acquire);
+    if p == 0 {
+        return own_exe();
     }
-    (EXE_AT.load(Ordering::Relaxed), len)
+    // SAFETY: PROVIDER holds 0 or a `fn() -> Option<&'static [u8]>` stored by set_exe_provider.
+    let f: fn() -> Option<&'static [u8]> = unsafe { core::mem::transmute(p) };
+    f().unwrap_or(&[])
+}
+
+/// `/proc/self/exe`'s target, read by the first lookup that needs it (without a provider).
+struct ExeBuf(core::cell::UnsafeCell<[u8; 4096]>);
+// SAFETY: the buffer is written only by the reader that moved OWN_EXE_LEN from EXE_NONE to
+// EXE_BUSY, exactly once, before the length is published with Release; afterwards only read.
+unsafe impl Sync for ExeBuf {}
+static EXE_BUF: ExeBuf = ExeBuf(core::cell::UnsafeCell::new([0; 4096]));
+const EXE_NONE: usize = usize::MAX;
+const EXE_BUSY: usize = usize::MAX - 1;
+static OWN_EXE_LEN: AtomicUsize = AtomicUsize::new(EXE_NONE);
+
+fn own_exe() -> &'static [u8] {
+    let mut n = OWN_EXE_LEN.load(Ordering::Acquire);
+    if n == EXE_NONE
+        && OWN_EXE_LEN
+            .compare_exchange(EXE_NONE, EXE_BUSY, Ordering::Acquire, Ordering::Acquire)
+            .is_ok()
+    {
+        // SAFETY: this thread moved the state to EXE_BUSY: the only writer, and no reader
+        // looks at the buffer before the length is published below.
+        let buf = unsafe { &mut *EXE_BUF.0.get() };
+        n = crate::sys::readlink(b"/proc/self/exe\0", &mut buf[..]).unwrap_or(0);
+        // Release: publishes the bytes to the Acquire loads.
+        OWN_EXE_LEN.store(n, Ordering::Release);
+    }
+    if n >= EXE_BUSY {
+        // Another thread (or the code this handler interrupted) is reading it now.
+        return &[];
+    }
+    // SAFETY: published above or by another reader with Release (acquired), never written again.
+    let buf: &'static [u8; 4096] = unsafe { &*EXE_BUF.0.get() };
+    &buf[..n]
 }
 
 struct Fill<'a> {
@@ -306,7 +309,7 @@ unsafe fn module_from_info(info: &DlPhdrInfo, first: bool) -> Option<Module> {
         unsafe { strlen(name) }
     };
     if name_len == 0 && first {
-        (m.path_ptr, m.path_len) = exe_path();
+        (m.path_ptr, m.path_len) = (MAIN_PATH, 0);
     } else {
         m.path_ptr = name as usize;
         m.path_len = name_len;
@@ -539,13 +542,13 @@ pub struct ModuleRef {
 /// Returns `None` for unknown addresses or before the first [`refresh_modules`].
 pub fn module_of(addr: usize) -> Option<ModuleRef> {
     let m = lookup(addr)?;
-    let path: &'static [u8] = if m.path_ptr == 0 || m.path_len == 0 {
+    let path: &'static [u8] = if m.path_ptr == MAIN_PATH {
+        main_path()
+    } else if m.path_ptr == 0 || m.path_len == 0 {
         &[]
     } else {
-        // SAFETY: path_ptr/path_len describe either the executable's path (EXE_BUF's contents,
-        // written once and never modified afterwards, or set_exe_hint's 'static, immutable
-        // bytes) or the dynamic linker's NUL-terminated name of a module that is still loaded
-        // (table is refreshed after every dlclose).
+        // SAFETY: path_ptr/path_len describe the dynamic linker's NUL-terminated name of a
+        // module that is still loaded (the table is refreshed after every dlclose).
         unsafe { core::slice::from_raw_parts(m.path_ptr as *const u8, m.path_len) }
     };
     let build_id: &'static [u8] = if m.build_id_ptr == 0 || m.build_id_len == 0 {
