@@ -176,7 +176,7 @@ fn followed_env(
             n += 1;
         }
     }
-    let self_path = || assafe_unwind::module_of(self_base()).map(|m| m.path);
+    let self_path = || assafe_unwind::module_of(self_base()).map(|m| m.path());
     // The library under its own name, or under any name it was loaded by (a renamed copy).
     let ld_ok = ld
         .is_some_and(|v| contains(v, b"libassafe") || self_path().is_some_and(|p| contains(v, p)));

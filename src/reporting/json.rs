@@ -42,7 +42,7 @@ pub(super) fn module_offset(b: &mut Buf, a: usize) {
     key(b, k::MODULE);
     match assafe_unwind::module_of(a) {
         Some(m) => {
-            b.json_str(m.path);
+            b.json_str(m.path());
             hex_value(b, k::OFFSET, m.offset as u64);
             if !m.build_id.is_empty() {
                 const HEX: &[u8; 16] = b"0123456789abcdef";

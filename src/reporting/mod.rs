@@ -399,9 +399,9 @@ pub(crate) fn text_frame(b: &mut Buf, i: usize, a: usize, exact: bool) {
             } else {
                 m.offset.saturating_sub(1)
             };
-            symbolize::function_name(m.path, at, b);
+            symbolize::function_name(m.path(), at, b);
             b.s("(")
-                .printable(m.path)
+                .printable(m.path())
                 .s("+")
                 .hex(m.offset as u64)
                 .s(")");
@@ -655,7 +655,7 @@ pub fn summary(end: End, ctx_bit: u8) {
                 b.hex(s.site as u64);
                 if let Some(m) = assafe_unwind::module_of(s.site) {
                     b.s(" (")
-                        .printable(m.path)
+                        .printable(m.path())
                         .s("+")
                         .hex(m.offset as u64)
                         .s(")");

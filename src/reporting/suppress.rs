@@ -83,7 +83,7 @@ pub fn suppressed(context: &str, function: &[u8], frames: &[usize]) -> bool {
         let hit = glob(pat, function)
             || frames.iter().any(|&a| {
                 assafe_unwind::module_of(a)
-                    .is_some_and(|m| glob(pat, m.path) || glob(pat, basename(m.path)))
+                    .is_some_and(|m| glob(pat, m.path()) || glob(pat, basename(m.path())))
             });
         if hit {
             MATCHED.fetch_add(1, Ordering::Relaxed);

@@ -528,9 +528,10 @@ pub(crate) fn lookup(addr: usize) -> Option<Module> {
 pub struct ModuleRef {
     /// Load base (`dlpi_addr`): 0 for non-PIE executables.
     pub base: usize,
-    /// Path bytes without the NUL (the executable's `/proc/self/exe` target for the main
-    /// program; `linux-vdso.so.1` for the vdso). Valid while the module stays loaded.
-    pub path: &'static [u8],
+    /// The main program (the first module; its path is the executable's, read on demand).
+    pub main: bool,
+    /// The path of a module other than the main program ([`ModuleRef::path`]).
+    other_path: &'static [u8],
     /// `addr - base`.
     pub offset: usize,
     /// The module's GNU build-id bytes (`NT_GNU_BUILD_ID`, read from its loaded PT_NOTE when the
@@ -538,13 +539,25 @@ pub struct ModuleRef {
     pub build_id: &'static [u8],
 }
 
+impl ModuleRef {
+    /// Path bytes without the NUL (the executable's `/proc/self/exe` target for the main
+    /// program, read when first asked for, [`set_exe_provider`]; `linux-vdso.so.1` for the vdso).
+    /// Valid while the module stays loaded. Async-signal-safe.
+    pub fn path(&self) -> &'static [u8] {
+        if self.main {
+            main_path()
+        } else {
+            self.other_path
+        }
+    }
+}
+
 /// Which loaded module contains `addr`? Async-signal-safe, lock-free, no allocation.
 /// Returns `None` for unknown addresses or before the first [`refresh_modules`].
 pub fn module_of(addr: usize) -> Option<ModuleRef> {
     let m = lookup(addr)?;
-    let path: &'static [u8] = if m.path_ptr == MAIN_PATH {
-        main_path()
-    } else if m.path_ptr == 0 || m.path_len == 0 {
+    let main = m.path_ptr == MAIN_PATH;
+    let other_path: &'static [u8] = if main || m.path_ptr == 0 || m.path_len == 0 {
         &[]
     } else {
         // SAFETY: path_ptr/path_len describe the dynamic linker's NUL-terminated name of a
@@ -561,7 +574,8 @@ pub fn module_of(addr: usize) -> Option<ModuleRef> {
     };
     Some(ModuleRef {
         base: m.base,
-        path,
+        main,
+        other_path,
         offset: addr.wrapping_sub(m.base),
         build_id,
     })

@@ -11,7 +11,7 @@ fn dump(frames: &[usize]) -> String {
         .map(|&a| match module_of(a) {
             Some(m) => format!(
                 "  {a:#x} {}+{:#x}\n",
-                String::from_utf8_lossy(m.path),
+                String::from_utf8_lossy(m.path()),
                 m.offset
             ),
             None => format!("  {a:#x} ?\n"),
@@ -66,7 +66,7 @@ fn chain_a_b_c() {
     assert!(n >= 8, "stack ends early:\n{}", dump(f));
     let last = module_of(f[n - 1]).unwrap();
     assert!(
-        String::from_utf8_lossy(last.path).contains("libc.so.6"),
+        String::from_utf8_lossy(last.path()).contains("libc.so.6"),
         "outermost frame not in libc (start_thread/clone3):\n{}",
         dump(f)
     );
@@ -267,7 +267,7 @@ fn through_libc_qsort() {
         .iter()
         .take_while(|&&a| !ra_in(a, caller))
         .filter(|&&a| {
-            module_of(a).is_some_and(|m| String::from_utf8_lossy(m.path).contains("libc.so.6"))
+            module_of(a).is_some_and(|m| String::from_utf8_lossy(m.path()).contains("libc.so.6"))
         })
         .count();
     assert!(
@@ -292,16 +292,16 @@ fn module_of_names_libc_and_test_binary() {
     let q = libc::qsort as unsafe extern "C" fn(_, _, _, _) as usize;
     let m = module_of(q).expect("qsort in a module");
     assert!(
-        String::from_utf8_lossy(m.path).contains("libc.so.6"),
+        String::from_utf8_lossy(m.path()).contains("libc.so.6"),
         "{:?}",
-        String::from_utf8_lossy(m.path)
+        String::from_utf8_lossy(m.path())
     );
     assert_eq!(m.offset, q - m.base);
 
     let f = driver as FnBuf as usize;
     let m = module_of(f).expect("test fn in a module");
     let exe = std::fs::read_link("/proc/self/exe").unwrap();
-    assert_eq!(m.path, exe.as_os_str().as_encoded_bytes());
+    assert_eq!(m.path(), exe.as_os_str().as_encoded_bytes());
     assert_eq!(m.offset, f - m.base);
     assert!(m.base != 0, "test binaries are PIE");
 
@@ -309,7 +309,7 @@ fn module_of_names_libc_and_test_binary() {
     let vdso = unsafe { libc::getauxval(libc::AT_SYSINFO_EHDR) } as usize;
     if vdso != 0 {
         let m = module_of(vdso + 0x100).expect("vdso is in the table");
-        assert_eq!(m.path, b"linux-vdso.so.1");
+        assert_eq!(m.path(), b"linux-vdso.so.1");
     }
 
     assert!(module_of(0).is_none());

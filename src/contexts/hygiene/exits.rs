@@ -23,6 +23,14 @@ pub const KEPT: usize = 4;
 
 #[unsafe(link_section = "assafe_hot")]
 static COUNT: AtomicU32 = AtomicU32::new(0);
+/// Of [`COUNT`], the registrations made from the main executable: they count only if it is not
+/// in a system library directory, which needs its path (`/proc/self/exe`), asked for only when a
+/// fork child's `exit()` is checked, not at every registration (most programs register one).
+#[unsafe(link_section = "assafe_hot")]
+static MAIN_COUNT: AtomicU32 = AtomicU32::new(0);
+/// Which of [`HANDLERS`] were registered from the main executable (bit i).
+#[unsafe(link_section = "assafe_hot")]
+static MAIN_KEPT: AtomicU32 = AtomicU32::new(0);
 /// The pid of the process that registered them.
 #[unsafe(link_section = "assafe_hot")]
 static OWNER: AtomicI32 = AtomicI32::new(0);
@@ -48,34 +56,62 @@ fn system_library(path: &[u8]) -> bool {
 #[unsafe(link_section = "assafe_hot")]
 static LAST_PAGE: AtomicUsize = AtomicUsize::new(0);
 
-/// [`own_code`], remembered for the call site's page (modules never share a page).
-fn own_code_cached(addr: usize) -> bool {
-    let page = addr & !0xfff;
-    let last = LAST_PAGE.load(Ordering::Relaxed);
-    if last & !1 == page && page != 0 {
-        return last & 1 != 0;
-    }
-    let own = own_code(addr);
-    LAST_PAGE.store(page | own as usize, Ordering::Relaxed);
-    own
+/// Whose code a call site is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    /// libc, the loader, a system library, the vdso, this library, or unknown.
+    System = 0,
+    /// A library outside the system's library directories.
+    Own = 1,
+    /// The main executable: the program's own unless it lives in a system library directory
+    /// ([`main_is_own`], decided when needed).
+    Main = 2,
 }
 
-/// Is `addr` code of the program's own (the main executable or a non-system library)?
-fn own_code(addr: usize) -> bool {
+/// [`owner`], remembered for the call site's page (modules never share a page).
+fn owner_cached(addr: usize) -> Owner {
+    let page = addr & !0xfff;
+    let last = LAST_PAGE.load(Ordering::Relaxed);
+    if last & !3 == page && page != 0 {
+        return match last & 3 {
+            1 => Owner::Own,
+            2 => Owner::Main,
+            _ => Owner::System,
+        };
+    }
+    let o = owner(addr);
+    LAST_PAGE.store(page | o as usize, Ordering::Relaxed);
+    o
+}
+
+/// Whose code is `addr`: the program's own (the main executable or a non-system library)?
+fn owner(addr: usize) -> Owner {
     if in_self(addr) {
-        return false;
+        return Owner::System;
     }
     match assafe_unwind::module_of(addr) {
-        Some(m) => !system_library(m.path) && !m.path.starts_with(b"linux-vdso"),
-        None => false,
+        Some(m) if m.main => Owner::Main,
+        Some(m) if !system_library(m.path()) && !m.path().starts_with(b"linux-vdso") => Owner::Own,
+        _ => Owner::System,
     }
+}
+
+/// Is the main executable the program's own code (not in a system library directory, as
+/// compilers' `cc1` in `/usr/lib/gcc/` is)?
+fn main_is_own() -> bool {
+    let path = crate::reporting::exe_for_modules().unwrap_or(b"");
+    !system_library(path)
 }
 
 /// A registration call (`__cxa_atexit(func, arg, dso)`, `atexit(func)`, `on_exit(func, arg)`:
 /// the handler is the first argument), before the real one.
 pub fn registered(f: &Frame) {
     let func = f.arg(0);
-    if func == 0 || tls::state() & tls::VFORK_CHILD != 0 || !own_code_cached(f.ret_addr()) {
+    if func == 0 || tls::state() & tls::VFORK_CHILD != 0 {
+        return;
+    }
+    let owner = owner_cached(f.ret_addr());
+    if owner == Owner::System {
         return;
     }
     let pid = sys::getpid();
@@ -86,6 +122,12 @@ pub fn registered(f: &Frame) {
         Err(_) => return,
     }
     let n = COUNT.fetch_add(1, Ordering::Relaxed) as usize;
+    if owner == Owner::Main {
+        MAIN_COUNT.fetch_add(1, Ordering::Relaxed);
+        if n < KEPT {
+            MAIN_KEPT.fetch_or(1 << n, Ordering::Relaxed);
+        }
+    }
     if n < KEPT {
         HANDLERS[n].store(func, Ordering::Relaxed);
     }
@@ -98,10 +140,21 @@ pub fn inherited(out: &mut [usize; KEPT]) -> (u32, usize) {
     if owner == 0 || owner == sys::getpid() {
         return (0, 0);
     }
-    let n = COUNT.load(Ordering::Relaxed);
-    let k = (n as usize).min(KEPT);
-    for (o, h) in out.iter_mut().zip(&HANDLERS[..k]) {
-        *o = h.load(Ordering::Relaxed);
+    let mut n = COUNT.load(Ordering::Relaxed);
+    let mut skip = 0;
+    if MAIN_COUNT.load(Ordering::Relaxed) != 0 && !main_is_own() {
+        n -= MAIN_COUNT.load(Ordering::Relaxed).min(n);
+        skip = MAIN_KEPT.load(Ordering::Relaxed);
+    }
+    let mut k = 0;
+    for (i, h) in HANDLERS[..(COUNT.load(Ordering::Relaxed) as usize).min(KEPT)]
+        .iter()
+        .enumerate()
+    {
+        if skip & 1 << i == 0 {
+            out[k] = h.load(Ordering::Relaxed);
+            k += 1;
+        }
     }
     (n, k)
 }
@@ -123,7 +176,7 @@ pub fn describe(b: &mut Buf, n: u32, handlers: &[usize]) {
             Some(m) => {
                 let mut t = [0u8; 160];
                 let mut tb = Buf::new(&mut t);
-                crate::reporting::symbolize::function_name(m.path, m.offset, &mut tb);
+                crate::reporting::symbolize::function_name(m.path(), m.offset, &mut tb);
                 let tl = tb.len();
                 let fname = t[..tl]
                     .strip_prefix(b"in ")
@@ -131,7 +184,7 @@ pub fn describe(b: &mut Buf, n: u32, handlers: &[usize]) {
                     .trim_ascii_end();
                 b.printable(if fname.is_empty() { b"?" } else { fname })
                     .s(" ");
-                let name = m.path.rsplit(|&c| c == b'/').next().unwrap_or(m.path);
+                let name = m.path().rsplit(|&c| c == b'/').next().unwrap_or(m.path());
                 b.s("(").printable(name).s("+").hex(m.offset as u64).s(")");
             }
             None => {
