@@ -225,7 +225,10 @@ fn syscall_names(env: &Env, prog: &std::path::Path, preload: &std::path::Path) -
 /// Loading the library makes one system call of its own in a program that does nothing
 /// interesting (most processes of a build): the `SIGCHLD` query. This one also registers an exit
 /// handler, as most programs do: the library notes which process registered it (`getpid`) and
-/// classifies it by module without reading the executable's path. Whether a seccomp filter came
+/// classifies it by module without reading the executable's path; and it opens a file without
+/// close-on-exec, as `cat` and the compilers do, which the fd-leak check notes (`getpid`, and the
+/// file's identity with the `newfstatat` the loader itself made, so no `/proc` read to learn
+/// first whether a seccomp filter forbids it). Whether a seccomp filter came
 /// with the exec (`/proc/self/status`), the program's path (`/proc/self/exe`) and the fork
 /// sentinel (a mapping and `madvise`) wait until a process needs them; the first `/proc` access
 /// of a process was the largest single cost of loading the library (~15 µs of ~65 µs per exec).
@@ -239,7 +242,9 @@ fn load_makes_one_system_call_of_its_own() {
     let env = Env::new("cost_load_syscalls");
     let prog = env.compile_c(
         "plain",
-        "#include <stdlib.h>\nstatic void bye(void) {}\nint main(void) { atexit(bye); return 0; }\n",
+        "#include <fcntl.h>\n#include <stdlib.h>\n#include <unistd.h>\n\
+         static void bye(void) {}\n\
+         int main(void) { atexit(bye); close(open(\"/dev/null\", O_RDONLY)); return 0; }\n",
         &[],
     );
     let empty = env.compile_c(
@@ -259,7 +264,7 @@ fn load_makes_one_system_call_of_its_own() {
     }
     assert_eq!(
         extra,
-        ["rt_sigaction", "getpid"],
+        ["rt_sigaction", "getpid", "getpid", "newfstatat"],
         "system calls beyond an empty preload's"
     );
 }

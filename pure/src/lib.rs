@@ -9,6 +9,7 @@
 
 pub mod demangle;
 pub mod fmt;
+pub mod libc_version;
 pub mod options;
 pub mod proc_stat;
 pub mod sigtable;

@@ -331,15 +331,68 @@ pub fn set_cloexec(fd: i32, on: bool) -> SysResult {
     }
 }
 
-/// (device, inode) of an open fd.
+/// (device, inode) of an open fd. Asked with the call the C library's loader made for every
+/// library it mapped (so a seccomp filter that came with the exec allowed it): it does not learn
+/// whether one did ([`restricted`]), which would cost the first `/proc` access to every process
+/// that opens a file without close-on-exec (`cat`, the compilers: the fd-leak check notes it).
+/// `None` under a known filter.
 pub fn fstat_id(fd: i32) -> Option<(u64, u64)> {
-    if restricted() {
+    if SECCOMP.load(Ordering::Acquire) == FILTERED {
         return None;
     }
-    let mut st = [0u64; 18]; // struct stat is 144 bytes on x86_64
-    // SAFETY: fstat into a buffer of the kernel's struct stat size.
-    unsafe { syscall3(nr::FSTAT, fd as usize, st.as_mut_ptr() as usize, 0) }.ok()?;
+    let mut st = [0u64; 18]; // struct stat is 144 bytes on x86_64 (128 on aarch64)
+    if loader_uses_fstatat() {
+        // SAFETY: newfstatat(fd, "", buf, AT_EMPTY_PATH) into a buffer of the kernel's struct
+        // stat size; the empty path is a NUL-terminated static.
+        unsafe {
+            syscall6(
+                nr::NEWFSTATAT,
+                [
+                    fd as usize,
+                    b"\0".as_ptr() as usize,
+                    st.as_mut_ptr() as usize,
+                    libc::AT_EMPTY_PATH as usize,
+                    0,
+                    0,
+                ],
+            )
+        }
+        .ok()?;
+    } else {
+        // SAFETY: fstat into a buffer of the kernel's struct stat size.
+        unsafe { syscall3(nr::FSTAT, fd as usize, st.as_mut_ptr() as usize, 0) }.ok()?;
+    }
     Some((st[0], st[1]))
+}
+
+/// Does the C library's loader ask for a file's status with `newfstatat(fd, "", AT_EMPTY_PATH)`
+/// (glibc 2.33 and later) rather than `fstat` (older glibc, musl)? Read once from
+/// `gnu_get_libc_version()` (the address of a constant string: no lock, no allocation).
+fn loader_uses_fstatat() -> bool {
+    #[cfg(target_env = "musl")]
+    {
+        false
+    }
+    #[cfg(not(target_env = "musl"))]
+    {
+        // 0: not read yet, 1: fstat, 2: newfstatat.
+        #[unsafe(link_section = "assafe_hot")]
+        static CALL: AtomicU8 = AtomicU8::new(0);
+        match CALL.load(Ordering::Relaxed) {
+            1 => return false,
+            2 => return true,
+            _ => {}
+        }
+        unsafe extern "C" {
+            fn gnu_get_libc_version() -> *const core::ffi::c_char;
+        }
+        // SAFETY: glibc's `const char *gnu_get_libc_version(void)`: the address of a constant,
+        // NUL-terminated version string ("2.36").
+        let v = unsafe { core::ffi::CStr::from_ptr(gnu_get_libc_version()) }.to_bytes();
+        let at = assafe_pure::libc_version::at_least(v, 2, 33);
+        CALL.store(if at { 2 } else { 1 }, Ordering::Relaxed);
+        at
+    }
 }
 
 /// The link count of `path` (NUL-terminated), from `newfstatat`; `None` when it cannot be had
