@@ -349,7 +349,7 @@ pub fn fstat_id(fd: i32) -> Option<(u64, u64)> {
                 nr::NEWFSTATAT,
                 [
                     fd as usize,
-                    b"\0".as_ptr() as usize,
+                    c"".as_ptr() as usize,
                     st.as_mut_ptr() as usize,
                     libc::AT_EMPTY_PATH as usize,
                     0,
