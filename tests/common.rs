@@ -638,3 +638,25 @@ pub fn strace_usable() -> bool {
     }
     true
 }
+
+/// Runs `cmd` under `strace ARGS -o FILE` (in `dir`) with `LD_PRELOAD=preload` and no
+/// `ASSAFE_OPTIONS`, asserts that it succeeded, and returns what strace wrote.
+pub fn strace_output<S: AsRef<OsStr>>(
+    dir: &Path,
+    args: &[&str],
+    cmd: &[S],
+    preload: &OsStr,
+) -> String {
+    let out_file = dir.join("strace.txt");
+    let out = Command::new("strace")
+        .args(args)
+        .arg("-o")
+        .arg(&out_file)
+        .args(cmd)
+        .env("LD_PRELOAD", preload)
+        .env_remove("ASSAFE_OPTIONS")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    std::fs::read_to_string(&out_file).unwrap()
+}

@@ -204,17 +204,7 @@ fn load_page_faults_per_exec() {
 
 /// The system calls of a run of `prog` (their names, in order), traced by strace.
 fn syscall_names(env: &Env, prog: &std::path::Path, preload: &std::path::Path) -> Vec<String> {
-    let out_file = env.dir.join("strace.txt");
-    let out = Command::new("strace")
-        .arg("-o")
-        .arg(&out_file)
-        .arg(prog)
-        .env("LD_PRELOAD", preload)
-        .env_remove("ASSAFE_OPTIONS")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let text = std::fs::read_to_string(&out_file).unwrap();
+    let text = strace_output(&env.dir, &[], &[prog], preload.as_os_str());
     text.lines()
         .filter_map(|l| l.split('(').next())
         .filter(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_'))

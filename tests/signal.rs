@@ -716,17 +716,12 @@ fn rt_sigaction_calls(env: &Env, cmd: &[&std::path::Path], preload: &str) -> Opt
     if !strace_usable() {
         return None;
     }
-    let out_file = env.dir.join("strace.txt");
-    let out = std::process::Command::new("strace")
-        .args(["-f", "-c", "-e", "trace=rt_sigaction", "-o"])
-        .arg(&out_file)
-        .args(cmd)
-        .env("LD_PRELOAD", preload)
-        .env_remove("ASSAFE_OPTIONS")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let text = std::fs::read_to_string(&out_file).unwrap();
+    let text = strace_output(
+        &env.dir,
+        &["-f", "-c", "-e", "trace=rt_sigaction"],
+        cmd,
+        preload.as_ref(),
+    );
     Some(
         text.lines()
             .find(|l| l.trim_end().ends_with("rt_sigaction"))
