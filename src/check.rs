@@ -450,9 +450,6 @@ fn find_definite(c: &mut Context) {
     }
     // SAFETY: uc is the ucontext the kernel passed to the running handler, still on its stack.
     let regs = unsafe { arch::regs_of_ucontext(l.uc) };
-    // The unwinder reads stack memory with `process_vm_readv` unless a seccomp filter is known:
-    // learn whether one came with the exec first (`sys::restricted`, lazy).
-    let _ = crate::platform::sys::restricted();
     let mut frames = [0usize; 64];
     // SAFETY: the unwinder reads memory only through fault-proof reads.
     let (_, hit) =

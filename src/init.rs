@@ -127,6 +127,9 @@ fn run() {
     // Whether a seccomp filter came with the exec is learnt when first needed
     // (`sys::restricted`); a filter found then is prepared for as one the program installs.
     sys::on_filter(sandbox::restrict);
+    // The unwinder reads stack memory with `process_vm_readv` unless a filter is known: every
+    // walk learns first.
+    assafe_unwind::set_before_read(sys::settle_filter);
     // The program's path is read when first needed (`reporting::capture_exe`).
     assafe_unwind::set_exe_provider(reporting::exe_for_modules);
     fork::arm_at_load();

@@ -19,6 +19,6 @@ pub fn wrapper() -> usize {
     // Whether a seccomp filter came with the exec is learnt here, in the parent, if not yet: a
     // vfork child shares the library's statics but not the fd table, so the preparations for a
     // filter (the unwinder's pipe) must not be made there.
-    let _ = crate::platform::sys::restricted();
+    crate::platform::sys::settle_filter();
     vfork_wrapper as *const () as usize
 }

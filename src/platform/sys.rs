@@ -66,13 +66,11 @@ pub fn on_filter(f: fn()) {
 /// Tells what `/proc/self/status` said, when the caller read it for its own purposes (the
 /// constructor after an early initialisation): saves a second read.
 pub fn learnt(filtered: bool) {
-    if !filtered {
-        let _ = SECCOMP.compare_exchange(UNKNOWN, FREE, Ordering::AcqRel, Ordering::Acquire);
-    } else if SECCOMP
+    if SECCOMP
         .compare_exchange(UNKNOWN, LEARNING, Ordering::AcqRel, Ordering::Acquire)
         .is_ok()
     {
-        found_filter();
+        settle(filtered);
     }
 }
 
@@ -90,16 +88,17 @@ fn learn() -> bool {
     }
     // Without /proc nothing is known: as at load before, no filter is assumed.
     let filtered = read_status().is_some_and(|s| s.seccomp);
-    if filtered {
-        found_filter();
-    } else {
-        SECCOMP.store(FREE, Ordering::Release);
-    }
+    settle(filtered);
     filtered
 }
 
-/// In state LEARNING: a filter is in force. Prepare for it, then restrict.
-fn found_filter() {
+/// In state LEARNING (this caller moved it there): the answer. A filter in force is prepared
+/// for, then the library restricts itself.
+fn settle(filtered: bool) {
+    if !filtered {
+        SECCOMP.store(FREE, Ordering::Release);
+        return;
+    }
     let f = ON_FILTER.load(Ordering::Acquire);
     if f != 0 {
         // SAFETY: ON_FILTER holds 0 or a `fn()` stored by on_filter.
@@ -107,6 +106,12 @@ fn found_filter() {
         f();
     }
     enter_restricted();
+}
+
+/// Learns now, if not yet, whether a seccomp filter is in force (for a caller about to let
+/// the unwinder choose how it reads memory: `assafe_unwind::set_before_read`).
+pub fn settle_filter() {
+    let _ = restricted();
 }
 
 /// What `/proc/self/status` says: a seccomp filter in force (`Seccomp:` not 0), and the signals
@@ -120,22 +125,13 @@ pub struct Status {
 /// 512-byte pieces (a handler may run on a small alternate stack). `None` without `/proc`.
 pub fn read_status() -> Option<Status> {
     use assafe_pure::proc_stat::{parse_mask, status_values};
-    let path = b"/proc/self/status\0";
-    // SAFETY: path is NUL-terminated and outlives the call.
-    let fd = unsafe {
-        syscall6(
-            nr::OPENAT,
-            [
-                AT_FDCWD as usize,
-                path.as_ptr() as usize,
-                (libc::O_RDONLY | libc::O_CLOEXEC) as usize,
-                0,
-                0,
-                0,
-            ],
-        )
-    }
-    .ok()? as i32;
+    let fd = openat_ungated(
+        AT_FDCWD as i32,
+        b"/proc/self/status\0",
+        libc::O_RDONLY | libc::O_CLOEXEC,
+        0,
+    )
+    .ok()?;
     let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 512];
     // Each line once found: `Seccomp:` (a mode other than 0), `SigCgt:` (None if unparsable).
     let mut seccomp: Option<bool> = None;
@@ -282,6 +278,13 @@ pub fn openat(dir: i32, path: &[u8], flags: i32, mode: u32) -> Result<i32, i32> 
     if restricted() {
         return Err(libc::EPERM);
     }
+    openat_ungated(dir, path, flags, mode)
+}
+
+/// [`openat`] without the seccomp gate, for `/proc/self/status` (read to learn the answer,
+/// with the call the loader itself made). `path` must be NUL-terminated.
+fn openat_ungated(dir: i32, path: &[u8], flags: i32, mode: u32) -> Result<i32, i32> {
+    debug_assert_eq!(path.last(), Some(&0));
     loop {
         // SAFETY: path is a NUL-terminated byte string that outlives the call.
         match unsafe {

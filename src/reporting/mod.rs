@@ -367,9 +367,6 @@ fn frames_of(f: &Frame, site: usize, out: &mut [usize; MAX_FRAMES]) -> usize {
 /// the stubs) dropped: they are never shown or blamed. Returns its length; without a stack, the
 /// return address alone.
 pub fn stack_of(f: &Frame, out: &mut [usize]) -> usize {
-    // The unwinder reads stack memory with `process_vm_readv` unless a seccomp filter is known:
-    // learn whether one came with the exec first (`sys::restricted`, lazy).
-    let _ = crate::platform::sys::restricted();
     let regs = f.regs();
     // SAFETY: the unwinder reads the stack only through fault-proof reads and the module table
     // only through its lock-free published copy.

@@ -26,7 +26,7 @@ mod cache;
 const _: () = assert!(arch::CACHED_REGS.len() <= 16);
 mod modules;
 mod sys;
-pub use sys::{make_probe_pipe, memory_readable, restrict_to_read_write};
+pub use sys::{make_probe_pipe, memory_readable, restrict_to_read_write, set_before_read};
 mod walk;
 
 pub use modules::{

@@ -5,7 +5,7 @@
 //! source instead of faulting) and read back. `read` and `write` are the two calls every
 //! practical seccomp filter allows.
 
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 
 #[cfg(target_arch = "x86_64")]
 mod nr {
@@ -352,8 +352,24 @@ pub struct SafeReader {
     block: [u8; BLOCK],
 }
 
+/// Called before a walk chooses how it reads memory ([`set_before_read`]; 0: nothing).
+static BEFORE_READ: AtomicUsize = AtomicUsize::new(0);
+
+/// Lets the embedding library settle, before any walk chooses between `process_vm_readv` and
+/// the pipe, whether it must [`restrict_to_read_write`] first (it learns lazily whether a seccomp
+/// filter is in force). `f` must be async-signal-safe.
+pub fn set_before_read(f: fn()) {
+    BEFORE_READ.store(f as usize, Ordering::Release);
+}
+
 impl SafeReader {
     pub fn new() -> Self {
+        let f = BEFORE_READ.load(Ordering::Acquire);
+        if f != 0 {
+            // SAFETY: BEFORE_READ holds 0 or a `fn()` stored by set_before_read.
+            let f: fn() = unsafe { core::mem::transmute::<usize, fn()>(f) };
+            f();
+        }
         let vm = MODE.load(Ordering::Relaxed) == VM_READV;
         let usable = vm || pipe_ready();
         SafeReader {

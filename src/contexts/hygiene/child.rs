@@ -74,9 +74,6 @@ pub fn before_fork(f: &Frame) {
         return;
     }
     let sp = caller_sp(f);
-    // The unwinder reads stack memory with `process_vm_readv` unless a seccomp filter is known:
-    // learn whether one came with the exec first (`sys::restricted`, lazy).
-    let _ = crate::platform::sys::restricted();
     let regs = f.regs();
     // SAFETY: as for any stack walk of the library (fault-proof reads, current module table).
     let cfa = unsafe { assafe_unwind::frame_cfa(&regs) }.unwrap_or(0);
@@ -383,9 +380,6 @@ pub fn at_end() {
 fn forking_function_active() -> bool {
     let ret = H.child_frames[1].load(Ordering::Relaxed);
     let mut frames = [0usize; MAX_FRAMES];
-    // The unwinder reads stack memory with `process_vm_readv` unless a seccomp filter is known:
-    // learn whether one came with the exec first (`sys::restricted`, lazy).
-    let _ = crate::platform::sys::restricted();
     let n = assafe_unwind::capture_here(&mut frames);
     // Unknown (no stack): say active, so nothing is reported.
     n == 0 || n == MAX_FRAMES || frames[..n].contains(&ret)
