@@ -190,11 +190,11 @@ static PENDING: AtomicBool = AtomicBool::new(false);
 static GENERATION: AtomicUsize = AtomicUsize::new(0);
 
 /// The executable's path in the table: the slot of the main program holds this marker instead
-/// of a pointer, and [`module_of`] asks [`main_path`]. Nothing reads `/proc/self/exe` when the
-/// table is filled (at load, in every process): only when a main-program address is looked up.
+/// of a pointer, and [`ModuleRef::path`] asks the embedding library ([`main_path`]). Nothing
+/// reads the path when the table is filled (at load, in every process).
 const MAIN_PATH: usize = usize::MAX;
 
-/// Where the executable's path comes from ([`set_exe_provider`]; 0: read here, [`own_exe`]).
+/// Where the executable's path comes from ([`set_exe_provider`]; 0: none, the path is empty).
 #[unsafe(link_section = "assafe_hot")]
 static PROVIDER: AtomicUsize = AtomicUsize::new(0);
 
@@ -208,44 +208,11 @@ pub fn set_exe_provider(f: fn() -> Option<&'static [u8]>) {
 fn main_path() -> &'static [u8] {
     let p = PROVIDER.load(Ordering::Acquire);
     if p == 0 {
-        return own_exe();
+        return &[];
     }
     // SAFETY: PROVIDER holds 0 or a `fn() -> Option<&'static [u8]>` stored by set_exe_provider.
     let f: fn() -> Option<&'static [u8]> = unsafe { core::mem::transmute(p) };
     f().unwrap_or(&[])
-}
-
-/// `/proc/self/exe`'s target, read by the first lookup that needs it (without a provider).
-struct ExeBuf(core::cell::UnsafeCell<[u8; 4096]>);
-// SAFETY: the buffer is written only by the reader that moved OWN_EXE_LEN from EXE_NONE to
-// EXE_BUSY, exactly once, before the length is published with Release; afterwards only read.
-unsafe impl Sync for ExeBuf {}
-static EXE_BUF: ExeBuf = ExeBuf(core::cell::UnsafeCell::new([0; 4096]));
-const EXE_NONE: usize = usize::MAX;
-const EXE_BUSY: usize = usize::MAX - 1;
-static OWN_EXE_LEN: AtomicUsize = AtomicUsize::new(EXE_NONE);
-
-fn own_exe() -> &'static [u8] {
-    let mut n = OWN_EXE_LEN.load(Ordering::Acquire);
-    if n == EXE_NONE
-        && OWN_EXE_LEN
-            .compare_exchange(EXE_NONE, EXE_BUSY, Ordering::Acquire, Ordering::Acquire)
-            .is_ok()
-    {
-        // SAFETY: this thread moved the state to EXE_BUSY: the only writer, and no reader
-        // looks at the buffer before the length is published below.
-        let buf = unsafe { &mut *EXE_BUF.0.get() };
-        n = crate::sys::readlink(b"/proc/self/exe\0", &mut buf[..]).unwrap_or(0);
-        // Release: publishes the bytes to the Acquire loads.
-        OWN_EXE_LEN.store(n, Ordering::Release);
-    }
-    if n >= EXE_BUSY {
-        // Another thread (or the code this handler interrupted) is reading it now.
-        return &[];
-    }
-    // SAFETY: published above or by another reader with Release (acquired), never written again.
-    let buf: &'static [u8; 4096] = unsafe { &*EXE_BUF.0.get() };
-    &buf[..n]
 }
 
 struct Fill<'a> {

@@ -15,12 +15,11 @@ mod nr {
     pub const FSTAT: usize = 5;
     pub const FCNTL: usize = 72;
     pub const GETPID: usize = 39;
-    pub const READLINK: usize = 89;
     pub const PIPE2: usize = 293;
     pub const PROCESS_VM_READV: usize = 310;
 }
 
-// aarch64 (the generic syscall table): no `readlink`, only `readlinkat`.
+// aarch64 (the generic syscall table).
 #[cfg(target_arch = "aarch64")]
 mod nr {
     pub const READ: usize = 63;
@@ -29,10 +28,8 @@ mod nr {
     pub const FSTAT: usize = 80;
     pub const FCNTL: usize = 25;
     pub const GETPID: usize = 172;
-    pub const READLINKAT: usize = 78;
     pub const PIPE2: usize = 59;
     pub const PROCESS_VM_READV: usize = 270;
-    pub const AT_FDCWD: usize = -100isize as usize;
 }
 
 const SYS_READ: usize = nr::READ;
@@ -252,40 +249,6 @@ unsafe fn syscall6(
 pub fn getpid() -> usize {
     // SAFETY: getpid takes no arguments and touches no memory.
     unsafe { syscall1(SYS_GETPID, 0) as usize }
-}
-
-/// `readlink(path, buf)` as a raw syscall; returns the length written or `None`.
-///
-/// `path` must be NUL-terminated.
-pub fn readlink(path: &[u8], buf: &mut [u8]) -> Option<usize> {
-    if path.last() != Some(&0) {
-        return None;
-    }
-    // SAFETY: `path` is a NUL-terminated readable buffer and `buf` is a writable buffer of
-    // `buf.len()` bytes; the kernel writes at most that many bytes.
-    #[cfg(target_arch = "x86_64")]
-    let r = unsafe {
-        syscall3(
-            nr::READLINK,
-            path.as_ptr() as usize,
-            buf.as_mut_ptr() as usize,
-            buf.len(),
-        )
-    };
-    // SAFETY: as above (readlinkat relative to the working directory is readlink).
-    #[cfg(target_arch = "aarch64")]
-    let r = unsafe {
-        syscall6(
-            nr::READLINKAT,
-            nr::AT_FDCWD,
-            path.as_ptr() as usize,
-            buf.as_mut_ptr() as usize,
-            buf.len(),
-            0,
-            0,
-        )
-    };
-    if r < 0 { None } else { Some(r as usize) }
 }
 
 /// Copies `len` bytes from address `src` of process `pid` (ourselves) into `dst`

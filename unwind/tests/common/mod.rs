@@ -70,6 +70,20 @@ pub fn ra_in(ra: usize, r: (usize, usize)) -> bool {
 
 pub fn init() {
     static ONCE: std::sync::Once = std::sync::Once::new();
-    // SAFETY: normal context.
-    ONCE.call_once(|| unsafe { assafe_unwind::refresh_modules() });
+    ONCE.call_once(|| {
+        // The executable's path, as the library gives it (`reporting::exe_for_modules`).
+        assafe_unwind::set_exe_provider(exe);
+        // SAFETY: normal context.
+        unsafe { assafe_unwind::refresh_modules() }
+    });
+}
+
+fn exe() -> Option<&'static [u8]> {
+    static EXE: OnceLock<Vec<u8>> = OnceLock::new();
+    Some(EXE.get_or_init(|| {
+        std::fs::read_link("/proc/self/exe")
+            .unwrap()
+            .into_os_string()
+            .into_encoded_bytes()
+    }))
 }
