@@ -152,9 +152,10 @@ fn preload_entry<'a>(me: &'a [u8], buf: &'a mut [u8; 512]) -> &'a [u8] {
 }
 
 /// Builds the new environment, or returns None when `env` already carries both variables (or
-/// this image has no options to pass on) and there is no kept log file to hand over (`handover`: its fd and identity, passed as
-/// `ASSAFE_LOG_FD=fd:identity`, replacing any such entry). The result lives in a fresh mapping
-/// that the exec replaces (or that leaks if exec fails).
+/// this image has no options to pass on) and there is no kept log file to hand over
+/// (`handover`: its fd and identity, passed as `ASSAFE_LOG_FD=fd:identity`, replacing any such
+/// entry). The result lives in a fresh mapping that the exec replaces (or that leaks if exec
+/// fails).
 fn followed_env(
     env: *const *const c_char,
     handover: Option<(i32, u64)>,

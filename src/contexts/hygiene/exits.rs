@@ -140,17 +140,16 @@ pub fn inherited(out: &mut [usize; KEPT]) -> (u32, usize) {
     if owner == 0 || owner == sys::getpid() {
         return (0, 0);
     }
-    let mut n = COUNT.load(Ordering::Relaxed);
-    let mut skip = 0;
-    if MAIN_COUNT.load(Ordering::Relaxed) != 0 && !main_is_own() {
-        n -= MAIN_COUNT.load(Ordering::Relaxed).min(n);
-        skip = MAIN_KEPT.load(Ordering::Relaxed);
-    }
+    let all = COUNT.load(Ordering::Relaxed);
+    let main = MAIN_COUNT.load(Ordering::Relaxed);
+    // The main executable's registrations count unless it lives in a system library directory.
+    let (n, skip) = if main != 0 && !main_is_own() {
+        (all - main.min(all), MAIN_KEPT.load(Ordering::Relaxed))
+    } else {
+        (all, 0)
+    };
     let mut k = 0;
-    for (i, h) in HANDLERS[..(COUNT.load(Ordering::Relaxed) as usize).min(KEPT)]
-        .iter()
-        .enumerate()
-    {
+    for (i, h) in HANDLERS[..(all as usize).min(KEPT)].iter().enumerate() {
         if skip & 1 << i == 0 {
             out[k] = h.load(Ordering::Relaxed);
             k += 1;
